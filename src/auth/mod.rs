@@ -1,0 +1,5 @@
+//! Who is asking: passwords and sessions for people, CSRF protection for their forms.
+
+pub mod csrf;
+pub mod password;
+pub mod session;

@@ -1,0 +1,223 @@
+//! The self-hoster's commands besides `serve`: each prints its result on stdout and its
+//! errors on stderr (through `main`), so scripts can rely on both.
+
+use std::io::BufRead;
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::auth::password;
+use crate::config::{KeysCommand, ProjectCommand, UserCommand};
+use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked, DatabaseUrl, Pool};
+use crate::domain::account::{EmailAddress, Password, ProjectName};
+use crate::domain::api_key::{masked_prefix, ApiKeyName};
+use crate::domain::expiry::{self, Expiry};
+use crate::domain::ip_rules::IpRules;
+use crate::domain::role::Role;
+use crate::{startup, time};
+
+async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
+    Ok(startup::open_database(url).await?)
+}
+
+/// `callem migrate`.
+pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
+    // open_database applies pending migrations.
+    open(url).await?;
+    eprintln!("database at {} is up to date", url.redacted());
+    Ok(())
+}
+
+async fn require_project(pool: &Pool, project_id: &str) -> anyhow::Result<()> {
+    let id = project_id.to_owned();
+    let found = db::run(pool, move |conn| Ok(db::projects::find(conn, &id)?)).await?;
+    match found {
+        Some(_) => Ok(()),
+        None => bail!("no project with id '{project_id}'"),
+    }
+}
+
+/// `callem project …`.
+pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<()> {
+    match cmd {
+        ProjectCommand::Create { name } => {
+            let name = ProjectName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
+            let pool = open(url).await?;
+            let id = crate::domain::ids::new_id();
+            let new_id = id.clone();
+            db::run(&pool, move |conn| {
+                Ok(db::projects::insert(
+                    conn,
+                    &new_id,
+                    name.as_str(),
+                    time::now(),
+                )?)
+            })
+            .await?;
+            println!("{id}");
+            Ok(())
+        }
+    }
+}
+
+/// `callem user …`; the password is one line on stdin.
+pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            email,
+            project,
+            role,
+        } => {
+            let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
+            let role: Role = role.parse().map_err(|e| anyhow!("--role: {e}"))?;
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let lookup = email.as_str().to_owned();
+            let existing = db::run(&pool, move |conn| {
+                Ok(db::users::find_by_email(conn, &lookup)?)
+            })
+            .await?;
+            let hash = match existing {
+                Some(_) => None,
+                None => {
+                    let line = read_password_line()?;
+                    let pw = Password::parse(&line).map_err(|e| anyhow!("password: {e}"))?;
+                    Some(
+                        tokio::task::spawn_blocking(move || password::hash(&pw))
+                            .await?
+                            .map_err(|e| anyhow!(e))?,
+                    )
+                }
+            };
+            let added = db::run(&pool, move |conn| {
+                db::users::add_to_project(
+                    conn,
+                    email.as_str(),
+                    hash.as_deref(),
+                    &project,
+                    role.as_str(),
+                    time::now(),
+                )
+            })
+            .await?;
+            let (user_id, created) =
+                added.ok_or_else(|| anyhow!("the user could not be created"))?;
+            if !created {
+                eprintln!(
+                    "user already existed: added to the project as {role} (password unchanged)"
+                );
+            }
+            println!("{user_id}");
+            Ok(())
+        }
+    }
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// `callem keys …`, with the dashboard's validation.
+pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create {
+            project,
+            name,
+            allowed_ips,
+            expires,
+        } => {
+            let name = ApiKeyName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
+            let rules = IpRules::parse(&allowed_ips).map_err(|e| anyhow!("--allowed-ips: {e}"))?;
+            let expiry = Expiry::from_cli(&expires, time::now().date())
+                .map_err(|e| anyhow!("--expires: {e}"))?;
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let (_, secret) = db::run(&pool, move |conn| {
+                let request = KeyRequest {
+                    project_id: &project,
+                    name: &name,
+                    rules: &rules,
+                    expiry,
+                    actor_user_id: None,
+                    ip: None,
+                };
+                db::api_keys::issue(conn, &request, time::now())
+            })
+            .await?;
+            println!("{}", secret.expose_secret());
+            Ok(())
+        }
+        KeysCommand::List { project } => {
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let keys = db::run(&pool, move |conn| {
+                Ok(db::api_keys::list_active(conn, &project)?)
+            })
+            .await?;
+            let now = time::now();
+            let mut rows = vec![[
+                "ID".to_owned(),
+                "NAME".to_owned(),
+                "KEY PREFIX".to_owned(),
+                "IP RESTRICTION".to_owned(),
+                "LAST USED".to_owned(),
+                "EXPIRES".to_owned(),
+            ]];
+            for k in keys {
+                let ips = IpRules::from_storage(&k.allowed_ips)
+                    .map(|r| r.summary())
+                    .unwrap_or_default();
+                let last = k
+                    .last_used_at
+                    .map(|t| format!("{} ({})", time::relative(t, now), time::full_label(t)))
+                    .unwrap_or_else(|| "Never".to_owned());
+                let exp = match k.expires_at {
+                    None => "Never".to_owned(),
+                    Some(at) if expiry::is_expired(Some(at), now) => {
+                        format!("Expired {}", time::date_label(at))
+                    }
+                    Some(at) => time::date_label(at),
+                };
+                rows.push([k.id, k.name, masked_prefix(&k.prefix), ips, last, exp]);
+            }
+            print_table(&rows);
+            Ok(())
+        }
+        KeysCommand::Revoke { project, key_id } => {
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let kid = key_id.clone();
+            let outcome = db::run(&pool, move |conn| {
+                db::api_keys::revoke(conn, &project, &kid, None, None, time::now())
+            })
+            .await?;
+            match outcome {
+                Revoked::Now(name) => println!("revoked {key_id} ({name})"),
+                Revoked::Already(name) => println!("{key_id} ({name}) was already revoked"),
+                Revoked::NotFound => bail!("no key with id '{key_id}' in this project"),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}

@@ -1,0 +1,204 @@
+//! Typed settings from the command line and the environment. Every variable is listed in the
+//! README's configuration table.
+
+use std::fmt;
+
+use clap::{Args, Parser, Subcommand};
+use ipnetwork::IpNetwork;
+
+use crate::db::DatabaseUrl;
+
+/// Callem Studio, self-hosted: the API keys dashboard and the public REST API in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "callem", version, about, long_about = None)]
+pub struct Cli {
+    /// Database: postgres://… for PostgreSQL, sqlite://PATH (or a plain path) for SQLite.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://callem.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (dashboard and /v1 API); applies pending migrations first.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CALLEM_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Secret (at least 32 bytes) that signs and encrypts session cookies. When unset, one is
+    /// generated at first start and stored in the database, so every replica shares it.
+    #[arg(long, env = "CALLEM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "CALLEM_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Mark session cookies Secure (set this when serving over HTTPS).
+    #[arg(long, env = "CALLEM_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+
+    /// Requests a minute per client IP over all of /v1.
+    #[arg(long, env = "CALLEM_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project; prints its id alone on stdout.
+    Create {
+        /// The project's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (password read from stdin, one line), or add an existing email to the
+    /// project with that role.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The project the user joins.
+        #[arg(long)]
+        project: String,
+        /// owner, admin, developer or member.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints the full key alone on stdout (the only time it is shown).
+    Create {
+        #[arg(long)]
+        project: String,
+        /// A descriptive name, e.g. "Production CRM Integration".
+        #[arg(long)]
+        name: String,
+        /// Allowed client IPs: addresses, CIDR ranges or *, separated by commas or spaces.
+        #[arg(long, default_value = "")]
+        allowed_ips: String,
+        /// 30d, 60d, 90d, 1y, a date YYYY-MM-DD (works until the end of that day, UTC), or never.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+    },
+    /// List a project's active keys.
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Revoke a key: every request with it is refused from now on.
+    Revoke {
+        #[arg(long)]
+        project: String,
+        /// The key's id (see `callem keys list`).
+        key_id: String,
+    },
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind: String,
+    pub secret_key: Option<Secret>,
+    pub trusted_proxies: Vec<IpNetwork>,
+    pub secure_cookies: bool,
+    pub rate_limit_per_minute: u32,
+}
+
+impl Settings {
+    /// Checks the server's flags and environment; the error names the setting at fault.
+    pub fn from_args(database_url: &str, args: &ServeArgs) -> Result<Self, String> {
+        let database_url = DatabaseUrl::parse(database_url)?;
+        let secret_key = match args.secret_key.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) if s.len() < 32 => {
+                return Err("CALLEM_SECRET_KEY must be at least 32 bytes long".to_owned())
+            }
+            Some(s) => Some(Secret::new(s.to_owned())),
+        };
+        if args.rate_limit_per_minute == 0 {
+            return Err("CALLEM_RATE_LIMIT_PER_MINUTE must be at least 1".to_owned());
+        }
+        Ok(Settings {
+            database_url,
+            bind: args.bind.clone(),
+            secret_key,
+            trusted_proxies: parse_trusted_proxies(&args.trusted_proxies)?,
+            secure_cookies: args.secure_cookies,
+            rate_limit_per_minute: args.rate_limit_per_minute,
+        })
+    }
+}
+
+/// Parses `CALLEM_TRUSTED_PROXIES`: CIDRs or single addresses, separated by commas or spaces.
+pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNetwork>, String> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<IpNetwork>()
+                .map_err(|_| format!("CALLEM_TRUSTED_PROXIES: '{t}' is not an IP address or CIDR"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_parse_and_name_bad_entries() {
+        let p = parse_trusted_proxies("10.0.0.0/8, 192.168.1.1 ::1").unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
+        assert!(parse_trusted_proxies("10.0.0.0/8,nope")
+            .unwrap_err()
+            .contains("'nope'"));
+    }
+}

@@ -1,0 +1,176 @@
+//! Queries on `api_keys`. Only the prefix and the SHA-256 of a key are ever written.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::audit::{self, Event};
+use super::models::{ApiKey, NewApiKey};
+use super::schema::api_keys;
+use super::{DbConnection, DbError};
+use crate::domain::api_key::{ApiKeyName, ApiKeySecret};
+use crate::domain::expiry::Expiry;
+use crate::domain::ip_rules::IpRules;
+
+/// What a new key is made of, already parsed.
+#[derive(Debug)]
+pub struct KeyRequest<'a> {
+    pub project_id: &'a str,
+    pub name: &'a ApiKeyName,
+    pub rules: &'a IpRules,
+    pub expiry: Expiry,
+    /// The user creating it (`None` from the command line).
+    pub actor_user_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+/// Generates a key and stores its prefix, hash and audit event in one transaction. The full
+/// key is returned to the caller and never written anywhere.
+pub fn issue(
+    conn: &mut DbConnection,
+    request: &KeyRequest<'_>,
+    now: NaiveDateTime,
+) -> Result<(String, ApiKeySecret), DbError> {
+    let secret = ApiKeySecret::generate();
+    let key_id = crate::domain::ids::new_id();
+    let (prefix, hash) = (secret.prefix(), secret.hash());
+    let allowed_ips = request.rules.to_storage();
+    conn.transaction::<_, DbError, _>(|conn| {
+        diesel::insert_into(api_keys::table)
+            .values(NewApiKey {
+                id: &key_id,
+                project_id: request.project_id,
+                name: request.name.as_str(),
+                prefix: &prefix,
+                key_hash: &hash,
+                allowed_ips: &allowed_ips,
+                expires_at: request.expiry.expires_at(),
+                created_by: request.actor_user_id,
+                created_at: now,
+            })
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &Event {
+                project_id: request.project_id,
+                actor_user_id: request.actor_user_id,
+                action: "api_key.created",
+                target_type: "api_key",
+                target_id: &key_id,
+                ip: request.ip,
+            },
+            now,
+        )?;
+        Ok(())
+    })?;
+    Ok((key_id, secret))
+}
+
+/// A project's keys that are not revoked, newest first.
+pub fn list_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .filter(api_keys::revoked_at.is_null())
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
+/// One key of a project, revoked or not.
+pub fn find_in_project(
+    conn: &mut DbConnection,
+    project_id: &str,
+    key_id: &str,
+) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .filter(api_keys::id.eq(key_id))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The key whose hash this is (through the unique index), revoked or not.
+pub fn find_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// What a revoke did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// Revoked now; carries the key's name.
+    Now(String),
+    /// It was already revoked: nothing changed.
+    Already(String),
+    /// No such key in this project.
+    NotFound,
+}
+
+/// Revokes a key of a project and records the audit event, in one transaction.
+pub fn revoke(
+    conn: &mut DbConnection,
+    project_id: &str,
+    key_id: &str,
+    by_user: Option<&str>,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Revoked, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let Some(key) = find_in_project(conn, project_id, key_id)? else {
+            return Ok(Revoked::NotFound);
+        };
+        if key.revoked_at.is_some() {
+            return Ok(Revoked::Already(key.name));
+        }
+        diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(key_id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set((
+            api_keys::revoked_at.eq(Some(now)),
+            api_keys::revoked_by.eq(by_user),
+        ))
+        .execute(conn)?;
+        audit::record(
+            conn,
+            &Event {
+                project_id,
+                actor_user_id: by_user,
+                action: "api_key.revoked",
+                target_type: "api_key",
+                target_id: key_id,
+                ip,
+            },
+            now,
+        )?;
+        Ok(Revoked::Now(key.name))
+    })
+}
+
+/// Records a use of the key unless one was recorded after `not_since`; returns whether a row
+/// was written. The condition keeps this to one write a minute however many requests arrive.
+pub fn record_use(
+    conn: &mut DbConnection,
+    key_id: &str,
+    ip: &str,
+    now: NaiveDateTime,
+    not_since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        api_keys::table.filter(api_keys::id.eq(key_id)).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(not_since)),
+        ),
+    )
+    .set((
+        api_keys::last_used_at.eq(Some(now)),
+        api_keys::last_used_ip.eq(Some(ip)),
+    ))
+    .execute(conn)
+    .map(|n| n > 0)
+}

@@ -1,0 +1,44 @@
+//! Queries on `audit_events`: who did what to which key or item, when, from where.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::AuditEvent;
+use super::schema::audit_events;
+use super::DbConnection;
+
+/// What happened, to be recorded in the same transaction as the change itself.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub project_id: &'a str,
+    pub actor_user_id: Option<&'a str>,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub ip: Option<&'a str>,
+}
+
+pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(AuditEvent {
+            id: crate::domain::ids::new_id(),
+            project_id: Some(event.project_id.to_owned()),
+            actor_user_id: event.actor_user_id.map(str::to_owned),
+            action: event.action.to_owned(),
+            target_type: event.target_type.to_owned(),
+            target_id: Some(event.target_id.to_owned()),
+            ip: event.ip.map(str::to_owned),
+            created_at: now,
+        })
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A project's events, newest first.
+pub fn for_project(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::project_id.eq(project_id))
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .select(AuditEvent::as_select())
+        .load(conn)
+}

@@ -1,0 +1,52 @@
+//! Queries on `memberships`: who belongs to which project, with which role.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::Membership;
+use super::schema::memberships;
+use super::DbConnection;
+
+/// The role of a user in a project, if they belong to it.
+pub fn role_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+    project_id: &str,
+) -> QueryResult<Option<String>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::project_id.eq(project_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()
+}
+
+/// Adds the user to the project, or changes their role when they already belong to it.
+pub fn upsert(
+    conn: &mut DbConnection,
+    project_id: &str,
+    user_id: &str,
+    role: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            memberships::table
+                .filter(memberships::user_id.eq(user_id))
+                .filter(memberships::project_id.eq(project_id)),
+        )
+        .set(memberships::role.eq(role))
+        .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(memberships::table)
+                .values(Membership {
+                    project_id: project_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    role: role.to_owned(),
+                    created_at: now,
+                })
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}

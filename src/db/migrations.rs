@@ -1,0 +1,43 @@
+//! Migrations embedded in the binary, one folder per backend with the same names.
+
+use diesel::RunQueryDsl;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{DbConnection, DbError};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Any fixed number: replicas starting together queue on it instead of racing.
+const MIGRATION_LOCK_ID: i64 = 0x6361_6c6c_656d;
+
+/// Applies pending migrations; returns how many ran. On PostgreSQL this holds an advisory
+/// lock for the duration, so two replicas starting at once do not race.
+pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+                .execute(pg)?;
+            let result = pg
+                .run_pending_migrations(POSTGRES)
+                .map(|v| v.len())
+                .map_err(|e| DbError::Migration(e.to_string()));
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+                .execute(pg)?;
+            result
+        }
+        DbConnection::Sqlite(lite) => lite
+            .run_pending_migrations(SQLITE)
+            .map(|v| v.len())
+            .map_err(|e| DbError::Migration(e.to_string())),
+    }
+}
+
+/// Reverts every applied migration (used by the up/down/up test).
+pub fn revert_all(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let reverted = match conn {
+        DbConnection::Pg(pg) => pg.revert_all_migrations(POSTGRES).map(|v| v.len()),
+        DbConnection::Sqlite(lite) => lite.revert_all_migrations(SQLITE).map(|v| v.len()),
+    };
+    reverted.map_err(|e| DbError::Migration(e.to_string()))
+}

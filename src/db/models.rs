@@ -1,0 +1,94 @@
+//! Rows as read from and written to the tables; never serialised to clients directly.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = projects)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = projects)]
+pub struct NewProject<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct Membership {
+    pub project_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub allowed_ips: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub project_id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub allowed_ips: &'a str,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_by: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: String,
+    pub project_id: Option<String>,
+    pub actor_user_id: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: NaiveDateTime,
+}

@@ -1,0 +1,52 @@
+//! Queries on `projects`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{NewProject, Project};
+use super::schema::{memberships, projects};
+use super::DbConnection;
+
+pub fn insert(
+    conn: &mut DbConnection,
+    id: &str,
+    name: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(projects::table)
+        .values(NewProject {
+            id,
+            name,
+            created_at: now,
+        })
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Project>> {
+    projects::table
+        .find(id)
+        .select(Project::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The projects a user belongs to, with the role, oldest first.
+pub fn for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(Project, String)>> {
+    projects::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((projects::created_at.asc(), projects::id.asc()))
+        .select((Project::as_select(), memberships::role))
+        .load(conn)
+}
+
+/// Finds a project by name (the demo refreshes its project by name).
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Project>> {
+    projects::table
+        .filter(projects::name.eq(name))
+        .order(projects::created_at.asc())
+        .select(Project::as_select())
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,112 @@
+//! The tables, in types both backends share (TEXT, TIMESTAMP as UTC, BOOL, DOUBLE).
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (project_id, user_id) {
+        project_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        allowed_ips -> Text,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_by -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> Text,
+        project_id -> Text,
+        status -> Text,
+        duration -> Double,
+        summary -> Nullable<Text>,
+        evaluation -> Nullable<Text>,
+        ended_reason -> Nullable<Text>,
+        caller_number -> Nullable<Text>,
+        called_number -> Nullable<Text>,
+        is_engaged -> Bool,
+        call_analysis -> Text,
+        transcript -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    knowledge_items (id) {
+        id -> Text,
+        project_id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        text -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        project_id -> Nullable<Text>,
+        actor_user_id -> Nullable<Text>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> projects (project_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(api_keys -> projects (project_id));
+diesel::joinable!(calls -> projects (project_id));
+diesel::joinable!(knowledge_items -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    projects,
+    users,
+    memberships,
+    api_keys,
+    calls,
+    knowledge_items,
+    audit_events,
+);

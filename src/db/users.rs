@@ -1,0 +1,135 @@
+//! Queries on `users`, and the first-run setup that creates the first Owner.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::{NewUser, User};
+use super::schema::users;
+use super::{memberships, projects, settings, DbConnection, DbError};
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The ids made by a first-run setup.
+#[derive(Debug, Clone)]
+pub struct SetupDone {
+    pub user_id: String,
+    pub project_id: String,
+}
+
+/// Why setup did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("setup has already been completed")]
+    AlreadyDone,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SetupError {
+    fn from(e: diesel::result::Error) -> Self {
+        SetupError::Db(DbError::Query(e))
+    }
+}
+
+/// Creates the first Owner and the first project in one transaction. A `settings` row with a
+/// fixed name makes a second, concurrent setup fail on its primary key instead of creating a
+/// second owner.
+pub fn create_first_owner(
+    conn: &mut DbConnection,
+    email: &str,
+    password_hash: &str,
+    project_name: &str,
+    now: NaiveDateTime,
+) -> Result<SetupDone, SetupError> {
+    conn.transaction::<_, SetupError, _>(|conn| {
+        if count(conn).map_err(DbError::from)? > 0 {
+            return Err(SetupError::AlreadyDone);
+        }
+        match settings::insert(conn, settings::SETUP_DONE, &now.to_string()) {
+            Ok(()) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => return Err(SetupError::AlreadyDone),
+            Err(e) => return Err(DbError::from(e).into()),
+        }
+        let user_id = crate::domain::ids::new_id();
+        let project_id = crate::domain::ids::new_id();
+        insert(
+            conn,
+            &NewUser {
+                id: &user_id,
+                email,
+                password_hash,
+                created_at: now,
+            },
+        )
+        .map_err(DbError::from)?;
+        projects::insert(conn, &project_id, project_name, now).map_err(DbError::from)?;
+        memberships::upsert(conn, &project_id, &user_id, "owner", now).map_err(DbError::from)?;
+        Ok(SetupDone {
+            user_id,
+            project_id,
+        })
+    })
+}
+
+/// Adds a user to a project with a role, creating the user when the email is new (then the
+/// password hash is needed and stored). Returns the user's id and whether it was created.
+pub fn add_to_project(
+    conn: &mut DbConnection,
+    email: &str,
+    password_hash: Option<&str>,
+    project_id: &str,
+    role: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(String, bool)>, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let (user_id, created) = match find_by_email(conn, email)? {
+            Some(u) => (u.id, false),
+            None => {
+                let Some(hash) = password_hash else {
+                    return Ok(None);
+                };
+                let id = crate::domain::ids::new_id();
+                insert(
+                    conn,
+                    &NewUser {
+                        id: &id,
+                        email,
+                        password_hash: hash,
+                        created_at: now,
+                    },
+                )?;
+                (id, true)
+            }
+        };
+        memberships::upsert(conn, project_id, &user_id, role, now)?;
+        Ok(Some((user_id, created)))
+    })
+}

@@ -1,0 +1,21 @@
+//! Domain types: user input parsed into values that are valid by construction.
+//! No actix, no diesel here.
+
+pub mod account;
+pub mod api_key;
+pub mod client_ip;
+pub mod expiry;
+pub mod ids;
+pub mod ip_rules;
+pub mod role;
+
+/// A refused input; the text is the message shown to the user, next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Invalid(message.into())
+    }
+}

@@ -1,0 +1,13 @@
+//! Callem Studio, self-hosted: the API keys dashboard and the public REST API in one binary.
+
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+pub mod web;

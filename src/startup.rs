@@ -1,0 +1,156 @@
+//! `Application::build`: pool, migrations, session key, middleware order, routes. Used by
+//! `main` and by the tests (bound to port 0).
+
+use std::net::TcpListener;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer, ResponseError};
+use sha2::{Digest, Sha512};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::csrf;
+use crate::config::Settings;
+use crate::db::{self, DatabaseUrl, DbError, Pool};
+use crate::state::AppState;
+use crate::web::{error::WebError, health, static_files};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the database at {url}: {source}")]
+    Database { url: String, source: DbError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the pool (failing when the database cannot be reached) and applies migrations.
+pub async fn open_database(url: &DatabaseUrl) -> Result<Pool, StartError> {
+    let fail = |source| StartError::Database {
+        url: url.redacted(),
+        source,
+    };
+    let owned = url.clone();
+    let pool = tokio::task::spawn_blocking(move || db::build_pool(&owned))
+        .await
+        .map_err(|e| fail(DbError::Task(e.to_string())))?
+        .map_err(fail)?;
+    let applied = db::run(&pool, db::migrations::run_pending)
+        .await
+        .map_err(fail)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
+
+/// The session key: derived from `CALLEM_SECRET_KEY`, or generated once and kept in the
+/// database so sessions survive restarts and work on every replica.
+async fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, DbError> {
+    let material = match &settings.secret_key {
+        Some(secret) => secret.expose().to_owned(),
+        None => {
+            let fresh: String = (0..4).map(|_| crate::domain::ids::new_id()).collect();
+            db::run(pool, move |conn| {
+                Ok(db::settings::get_or_insert(
+                    conn,
+                    db::settings::SESSION_KEY,
+                    &fresh,
+                )?)
+            })
+            .await?
+        }
+    };
+    Ok(Key::from(Sha512::digest(material.as_bytes()).as_slice()))
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let pool = open_database(&settings.database_url).await?;
+        let key = session_key(&settings, &pool)
+            .await
+            .map_err(|source| StartError::Database {
+                url: settings.database_url.redacted(),
+                source,
+            })?;
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        });
+        let secure = settings.secure_cookies;
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("callem_session".to_owned())
+                .cookie_secure(secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    PersistentSession::default().session_ttl(CookieDuration::days(14)),
+                )
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(1024 * 1024))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                             img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                        )),
+                )
+                .wrap(TracingLogger::default())
+                .route("/healthz", web::get().to(health::healthz))
+                .route("/readyz", web::get().to(health::readyz))
+                .route("/static/{name}", web::get().to(static_files::serve))
+                .service(
+                    web::scope("")
+                        .wrap(from_fn(csrf::protect))
+                        .wrap(session)
+                        .configure(crate::web::config),
+                )
+                .default_service(web::to(|| async { WebError::NotFound.error_response() }))
+        })
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: settings.bind.clone(), source })?
+        .run();
+        Ok(Application { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Runs until SIGTERM/SIGINT, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

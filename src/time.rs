@@ -1,0 +1,82 @@
+//! Time helpers: the stored clock is naive UTC; the formats people and clients read.
+
+use chrono::{NaiveDateTime, Utc};
+
+/// Now, UTC, at microsecond precision (what both backends store).
+pub fn now() -> NaiveDateTime {
+    let n = Utc::now().naive_utc();
+    n.with_nanosecond_truncated()
+}
+
+trait Truncate {
+    fn with_nanosecond_truncated(self) -> Self;
+}
+
+impl Truncate for NaiveDateTime {
+    fn with_nanosecond_truncated(self) -> Self {
+        use chrono::Timelike;
+        let micros = self.nanosecond() / 1_000 * 1_000;
+        self.with_nanosecond(micros).unwrap_or(self)
+    }
+}
+
+/// `2025-12-15T14:30:00.000Z`, the API's timestamp format.
+pub fn iso_millis(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// `Mar 1, 2027`.
+pub fn date_label(t: NaiveDateTime) -> String {
+    t.format("%b %-d, %Y").to_string()
+}
+
+/// `Mar 1, 2027, 14:30 UTC`, shown on hover.
+pub fn full_label(t: NaiveDateTime) -> String {
+    t.format("%b %-d, %Y, %H:%M:%S UTC").to_string()
+}
+
+/// `just now`, `3 minutes ago`, `2 hours ago`, `5 days ago`, then the date.
+pub fn relative(t: NaiveDateTime, now: NaiveDateTime) -> String {
+    let secs = (now - t).num_seconds();
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match secs {
+        s if s < 60 => "just now".to_owned(),
+        s if s < 3_600 => plural(s / 60, "minute"),
+        s if s < 86_400 => plural(s / 3_600, "hour"),
+        s if s < 30 * 86_400 => plural(s / 86_400, "day"),
+        _ => date_label(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2027, 3, 1)
+            .unwrap()
+            .and_hms_milli_opt(h, m, s, 7)
+            .unwrap()
+    }
+
+    #[test]
+    fn formats_people_and_clients_read() {
+        assert_eq!(iso_millis(at(14, 30, 0)), "2027-03-01T14:30:00.007Z");
+        assert_eq!(date_label(at(0, 0, 0)), "Mar 1, 2027");
+        assert_eq!(relative(at(10, 0, 0), at(10, 0, 30)), "just now");
+        assert_eq!(relative(at(10, 0, 0), at(10, 1, 0)), "1 minute ago");
+        assert_eq!(relative(at(10, 0, 0), at(10, 3, 59)), "3 minutes ago");
+        assert_eq!(relative(at(10, 0, 0), at(12, 0, 0)), "2 hours ago");
+        assert_eq!(
+            relative(at(0, 0, 0) - chrono::Duration::days(40), at(0, 0, 0)),
+            "Jan 20, 2027"
+        );
+    }
+}

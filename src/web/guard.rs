@@ -1,0 +1,58 @@
+//! The one sign-in guard on the dashboard's project scope: it resolves the session's user
+//! once and hands handlers a [`CurrentUser`]; anyone else is sent to `/login`.
+
+use actix_session::SessionExt;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage, ResponseError};
+
+use super::error::WebError;
+use super::htmx;
+use crate::auth::session::TypedSession;
+use crate::db;
+use crate::state::AppState;
+
+/// The signed-in user, put in the request's extensions by the guard.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub email: String,
+}
+
+pub async fn require_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let session = TypedSession::from_session(req.get_session());
+    let user_id = session.user_id().ok().flatten();
+    let user = match (user_id, req.app_data::<web::Data<AppState>>()) {
+        (Some(id), Some(state)) => {
+            let pool = state.pool.clone();
+            match db::run(&pool, move |conn| Ok(db::users::find(conn, &id)?)).await {
+                Ok(user) => user,
+                Err(e) => {
+                    let resp = WebError::from(e).error_response();
+                    return Ok(req.into_response(resp).map_into_right_body());
+                }
+            }
+        }
+        _ => None,
+    };
+    match user {
+        Some(u) => {
+            req.extensions_mut().insert(CurrentUser {
+                id: u.id,
+                email: u.email,
+            });
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        None => {
+            session.sign_out();
+            let resp = htmx::redirect(req.request(), "/login");
+            Ok(req.into_response(resp).map_into_right_body())
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `/` and the project landing routes, plus the sections that are not built yet.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::error::WebError;
+use super::guard::CurrentUser;
+use super::htmx;
+use super::shell::{Section, Shell};
+use crate::auth::session::TypedSession;
+use crate::db;
+use crate::state::AppState;
+
+/// A fresh install goes to `/setup`, a signed-out user to `/login`, a signed-in one to their
+/// first project.
+pub async fn root(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, WebError> {
+    let user_id = session.user_id()?;
+    let target = db::run(&state.pool, move |conn| {
+        if db::users::count(conn)? == 0 {
+            return Ok("/setup".to_owned());
+        }
+        let Some(uid) = user_id else {
+            return Ok("/login".to_owned());
+        };
+        if db::users::find(conn, &uid)?.is_none() {
+            return Ok("/login".to_owned());
+        }
+        Ok(match db::projects::for_user(conn, &uid)?.first() {
+            Some((p, _)) => format!("/projects/{}", p.id),
+            None => "/no-project".to_owned(),
+        })
+    })
+    .await?;
+    if target == "/login" {
+        session.sign_out();
+    }
+    Ok(htmx::redirect(&req, &target))
+}
+
+#[derive(Template)]
+#[template(path = "pages/no_project.html")]
+struct NoProjectPage {
+    csrf_token: String,
+}
+
+/// A signed-in user who belongs to no project (removed from all of them).
+pub async fn no_project(session: TypedSession) -> Result<HttpResponse, WebError> {
+    htmx::html(&NoProjectPage {
+        csrf_token: session.csrf_token()?,
+    })
+}
+
+/// `/projects/{id}` opens the project's first section.
+pub async fn project(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
+    Ok(htmx::redirect(&req, &shell.url("settings/api-keys")))
+}
+
+/// `/projects/{id}/settings` opens its first tab.
+pub async fn settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
+    Ok(htmx::redirect(&req, &shell.url("settings/api-keys")))
+}
+
+#[derive(Template)]
+#[template(path = "pages/coming_soon.html")]
+struct ComingSoonPage {
+    shell: Shell,
+    title: &'static str,
+    lead: &'static str,
+}
+
+/// Build → Knowledge Base, until its issue lands.
+pub async fn knowledge(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
+    htmx::html(&ComingSoonPage {
+        shell,
+        title: "Knowledge Base",
+        lead: "Browsing and editing knowledge items in the dashboard is not built yet.",
+    })
+}
+
+/// Monitor → Calls, until its issue lands.
+pub async fn calls(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
+    htmx::html(&ComingSoonPage {
+        shell,
+        title: "Calls",
+        lead: "The calls table and transcripts are not built yet.",
+    })
+}

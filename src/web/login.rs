@@ -1,0 +1,109 @@
+//! `/login` and `/logout`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::htmx;
+use crate::auth::{password, session::TypedSession};
+use crate::db;
+use crate::domain::account::EmailAddress;
+use crate::state::AppState;
+
+/// The one message for an unknown email and for a wrong password.
+pub const BAD_CREDENTIALS: &str = "Incorrect email or password.";
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Template, Default)]
+#[template(path = "pages/login.html")]
+struct LoginPage {
+    csrf_token: String,
+    email: String,
+    email_error: Option<String>,
+    password_error: Option<String>,
+    form_error: Option<String>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, WebError> {
+    if session.user_id()?.is_some() {
+        return Ok(htmx::redirect(&req, "/"));
+    }
+    if db::run(&state.pool, |conn| Ok(db::users::count(conn)?)).await? == 0 {
+        return Ok(htmx::redirect(&req, "/setup"));
+    }
+    htmx::html(&LoginPage {
+        csrf_token: session.csrf_token()?,
+        ..Default::default()
+    })
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let mut page = LoginPage {
+        csrf_token: session.csrf_token()?,
+        email: form.email.clone(),
+        ..Default::default()
+    };
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            page.email_error = Some(e.0);
+            None
+        }
+    };
+    if form.password.is_empty() {
+        page.password_error = Some("Password is required.".to_owned());
+    }
+    let Some(email) = email.filter(|_| page.password_error.is_none()) else {
+        return Ok(HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .body(page.render()?));
+    };
+    let email_str = email.as_str().to_owned();
+    let user = db::run(&state.pool, move |conn| {
+        Ok(db::users::find_by_email(conn, &email_str)?)
+    })
+    .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let candidate = form.password;
+    // Unknown emails still pay for a full hash: both failures take the same time.
+    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, stored.as_deref()))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    match user.filter(|_| ok) {
+        Some(user) => {
+            session.sign_in(&user.id)?;
+            tracing::info!(user_id = %user.id, "signed in");
+            Ok(htmx::redirect(&req, "/"))
+        }
+        None => {
+            tracing::info!("failed sign-in");
+            page.form_error = Some(BAD_CREDENTIALS.to_owned());
+            Ok(HttpResponse::Unauthorized()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?))
+        }
+    }
+}
+
+pub async fn logout(req: HttpRequest, session: TypedSession) -> HttpResponse {
+    session.sign_out();
+    htmx::redirect(&req, "/login")
+}

@@ -1,0 +1,3 @@
+//! Settings → tabs.
+
+pub mod api_keys;

@@ -1,0 +1,149 @@
+// Callem Studio dashboard behaviour: modals (focus trap, Escape), menus, copy, small helpers.
+// No inline scripts: the Content-Security-Policy allows only this file and htmx.
+(function () {
+  "use strict";
+  var modalRoot = function () { return document.getElementById("modal-root"); };
+  var opener = null;
+  var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]):not([hidden]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+
+  function focusables(el) {
+    return Array.prototype.filter.call(el.querySelectorAll(FOCUSABLE), function (n) {
+      return n.offsetParent !== null || n === document.activeElement;
+    });
+  }
+
+  function closeModal() {
+    var root = modalRoot();
+    if (!root || !root.firstElementChild) return;
+    root.innerHTML = "";
+    document.body.classList.remove("modal-open");
+    var back = opener && document.body.contains(opener) ? opener : document.querySelector("[data-testid=create-key]") || document.getElementById("main");
+    if (back) back.focus();
+    opener = null;
+  }
+
+  function openedModal() {
+    var modal = document.querySelector("#modal-root .modal");
+    if (!modal) return;
+    document.body.classList.add("modal-open");
+    var target = modal.querySelector("[aria-invalid=true]") || modal.querySelector("[data-autofocus]") || focusables(modal)[0];
+    if (target) target.focus();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var t = e.detail && e.detail.target;
+    if (t && t.id === "modal-root" && !document.querySelector("#modal-root .modal")) {
+      opener = document.activeElement;
+      var menu = opener && opener.closest("details.menu");
+      if (menu) opener = menu.querySelector("summary");
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.detail && e.detail.target && e.detail.target.id === "modal-root") {
+      document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+      if (document.querySelector("#modal-root .modal")) openedModal(); else closeModal();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (e) {
+    var status = e.detail && e.detail.xhr ? e.detail.xhr.status : 0;
+    var msg = status === 403 ? "You are not allowed to do this, or your session expired. Reload the page."
+      : status === 404 ? "That item no longer exists. Reload the page."
+      : status === 503 ? "The database is unavailable. Try again in a moment."
+      : "Something went wrong (" + status + "). Try again.";
+    toast(msg, true);
+  });
+
+  function toast(msg, isError) {
+    var el = document.createElement("div");
+    el.className = "toast" + (isError ? " toast-error" : "");
+    el.setAttribute("role", isError ? "alert" : "status");
+    el.textContent = msg;
+    document.body.appendChild(el);
+    setTimeout(function () { el.remove(); }, 6000);
+  }
+
+  document.addEventListener("keydown", function (e) {
+    var modal = document.querySelector("#modal-root .modal");
+    if (modal) {
+      if (e.key === "Escape") { e.preventDefault(); closeModal(); return; }
+      if (e.key === "Tab") {
+        var f = focusables(modal);
+        if (!f.length) return;
+        var first = f[0], last = f[f.length - 1];
+        if (e.shiftKey && (document.activeElement === first || !modal.contains(document.activeElement))) { e.preventDefault(); last.focus(); }
+        else if (!e.shiftKey && (document.activeElement === last || !modal.contains(document.activeElement))) { e.preventDefault(); first.focus(); }
+      }
+      return;
+    }
+    if (e.key === "Escape") {
+      var open = document.querySelector("details.menu[open]");
+      if (open) { open.open = false; open.querySelector("summary").focus(); }
+    }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && document.activeElement && document.activeElement.closest("details.menu[open]")) {
+      var items = document.activeElement.closest("details.menu").querySelectorAll("[role=menuitem]");
+      if (items.length) { e.preventDefault(); items[0].focus(); }
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    var t = e.target;
+    if (t.closest("[data-close-modal]")) { closeModal(); return; }
+    var backdrop = t.classList && t.classList.contains("modal-backdrop") ? t : null;
+    if (backdrop && !backdrop.hasAttribute("data-static")) { closeModal(); return; }
+    var copy = t.closest("[data-copy]");
+    if (copy) { copyText(copy); return; }
+    document.querySelectorAll("details.menu[open]").forEach(function (d) { if (!d.contains(t)) d.open = false; });
+  });
+
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (d.matches && d.matches("details.menu") && d.open) {
+      document.querySelectorAll("details.menu[open]").forEach(function (o) { if (o !== d) o.open = false; });
+    }
+    if (d.matches && d.matches("details[data-dismissible]")) {
+      try { localStorage.setItem("callem:" + d.dataset.dismissible, d.open ? "open" : "closed"); } catch (_) {}
+    }
+  }, true);
+
+  function copyText(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () {
+      var label = button.querySelector("[data-copy-label]") || button;
+      label.textContent = "Copied";
+      button.classList.add("copied");
+      setTimeout(function () { label.textContent = "Copy"; button.classList.remove("copied"); }, 2500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(source); done(); });
+    } else { fallbackCopy(source); done(); }
+  }
+
+  function fallbackCopy(source) {
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    try { document.execCommand("copy"); } catch (_) {}
+  }
+
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches("[data-navigate]")) { window.location.href = t.value; }
+    var toggle = t.getAttribute && t.getAttribute("data-toggle-custom");
+    if (toggle) {
+      var input = document.getElementById(toggle);
+      if (input) { input.hidden = t.value !== "custom"; if (!input.hidden) input.focus(); }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("details[data-dismissible]").forEach(function (d) {
+      try { if (localStorage.getItem("callem:" + d.dataset.dismissible) === "closed") d.open = false; } catch (_) {}
+    });
+  });
+})();
