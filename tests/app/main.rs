@@ -1,1 +1,11 @@
-fn main() {}
+//! One integration-test binary: every test runs against the real app over HTTP, on SQLite and
+//! (with TEST_DATABASE_URL) on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod api_keys;
+mod browser;
+mod cli;
+mod migrations;
+mod shell;

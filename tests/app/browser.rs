@@ -1,0 +1,307 @@
+//! The dashboard in real headless Chromium, driven over WebDriver (chromedriver). Screenshots
+//! land in target/screenshots/. Outside CI the test skips, saying so, when no chromedriver is
+//! installed; with CI=true a missing chromedriver fails it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// chromedriver running on a free port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_chromedriver() -> Option<String> {
+    let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    std::path::Path::new(&path).exists().then_some(path)
+}
+
+/// A WebDriver session: the handful of W3C commands the tests need.
+pub struct Browser {
+    client: awc::Client,
+    session: String,
+    _driver: Driver,
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
+        let Some(chromedriver) = find_chromedriver() else {
+            assert!(!ci, "CI=true but chromedriver is not installed");
+            eprintln!("skipping the browser test: no chromedriver found (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile };
+        let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if client.get(format!("{}/status", driver.url)).send().await.is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-component-update",
+                         "--disable-sync", "--window-size=1440,900",
+                         format!("--user-data-dir={}", driver._profile.path().display())]
+            }
+        }}});
+        let mut res = client.post(format!("{}/session", driver.url)).send_json(&caps).await.expect("new session");
+        let v: Value = res.json().limit(1 << 20).await.unwrap();
+        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
+        Some(Browser { client, session, _driver: driver })
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self._driver.url, self.session, path);
+        let req = match method {
+            "GET" => self.client.get(url),
+            "DELETE" => self.client.delete(url),
+            _ => self.client.post(url),
+        };
+        let mut res = match body {
+            Some(b) => req.send_json(&b).await,
+            None if method == "POST" => req.send_json(&json!({})).await,
+            None => req.send().await,
+        }
+        .expect("webdriver command");
+        let v: Value = res.json().limit(64 << 20).await.unwrap();
+        v["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({"url": url}))).await;
+    }
+
+    pub async fn current_url(&self) -> String {
+        self.cmd("GET", "/url", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits up to 10 s for an element matching the CSS selector.
+    pub async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
+            if let Some(id) = v[ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no element {css}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn count(&self, css: &str) -> usize {
+        let v = self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        v.as_array().map(|a| a.len()).unwrap_or(0)
+    }
+
+    /// Waits until nothing matches the selector.
+    pub async fn gone(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.count(css).await > 0 {
+            assert!(Instant::now() < deadline, "{css} is still there");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.cmd("POST", &format!("/element/{id}/click"), None).await;
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd("POST", &format!("/element/{id}/clear"), None).await;
+        self.cmd("POST", &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.cmd("GET", &format!("/element/{id}/text"), None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the element's text contains `needle`.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = self.text(css).await;
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; it shows {t:?}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn script(&self, js: &str) -> Value {
+        self.cmd("POST", "/execute/sync", Some(json!({"script": js, "args": []}))).await
+    }
+
+    pub async fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .collect();
+        self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]}))).await;
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let js = format!(
+            "const s=document.querySelector({css:?}); s.value={value:?}; s.dispatchEvent(new Event('change', {{bubbles:true}}));"
+        );
+        self.script(&js).await;
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let v = self.cmd("GET", "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.cmd("POST", "/window/rect", Some(json!({"width": width, "height": height}))).await;
+    }
+
+    pub async fn quit(self) {
+        self.cmd("DELETE", "", None).await;
+    }
+}
+
+const ESCAPE: &str = "\u{E00C}";
+const TAB: &str = "\u{E004}";
+
+#[actix_web::test]
+async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
+    let Some(b) = Browser::start().await else { return };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let base = app.address.clone();
+
+    // A fresh install opens on /setup; a bad submit keeps the values and says why.
+    b.goto(&base).await;
+    b.find("input[name=email]").await;
+    assert!(b.current_url().await.ends_with("/setup"));
+    b.type_into("#email", OWNER_EMAIL).await;
+    b.type_into("#password", "short").await;
+    b.type_into("#project_name", "Acme Support").await;
+    b.click("button[type=submit]").await;
+    b.wait_text("#password-error", "at least 12 characters").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "Settings").await;
+    assert!(b.current_url().await.contains("/settings/api-keys"));
+
+    // Sign out and in again.
+    b.click("form[action='/logout'] button").await;
+    b.wait_text("h1", "Sign in").await;
+    b.type_into("#email", OWNER_EMAIL).await;
+    b.type_into("#password", "wrong password here").await;
+    b.click("button[type=submit]").await;
+    b.wait_text(".alert-error", "Incorrect email or password.").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "Settings").await;
+    b.wait_text("#keys-table", "No API keys yet").await;
+    b.screenshot("01-api-keys-empty").await;
+
+    // The modal: a bad IP rule is refused next to its field, values kept.
+    b.click("[data-testid=create-key]").await;
+    b.find(".modal #key-name").await;
+    let focused = b.script("return document.activeElement.id").await;
+    assert_eq!(focused, "key-name", "focus moves into the modal");
+    b.keys(ESCAPE).await;
+    b.gone(".modal").await;
+    b.click("[data-testid=create-key]").await;
+    b.type_into("#key-name", "Production CRM Integration").await;
+    b.type_into("#key-ips", "203.0.113.7, 10.0.0.5/24").await;
+    b.click(".modal button[type=submit]").await;
+    b.wait_text("#key-ips-error", "use the network address 10.0.0.0/24").await;
+    let kept = b.script("return document.querySelector('#key-name').value").await;
+    assert_eq!(kept, "Production CRM Integration");
+    // Focus stays trapped in the dialog.
+    for _ in 0..12 {
+        b.keys(TAB).await;
+        let inside = b.script("return !!document.activeElement.closest('.modal')").await;
+        assert_eq!(inside, true, "Tab left the modal");
+    }
+    b.screenshot("02-create-modal-error").await;
+
+    // Fix it, choose an expiry, create.
+    b.type_into("#key-ips", "203.0.113.7\n10.0.0.0/24").await;
+    b.select("#key-expires", "custom").await;
+    b.type_into("#key-expires-on", "03/01/2031").await;
+    let date = b.script("return document.querySelector('#key-expires-on').value").await;
+    if date != "2031-03-01" {
+        b.script("document.querySelector('#key-expires-on').value='2031-03-01'").await;
+    }
+    b.click(".modal button[type=submit]").await;
+    let key = b.wait_text("#revealed-key", "ck_live_").await;
+    assert!(callem::domain::api_key::is_well_formed(key.trim()), "{key}");
+    b.wait_text(".modal", "It will not be shown again.").await;
+    b.click("[data-copy]").await;
+    b.wait_text("[data-copy]", "Copied").await;
+    b.screenshot("03-reveal-panel").await;
+    b.click(".modal-footer [data-close-modal]").await;
+    b.gone(".modal").await;
+
+    // The row and its five columns.
+    let row = b.text("#keys-table tbody tr").await;
+    assert!(row.contains("Production CRM Integration"), "{row}");
+    assert!(row.contains(&format!("{}••••••••", &key.trim()[..12])), "{row}");
+    assert!(row.contains("2 rules"), "{row}");
+    assert!(row.contains("Never"), "{row}");
+    assert!(row.contains("Mar 1, 2031"), "{row}");
+    let page = b.script("return document.documentElement.outerHTML").await;
+    assert!(!page.as_str().unwrap().contains(key.trim()), "the key is gone from the page");
+
+    // Revoke through the menu and the confirmation.
+    b.click("#keys-table details.menu summary").await;
+    b.click("#keys-table [role=menuitem]").await;
+    b.wait_text(".modal", "Revoke Production CRM Integration?").await;
+    b.screenshot("04-revoke-confirmation").await;
+    b.click(".modal .btn-danger").await;
+    b.gone(".modal").await;
+    b.wait_text("#keys-table", "No API keys yet").await;
+    assert_eq!(b.count("#keys-table tbody tr").await, 0);
+
+    // Small screens still work.
+    b.resize(360, 780).await;
+    b.goto(&format!("{base}/")).await;
+    b.wait_text("h1", "Settings").await;
+    b.screenshot("05-api-keys-360px").await;
+
+    // A restart (another server on the same database) keeps the session.
+    let replica = app.replica().await;
+    b.goto(&format!("{replica}/")).await;
+    b.wait_text("h1", "Settings").await;
+    b.quit().await;
+}

@@ -1,0 +1,170 @@
+//! The `callem` command line, run as a real process.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[allow(unused_imports)]
+use crate::helpers::*;
+
+fn callem(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run callem");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+crate::on_both_backends! {
+    async fn project_user_and_keys_commands_work_for_scripts(app) {
+        let url = app.db.url().to_owned();
+        let (code, out, err) = callem(&url, &["project", "create", "--name", "Scripted"], None);
+        assert_eq!(code, 0, "{err}");
+        let project = out.trim().to_owned();
+        assert_eq!(project.len(), 24, "only the id on stdout: {out:?}");
+
+        let (code, out, err) = callem(&url, &["user", "create", "--email", "dev@example.com", "--project", &project, "--role", "admin"], Some("a piped password\n"));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.trim().len(), 24);
+        let agent = app.agent();
+        agent.login("dev@example.com", "a piped password").await;
+        assert_eq!(agent.get("/").await.location(), format!("/projects/{project}"));
+
+        // An existing email joins another project with that role instead of failing.
+        let (_, other, _) = callem(&url, &["project", "create", "--name", "Other"], None);
+        let (code, _, err) = callem(&url, &["user", "create", "--email", "DEV@example.com", "--project", other.trim(), "--role", "member"], Some(""));
+        assert_eq!(code, 0, "{err}");
+        let r = agent.get(&format!("/projects/{}/settings/api-keys", other.trim())).await;
+        assert!(r.body.contains(">Member<"));
+
+        let (code, _, err) = callem(&url, &["user", "create", "--email", "x@example.com", "--project", &project, "--role", "member"], Some("short\n"));
+        assert_ne!(code, 0);
+        assert!(err.contains("at least 12 characters"), "{err}");
+        let (code, _, err) = callem(&url, &["user", "create", "--email", "x@example.com", "--project", &project, "--role", "boss"], Some("long enough password\n"));
+        assert_ne!(code, 0);
+        assert!(err.contains("unknown role"), "{err}");
+
+        // Keys.
+        let (code, out, err) = callem(&url, &["keys", "create", "--project", &project, "--name", "CI key", "--allowed-ips", "1.2.3.4, 10.0.0.0/24", "--expires", "30d"], None);
+        assert_eq!(code, 0, "{err}");
+        let key = out.trim().to_owned();
+        assert!(callem::domain::api_key::is_well_formed(&key), "stdout holds only the key: {out:?}");
+        assert_eq!(out, format!("{key}\n"));
+
+        let (code, out, _) = callem(&url, &["keys", "list", "--project", &project], None);
+        assert_eq!(code, 0);
+        assert!(out.contains("CI key") && out.contains(&format!("{}••••••••", &key[..12])) && out.contains("2 rules") && out.contains("Never"), "{out}");
+        assert!(!out.contains(&key));
+        let key_id = out.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+        let (code, _, err) = callem(&url, &["keys", "create", "--project", &project, "--name", "Bad", "--allowed-ips", "10.0.0.5/24"], None);
+        assert_ne!(code, 0);
+        assert!(err.contains("10.0.0.0/24"), "{err}");
+        let (code, _, err) = callem(&url, &["keys", "create", "--project", &project, "--name", "Bad", "--expires", "2001-01-01"], None);
+        assert_ne!(code, 0);
+        assert!(err.contains("after today"), "{err}");
+
+        let (code, out, err) = callem(&url, &["keys", "revoke", "--project", &project, &key_id], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("revoked"));
+        let (code, out, _) = callem(&url, &["keys", "list", "--project", &project], None);
+        assert_eq!(code, 0);
+        assert!(!out.contains("CI key"));
+        let (code, _, err) = callem(&url, &["keys", "revoke", "--project", other.trim(), &key_id], None);
+        assert_ne!(code, 0, "another project's key is not found");
+        assert!(err.contains("no key"), "{err}");
+    }
+}
+
+#[test]
+fn unknown_database_schemes_stop_the_start_without_creating_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "mysql://root@localhost/callem",
+        "postgress://localhost/callem",
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callem"));
+        let out = cmd
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", url)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let scheme = url.split(':').next().unwrap();
+        assert!(err.contains(&format!("'{scheme}:'")), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file was created"
+    );
+}
+
+#[test]
+fn a_port_in_use_and_an_unreachable_database_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args(["serve", "--bind", &addr])
+        .env("DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args(["migrate"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot use the database"), "{err}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["project", "create", "--help"],
+        vec!["user", "create", "--help"],
+        vec!["keys", "create", "--help"],
+        vec!["keys", "list", "--help"],
+        vec!["keys", "revoke", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_callem"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}

@@ -1,0 +1,511 @@
+//! Test harness: a fresh database per test (a temp SQLite file, or a PostgreSQL database
+//! created from `TEST_DATABASE_URL` and dropped after), the app on port 0, and an HTTP agent
+//! that keeps its session cookie and CSRF token like a browser would.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use awc::http::header::HeaderMap;
+use callem::config::{parse_trusted_proxies, Settings};
+use callem::db::{self, DatabaseUrl, DbConnection, Pool};
+use callem::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body on SQLite, and again on PostgreSQL as its own test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($app: $crate::helpers::TestApp) $body
+
+            #[actix_web::test]
+            async fn sqlite() {
+                body($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
+                    body(app).await
+                }
+            }
+        }
+        )*
+    };
+}
+
+/// The admin URL of the test PostgreSQL server, or None (skipping) when not configured.
+/// With `CI=true`, a missing or unreachable PostgreSQL fails instead of skipping.
+pub fn postgres_admin_url() -> Option<String> {
+    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if ci => panic!("CI=true but TEST_DATABASE_URL is not set"),
+        _ => {
+            eprintln!("skipping the PostgreSQL variant: TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+/// A database that exists for one test.
+pub enum TestDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(TestDb::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url()?;
+                let name = format!("callem_test_{}", callem::domain::ids::new_id());
+                let mut admin = PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Some(TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    #[allow(dead_code)]
+    pub fn backend(&self) -> Backend {
+        match self {
+            TestDb::Sqlite { .. } => Backend::Sqlite,
+            TestDb::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+pub fn settings_for(url: &str) -> Settings {
+    Settings {
+        database_url: DatabaseUrl::parse(url).expect("test url"),
+        bind: "127.0.0.1:0".to_owned(),
+        secret_key: None,
+        trusted_proxies: parse_trusted_proxies("").unwrap(),
+        secure_cookies: false,
+        rate_limit_per_minute: 100_000,
+    }
+}
+
+/// A running app on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub pool: Pool,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let db = TestDb::create(backend).expect("database for the test");
+        Self::spawn_on(db).await
+    }
+
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let db = TestDb::create(Backend::Postgres)?;
+        Some(Self::spawn_on(db).await)
+    }
+
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        let (address, pool) = start_server(settings_for(db.url())).await;
+        TestApp { address, pool, db }
+    }
+
+    /// Another server (a replica) on the same database.
+    pub async fn replica(&self) -> String {
+        start_server(settings_for(self.db.url())).await.0
+    }
+
+    pub fn agent(&self) -> Agent {
+        Agent::new(&self.address)
+    }
+
+    #[allow(dead_code)]
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// Runs database work directly (arrange / assert).
+    pub async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, db::DbError> + Send + 'static,
+    ) -> T {
+        db::run(&self.pool, f).await.expect("test database work")
+    }
+
+    /// Completes /setup with the owner account; returns the owner's signed-in agent and the
+    /// project id.
+    pub async fn setup_owner(&self) -> (Agent, String) {
+        let agent = self.agent();
+        agent.get("/setup").await;
+        let r = agent
+            .post_form(
+                "/setup",
+                &[
+                    ("email", OWNER_EMAIL),
+                    ("password", PASSWORD),
+                    ("project_name", "Acme"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "setup failed: {}", r.body);
+        let project_id = r.location().trim_start_matches("/projects/").to_owned();
+        (agent, project_id)
+    }
+
+    /// Adds a user with a role to a project (as `callem user create` does) and signs them in.
+    pub async fn user_with_role(&self, project_id: &str, email: &str, role: &str) -> Agent {
+        let (email_s, pid, role_s) = (email.to_owned(), project_id.to_owned(), role.to_owned());
+        let hash = callem::auth::password::hash(
+            &callem::domain::account::Password::parse(PASSWORD).unwrap(),
+        )
+        .unwrap();
+        self.db(move |conn| {
+            db::users::add_to_project(
+                conn,
+                &email_s,
+                Some(&hash),
+                &pid,
+                &role_s,
+                callem::time::now(),
+            )
+        })
+        .await;
+        let agent = self.agent();
+        agent.login(email, PASSWORD).await;
+        agent
+    }
+
+    /// Creates a second project (with no members).
+    pub async fn other_project(&self, name: &str) -> String {
+        let id = callem::domain::ids::new_id();
+        let (pid, name) = (id.clone(), name.to_owned());
+        self.db(move |conn| {
+            Ok(db::projects::insert(
+                conn,
+                &pid,
+                &name,
+                callem::time::now(),
+            )?)
+        })
+        .await;
+        id
+    }
+}
+
+async fn start_server(settings: Settings) -> (String, Pool) {
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    (address, pool)
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn location(&self) -> String {
+        self.header("location").unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// A browser-like client: one session cookie, the last CSRF token seen, no redirects followed.
+pub struct Agent {
+    pub base: String,
+    client: awc::Client,
+    cookie: RefCell<Option<String>>,
+    csrf: RefCell<Option<String>>,
+}
+
+impl Agent {
+    pub fn new(base: &str) -> Agent {
+        Agent {
+            base: base.to_owned(),
+            client: awc::Client::builder()
+                .disable_redirects()
+                .timeout(Duration::from_secs(30))
+                .finish(),
+            cookie: RefCell::new(None),
+            csrf: RefCell::new(None),
+        }
+    }
+
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.borrow().clone()
+    }
+
+    pub fn set_cookie(&self, cookie: Option<String>) {
+        *self.cookie.borrow_mut() = cookie;
+    }
+
+    pub fn csrf(&self) -> String {
+        self.csrf
+            .borrow()
+            .clone()
+            .expect("a page with a CSRF token was loaded first")
+    }
+
+    /// Same session, different server (another replica).
+    pub fn on(&self, base: &str) -> Agent {
+        let a = Agent::new(base);
+        a.set_cookie(self.cookie());
+        *a.csrf.borrow_mut() = self.csrf.borrow().clone();
+        a
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<(String, &str)>,
+    ) -> Resp {
+        let url = format!("{}{}", self.base, path);
+        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, &url);
+        if let Some(c) = self.cookie() {
+            req = req.insert_header(("cookie", c));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, v.clone()));
+        }
+        let mut res = match body {
+            Some((b, ct)) => req.insert_header(("content-type", ct)).send_body(b).await,
+            None => req.send().await,
+        }
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        for v in res.headers().get_all("set-cookie") {
+            let s = v.to_str().unwrap_or_default();
+            let pair = s.split(';').next().unwrap_or_default().to_owned();
+            if pair.ends_with('=') || s.contains("Max-Age=0") {
+                self.set_cookie(None);
+            } else {
+                self.set_cookie(Some(pair));
+            }
+        }
+        if let Some(t) = find_csrf(&body) {
+            *self.csrf.borrow_mut() = Some(t);
+        }
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, &[], None).await
+    }
+
+    pub async fn get_htmx(&self, path: &str) -> Resp {
+        self.send("GET", path, &[("hx-request", "true".into())], None)
+            .await
+    }
+
+    fn origin(&self) -> (&'static str, String) {
+        ("origin", self.base.clone())
+    }
+
+    /// A plain form post, as the browser sends it: same origin, token in the form.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.csrf.borrow().clone().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        self.send(
+            "POST",
+            path,
+            &[self.origin()],
+            Some((body, "application/x-www-form-urlencoded")),
+        )
+        .await
+    }
+
+    /// An htmx post: same origin, token in the X-CSRF-Token header.
+    pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let headers = [
+            self.origin(),
+            ("hx-request", "true".into()),
+            (
+                "x-csrf-token",
+                self.csrf.borrow().clone().unwrap_or_default(),
+            ),
+        ];
+        self.send(
+            "POST",
+            path,
+            &headers,
+            Some((body, "application/x-www-form-urlencoded")),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.get("/login").await;
+        let r = self
+            .post_form("/login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(r.status, 303, "login failed: {}", r.body);
+        r
+    }
+}
+
+fn find_csrf(body: &str) -> Option<String> {
+    let re =
+        regex_lite::Regex::new(r#"(?:name="csrf_token" value="|"X-CSRF-Token": ")([0-9a-f]{48})"#)
+            .unwrap();
+    re.captures(body).map(|c| c[1].to_owned())
+}
+
+/// Every text value of every row of every table, for "the key is stored nowhere" checks.
+pub fn dump_all_tables(conn: &mut DbConnection) -> String {
+    use diesel::sql_types::Text;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        t: String,
+    }
+    let tables = [
+        "settings",
+        "projects",
+        "users",
+        "memberships",
+        "api_keys",
+        "calls",
+        "knowledge_items",
+        "audit_events",
+    ];
+    let mut out = String::new();
+    for table in tables {
+        let sql = match conn {
+            DbConnection::Pg(_) => format!("SELECT CAST(x AS TEXT) AS t FROM {table} x"),
+            DbConnection::Sqlite(_) => {
+                // SQLite has no row-to-text cast: concatenate every column.
+                let cols: Vec<String> = columns(conn, table)
+                    .into_iter()
+                    .map(|c| format!("COALESCE(CAST({c} AS TEXT), '')"))
+                    .collect();
+                format!("SELECT {} AS t FROM {table}", cols.join(" || '|' || "))
+            }
+        };
+        let rows: Vec<Row> = match conn {
+            DbConnection::Pg(c) => diesel::sql_query(sql).load(c).unwrap(),
+            DbConnection::Sqlite(c) => diesel::sql_query(sql).load(c).unwrap(),
+        };
+        for r in rows {
+            out.push_str(&r.t);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn columns(conn: &mut DbConnection, table: &str) -> Vec<String> {
+    use diesel::sql_types::Text;
+    #[derive(diesel::QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    match conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
+                .load::<Col>(c)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        }
+        DbConnection::Pg(_) => vec![],
+    }
+}
+
+pub async fn count_rows(app: &TestApp, table: &'static str) -> i64 {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    app.db(move |conn| {
+        let q = format!("SELECT COUNT(*) AS n FROM {table}");
+        let n: N = match conn {
+            DbConnection::Pg(c) => diesel::sql_query(q).get_result(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(q).get_result(c)?,
+        };
+        Ok(n.n)
+    })
+    .await
+}

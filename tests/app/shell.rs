@@ -1,0 +1,165 @@
+//! The dashboard frame: project scoping, assets, health endpoints.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+crate::on_both_backends! {
+    async fn other_projects_are_not_found(app) {
+        let (owner, project_id) = app.setup_owner().await;
+        let foreign = app.other_project("Someone else").await;
+        for path in ["", "/settings/api-keys", "/calls", "/knowledge", "/settings/api-keys/new"] {
+            let r = owner.get(&format!("/projects/{foreign}{path}")).await;
+            assert_eq!(r.status, 404, "{path}");
+            assert!(!r.body.contains("Someone else"));
+        }
+        assert_eq!(owner.get("/projects/000000000000000000000000/settings/api-keys").await.status, 404);
+        assert_eq!(owner.get("/projects/not-an-id").await.status, 404);
+        assert_eq!(owner.get(&format!("/projects/{project_id}/settings/api-keys")).await.status, 200);
+    }
+
+    async fn the_shell_has_the_sidebar_and_project_selector(app) {
+        let (owner, project_id) = app.setup_owner().await;
+        let second = app.other_project("Second line").await;
+        let (pid, oid) = (second.clone(), app.db(|c| Ok(callem::db::users::find_by_email(c, OWNER_EMAIL)?.unwrap().id)).await);
+        app.db(move |c| Ok(callem::db::memberships::upsert(c, &pid, &oid, "member", callem::time::now())?)).await;
+        let page = owner.get(&format!("/projects/{project_id}/knowledge")).await;
+        assert_eq!(page.status, 200);
+        for needle in ["Knowledge Base", "Calls", "Settings", "Build", "Monitor", "Second line", "Not available yet"] {
+            assert!(page.body.contains(needle), "missing {needle}");
+        }
+        assert!(page.body.contains(&format!(r#"<option value="/projects/{second}">Second line</option>"#)));
+        let r = owner.get(&format!("/projects/{second}/settings/api-keys")).await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains(">Member<"));
+        assert_eq!(owner.get(&format!("/projects/{project_id}/calls")).await.status, 200);
+        assert_eq!(owner.get(&format!("/projects/{project_id}")).await.location(), format!("/projects/{project_id}/settings/api-keys"));
+    }
+
+    async fn health_and_readiness_answer_json(app) {
+        let a = app.agent();
+        let r = a.get("/healthz").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["status"], "ok");
+        let r = a.get("/readyz").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["database"], "ok");
+    }
+
+    async fn assets_are_embedded_hashed_and_local(app) {
+        let a = app.agent();
+        let page = a.get("/setup").await;
+        let re = regex_lite::Regex::new(r#"(?:src|href)="([^"]+)""#).unwrap();
+        let urls: Vec<String> = re.captures_iter(&page.body).map(|c| c[1].to_owned()).collect();
+        assert!(urls.iter().any(|u| u.contains("htmx-2.0.11.")));
+        for u in &urls {
+            assert!(u.starts_with('/'), "external asset {u}");
+        }
+        for u in urls.iter().filter(|u| u.starts_with("/static/")) {
+            let r = a.get(u).await;
+            assert_eq!(r.status, 200, "{u}");
+            assert!(r.header("cache-control").unwrap().contains("immutable"));
+        }
+        assert_eq!(a.get("/static/app.css").await.status, 404, "only hashed names are served");
+        let r = a.get("/nowhere").await;
+        assert_eq!(r.status, 404);
+        assert!(r.body.contains("Page not found"));
+    }
+}
+
+/// A TCP relay in front of PostgreSQL that can be cut and restored, to take the real database
+/// away from a running server without stopping the shared PostgreSQL.
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    break;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let h = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().unwrap().push(h);
+            }
+        });
+        Relay { port, up, conns }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for h in self.conns.lock().unwrap().drain(..) {
+            h.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[actix_web::test]
+async fn readiness_turns_503_when_postgres_goes_away_and_200_when_it_returns() {
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        return;
+    };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let relay = Relay::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
+    let app = callem::startup::Application::build(settings_for(url.as_str()))
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let a = Agent::new(&base);
+    assert_eq!(a.get("/readyz").await.status, 200);
+
+    relay.cut();
+    let started = Instant::now();
+    let r = a.get("/readyz").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["status"], "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        a.get("/healthz").await.status,
+        200,
+        "the process is still up"
+    );
+
+    relay.restore();
+    let mut ok = false;
+    for _ in 0..20 {
+        if a.get("/readyz").await.status == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ok, "readiness came back without a restart");
+    drop(db);
+}
