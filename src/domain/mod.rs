@@ -3,10 +3,13 @@
 
 pub mod account;
 pub mod api_key;
+pub mod calls;
 pub mod client_ip;
 pub mod expiry;
 pub mod ids;
 pub mod ip_rules;
+pub mod knowledge;
+pub mod pagination;
 pub mod role;
 
 /// A refused input; the text is the message shown to the user, next to the field.

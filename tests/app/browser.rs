@@ -46,7 +46,11 @@ impl Browser {
             eprintln!("skipping the browser test: no chromedriver found (apt-get install chromium chromium-driver)");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -54,11 +58,22 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let profile = tempfile::tempdir().unwrap();
-        let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile };
-        let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _profile: profile,
+        };
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if client.get(format!("{}/status", driver.url)).send().await.is_ok() {
+            if client
+                .get(format!("{}/status", driver.url))
+                .send()
+                .await
+                .is_ok()
+            {
                 break;
             }
             assert!(Instant::now() < deadline, "chromedriver did not start");
@@ -74,10 +89,21 @@ impl Browser {
                          format!("--user-data-dir={}", driver._profile.path().display())]
             }
         }}});
-        let mut res = client.post(format!("{}/session", driver.url)).send_json(&caps).await.expect("new session");
+        let mut res = client
+            .post(format!("{}/session", driver.url))
+            .send_json(&caps)
+            .await
+            .expect("new session");
         let v: Value = res.json().limit(1 << 20).await.unwrap();
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
-        Some(Browser { client, session, _driver: driver })
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_owned();
+        Some(Browser {
+            client,
+            session,
+            _driver: driver,
+        })
     }
 
     async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -102,14 +128,24 @@ impl Browser {
     }
 
     pub async fn current_url(&self) -> String {
-        self.cmd("GET", "/url", None).await.as_str().unwrap_or_default().to_owned()
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits up to 10 s for an element matching the CSS selector.
     pub async fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let v = self.cmd("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
+            let v = self
+                .cmd(
+                    "POST",
+                    "/element",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
             if let Some(id) = v[ELEMENT].as_str() {
                 return id.to_owned();
             }
@@ -119,7 +155,13 @@ impl Browser {
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        let v = self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        let v = self
+            .cmd(
+                "POST",
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
         v.as_array().map(|a| a.len()).unwrap_or(0)
     }
 
@@ -134,18 +176,29 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/click"), None).await;
+        self.cmd("POST", &format!("/element/{id}/click"), None)
+            .await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/clear"), None).await;
-        self.cmd("POST", &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+        self.cmd("POST", &format!("/element/{id}/clear"), None)
+            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     pub async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
-        self.cmd("GET", &format!("/element/{id}/text"), None).await.as_str().unwrap_or_default().to_owned()
+        self.cmd("GET", &format!("/element/{id}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until the element's text contains `needle`.
@@ -156,21 +209,39 @@ impl Browser {
             if t.contains(needle) {
                 return t;
             }
-            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; it shows {t:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {needle:?}; it shows {t:?}"
+            );
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn script(&self, js: &str) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({"script": js, "args": []}))).await
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
     }
 
     pub async fn keys(&self, keys: &str) {
         let actions: Vec<Value> = keys
             .chars()
-            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
             .collect();
-        self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]}))).await;
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]})),
+        )
+        .await;
     }
 
     pub async fn select(&self, css: &str, value: &str) {
@@ -182,14 +253,21 @@ impl Browser {
 
     pub async fn screenshot(&self, name: &str) {
         let v = self.cmd("GET", "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
-        self.cmd("POST", "/window/rect", Some(json!({"width": width, "height": height}))).await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
     }
 
     pub async fn quit(self) {
@@ -202,7 +280,9 @@ const TAB: &str = "\u{E004}";
 
 #[actix_web::test]
 async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
-    let Some(b) = Browser::start().await else { return };
+    let Some(b) = Browser::start().await else {
+        return;
+    };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let base = app.address.clone();
 
@@ -214,7 +294,8 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.type_into("#password", "short").await;
     b.type_into("#project_name", "Acme Support").await;
     b.click("button[type=submit]").await;
-    b.wait_text("#password-error", "at least 12 characters").await;
+    b.wait_text("#password-error", "at least 12 characters")
+        .await;
     b.type_into("#password", PASSWORD).await;
     b.click("button[type=submit]").await;
     b.wait_text("h1", "Settings").await;
@@ -226,7 +307,8 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.type_into("#email", OWNER_EMAIL).await;
     b.type_into("#password", "wrong password here").await;
     b.click("button[type=submit]").await;
-    b.wait_text(".alert-error", "Incorrect email or password.").await;
+    b.wait_text(".alert-error", "Incorrect email or password.")
+        .await;
     b.type_into("#password", PASSWORD).await;
     b.click("button[type=submit]").await;
     b.wait_text("h1", "Settings").await;
@@ -244,13 +326,18 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.type_into("#key-name", "Production CRM Integration").await;
     b.type_into("#key-ips", "203.0.113.7, 10.0.0.5/24").await;
     b.click(".modal button[type=submit]").await;
-    b.wait_text("#key-ips-error", "use the network address 10.0.0.0/24").await;
-    let kept = b.script("return document.querySelector('#key-name').value").await;
+    b.wait_text("#key-ips-error", "use the network address 10.0.0.0/24")
+        .await;
+    let kept = b
+        .script("return document.querySelector('#key-name').value")
+        .await;
     assert_eq!(kept, "Production CRM Integration");
     // Focus stays trapped in the dialog.
     for _ in 0..12 {
         b.keys(TAB).await;
-        let inside = b.script("return !!document.activeElement.closest('.modal')").await;
+        let inside = b
+            .script("return !!document.activeElement.closest('.modal')")
+            .await;
         assert_eq!(inside, true, "Tab left the modal");
     }
     b.screenshot("02-create-modal-error").await;
@@ -259,9 +346,12 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.type_into("#key-ips", "203.0.113.7\n10.0.0.0/24").await;
     b.select("#key-expires", "custom").await;
     b.type_into("#key-expires-on", "03/01/2031").await;
-    let date = b.script("return document.querySelector('#key-expires-on').value").await;
+    let date = b
+        .script("return document.querySelector('#key-expires-on').value")
+        .await;
     if date != "2031-03-01" {
-        b.script("document.querySelector('#key-expires-on').value='2031-03-01'").await;
+        b.script("document.querySelector('#key-expires-on').value='2031-03-01'")
+            .await;
     }
     b.click(".modal button[type=submit]").await;
     let key = b.wait_text("#revealed-key", "ck_live_").await;
@@ -276,17 +366,24 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     // The row and its five columns.
     let row = b.text("#keys-table tbody tr").await;
     assert!(row.contains("Production CRM Integration"), "{row}");
-    assert!(row.contains(&format!("{}••••••••", &key.trim()[..12])), "{row}");
+    assert!(
+        row.contains(&format!("{}••••••••", &key.trim()[..12])),
+        "{row}"
+    );
     assert!(row.contains("2 rules"), "{row}");
     assert!(row.contains("Never"), "{row}");
     assert!(row.contains("Mar 1, 2031"), "{row}");
     let page = b.script("return document.documentElement.outerHTML").await;
-    assert!(!page.as_str().unwrap().contains(key.trim()), "the key is gone from the page");
+    assert!(
+        !page.as_str().unwrap().contains(key.trim()),
+        "the key is gone from the page"
+    );
 
     // Revoke through the menu and the confirmation.
     b.click("#keys-table details.menu summary").await;
     b.click("#keys-table [role=menuitem]").await;
-    b.wait_text(".modal", "Revoke Production CRM Integration?").await;
+    b.wait_text(".modal", "Revoke Production CRM Integration?")
+        .await;
     b.screenshot("04-revoke-confirmation").await;
     b.click(".modal .btn-danger").await;
     b.gone(".modal").await;
