@@ -6,7 +6,7 @@ use std::io::BufRead;
 use anyhow::{anyhow, bail, Context};
 
 use crate::auth::password;
-use crate::config::{KeysCommand, ProjectCommand, UserCommand};
+use crate::config::{ImportCommand, KeysCommand, ProjectCommand, UserCommand};
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
@@ -220,4 +220,39 @@ fn print_table<const N: usize>(rows: &[[String; N]]) {
             .collect();
         println!("{}", line.join("  ").trim_end());
     }
+}
+
+/// `callem import calls`: validates every line first, then stores all calls in one
+/// transaction, showing progress on stderr.
+pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Calls { project, file } = cmd;
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&file).with_context(|| format!("cannot open {file}"))?,
+        ))
+    };
+    let rows = crate::import::read_calls(reader, &project, time::now())?;
+    let pool = open(url).await?;
+    require_project(&pool, &project).await?;
+    let count = rows.len();
+    let ids: Vec<String> = rows.iter().map(|r| r.call.id.clone()).collect();
+    let clash = db::run(&pool, move |conn| Ok(db::calls::existing_ids(conn, &ids)?)).await?;
+    if let Some(id) = clash.first() {
+        let line = rows
+            .iter()
+            .find(|r| &r.call.id == id)
+            .map(|r| r.line)
+            .unwrap_or(0);
+        bail!("line {line}: a call with id '{id}' already exists; nothing was imported");
+    }
+    let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
+    let mut progress = crate::import::Progress::new(count);
+    let imported = db::run(&pool, move |conn| {
+        db::calls::insert_all(conn, &calls, |done| progress.update(done))
+    })
+    .await?;
+    println!("imported {imported} calls");
+    Ok(())
 }

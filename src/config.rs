@@ -40,6 +40,21 @@ pub enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import data into a project.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import calls from JSON Lines: one call object a line, in the API's shape (`id`
+    /// optional). The whole file is validated first; one bad line rejects it all.
+    Calls {
+        #[arg(long)]
+        project: String,
+        /// The file to read, or - for stdin.
+        file: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

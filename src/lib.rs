@@ -1,11 +1,14 @@
 //! Callem Studio, self-hosted: the API keys dashboard and the public REST API in one binary.
 
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod import;
+pub mod request;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -54,5 +54,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Project(cmd) => cli::project(&url, cmd).await,
         Command::User(cmd) => cli::user(&url, cmd).await,
         Command::Keys(cmd) => cli::keys(&url, cmd).await,
+        Command::Import(cmd) => cli::import(&url, cmd).await,
     }
 }

@@ -95,6 +95,8 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            rate_limiter: crate::api::rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
+            last_use: Default::default(),
         });
         let secure = settings.secure_cookies;
         let server = HttpServer::new(move || {
@@ -126,6 +128,7 @@ impl Application {
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/static/{name}", web::get().to(static_files::serve))
+                .service(crate::api::scope())
                 .service(
                     web::scope("")
                         .wrap(from_fn(csrf::protect))

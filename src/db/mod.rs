@@ -2,6 +2,8 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod calls;
+pub mod knowledge;
 pub mod memberships;
 pub mod migrations;
 pub mod models;
@@ -183,6 +185,17 @@ pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, DbError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+{
+    run_with(pool, work).await
+}
+
+/// Like [`run`], for callers whose work fails with their own error type (which must be able
+/// to carry a [`DbError`]).
+pub async fn run_with<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let pool = pool.clone();
     let span = tracing::Span::current();

@@ -92,3 +92,33 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = calls)]
+pub struct Call {
+    pub id: String,
+    pub project_id: String,
+    pub status: String,
+    pub duration: f64,
+    pub summary: Option<String>,
+    pub evaluation: Option<String>,
+    pub ended_reason: Option<String>,
+    pub caller_number: Option<String>,
+    pub called_number: Option<String>,
+    pub is_engaged: bool,
+    pub call_analysis: String,
+    pub transcript: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = knowledge_items)]
+pub struct KnowledgeItem {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub text: String,
+    pub created_at: NaiveDateTime,
+}

@@ -1,5 +1,6 @@
 //! The dashboard: HTML pages and htmx fragments under session sign-in.
 
+pub mod api_docs;
 pub mod error;
 pub mod guard;
 pub mod health;
@@ -11,26 +12,10 @@ pub mod setup;
 pub mod shell;
 pub mod static_files;
 
-use std::net::IpAddr;
-
 use actix_web::middleware::from_fn;
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 
-use crate::domain::client_ip;
-use crate::state::AppState;
-
-/// The address a dashboard request comes from (for audit events).
-pub fn client_ip(req: &HttpRequest, state: &AppState) -> IpAddr {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let xff = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    client_ip::resolve(peer, xff, &state.trusted_proxies)
-}
+pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -42,6 +27,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
         .route("/no-project", web::get().to(home::no_project))
+        .route("/docs/api", web::get().to(api_docs::page))
         .service(
             web::scope("/projects/{project_id}")
                 .wrap(from_fn(guard::require_user))

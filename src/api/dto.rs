@@ -1,0 +1,97 @@
+//! What `/v1` sends: camelCase objects built from rows, never the rows themselves.
+
+use serde::Serialize;
+use serde_json::{Number, Value};
+
+use crate::db::models::{Call, KnowledgeItem};
+use crate::time::iso_millis;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallDto {
+    pub id: String,
+    pub status: String,
+    pub duration: Number,
+    pub summary: Option<String>,
+    pub evaluation: Option<String>,
+    pub ended_reason: Option<String>,
+    pub caller_number: Option<String>,
+    pub called_number: Option<String>,
+    pub is_engaged: bool,
+    pub call_analysis: Value,
+    pub transcript: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Whole seconds are sent as integers (`145`, not `145.0`).
+fn duration(seconds: f64) -> Number {
+    if seconds.fract() == 0.0 && seconds.abs() < 9.0e15 {
+        Number::from(seconds as i64)
+    } else {
+        Number::from_f64(seconds).unwrap_or_else(|| Number::from(0))
+    }
+}
+
+impl From<Call> for CallDto {
+    fn from(c: Call) -> Self {
+        CallDto {
+            duration: duration(c.duration),
+            call_analysis: serde_json::from_str(&c.call_analysis)
+                .unwrap_or_else(|_| Value::Object(Default::default())),
+            transcript: serde_json::from_str(&c.transcript)
+                .unwrap_or_else(|_| Value::Array(vec![])),
+            created_at: iso_millis(c.created_at),
+            updated_at: iso_millis(c.updated_at),
+            id: c.id,
+            status: c.status,
+            summary: c.summary,
+            evaluation: c.evaluation,
+            ended_reason: c.ended_reason,
+            caller_number: c.caller_number,
+            called_number: c.called_number,
+            is_engaged: c.is_engaged,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KnowledgeDto {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub text: String,
+    pub created_at: String,
+}
+
+impl From<KnowledgeItem> for KnowledgeDto {
+    fn from(k: KnowledgeItem) -> Self {
+        KnowledgeDto {
+            id: k.id,
+            name: k.name,
+            description: k.description,
+            text: k.text,
+            created_at: iso_millis(k.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pagination {
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListEnvelope<T> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}

@@ -1,0 +1,89 @@
+//! `/v1/knowledge`: list, get, create, delete.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::dto::{Deleted, KnowledgeDto, ListEnvelope, Pagination};
+use super::error::ApiError;
+use super::{authenticated, page, read_json};
+use crate::db::{self, models::KnowledgeItem};
+use crate::domain::{ids, knowledge::NewKnowledge};
+use crate::state::AppState;
+use crate::time;
+
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let page = page(&req);
+    let (rows, total, page) = authenticated(&req, &state, move |conn, who| {
+        let page = page?;
+        let (rows, total) = db::knowledge::list(conn, &who.project_id, page.limit, page.offset)?;
+        Ok((rows, total, page))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ListEnvelope {
+        data: rows.into_iter().map(KnowledgeDto::from).collect(),
+        pagination: Pagination {
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        },
+    }))
+}
+
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let item = authenticated(&req, &state, move |conn, who| {
+        db::knowledge::find(conn, &who.project_id, &id)?.ok_or(ApiError::KNOWLEDGE_NOT_FOUND)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(KnowledgeDto::from(item)))
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // The body is read first but judged after authentication: a client without a valid key
+    // learns nothing about its body.
+    let parsed = read_json(&req, payload)
+        .await
+        .and_then(|v| NewKnowledge::from_json(&v).map_err(ApiError::from));
+    let item = authenticated(&req, &state, move |conn, who| {
+        let new = parsed?;
+        let row = KnowledgeItem {
+            id: ids::new_id(),
+            project_id: who.project_id.clone(),
+            name: new.name,
+            description: new.description,
+            text: new.text,
+            created_at: time::now(),
+        };
+        Ok(db::knowledge::insert(conn, &row)?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(KnowledgeDto::from(item)))
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let deleted_id = id.clone();
+    authenticated(&req, &state, move |conn, who| {
+        if db::knowledge::delete(conn, &who.project_id, &id)? {
+            Ok(())
+        } else {
+            Err(ApiError::KNOWLEDGE_NOT_FOUND)
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: deleted_id,
+        deleted: true,
+    }))
+}

@@ -1,0 +1,250 @@
+//! `/v1`: the key-authenticated JSON API, exact to the hosted contract. Strictly JSON: every
+//! response, errors included, is JSON.
+
+pub mod calls;
+pub mod dto;
+pub mod error;
+pub mod knowledge;
+pub mod openapi;
+pub mod rate_limit;
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures_util::{FutureExt, StreamExt};
+use serde_json::Value;
+
+use crate::auth::api_key::{bearer_token, check_key, Principal};
+use crate::db::{self, DbConnection};
+use crate::request::client_ip;
+use crate::state::AppState;
+use crate::time;
+use error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The `/v1` scope: rate limit, panic guard, routes, JSON 404 and 405.
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("/v1")
+        .wrap(from_fn(frame))
+        .service(
+            web::resource("/calls")
+                .route(web::get().to(calls::list))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/calls/{id}")
+                .route(web::get().to(calls::get))
+                .route(web::delete().to(calls::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/knowledge")
+                .route(web::get().to(knowledge::list))
+                .route(web::post().to(knowledge::create))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/knowledge/{id}")
+                .route(web::get().to(knowledge::get))
+                .route(web::delete().to(knowledge::delete))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/openapi.json")
+                .route(web::get().to(openapi::document))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .default_service(web::to(not_found))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::PATH_NOT_FOUND
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+impl actix_web::Responder for ApiError {
+    type Body = BoxBody;
+
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        self.error_response()
+    }
+}
+
+/// Wraps every `/v1` request: counts it against the client's rate limit (failed
+/// authentication included), turns a panic or an unexpected error into the JSON error body,
+/// and adds the `RateLimit-*` headers.
+pub async fn frame(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let decision = req.app_data::<web::Data<AppState>>().map(|state| {
+        state
+            .rate_limiter
+            .check(client_ip(req.request(), state), Instant::now())
+    });
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let mut r = ApiError::TooManyRequests.error_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(d.reset_secs));
+        add_rate_limit_headers(r.headers_mut(), d);
+        return Ok(req.into_response(r));
+    }
+    // The request must not be cloned here: routing needs sole ownership of it.
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(Ok(mut res)) => {
+            if let Some(d) = decision {
+                add_rate_limit_headers(res.headers_mut(), d);
+            }
+            Ok(res.map_into_boxed_body())
+        }
+        Ok(Err(e)) => Err(Framed(api_error_for(&e), decision).into()),
+        Err(_) => {
+            tracing::error!("a /v1 handler panicked");
+            Err(Framed(ApiError::Internal("handler panicked".into()), decision).into())
+        }
+    }
+}
+
+fn add_rate_limit_headers(h: &mut header::HeaderMap, d: rate_limit::Decision) {
+    h.insert(
+        header::HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(d.limit),
+    );
+    h.insert(
+        header::HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(d.remaining),
+    );
+    h.insert(
+        header::HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(d.reset_secs),
+    );
+}
+
+/// An API error that still carries the rate-limit headers when rendered by the framework.
+#[derive(Debug)]
+struct Framed(ApiError, Option<rate_limit::Decision>);
+
+impl std::fmt::Display for Framed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for Framed {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = self.0.error_response();
+        if let Some(d) = self.1 {
+            add_rate_limit_headers(r.headers_mut(), d);
+        }
+        r
+    }
+}
+
+/// An error raised outside our handlers (an extractor, the framework) as an API error.
+fn api_error_for(e: &actix_web::Error) -> ApiError {
+    match e.as_response_error().status_code().as_u16() {
+        400 => ApiError::BadRequest("Bad request".into()),
+        404 => ApiError::PATH_NOT_FOUND,
+        405 => ApiError::MethodNotAllowed,
+        413 => ApiError::PayloadTooLarge,
+        415 => ApiError::UnsupportedMediaType,
+        503 => ApiError::Unavailable(e.to_string()),
+        _ => ApiError::Internal(e.to_string()),
+    }
+}
+
+/// Authenticates the request (the contract's five checks) and runs `work` for its project,
+/// on the same database connection: one pool checkout per request.
+pub async fn authenticated<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    work: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Principal) -> Result<T, ApiError> + Send + 'static,
+{
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = bearer_token(header)?.to_owned();
+    let client = client_ip(req, state);
+    let shared = state.clone();
+    db::run_with(&state.pool, move |conn| {
+        let principal = check_key(conn, &token, client, time::now(), &shared.last_use)?;
+        work(conn, &principal)
+    })
+    .await
+}
+
+/// Reads a JSON request body: `application/json` (else 415), at most 1 MiB (else 413),
+/// well-formed (else 400 saying where it breaks).
+pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+}
+
+/// Reads `limit` and `offset` from the query string.
+pub fn page(req: &HttpRequest) -> Result<crate::domain::pagination::Page, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))?;
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    Ok(crate::domain::pagination::Page::parse(
+        get("limit"),
+        get("offset"),
+    )?)
+}

@@ -1,0 +1,95 @@
+//! 120 requests a minute per client IP over all of `/v1` (the number is configurable),
+//! failed authentication included. Counters live in this process on purpose: with several
+//! replicas each one counts separately (see the README).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// The outcome of counting one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the client's window starts over.
+    pub reset_secs: u64,
+}
+
+/// Fixed one-minute windows per client address.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: u32,
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit_per_minute: u32) -> Self {
+        RateLimiter {
+            limit: limit_per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a request from `client` at `now`.
+    pub fn check(&self, client: IpAddr, now: Instant) -> Decision {
+        let mut windows = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if windows.len() > 50_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = windows.entry(client).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        let reset = WINDOW.saturating_sub(now.duration_since(entry.0));
+        let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+        if entry.1 >= self.limit {
+            return Decision {
+                allowed: false,
+                limit: self.limit,
+                remaining: 0,
+                reset_secs,
+            };
+        }
+        entry.1 += 1;
+        Decision {
+            allowed: true,
+            limit: self.limit,
+            remaining: self.limit - entry.1,
+            reset_secs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_client_and_starts_over_after_a_minute() {
+        let rl = RateLimiter::new(3);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(rl.check(a, t0).remaining, 2);
+        assert_eq!(rl.check(a, t0).remaining, 1);
+        let third = rl.check(a, t0 + Duration::from_secs(10));
+        assert_eq!(
+            (third.allowed, third.remaining, third.reset_secs),
+            (true, 0, 50)
+        );
+        let fourth = rl.check(a, t0 + Duration::from_secs(10));
+        assert!(!fourth.allowed);
+        assert!(rl.check(b, t0).allowed, "another client has its own budget");
+        assert!(
+            rl.check(a, t0 + Duration::from_secs(61)).allowed,
+            "a new window"
+        );
+    }
+}

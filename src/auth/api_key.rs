@@ -1,0 +1,155 @@
+//! API-key authentication for `/v1`: the contract's five checks, in its order. The first two
+//! need no database; the key is then found by its SHA-256 through the unique index, on every
+//! request (no cache can answer for a revoked key).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::api_key::{hash_token, is_well_formed};
+use crate::domain::expiry::is_expired;
+use crate::domain::ip_rules::IpRules;
+
+/// The key a request was authenticated with.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub project_id: String,
+}
+
+/// Why authentication failed, in the contract's order.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("Missing or invalid Authorization header")]
+    MissingHeader,
+    #[error("Invalid API key format")]
+    BadFormat,
+    #[error("Invalid API key")]
+    UnknownOrRevoked,
+    #[error("API key has expired")]
+    Expired,
+    #[error("IP address not allowed")]
+    IpNotAllowed,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Checks 1 and 2: the header is `Bearer <token>` and the token has the key's exact shape.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
+    let token = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthFailure::MissingHeader)?;
+    if is_well_formed(token) {
+        Ok(token)
+    } else {
+        Err(AuthFailure::BadFormat)
+    }
+}
+
+/// Checks 3 to 5 against the database, then records the use when `last_use` says it is due.
+pub fn check_key(
+    conn: &mut DbConnection,
+    token: &str,
+    client: IpAddr,
+    now: NaiveDateTime,
+    last_use: &LastUseThrottle,
+) -> Result<Principal, AuthFailure> {
+    let key = db::api_keys::find_by_hash(conn, &hash_token(token))
+        .map_err(DbError::from)?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or(AuthFailure::UnknownOrRevoked)?;
+    if is_expired(key.expires_at, now) {
+        return Err(AuthFailure::Expired);
+    }
+    let rules = IpRules::from_storage(&key.allowed_ips).map_err(|e| {
+        tracing::error!(key_id = %key.id, error = %e, "stored IP rules do not parse");
+        AuthFailure::IpNotAllowed
+    })?;
+    if !rules.allows(client) {
+        return Err(AuthFailure::IpNotAllowed);
+    }
+    if last_use.due(&key.id) {
+        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
+        db::api_keys::record_use(conn, &key.id, &client.to_string(), now, not_since)
+            .map_err(DbError::from)?;
+    }
+    Ok(Principal {
+        key_id: key.id,
+        project_id: key.project_id,
+    })
+}
+
+/// Keeps "last used" writes to at most one a minute per key: this process skips the write
+/// when it tried less than a minute ago, and the conditional UPDATE keeps replicas to one.
+#[derive(Debug, Default)]
+pub struct LastUseThrottle {
+    tried: Mutex<HashMap<String, Instant>>,
+}
+
+impl LastUseThrottle {
+    pub const INTERVAL_SECS: i64 = 60;
+
+    /// True at most once a minute per key (in this process).
+    pub fn due(&self, key_id: &str) -> bool {
+        let now = Instant::now();
+        let interval = Duration::from_secs(Self::INTERVAL_SECS as u64);
+        let Ok(mut tried) = self.tried.lock() else {
+            return true;
+        };
+        match tried.get(key_id) {
+            Some(at) if now.duration_since(*at) < interval => false,
+            _ => {
+                if tried.len() > 10_000 {
+                    tried.retain(|_, at| now.duration_since(*at) < interval);
+                }
+                tried.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_and_format_are_checked_before_the_database() {
+        let key = format!("ck_live_{}", "a".repeat(60));
+        assert!(matches!(
+            bearer_token(None),
+            Err(AuthFailure::MissingHeader)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Basic abc")),
+            Err(AuthFailure::MissingHeader)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer ")),
+            Err(AuthFailure::MissingHeader)
+        ));
+        assert!(matches!(
+            bearer_token(Some(&format!("bearer {key}"))),
+            Err(AuthFailure::MissingHeader)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer ck_live_short")),
+            Err(AuthFailure::BadFormat)
+        ));
+        assert_eq!(bearer_token(Some(&format!("Bearer {key}"))).unwrap(), key);
+    }
+
+    #[test]
+    fn the_throttle_allows_one_write_a_minute_per_key() {
+        let t = LastUseThrottle::default();
+        assert!(t.due("a"));
+        assert!(!t.due("a"));
+        assert!(t.due("b"));
+    }
+}

@@ -1,0 +1,63 @@
+//! Queries on `knowledge_items`: always scoped to a project.
+
+use diesel::prelude::*;
+
+use super::models::KnowledgeItem;
+use super::schema::knowledge_items as ki;
+use super::DbConnection;
+
+/// One page of a project's items, newest first (ties by id), and the project's total.
+pub fn list(
+    conn: &mut DbConnection,
+    project_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<KnowledgeItem>, i64)> {
+    let rows = ki::table
+        .filter(ki::project_id.eq(project_id))
+        .order((ki::created_at.desc(), ki::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(KnowledgeItem::as_select())
+        .load(conn)?;
+    let total = ki::table
+        .filter(ki::project_id.eq(project_id))
+        .count()
+        .get_result(conn)?;
+    Ok((rows, total))
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    project_id: &str,
+    id: &str,
+) -> QueryResult<Option<KnowledgeItem>> {
+    ki::table
+        .filter(ki::project_id.eq(project_id))
+        .filter(ki::id.eq(id))
+        .select(KnowledgeItem::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores an item and reads it back by its (unique) id: MultiConnection has no RETURNING.
+pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<KnowledgeItem> {
+    conn.transaction(|conn| {
+        diesel::insert_into(ki::table).values(item).execute(conn)?;
+        ki::table
+            .find(&item.id)
+            .select(KnowledgeItem::as_select())
+            .first(conn)
+    })
+}
+
+/// Deletes a project's item; false when there was none.
+pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<bool> {
+    diesel::delete(
+        ki::table
+            .filter(ki::project_id.eq(project_id))
+            .filter(ki::id.eq(id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+}
