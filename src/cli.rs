@@ -16,7 +16,7 @@ use crate::domain::role::Role;
 use crate::{startup, time};
 
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
-    Ok(startup::open_database(url).await?)
+    Ok(startup::open_database(url, db::PoolUse::Command).await?)
 }
 
 /// `callem migrate`.

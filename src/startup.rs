@@ -15,7 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf;
 use crate::config::Settings;
-use crate::db::{self, DatabaseUrl, DbError, Pool};
+use crate::db::{self, DatabaseUrl, DbError, Pool, PoolUse};
 use crate::state::AppState;
 use crate::web::{error::WebError, health, static_files};
 
@@ -32,13 +32,13 @@ pub enum StartError {
 }
 
 /// Opens the pool (failing when the database cannot be reached) and applies migrations.
-pub async fn open_database(url: &DatabaseUrl) -> Result<Pool, StartError> {
+pub async fn open_database(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, StartError> {
     let fail = |source| StartError::Database {
         url: url.redacted(),
         source,
     };
     let owned = url.clone();
-    let pool = tokio::task::spawn_blocking(move || db::build_pool(&owned))
+    let pool = tokio::task::spawn_blocking(move || db::build_pool(&owned, usage))
         .await
         .map_err(|e| fail(DbError::Task(e.to_string())))?
         .map_err(fail)?;
@@ -80,7 +80,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let pool = open_database(&settings.database_url).await?;
+        let pool = open_database(&settings.database_url, PoolUse::Server).await?;
         let key = session_key(&settings, &pool)
             .await
             .map_err(|source| StartError::Database {

@@ -167,9 +167,22 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Who the pool is for: the server grows it on demand; a one-shot command keeps exactly one
+/// connection, opened up front, so no background thread is still connecting when the
+/// process exits (libpq torn down under a connecting thread crashes the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolUse {
+    Server,
+    Command,
+}
+
 /// Builds the pool, failing when the database cannot be reached.
-pub fn build_pool(url: &DatabaseUrl) -> Result<Pool, DbError> {
-    let size = if url.is_postgres() { 16 } else { 8 };
+pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
+    let size = match (usage, url.is_postgres()) {
+        (PoolUse::Command, _) => 1,
+        (PoolUse::Server, true) => 16,
+        (PoolUse::Server, false) => 8,
+    };
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))

@@ -343,7 +343,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.screenshot("02-create-modal-error").await;
 
     // Fix it, choose an expiry, create.
-    b.type_into("#key-ips", "203.0.113.7\n10.0.0.0/24").await;
+    b.type_into("#key-ips", "127.0.0.1\n10.0.0.0/24").await;
     b.select("#key-expires", "custom").await;
     b.type_into("#key-expires-on", "03/01/2031").await;
     let date = b
@@ -379,6 +379,24 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
         "the key is gone from the page"
     );
 
+    // The revealed key opens the API.
+    let api = |k: String| {
+        let base = base.clone();
+        async move {
+            Agent::new(&base)
+                .send(
+                    "GET",
+                    "/v1/calls",
+                    &[("authorization", format!("Bearer {k}"))],
+                    None,
+                )
+                .await
+                .status
+        }
+    };
+    let key = key.trim().to_owned();
+    assert_eq!(api(key.clone()).await, 200, "the revealed key works");
+
     // Revoke through the menu and the confirmation.
     b.click("#keys-table details.menu summary").await;
     b.click("#keys-table [role=menuitem]").await;
@@ -389,6 +407,11 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.gone(".modal").await;
     b.wait_text("#keys-table", "No API keys yet").await;
     assert_eq!(b.count("#keys-table tbody tr").await, 0);
+    assert_eq!(
+        api(key.clone()).await,
+        401,
+        "refused right after the revoke"
+    );
 
     // Small screens still work.
     b.resize(360, 780).await;

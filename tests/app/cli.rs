@@ -94,6 +94,41 @@ crate::on_both_backends! {
     }
 }
 
+crate::on_both_backends! {
+    async fn import_validates_the_whole_file_before_storing_anything(app) {
+        let url = app.db.url().to_owned();
+        let (_, project, _) = callem(&url, &["project", "create", "--name", "Imports"], None);
+        let project = project.trim().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"status\":\"completed\",\"duration\":3}\n\n{\"status\":\"finished\",\"duration\":3}\n").unwrap();
+        let (code, out, err) = callem(&url, &["import", "calls", "--project", &project, bad.to_str().unwrap()], None);
+        assert_ne!(code, 0);
+        assert!(out.is_empty());
+        assert!(err.contains("line 3: status must be \"completed\" or \"live\""), "{err}");
+        assert_eq!(count_rows(&app, "calls").await, 0, "nothing imported");
+
+        let (code, _, err) = callem(&url, &["import", "calls", "--project", &project, "-"], Some("not json\n"));
+        assert_ne!(code, 0);
+        assert!(err.contains("line 1: not valid JSON"), "{err}");
+
+        let good = "{\"id\":\"c1\",\"status\":\"completed\",\"duration\":3}\n{\"status\":\"live\",\"duration\":1}\n";
+        let (code, out, err) = callem(&url, &["import", "calls", "--project", &project, "-"], Some(good));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, "imported 2 calls\n");
+        assert!(err.contains("importing calls: 2/2"), "progress on stderr: {err}");
+        assert_eq!(count_rows(&app, "calls").await, 2);
+
+        let (code, _, err) = callem(&url, &["import", "calls", "--project", &project, "-"], Some(good));
+        assert_ne!(code, 0, "ids are unique");
+        assert!(err.contains("line 1: a call with id 'c1' already exists"), "{err}");
+        assert_eq!(count_rows(&app, "calls").await, 2);
+        let (code, _, err) = callem(&url, &["import", "calls", "--project", "nope", "-"], Some(good));
+        assert_ne!(code, 0);
+        assert!(err.contains("no project with id 'nope'"), "{err}");
+    }
+}
+
 #[test]
 fn unknown_database_schemes_stop_the_start_without_creating_a_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,6 +191,7 @@ fn every_command_has_help() {
         vec!["keys", "create", "--help"],
         vec!["keys", "list", "--help"],
         vec!["keys", "revoke", "--help"],
+        vec!["import", "calls", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_callem"))
             .args(&args)

@@ -159,8 +159,65 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb) -> TestApp {
-        let (address, pool) = start_server(settings_for(db.url())).await;
+        Self::spawn_configured(db, |_| {}).await
+    }
+
+    /// An app whose settings the test adjusts (bind address, proxies, rate limit…).
+    pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = settings_for(db.url());
+        adjust(&mut settings);
+        let (address, pool) = start_server(settings).await;
         TestApp { address, pool, db }
+    }
+
+    /// A key for the project, made by the same code the dashboard uses.
+    pub async fn issue_key(
+        &self,
+        project_id: &str,
+        allowed_ips: &str,
+        expiry: callem::domain::expiry::Expiry,
+    ) -> (String, String) {
+        let (pid, ips) = (project_id.to_owned(), allowed_ips.to_owned());
+        let (id, secret) = self
+            .db(move |conn| {
+                let rules = callem::domain::ip_rules::IpRules::parse(&ips).unwrap();
+                let name = callem::domain::api_key::ApiKeyName::parse("test key").unwrap();
+                db::api_keys::issue(
+                    conn,
+                    &db::api_keys::KeyRequest {
+                        project_id: &pid,
+                        name: &name,
+                        rules: &rules,
+                        expiry,
+                        actor_user_id: None,
+                        ip: None,
+                    },
+                    callem::time::now(),
+                )
+            })
+            .await;
+        (id, secret.expose_secret().to_owned())
+    }
+
+    /// Imports calls (JSON Lines) into a project through the import code path.
+    pub async fn import_calls(&self, project_id: &str, jsonl: &str) -> usize {
+        let rows = callem::import::read_calls(jsonl.as_bytes(), project_id, callem::time::now())
+            .expect("valid calls");
+        let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
+        self.db(move |conn| db::calls::insert_all(conn, &calls, |_| {}))
+            .await
+    }
+
+    /// A request to the API with a bearer token.
+    pub async fn api(&self, method: &str, path: &str, key: &str) -> Resp {
+        self.agent()
+            .send(
+                method,
+                path,
+                &[("authorization", format!("Bearer {key}"))],
+                None,
+            )
+            .await
     }
 
     /// Another server (a replica) on the same database.
@@ -172,7 +229,6 @@ impl TestApp {
         Agent::new(&self.address)
     }
 
-    #[allow(dead_code)]
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }

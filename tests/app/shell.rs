@@ -71,14 +71,14 @@ crate::on_both_backends! {
 
 /// A TCP relay in front of PostgreSQL that can be cut and restored, to take the real database
 /// away from a running server without stopping the shared PostgreSQL.
-struct Relay {
-    port: u16,
+pub struct Relay {
+    pub port: u16,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Relay {
-    async fn start(target: String) -> Relay {
+    pub async fn start(target: String) -> Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
@@ -105,14 +105,14 @@ impl Relay {
         Relay { port, up, conns }
     }
 
-    fn cut(&self) {
+    pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         for h in self.conns.lock().unwrap().drain(..) {
             h.abort();
         }
     }
 
-    fn restore(&self) {
+    pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }

@@ -1,0 +1,580 @@
+//! The public REST API over real HTTP: the contract's tables, row by row, on both backends.
+
+use std::time::{Duration, Instant};
+
+use actix_web::middleware::from_fn;
+use callem::domain::expiry::Expiry;
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn error(r: &Resp) -> (u16, String) {
+    let v = r.json();
+    assert_eq!(
+        v.as_object().unwrap().len(),
+        2,
+        "exactly statusCode and message: {}",
+        r.body
+    );
+    assert_eq!(v["statusCode"], r.status, "statusCode matches the status");
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    assert!(
+        r.body.starts_with("{\"statusCode\":"),
+        "statusCode comes first: {}",
+        r.body
+    );
+    (r.status, v["message"].as_str().unwrap().to_owned())
+}
+
+const CALL_A: &str = r#"{"id":"call_a","status":"completed","duration":145,"summary":"Booked a demo","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","leadQuality":"hot","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Bonjour !"},{"role":"user","content":"Hello"}],"createdAt":"2025-12-15T14:30:00.000Z","updatedAt":"2025-12-15T14:32:25.120Z"}"#;
+const CALL_B: &str =
+    r#"{"id":"call_b","status":"live","duration":12.5,"createdAt":"2025-12-16T09:00:00.000Z"}"#;
+const CALL_C: &str =
+    r#"{"id":"call_c","status":"completed","duration":30,"createdAt":"2025-12-16T09:00:00.000Z"}"#;
+
+async fn project_with_calls(app: &TestApp) -> (String, String) {
+    let pid = app.other_project("API project").await;
+    app.import_calls(&pid, &[CALL_A, CALL_B, CALL_C].join("\n"))
+        .await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    (pid, key)
+}
+
+crate::on_both_backends! {
+    async fn authentication_checks_answer_in_the_contract_order(app) {
+        let pid = app.other_project("P").await;
+        let (_, good) = app.issue_key(&pid, "", Expiry::Never).await;
+        let (revoked_id, revoked) = app.issue_key(&pid, "", Expiry::Never).await;
+        let (expired_id, expired) = app.issue_key(&pid, "", Expiry::On(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap())).await;
+        let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
+        let p = pid.clone();
+        app.db(move |c| {
+            use diesel::prelude::*;
+            use callem::db::schema::api_keys::dsl::*;
+            callem::db::api_keys::revoke(c, &p, &revoked_id, None, None, callem::time::now())?;
+            diesel::update(api_keys.find(&expired_id)).set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1)))).execute(c)?;
+            Ok(())
+        }).await;
+        let a = app.agent();
+        let with = |h: &str| vec![("authorization", h.to_owned())];
+        type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec![], 401, "Missing or invalid Authorization header"),
+            (with("Basic dXNlcjpwYXNz"), 401, "Missing or invalid Authorization header"),
+            (with(&format!("Token {good}")), 401, "Missing or invalid Authorization header"),
+            (with("Bearer"), 401, "Missing or invalid Authorization header"),
+            (with("Bearer ck_live_tooshort"), 401, "Invalid API key format"),
+            (with(&format!("Bearer {}", good.to_uppercase())), 401, "Invalid API key format"),
+            (with(&format!("Bearer {good}x")), 401, "Invalid API key format"),
+            (with(&format!("Bearer ck_test_{}", &good[8..])), 401, "Invalid API key format"),
+            (with(&format!("Bearer ck_live_{}", "0".repeat(60))), 401, "Invalid API key"),
+            (with(&format!("Bearer {revoked}")), 401, "Invalid API key"),
+            (with(&format!("Bearer {expired}")), 401, "API key has expired"),
+            (with(&format!("Bearer {elsewhere}")), 403, "IP address not allowed"),
+        ];
+        for (headers, status, message) in cases {
+            let r = a.send("GET", "/v1/calls", &headers, None).await;
+            assert_eq!(error(&r), (status, message.to_owned()), "{headers:?}");
+        }
+        let r = app.api("GET", "/v1/calls", &good).await;
+        assert_eq!(r.status, 200);
+    }
+
+    async fn calls_are_listed_newest_first_with_the_exact_fields(app) {
+        let (pid, key) = project_with_calls(&app).await;
+        let r = app.api("GET", "/v1/calls", &key).await;
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        assert_eq!(v["pagination"], json!({"total": 3, "limit": 100, "offset": 0}));
+        let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["call_c", "call_b", "call_a"], "newest first, ties by id");
+        let a = v["data"][2].clone();
+        let expected: Value = serde_json::from_str(CALL_A).unwrap();
+        assert_eq!(a, expected, "field by field as imported");
+        let b = &v["data"][1];
+        assert_eq!(b["summary"], Value::Null);
+        assert_eq!(b["callAnalysis"], json!({}));
+        assert_eq!(b["transcript"], json!([]));
+        assert_eq!(b["duration"], json!(12.5));
+        assert_eq!(b["isEngaged"], json!(false));
+        assert_eq!(b["updatedAt"], "2025-12-16T09:00:00.000Z");
+
+        let r = app.api("GET", "/v1/calls?limit=1&offset=1", &key).await.json();
+        assert_eq!(r["pagination"], json!({"total": 3, "limit": 1, "offset": 1}));
+        assert_eq!(r["data"][0]["id"], "call_b");
+        let r = app.api("GET", "/v1/calls?offset=10", &key).await.json();
+        assert_eq!(r["data"], json!([]));
+        assert_eq!(r["pagination"]["total"], 3);
+
+        let single = app.api("GET", "/v1/calls/call_a", &key).await;
+        assert_eq!(single.status, 200);
+        assert_eq!(single.json(), expected, "get returns the same object, unwrapped");
+        let _ = pid;
+    }
+
+    async fn bad_pagination_is_a_400_naming_the_parameter(app) {
+        let (_, key) = project_with_calls(&app).await;
+        for q in ["limit=0", "limit=1001", "limit=-1", "limit=abc", "limit=1.5", "limit="] {
+            let r = app.api("GET", &format!("/v1/calls?{q}"), &key).await;
+            assert_eq!(error(&r), (400, "limit must be an integer between 1 and 1000".into()), "{q}");
+        }
+        for q in ["offset=-1", "offset=x", "offset=1.5"] {
+            let r = app.api("GET", &format!("/v1/knowledge?{q}"), &key).await;
+            assert_eq!(error(&r), (400, "offset must be an integer greater than or equal to 0".into()), "{q}");
+        }
+        let r = app.api("GET", "/v1/calls?limit=1000", &key).await;
+        assert_eq!(r.json()["pagination"]["limit"], 1000);
+    }
+
+    async fn another_projects_data_is_never_served(app) {
+        let (_, key) = project_with_calls(&app).await;
+        let other = app.other_project("Other").await;
+        app.import_calls(&other, r#"{"id":"theirs","status":"live","duration":1}"#).await;
+        let (_, other_key) = app.issue_key(&other, "", Expiry::Never).await;
+        let k = app.api("POST", "/v1/knowledge", &other_key).await;
+        assert_eq!(k.status, 415);
+        let r = app.api("GET", "/v1/calls/theirs", &key).await;
+        assert_eq!(error(&r), (404, "Call not found".into()));
+        let r = app.api("DELETE", "/v1/calls/theirs", &key).await;
+        assert_eq!(error(&r), (404, "Call not found".into()));
+        let list = app.api("GET", "/v1/calls", &other_key).await.json();
+        assert_eq!(list["pagination"]["total"], 1, "the other project still has its call");
+        assert_eq!(list["data"][0]["id"], "theirs");
+    }
+
+    async fn deleting_a_call_is_permanent(app) {
+        let (_, key) = project_with_calls(&app).await;
+        let r = app.api("DELETE", "/v1/calls/call_a", &key).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json(), json!({"id": "call_a", "deleted": true}));
+        assert_eq!(error(&app.api("GET", "/v1/calls/call_a", &key).await), (404, "Call not found".into()));
+        assert_eq!(error(&app.api("DELETE", "/v1/calls/call_a", &key).await), (404, "Call not found".into()));
+        assert_eq!(app.api("GET", "/v1/calls", &key).await.json()["pagination"]["total"], 2);
+    }
+
+    async fn knowledge_is_created_listed_read_and_deleted(app) {
+        let pid = app.other_project("K").await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let a = app.agent();
+        let post = |body: String, ct: &'static str| {
+            let key = key.clone();
+            let a = &a;
+            async move { a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))], Some((body, ct))).await }
+        };
+        let r = post(json!({"name": "Refund policy", "text": "## Refunds\nWithin 30 days."}).to_string(), "application/json").await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let item = r.json();
+        assert_eq!(item.as_object().unwrap().len(), 5);
+        assert_eq!(item["name"], "Refund policy");
+        assert_eq!(item["description"], Value::Null, "absent description is null");
+        assert_eq!(item["text"], "## Refunds\nWithin 30 days.");
+        let id = item["id"].as_str().unwrap().to_owned();
+        assert!(callem::domain::ids::looks_like_id(&id));
+        let created = item["createdAt"].as_str().unwrap();
+        assert!(created.len() == 24 && created.ends_with('Z') && created.as_bytes()[19] == b'.', "{created}");
+
+        let r = post(json!({"name": "Hours", "description": "Opening hours", "text": "9 to 5"}).to_string(), "application/json; charset=utf-8").await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.json()["description"], "Opening hours");
+
+        let list = app.api("GET", "/v1/knowledge", &key).await.json();
+        assert_eq!(list["pagination"], json!({"total": 2, "limit": 100, "offset": 0}));
+        assert_eq!(list["data"][0]["name"], "Hours", "newest first");
+        assert_eq!(list["data"][1], item, "full objects in the list");
+        assert_eq!(app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.json(), item);
+
+        let r = app.api("DELETE", &format!("/v1/knowledge/{id}"), &key).await;
+        assert_eq!(r.json(), json!({"id": id, "deleted": true}));
+        assert_eq!(error(&app.api("GET", &format!("/v1/knowledge/{id}"), &key).await), (404, "Knowledge item not found".into()));
+        assert_eq!(error(&app.api("DELETE", &format!("/v1/knowledge/{id}"), &key).await), (404, "Knowledge item not found".into()));
+    }
+
+    async fn bad_knowledge_bodies_are_refused_by_name_and_nothing_is_stored(app) {
+        let pid = app.other_project("K").await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let a = app.agent();
+        let auth = vec![("authorization", format!("Bearer {key}"))];
+        let cases: Vec<(String, &str, u16, &str)> = vec![
+            (json!({"text": "x"}).to_string(), "application/json", 400, "name is required and must not be blank"),
+            (json!({"name": "   ", "text": "x"}).to_string(), "application/json", 400, "name is required and must not be blank"),
+            (json!({"name": "n"}).to_string(), "application/json", 400, "text is required and must not be blank"),
+            (json!({"name": "n", "text": ""}).to_string(), "application/json", 400, "text is required and must not be blank"),
+            (json!({"name": 1, "text": "x"}).to_string(), "application/json", 400, "name must be a string"),
+            (json!({"name": "n", "text": "x", "description": false}).to_string(), "application/json", 400, "description must be a string or null"),
+            (json!({"name": "n".repeat(201), "text": "x"}).to_string(), "application/json", 400, "name must be at most 200 characters"),
+            (json!({"name": "n", "text": "x".repeat(600 * 1024)}).to_string(), "application/json", 400, "text must be at most 512 KiB"),
+            ("[1,2]".into(), "application/json", 400, "body must be a JSON object with name and text"),
+            ("name=x&text=y".into(), "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"),
+            ("{}".into(), "text/plain", 415, "Content-Type must be application/json"),
+            (format!("{{\"name\":\"n\",\"text\":\"{}\"}}", "x".repeat(1024 * 1024)), "application/json", 413, "Request body too large"),
+        ];
+        for (body, ct, status, message) in cases {
+            let r = a.send("POST", "/v1/knowledge", &auth, Some((body, ct))).await;
+            assert_eq!(error(&r), (status, message.to_owned()), "{ct}");
+        }
+        let r = a.send("POST", "/v1/knowledge", &auth, Some(("{\"name\": \"n\", ".into(), "application/json"))).await;
+        let (status, message) = error(&r);
+        assert_eq!(status, 400);
+        assert!(message.starts_with("the body is not valid JSON"), "{message}");
+        assert_eq!(count_rows(&app, "knowledge_items").await, 0);
+        // A bad body without a valid key is an authentication error first.
+        let r = a.send("POST", "/v1/knowledge", &[], Some(("{".into(), "application/json"))).await;
+        assert_eq!(error(&r).0, 401);
+    }
+
+    async fn every_v1_response_is_json_even_unknown_paths_and_methods(app) {
+        let pid = app.other_project("P").await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        assert_eq!(error(&app.api("GET", "/v1/nothing", &key).await), (404, "Not found".into()));
+        assert_eq!(error(&app.api("GET", "/v1", &key).await), (404, "Not found".into()));
+        assert_eq!(error(&app.api("GET", "/v1/calls/a/b", &key).await), (404, "Not found".into()));
+        for (m, p) in [("POST", "/v1/calls"), ("PUT", "/v1/calls/x"), ("PATCH", "/v1/knowledge"), ("PUT", "/v1/knowledge/x"), ("DELETE", "/v1/openapi.json")] {
+            assert_eq!(error(&app.api(m, p, &key).await), (405, "Method not allowed".into()), "{m} {p}");
+        }
+    }
+
+    async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app) {
+        let (_, key) = project_with_calls(&app).await;
+        let r = app.agent().get("/v1/openapi.json").await;
+        assert_eq!(r.status, 200);
+        let doc = r.json();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let call = app.api("GET", "/v1/calls/call_a", &key).await.json();
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                operations += 1;
+                let concrete = path.replace("{id}", "call_a");
+                let r = app.api(&method.to_uppercase(), &concrete, &key).await;
+                assert_ne!(r.status, 405, "{method} {path} is routed");
+                assert_ne!(r.json()["message"], "Not found", "{method} {path} is routed");
+            }
+        }
+        assert_eq!(operations, 8);
+        let props = |schema: &str| -> Vec<String> {
+            let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"].as_object().unwrap().keys().cloned().collect();
+            v.sort();
+            v
+        };
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(props("Call"), keys(&call));
+        let mut required: Vec<String> = doc["components"]["schemas"]["Call"]["required"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+        required.sort();
+        assert_eq!(required, keys(&call));
+        let a = app.agent();
+        let k = a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))], Some((json!({"name":"n","text":"t"}).to_string(), "application/json"))).await.json();
+        assert_eq!(props("Knowledge"), keys(&k));
+        assert_eq!(props("Error"), vec!["message", "statusCode"]);
+        assert_eq!(props("Pagination"), vec!["limit", "offset", "total"]);
+
+        let page = app.agent().get("/docs/api").await;
+        assert_eq!(page.status, 200);
+        for needle in ["/v1/calls/{id}", "/v1/knowledge", "listCalls", "Knowledge item not found", "callAnalysis", "No key needed"] {
+            assert!(page.body.contains(needle), "reference page lacks {needle}");
+        }
+    }
+
+    async fn revocation_is_immediate_on_every_server(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let replica = app.replica().await;
+        let through_replica = Agent::new(&replica);
+        let auth = [("authorization", format!("Bearer {key}"))];
+        assert_eq!(through_replica.send("GET", "/v1/calls", &auth, None).await.status, 200);
+        owner.get(&format!("/projects/{pid}/settings/api-keys")).await;
+        let r = owner.post_htmx(&format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"), &[]).await;
+        assert_eq!(r.status, 200);
+        let r = through_replica.send("GET", "/v1/calls", &auth, None).await;
+        assert_eq!(error(&r), (401, "Invalid API key".into()), "the very next request on the other server");
+    }
+
+    async fn last_use_is_written_at_most_once_a_minute(app) {
+        let (_, pid) = app.setup_owner().await;
+        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+        let after_first = callem::time::now();
+        for _ in 0..49 {
+            assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+        }
+        let (p, k) = (pid.clone(), key_id.clone());
+        let stored = app.db(move |c| Ok(callem::db::api_keys::find_in_project(c, &p, &k)?)).await.unwrap();
+        let used = stored.last_used_at.expect("the first request was recorded");
+        assert!(used <= after_first, "no later request wrote again ({used} > {after_first})");
+        assert_eq!(stored.last_used_ip.as_deref(), Some("127.0.0.1"));
+        let owner = app.agent();
+        owner.login(OWNER_EMAIL, PASSWORD).await;
+        let page = owner.get(&format!("/projects/{pid}/settings/api-keys")).await.body;
+        assert!(page.contains(">just now</time>"), "the dashboard shows it");
+    }
+
+    async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app) {
+        let db = TestDb::create(app.backend()).unwrap();
+        let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 5).await;
+        let pid = limited.other_project("P").await;
+        let (_, key) = limited.issue_key(&pid, "", Expiry::Never).await;
+        let a = limited.agent();
+        for i in 0..5u32 {
+            // Failed authentication and unknown paths count too.
+            let r = match i {
+                0 => a.get("/v1/calls").await,
+                1 => a.get("/v1/nope").await,
+                _ => limited.api("GET", "/v1/calls", &key).await,
+            };
+            assert_ne!(r.status, 429);
+            assert_eq!(r.header("ratelimit-limit").as_deref(), Some("5"));
+            assert_eq!(r.header("ratelimit-remaining"), Some((4 - i).to_string()));
+            let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&reset));
+        }
+        let r = limited.api("GET", "/v1/calls", &key).await;
+        assert_eq!(error(&r), (429, "Too many requests".into()));
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry));
+        assert_eq!(r.header("ratelimit-remaining").as_deref(), Some("0"));
+        // The dashboard is not rate limited.
+        assert_eq!(a.get("/healthz").await.status, 200);
+    }
+}
+
+#[actix_web::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let untrusted = TestApp::spawn(Backend::Sqlite).await;
+    let pid = untrusted.other_project("P").await;
+    let (_, key) = untrusted.issue_key(&pid, "10.1.2.3", Expiry::Never).await;
+    let spoof = |xff: &str| {
+        vec![
+            ("authorization", format!("Bearer {key}")),
+            ("x-forwarded-for", xff.to_owned()),
+        ]
+    };
+    let r = untrusted
+        .agent()
+        .send("GET", "/v1/calls", &spoof("10.1.2.3"), None)
+        .await;
+    assert_eq!(
+        error(&r),
+        (403, "IP address not allowed".into()),
+        "a spoofed header changes nothing"
+    );
+
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let proxied = TestApp::spawn_configured(db, |s| {
+        s.trusted_proxies =
+            callem::config::parse_trusted_proxies("127.0.0.1/32, 10.9.0.0/16").unwrap()
+    })
+    .await;
+    let pid = proxied.other_project("P").await;
+    let (_, key) = proxied.issue_key(&pid, "10.1.2.3", Expiry::Never).await;
+    let via = |xff: &str| {
+        vec![
+            ("authorization", format!("Bearer {key}")),
+            ("x-forwarded-for", xff.to_owned()),
+        ]
+    };
+    let a = proxied.agent();
+    assert_eq!(
+        a.send("GET", "/v1/calls", &via("10.1.2.3"), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        a.send(
+            "GET",
+            "/v1/calls",
+            &via("6.6.6.6, 10.1.2.3, 10.9.0.1"),
+            None
+        )
+        .await
+        .status,
+        200,
+        "right-most untrusted hop"
+    );
+    assert_eq!(
+        a.send("GET", "/v1/calls", &via("10.1.2.3, 6.6.6.6"), None)
+            .await
+            .status,
+        403,
+        "a client cannot prepend its way in"
+    );
+    assert_eq!(
+        a.send(
+            "GET",
+            "/v1/calls",
+            &[("authorization", format!("Bearer {key}"))],
+            None
+        )
+        .await
+        .status,
+        403,
+        "no header: the proxy's own address"
+    );
+}
+
+#[actix_web::test]
+async fn ipv6_and_ipv4_mapped_peers_match_as_the_contract_says() {
+    // An IPv6 peer.
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let v6 = TestApp::spawn_configured(db, |s| s.bind = "[::1]:0".into()).await;
+    let port = v6.address.rsplit(':').next().unwrap().to_owned();
+    let pid = v6.other_project("P").await;
+    let (_, loopback6) = v6.issue_key(&pid, "::1", Expiry::Never).await;
+    let (_, net6) = v6.issue_key(&pid, "::/64", Expiry::Never).await;
+    let (_, only4) = v6.issue_key(&pid, "127.0.0.1", Expiry::Never).await;
+    let a = Agent::new(&format!("http://[::1]:{port}"));
+    let get = |k: &str| vec![("authorization", format!("Bearer {k}"))];
+    assert_eq!(
+        a.send("GET", "/v1/calls", &get(&loopback6), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        a.send("GET", "/v1/calls", &get(&net6), None).await.status,
+        200
+    );
+    assert_eq!(
+        a.send("GET", "/v1/calls", &get(&only4), None).await.status,
+        403
+    );
+
+    // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1, which matches IPv4 rules.
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let dual = TestApp::spawn_configured(db, |s| s.bind = "[::]:0".into()).await;
+    let port = dual.address.rsplit(':').next().unwrap().to_owned();
+    let pid = dual.other_project("P").await;
+    let (_, v4) = dual.issue_key(&pid, "127.0.0.0/8", Expiry::Never).await;
+    let a = Agent::new(&format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        a.send("GET", "/v1/calls", &get(&v4), None).await.status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_gets_the_json_500_and_leaks_nothing() {
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().service(
+            actix_web::web::scope("/v1")
+                .wrap(from_fn(callem::api::frame))
+                .route(
+                    "/boom",
+                    actix_web::web::get().to(|| async {
+                        if std::hint::black_box(true) {
+                            panic!("secret internal detail");
+                        }
+                        "unreachable"
+                    }),
+                ),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    let r = Agent::new(&format!("http://127.0.0.1:{port}"))
+        .get("/v1/boom")
+        .await;
+    assert_eq!(error(&r), (500, "Internal server error".into()));
+    assert!(!r.body.contains("secret"));
+}
+
+#[actix_web::test]
+async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        return;
+    };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let relay = crate::shell::Relay::start(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
+    let app = callem::startup::Application::build(settings_for(url.as_str()))
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let pid = callem::domain::ids::new_id();
+    let p = pid.clone();
+    callem::db::run(&pool, move |c| {
+        Ok(callem::db::projects::insert(
+            c,
+            &p,
+            "P",
+            callem::time::now(),
+        )?)
+    })
+    .await
+    .unwrap();
+    let key = {
+        let p = pid.clone();
+        callem::db::run(&pool, move |c| {
+            callem::db::api_keys::issue(
+                c,
+                &callem::db::api_keys::KeyRequest {
+                    project_id: &p,
+                    name: &callem::domain::api_key::ApiKeyName::parse("k").unwrap(),
+                    rules: &Default::default(),
+                    expiry: Expiry::Never,
+                    actor_user_id: None,
+                    ip: None,
+                },
+                callem::time::now(),
+            )
+        })
+        .await
+        .unwrap()
+        .1
+        .expose_secret()
+        .to_owned()
+    };
+    let a = Agent::new(&base);
+    let auth = [("authorization", format!("Bearer {key}"))];
+    assert_eq!(a.send("GET", "/v1/calls", &auth, None).await.status, 200);
+
+    relay.cut();
+    let started = Instant::now();
+    let r = a.send("GET", "/v1/calls", &auth, None).await;
+    assert_eq!(error(&r), (503, "Service unavailable".into()));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A malformed token is refused before any database work, so it is still a 401.
+    let r = a
+        .send(
+            "GET",
+            "/v1/calls",
+            &[("authorization", "Bearer ck_live_x".into())],
+            None,
+        )
+        .await;
+    assert_eq!(error(&r), (401, "Invalid API key format".into()));
+
+    relay.restore();
+    let mut back = false;
+    for _ in 0..20 {
+        if a.send("GET", "/v1/calls", &auth, None).await.status == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(back, "the API recovered without a restart");
+    drop(db);
+}
