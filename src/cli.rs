@@ -256,3 +256,69 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
     println!("imported {imported} calls");
     Ok(())
 }
+
+/// `callem demo`: creates or refreshes the "Demo" project and its demo owner.
+pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
+    use crate::demo;
+    let pool = open(url).await?;
+    let now = time::now();
+    let password: String = (0..3)
+        .map(|_| crate::domain::ids::new_id()[..6].to_owned())
+        .collect::<Vec<_>>()
+        .join("-");
+    let pw = Password::parse(&password).map_err(|e| anyhow!(e))?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await?
+        .map_err(|e| anyhow!(e))?;
+    eprintln!("preparing the Demo project…");
+    let mut progress = crate::import::Progress::new(demo::CALLS);
+    let (project_id, replaced) = db::run(&pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction::<_, db::DbError, _>(|conn| {
+            let (project_id, replaced) = match db::projects::find_by_name(conn, demo::PROJECT_NAME)?
+            {
+                Some(p) => {
+                    let n = db::calls::delete_all(conn, &p.id)?;
+                    db::knowledge::delete_all(conn, &p.id)?;
+                    (p.id, n)
+                }
+                None => {
+                    let id = crate::domain::ids::new_id();
+                    db::projects::insert(conn, &id, demo::PROJECT_NAME, now)?;
+                    (id, 0)
+                }
+            };
+            let added = db::users::add_to_project(
+                conn,
+                demo::USER_EMAIL,
+                Some(&hash),
+                &project_id,
+                "owner",
+                now,
+            )?;
+            if let Some((user_id, false)) = added {
+                db::users::set_password(conn, &user_id, &hash)?;
+            }
+            let calls = demo::calls(&project_id, demo::CALLS, now, rand::random());
+            db::calls::insert_all(conn, &calls, |done| progress.update(done))?;
+            for item in demo::knowledge(&project_id, now) {
+                db::knowledge::insert(conn, &item)?;
+            }
+            Ok((project_id, replaced))
+        })
+    })
+    .await?;
+    if replaced > 0 {
+        eprintln!("refreshed: the previous {replaced} demo calls were replaced");
+    }
+    let bind = std::env::var("CALLEM_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    println!(
+        "Demo project ready: {} calls and 20 knowledge items.",
+        demo::CALLS
+    );
+    println!("Start the server with `callem serve`, then sign in at http://{bind}/login");
+    println!("  email:    {}", demo::USER_EMAIL);
+    println!("  password: {password}");
+    println!("  project:  http://{bind}/projects/{project_id}/calls");
+    Ok(())
+}

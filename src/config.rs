@@ -43,6 +43,9 @@ pub enum Command {
     /// Import data into a project.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Create (or refresh) a project "Demo" with a few thousand realistic calls and about
+    /// twenty knowledge items, and print how to sign in. Safe to run twice.
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]

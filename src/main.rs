@@ -55,5 +55,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => cli::user(&url, cmd).await,
         Command::Keys(cmd) => cli::keys(&url, cmd).await,
         Command::Import(cmd) => cli::import(&url, cmd).await,
+        Command::Demo => cli::demo(&url).await,
     }
 }

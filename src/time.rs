@@ -54,6 +54,31 @@ pub fn relative(t: NaiveDateTime, now: NaiveDateTime) -> String {
     }
 }
 
+/// `Mar 1, 2027, 14:30`, the calls table's date and time (UTC).
+pub fn datetime_label(t: NaiveDateTime) -> String {
+    t.format("%b %-d, %Y, %H:%M").to_string()
+}
+
+/// A call's length as people read it: `45s`, `2m 25s`, `1h 2m 3s`.
+pub fn duration_label(seconds: f64) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+/// A size in bytes as people read it: `512 B`, `1.2 KB`, `3.4 MB`.
+pub fn size_label(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::models::Call;
 use super::schema::calls;
 use super::{DbConnection, DbError};
+use crate::domain::call_filter::{CallFilter, EvaluationFilter};
 
 /// One page of a project's calls, newest first (ties by id), and the project's total.
 pub fn list(
@@ -25,6 +26,73 @@ pub fn list(
         .count()
         .get_result(conn)?;
     Ok((rows, total))
+}
+
+type Backend = <DbConnection as Connection>::Backend;
+
+/// A project's calls narrowed by the dashboard's filters.
+fn filtered<'a>(project_id: &'a str, f: &'a CallFilter) -> calls::BoxedQuery<'a, Backend> {
+    let mut q = calls::table
+        .filter(calls::project_id.eq(project_id))
+        .into_boxed();
+    if let Some(s) = &f.status {
+        q = q.filter(calls::status.eq(s));
+    }
+    match &f.evaluation {
+        Some(EvaluationFilter::Is(e)) => q = q.filter(calls::evaluation.eq(e)),
+        Some(EvaluationFilter::Missing) => q = q.filter(calls::evaluation.is_null()),
+        None => {}
+    }
+    if let Some(from) = f.from_time() {
+        q = q.filter(calls::created_at.ge(from));
+    }
+    if let Some(until) = f.until_time() {
+        q = q.filter(calls::created_at.lt(until));
+    }
+    q
+}
+
+/// One page of a project's calls matching the filter, newest first, and how many match.
+pub fn search(
+    conn: &mut DbConnection,
+    project_id: &str,
+    f: &CallFilter,
+) -> QueryResult<(Vec<Call>, i64)> {
+    let rows = filtered(project_id, f)
+        .order((calls::created_at.desc(), calls::id.desc()))
+        .limit(f.per_page)
+        .offset(f.offset())
+        .load::<Call>(conn)?;
+    let total = filtered(project_id, f).count().get_result(conn)?;
+    Ok((rows, total))
+}
+
+/// The distinct evaluations used in a project, for the filter's choices.
+pub fn evaluations(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<String>> {
+    calls::table
+        .filter(calls::project_id.eq(project_id))
+        .filter(calls::evaluation.is_not_null())
+        .select(calls::evaluation.assume_not_null())
+        .distinct()
+        .order(calls::evaluation.assume_not_null().asc())
+        .load(conn)
+}
+
+/// Deletes a project's call with its audit event, in one transaction.
+pub fn delete_with_audit(
+    conn: &mut DbConnection,
+    project_id: &str,
+    id: &str,
+    event: &super::audit::Event<'_>,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        if !delete(conn, project_id, id)? {
+            return Ok(false);
+        }
+        super::audit::record(conn, event, now)?;
+        Ok(true)
+    })
 }
 
 pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<Option<Call>> {
@@ -80,4 +148,9 @@ pub fn insert_all(
         }
         Ok(done)
     })
+}
+
+/// Deletes all of a project's calls; returns how many.
+pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
+    diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)
 }

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::models::KnowledgeItem;
 use super::schema::knowledge_items as ki;
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
 /// One page of a project's items, newest first (ties by id), and the project's total.
 pub fn list(
@@ -60,4 +60,39 @@ pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResul
     )
     .execute(conn)
     .map(|n| n > 0)
+}
+
+/// Deletes a project's item with its audit event, in one transaction.
+pub fn delete_with_audit(
+    conn: &mut DbConnection,
+    project_id: &str,
+    id: &str,
+    event: &super::audit::Event<'_>,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        if !delete(conn, project_id, id)? {
+            return Ok(false);
+        }
+        super::audit::record(conn, event, now)?;
+        Ok(true)
+    })
+}
+
+/// Stores an item and its audit event in one transaction, and reads the item back.
+pub fn insert_with_audit(
+    conn: &mut DbConnection,
+    item: &KnowledgeItem,
+    event: &super::audit::Event<'_>,
+) -> Result<KnowledgeItem, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let stored = insert(conn, item)?;
+        super::audit::record(conn, event, item.created_at)?;
+        Ok(stored)
+    })
+}
+
+/// Deletes all of a project's knowledge items; returns how many.
+pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
+    diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)
 }

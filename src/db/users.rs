@@ -133,3 +133,15 @@ pub fn add_to_project(
         Ok(Some((user_id, created)))
     })
 }
+
+/// Replaces a user's password hash.
+pub fn set_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    password_hash: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)
+        .map(|_| ())
+}

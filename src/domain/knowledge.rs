@@ -15,34 +15,74 @@ pub struct NewKnowledge {
     pub text: String,
 }
 
+/// What each field is called where the message is shown: the API names its JSON fields, the
+/// dashboard its form labels (Content is the API's `text`). Limits and wording are the same.
+#[derive(Debug, Clone, Copy)]
+pub struct Labels {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub text: &'static str,
+}
+
+pub const API_LABELS: Labels = Labels {
+    name: "name",
+    description: "description",
+    text: "text",
+};
+pub const FORM_LABELS: Labels = Labels {
+    name: "Name",
+    description: "Description",
+    text: "Content",
+};
+
+pub fn parse_name(name: &str, label: &str) -> Result<String, Invalid> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Invalid::new(format!(
+            "{label} is required and must not be blank"
+        )));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Invalid::new(format!(
+            "{label} must be at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn parse_description(
+    description: Option<&str>,
+    label: &str,
+) -> Result<Option<String>, Invalid> {
+    let description = description.map(str::trim).filter(|d| !d.is_empty());
+    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
+        return Err(Invalid::new(format!(
+            "{label} must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    Ok(description.map(str::to_owned))
+}
+
+pub fn parse_text(text: &str, label: &str) -> Result<String, Invalid> {
+    if text.trim().is_empty() {
+        return Err(Invalid::new(format!(
+            "{label} is required and must not be blank"
+        )));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Invalid::new(format!("{label} must be at most 512 KiB")));
+    }
+    Ok(text.to_owned())
+}
+
 impl NewKnowledge {
-    /// Validates the three fields; each message names its field.
+    /// Validates the three fields; the first failure is returned, its message naming the field.
     pub fn parse(name: &str, description: Option<&str>, text: &str) -> Result<Self, Invalid> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Invalid::new("name is required and must not be blank"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(Invalid::new(format!(
-                "name must be at most {MAX_NAME_CHARS} characters"
-            )));
-        }
-        if text.trim().is_empty() {
-            return Err(Invalid::new("text is required and must not be blank"));
-        }
-        if text.len() > MAX_TEXT_BYTES {
-            return Err(Invalid::new("text must be at most 512 KiB"));
-        }
-        let description = description.map(str::trim).filter(|d| !d.is_empty());
-        if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
-            return Err(Invalid::new(format!(
-                "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-            )));
-        }
+        let l = API_LABELS;
         Ok(NewKnowledge {
-            name: name.to_owned(),
-            description: description.map(str::to_owned),
-            text: text.to_owned(),
+            name: parse_name(name, l.name)?,
+            text: parse_text(text, l.text)?,
+            description: parse_description(description, l.description)?,
         })
     }
 

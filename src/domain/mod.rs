@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod call_filter;
 pub mod calls;
 pub mod client_ip;
 pub mod expiry;

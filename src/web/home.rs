@@ -54,7 +54,7 @@ pub async fn no_project(session: TypedSession) -> Result<HttpResponse, WebError>
     })
 }
 
-/// `/projects/{id}` opens the project's first section.
+/// `/projects/{id}` opens the project's calls.
 pub async fn project(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -62,8 +62,8 @@ pub async fn project(
     session: TypedSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
-    Ok(htmx::redirect(&req, &shell.url("settings/api-keys")))
+    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
+    Ok(htmx::redirect(&req, &shell.url("calls")))
 }
 
 /// `/projects/{id}/settings` opens its first tab.
@@ -76,42 +76,4 @@ pub async fn settings(
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
     Ok(htmx::redirect(&req, &shell.url("settings/api-keys")))
-}
-
-#[derive(Template)]
-#[template(path = "pages/coming_soon.html")]
-struct ComingSoonPage {
-    shell: Shell,
-    title: &'static str,
-    lead: &'static str,
-}
-
-/// Build → Knowledge Base, until its issue lands.
-pub async fn knowledge(
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    htmx::html(&ComingSoonPage {
-        shell,
-        title: "Knowledge Base",
-        lead: "Browsing and editing knowledge items in the dashboard is not built yet.",
-    })
-}
-
-/// Monitor → Calls, until its issue lands.
-pub async fn calls(
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
-    htmx::html(&ComingSoonPage {
-        shell,
-        title: "Calls",
-        lead: "The calls table and transcripts are not built yet.",
-    })
 }

@@ -1,11 +1,13 @@
 //! The dashboard: HTML pages and htmx fragments under session sign-in.
 
 pub mod api_docs;
+pub mod calls;
 pub mod error;
 pub mod guard;
 pub mod health;
 pub mod home;
 pub mod htmx;
+pub mod knowledge;
 pub mod login;
 pub mod settings;
 pub mod setup;
@@ -20,6 +22,25 @@ pub use crate::request::client_ip;
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
     use settings::api_keys;
+    let calls_routes = || {
+        web::scope("/calls")
+            .route("", web::get().to(calls::index))
+            .route("/{call_id}", web::get().to(calls::show))
+            .route("/{call_id}/delete", web::get().to(calls::confirm_delete))
+            .route("/{call_id}/delete", web::post().to(calls::delete))
+    };
+    let knowledge_routes = || {
+        web::scope("/knowledge")
+            .route("", web::get().to(knowledge::index))
+            .route("", web::post().to(knowledge::create))
+            .route("/new", web::get().to(knowledge::new_modal))
+            .route("/{item_id}", web::get().to(knowledge::show))
+            .route(
+                "/{item_id}/delete",
+                web::get().to(knowledge::confirm_delete),
+            )
+            .route("/{item_id}/delete", web::post().to(knowledge::delete))
+    };
     cfg.route("/", web::get().to(home::root))
         .route("/setup", web::get().to(setup::show))
         .route("/setup", web::post().to(setup::submit))
@@ -32,8 +53,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::scope("/projects/{project_id}")
                 .wrap(from_fn(guard::require_user))
                 .route("", web::get().to(home::project))
-                .route("/calls", web::get().to(home::calls))
-                .route("/knowledge", web::get().to(home::knowledge))
+                .service(calls_routes())
+                .service(knowledge_routes())
                 .route("/settings", web::get().to(home::settings))
                 .route("/settings/api-keys", web::get().to(api_keys::index))
                 .route("/settings/api-keys", web::post().to(api_keys::create))

@@ -226,6 +226,22 @@ impl Browser {
         .await
     }
 
+    /// Waits until a script returns `expected`.
+    pub async fn wait_for(&self, js: &str, expected: Value) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.script(js).await;
+            if got == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{js} returned {got}, not {expected}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn keys(&self, keys: &str) {
         let actions: Vec<Value> = keys
             .chars()
@@ -298,8 +314,11 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
         .await;
     b.type_into("#password", PASSWORD).await;
     b.click("button[type=submit]").await;
+    b.wait_text("h1", "Calls").await;
+    b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     assert!(b.current_url().await.contains("/settings/api-keys"));
+    b.screenshot("00-landing").await;
 
     // Sign out and in again.
     b.click("form[action='/logout'] button").await;
@@ -311,6 +330,8 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
         .await;
     b.type_into("#password", PASSWORD).await;
     b.click("button[type=submit]").await;
+    b.wait_text("h1", "Calls").await;
+    b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     b.wait_text("#keys-table", "No API keys yet").await;
     b.screenshot("01-api-keys-empty").await;
@@ -318,8 +339,9 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     // The modal: a bad IP rule is refused next to its field, values kept.
     b.click("[data-testid=create-key]").await;
     b.find(".modal #key-name").await;
-    let focused = b.script("return document.activeElement.id").await;
-    assert_eq!(focused, "key-name", "focus moves into the modal");
+    // Focus moves into the modal.
+    b.wait_for("return document.activeElement.id", json!("key-name"))
+        .await;
     b.keys(ESCAPE).await;
     b.gone(".modal").await;
     b.click("[data-testid=create-key]").await;
@@ -413,15 +435,64 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
         "refused right after the revoke"
     );
 
+    // Calls: the table, then a call's transcript.
+    let project_id = b
+        .current_url()
+        .await
+        .split("/projects/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    app.import_calls(&project_id, r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#).await;
+    b.click("nav.sidebar a[href$='/calls']").await;
+    b.wait_text("#calls-results", "Showing 1–1 of 1").await;
+    b.screenshot("06-calls").await;
+    b.click("#calls-results a.row-link").await;
+    b.wait_text(".transcript", "I'd like a check-up next week.")
+        .await;
+    assert_eq!(b.count(".turn-assistant").await, 2);
+    assert_eq!(b.count(".turn-user").await, 2);
+    b.screenshot("07-call-transcript").await;
+
+    // Knowledge: add an item through the modal, read it, delete it.
+    b.click("nav.sidebar a[href$='/knowledge']").await;
+    b.click("[data-testid=add-knowledge]").await;
+    b.click(".modal button[type=submit]").await;
+    b.wait_text("#item-name-error", "Name is required").await;
+    b.type_into("#item-name", "Refund policy").await;
+    b.type_into("#item-description", "When customers get their money back")
+        .await;
+    b.type_into(
+        "#item-content",
+        "## Refunds\nWithin **30 days** of delivery.\n\n<script>window.pwned=1</script>",
+    )
+    .await;
+    b.click(".modal button[type=submit]").await;
+    b.wait_text("h1", "Refund policy").await;
+    b.wait_text(".prose h2", "Refunds").await;
+    assert_eq!(
+        b.script("return window.pwned === undefined").await,
+        true,
+        "no script ran"
+    );
+    b.screenshot("08-knowledge-item").await;
+    b.click("button[hx-get$='/delete']").await;
+    b.wait_text(".modal", "Delete “Refund policy”?").await;
+    b.click(".modal .btn-danger").await;
+    b.wait_text("main", "No knowledge yet").await;
+
     // Small screens still work.
     b.resize(360, 780).await;
     b.goto(&format!("{base}/")).await;
-    b.wait_text("h1", "Settings").await;
+    b.wait_text("h1", "Calls").await;
     b.screenshot("05-api-keys-360px").await;
 
     // A restart (another server on the same database) keeps the session.
     let replica = app.replica().await;
     b.goto(&format!("{replica}/")).await;
-    b.wait_text("h1", "Settings").await;
+    b.wait_text("h1", "Calls").await;
     b.quit().await;
 }

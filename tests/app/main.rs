@@ -8,5 +8,6 @@ mod api;
 mod api_keys;
 mod browser;
 mod cli;
+mod data_pages;
 mod migrations;
 mod shell;

@@ -27,7 +27,7 @@ crate::on_both_backends! {
         app.db(move |c| Ok(callem::db::memberships::upsert(c, &pid, &oid, "member", callem::time::now())?)).await;
         let page = owner.get(&format!("/projects/{project_id}/knowledge")).await;
         assert_eq!(page.status, 200);
-        for needle in ["Knowledge Base", "Calls", "Settings", "Build", "Monitor", "Second line", "Not available yet"] {
+        for needle in ["Knowledge Base", "Calls", "Settings", "Build", "Monitor", "Second line", "No knowledge yet"] {
             assert!(page.body.contains(needle), "missing {needle}");
         }
         assert!(page.body.contains(&format!(r#"<option value="/projects/{second}">Second line</option>"#)));
@@ -35,7 +35,7 @@ crate::on_both_backends! {
         assert_eq!(r.status, 200);
         assert!(r.body.contains(">Member<"));
         assert_eq!(owner.get(&format!("/projects/{project_id}/calls")).await.status, 200);
-        assert_eq!(owner.get(&format!("/projects/{project_id}")).await.location(), format!("/projects/{project_id}/settings/api-keys"));
+        assert_eq!(owner.get(&format!("/projects/{project_id}")).await.location(), format!("/projects/{project_id}/calls"));
     }
 
     async fn health_and_readiness_answer_json(app) {

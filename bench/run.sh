@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark of the public API on PostgreSQL. Rerun any time: ./bench/run.sh
+#
+# Starts a release build on a fresh PostgreSQL database, imports 100,000 calls with ~2 KB
+# transcripts into one project, creates a key, then measures with wrk (32 connections) the
+# throughput and p50/p99 latency of:
+#   GET /v1/calls/{id}, GET /v1/calls?limit=20, a request with an unknown key, GET /readyz
+# and reports each as a ratio to /readyz (one database round trip, the floor) measured in
+# the same run. The rate limit is raised (not switched off) so its cost is counted. The
+# server's resident memory is sampled during the run.
+#
+# Environment: BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
+# BENCH_CALLS (default 100000), BENCH_SECONDS per endpoint (default 15),
+# BENCH_CONNECTIONS (default 32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_ADMIN=${BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+CALLS=${BENCH_CALLS:-100000}
+SECONDS_EACH=${BENCH_SECONDS:-15}
+CONNS=${BENCH_CONNECTIONS:-32}
+PORT=${BENCH_PORT:-18999}
+OUT=bench/out
+mkdir -p "$OUT"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk…" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+echo "== building the release binary" >&2
+cargo build --release --quiet
+BIN=target/release/callem
+
+DB=callem_bench
+psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
+export DATABASE_URL="${PG_ADMIN%/*}/$DB"
+
+echo "== generating and importing $CALLS calls" >&2
+python3 bench/gen_calls.py "$CALLS" > "$OUT/calls.jsonl"
+PROJECT=$($BIN project create --name Bench)
+$BIN import calls --project "$PROJECT" "$OUT/calls.jsonl"
+KEY=$($BIN keys create --project "$PROJECT" --name bench --expires never)
+CALL_ID=$(psql "$DATABASE_URL" -Atc "SELECT id FROM calls ORDER BY created_at DESC LIMIT 1 OFFSET 5000")
+
+echo "== starting the server" >&2
+RUST_LOG=warn CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+
+# Resident memory, sampled every 200 ms for the whole run.
+( while kill -0 $SERVER 2>/dev/null; do awk '/VmRSS/ {print $2}' /proc/$SERVER/status; sleep 0.2; done ) > "$OUT/rss.txt" &
+SAMPLER=$!
+
+BAD_KEY="ck_live_$(printf '0%.0s' $(seq 1 60))"
+run() { # name path [header]
+  local name=$1 path=$2 header=${3:-}
+  if [ -n "$header" ]; then
+    wrk -t2 -c"$CONNS" -d2s -H "$header" "http://127.0.0.1:$PORT$path" >/dev/null   # warm-up
+    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -H "$header" "http://127.0.0.1:$PORT$path" > "$OUT/$name.txt"
+  else
+    wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT$path" >/dev/null
+    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$PORT$path" > "$OUT/$name.txt"
+  fi
+  echo "   $name done" >&2
+}
+echo "== measuring ($CONNS connections, ${SECONDS_EACH}s each)" >&2
+run readyz /readyz
+run call_by_id "/v1/calls/$CALL_ID" "Authorization: Bearer $KEY"
+run calls_page "/v1/calls?limit=20" "Authorization: Bearer $KEY"
+run unknown_key /v1/calls "Authorization: Bearer $BAD_KEY"
+
+# Sanity: the endpoints answered what they should.
+curl -fs -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/calls/$CALL_ID" | grep -q '"transcript"'
+test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BAD_KEY" "http://127.0.0.1:$PORT/v1/calls")" = 401
+
+python3 - "$OUT" <<'PY'
+import re, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+def parse(name):
+    t = (out / f"{name}.txt").read_text()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", t)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0
+rows = {n: parse(n) for n in ["readyz", "call_by_id", "calls_page", "unknown_key"]}
+base = rows["readyz"][0]
+rss = [int(x) for x in (out / "rss.txt").read_text().split() if x.strip()]
+print(f"{'endpoint':<28}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+labels = {"readyz": "GET /readyz", "call_by_id": "GET /v1/calls/{id}", "calls_page": "GET /v1/calls?limit=20", "unknown_key": "unknown key (401)"}
+for n, (rps, p50, p99, bad) in rows.items():
+    print(f"{labels[n]:<28}{rps:>10.0f}{rps / base:>8.2f}{p50:>9.2f}{p99:>9.2f}{bad:>9}")
+print(f"server resident memory: peak {max(rss) / 1024:.1f} MB, last {rss[-1] / 1024:.1f} MB ({len(rss)} samples)")
+ok = rows["call_by_id"][0] / base >= 0.6 and rows["call_by_id"][2] < 20 and max(rss) < 100 * 1024
+print("targets (calls/{id} >= 0.6 of /readyz, p99 < 20 ms, RSS < 100 MB):", "met" if ok else "NOT met")
+PY

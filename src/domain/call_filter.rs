@@ -1,0 +1,146 @@
+//! The dashboard's call filters and paging, parsed from the query string so that links
+//! survive a reload.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Page sizes offered by the calls table.
+pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
+
+/// Which evaluation to show: a value, or calls without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvaluationFilter {
+    Is(String),
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallFilter {
+    pub status: Option<String>,
+    pub evaluation: Option<EvaluationFilter>,
+    /// First day included (UTC).
+    pub from: Option<NaiveDate>,
+    /// Last day included (UTC).
+    pub to: Option<NaiveDate>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl CallFilter {
+    /// Reads the query's values leniently: an unknown value is ignored rather than an error,
+    /// since these come from links and selects, not from typing.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let date =
+            |k: &str| non_empty(k).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
+        let (mut from, mut to) = (date("from"), date("to"));
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                (from, to) = (Some(t), Some(f));
+            }
+        }
+        CallFilter {
+            status: non_empty("status")
+                .filter(|s| crate::domain::calls::STATUSES.contains(&s.as_str())),
+            evaluation: non_empty("evaluation").map(|e| match e.as_str() {
+                "none" => EvaluationFilter::Missing,
+                _ => EvaluationFilter::Is(e.chars().take(50).collect()),
+            }),
+            from,
+            to,
+            page: non_empty("page")
+                .and_then(|p| p.parse().ok())
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
+            per_page: non_empty("per_page")
+                .and_then(|p| p.parse().ok())
+                .filter(|p| PAGE_SIZES.contains(p))
+                .unwrap_or(PAGE_SIZES[0]),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+
+    /// The start of `from`, inclusive.
+    pub fn from_time(&self) -> Option<NaiveDateTime> {
+        self.from.map(|d| d.and_time(NaiveTime::MIN))
+    }
+
+    /// The start of the day after `to`, exclusive.
+    pub fn until_time(&self) -> Option<NaiveDateTime> {
+        self.to
+            .and_then(|d| d.succ_opt())
+            .map(|d| d.and_time(NaiveTime::MIN))
+    }
+
+    /// The query string for this filter at another page (and page size).
+    pub fn query(&self, page: i64, per_page: i64) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = &self.status {
+            pairs.push(("status", s.clone()));
+        }
+        match &self.evaluation {
+            Some(EvaluationFilter::Is(e)) => pairs.push(("evaluation", e.clone())),
+            Some(EvaluationFilter::Missing) => pairs.push(("evaluation", "none".into())),
+            None => {}
+        }
+        if let Some(d) = self.from {
+            pairs.push(("from", d.to_string()));
+        }
+        if let Some(d) = self.to {
+            pairs.push(("to", d.to_string()));
+        }
+        pairs.push(("per_page", per_page.to_string()));
+        pairs.push(("page", page.to_string()));
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &[(&str, &str)]) -> CallFilter {
+        CallFilter::from_query(|k| q.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn query_values_are_read_leniently_and_written_back() {
+        let f = parse(&[
+            ("status", "live"),
+            ("evaluation", "success"),
+            ("from", "2025-01-02"),
+            ("to", "2025-01-01"),
+            ("page", "3"),
+            ("per_page", "50"),
+        ]);
+        assert_eq!(f.status.as_deref(), Some("live"));
+        assert_eq!(f.evaluation, Some(EvaluationFilter::Is("success".into())));
+        assert_eq!(
+            (f.from.unwrap().to_string(), f.to.unwrap().to_string()),
+            ("2025-01-01".into(), "2025-01-02".into()),
+            "swapped"
+        );
+        assert_eq!((f.page, f.per_page, f.offset()), (3, 50, 100));
+        assert_eq!(
+            f.query(4, 50),
+            "status=live&evaluation=success&from=2025-01-01&to=2025-01-02&per_page=50&page=4"
+        );
+        assert_eq!(f.until_time().unwrap().to_string(), "2025-01-03 00:00:00");
+
+        let d = parse(&[
+            ("status", "weird"),
+            ("page", "-2"),
+            ("per_page", "7"),
+            ("from", "nope"),
+            ("evaluation", "none"),
+        ]);
+        assert_eq!((d.status, d.page, d.per_page, d.from), (None, 1, 25, None));
+        assert_eq!(d.evaluation, Some(EvaluationFilter::Missing));
+    }
+}

@@ -1,0 +1,343 @@
+//! Monitor → Calls: the filtered, paginated table, a call's page, and delete.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::Value;
+
+use super::error::WebError;
+use super::guard::CurrentUser;
+use super::htmx;
+use super::shell::{Section, Shell};
+use crate::auth::session::TypedSession;
+use crate::db::{self, audit::Event, models::Call};
+use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
+use crate::state::AppState;
+use crate::time;
+
+pub struct CallRow {
+    pub id: String,
+    pub date: String,
+    pub full_date: String,
+    pub status: String,
+    pub duration: String,
+    pub caller: String,
+    pub called: String,
+    pub evaluation: Option<String>,
+    pub engaged: bool,
+}
+
+impl From<&Call> for CallRow {
+    fn from(c: &Call) -> Self {
+        CallRow {
+            id: c.id.clone(),
+            date: time::datetime_label(c.created_at),
+            full_date: time::full_label(c.created_at),
+            status: c.status.clone(),
+            duration: time::duration_label(c.duration),
+            caller: c.caller_number.clone().unwrap_or_else(|| "—".into()),
+            called: c.called_number.clone().unwrap_or_else(|| "—".into()),
+            evaluation: c.evaluation.clone(),
+            engaged: c.is_engaged,
+        }
+    }
+}
+
+/// A page link of the pager.
+pub struct PageLink {
+    pub label: String,
+    pub query: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/calls/_results.html")]
+pub struct CallsResults {
+    pub base: String,
+    pub rows: Vec<CallRow>,
+    pub total: i64,
+    pub first: i64,
+    pub last: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    pub pages: Vec<PageLink>,
+    pub sizes: Vec<(i64, String, bool)>,
+    pub filtered: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/calls/index.html")]
+struct CallsPage {
+    shell: Shell,
+    status: String,
+    evaluation: String,
+    evaluations: Vec<String>,
+    from: String,
+    to: String,
+    per_page: i64,
+    results: CallsResults,
+}
+
+fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> CallsResults {
+    let pages_count = ((total + filter.per_page - 1) / filter.per_page).max(1);
+    let page = filter.page.min(pages_count);
+    let window = (page - 2).max(1)..=(page + 2).min(pages_count);
+    let mut pages: Vec<PageLink> = Vec::new();
+    let link = |p: i64| PageLink {
+        label: p.to_string(),
+        query: filter.query(p, filter.per_page),
+        current: p == page,
+    };
+    if *window.start() > 1 {
+        pages.push(link(1));
+    }
+    pages.extend(window.clone().map(link));
+    if *window.end() < pages_count {
+        pages.push(link(pages_count));
+    }
+    let first = if rows.is_empty() {
+        0
+    } else {
+        filter.offset() + 1
+    };
+    CallsResults {
+        base,
+        first,
+        last: filter.offset() + rows.len() as i64,
+        total,
+        prev: (page > 1).then(|| filter.query(page - 1, filter.per_page)),
+        next: (page < pages_count).then(|| filter.query(page + 1, filter.per_page)),
+        pages,
+        sizes: PAGE_SIZES
+            .iter()
+            .map(|&n| (n, filter.query(1, n), n == filter.per_page))
+            .collect(),
+        filtered: filter.status.is_some()
+            || filter.evaluation.is_some()
+            || filter.from.is_some()
+            || filter.to.is_some(),
+        rows: rows.iter().map(CallRow::from).collect(),
+    }
+}
+
+/// GET the table: the whole page, or for htmx only the results (filters and pages).
+pub async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
+    let filter = CallFilter::from_query(|k| query_value(&req, k));
+    let (pid, f) = (shell.project_id.clone(), filter.clone());
+    let (rows, total, evaluations) = db::run(&state.pool, move |conn| {
+        let (rows, total) = db::calls::search(conn, &pid, &f)?;
+        Ok((rows, total, db::calls::evaluations(conn, &pid)?))
+    })
+    .await?;
+    let results = results(shell.url("calls"), &filter, &rows, total);
+    if htmx::is_htmx(&req) {
+        return htmx::html(&results);
+    }
+    htmx::html(&CallsPage {
+        status: filter.status.clone().unwrap_or_default(),
+        evaluation: match &filter.evaluation {
+            Some(EvaluationFilter::Is(e)) => e.clone(),
+            Some(EvaluationFilter::Missing) => "none".into(),
+            None => String::new(),
+        },
+        evaluations,
+        from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
+        to: filter.to.map(|d| d.to_string()).unwrap_or_default(),
+        per_page: filter.per_page,
+        shell,
+        results,
+    })
+}
+
+pub struct Turn {
+    pub assistant: bool,
+    pub content: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/calls/show.html")]
+struct CallPage {
+    shell: Shell,
+    row: CallRow,
+    summary: Option<String>,
+    ended_reason: Option<String>,
+    updated: String,
+    analysis: Vec<(String, String)>,
+    transcript: Vec<Turn>,
+    can_edit: bool,
+}
+
+/// `leadQuality` → `Lead quality`.
+fn humanize(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, c) in key.chars().enumerate() {
+        if c == '_' {
+            out.push(' ');
+        } else if c.is_uppercase() && i > 0 {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else if i == 0 {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "Yes".into(),
+        Value::Bool(false) => "No".into(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn load_call(state: &AppState, shell: &Shell, call_id: String) -> Result<Call, WebError> {
+    let pid = shell.project_id.clone();
+    db::run(&state.pool, move |conn| {
+        Ok(db::calls::find(conn, &pid, &call_id)?)
+    })
+    .await?
+    .ok_or(WebError::NotFound)
+}
+
+/// GET a call's page: summary, evaluation, analysis and the transcript as a conversation.
+pub async fn show(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, cid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
+    let call = load_call(&state, &shell, cid).await?;
+    let analysis = serde_json::from_str::<Value>(&call.call_analysis)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (humanize(k), display_value(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let transcript = serde_json::from_str::<Value>(&call.transcript)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .map(|turns| {
+            turns
+                .iter()
+                .map(|t| Turn {
+                    assistant: t["role"] == "assistant",
+                    content: t["content"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    htmx::html(&CallPage {
+        can_edit: shell.role.can_edit_data(),
+        row: CallRow::from(&call),
+        summary: call.summary,
+        ended_reason: call.ended_reason,
+        updated: time::full_label(call.updated_at),
+        analysis,
+        transcript,
+        shell,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "pages/_confirm_delete.html")]
+pub struct ConfirmDelete {
+    pub title: &'static str,
+    pub question: String,
+    pub action: String,
+}
+
+/// GET the delete confirmation (an htmx fragment).
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, cid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
+    if !shell.role.can_edit_data() {
+        return Err(WebError::Forbidden);
+    }
+    let call = load_call(&state, &shell, cid.clone()).await?;
+    htmx::html(&ConfirmDelete {
+        title: "Delete call",
+        question: format!(
+            "Delete the call of {} from {}? Its transcript and analysis are deleted too, here and in the API. This cannot be undone.",
+            time::datetime_label(call.created_at),
+            call.caller_number.unwrap_or_else(|| "an unknown number".into())
+        ),
+        action: shell.url(&format!("calls/{cid}/delete")),
+    })
+}
+
+/// POST delete: the call is gone from the dashboard and the API; back to the table.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, cid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
+    if !shell.role.can_edit_data() {
+        return Err(WebError::Forbidden);
+    }
+    let ip = super::client_ip(&req, &state).to_string();
+    let uid = shell.user_id.clone();
+    let call_id = cid.clone();
+    let deleted = db::run(&state.pool, move |conn| {
+        let event = Event {
+            project_id: &pid,
+            actor_user_id: Some(&uid),
+            action: "call.deleted",
+            target_type: "call",
+            target_id: &call_id,
+            ip: Some(&ip),
+        };
+        db::calls::delete_with_audit(conn, &pid, &call_id, &event, time::now())
+    })
+    .await?;
+    if !deleted {
+        return Err(WebError::NotFound);
+    }
+    tracing::info!(call_id = %cid, "call deleted from the dashboard");
+    Ok(htmx::redirect(&req, &shell.url("calls")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_keys_and_values_read_well() {
+        assert_eq!(humanize("leadQuality"), "Lead quality");
+        assert_eq!(humanize("appointment_booked"), "Appointment booked");
+        assert_eq!(display_value(&Value::Bool(true)), "Yes");
+        assert_eq!(display_value(&serde_json::json!(3)), "3");
+    }
+}

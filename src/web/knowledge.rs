@@ -1,0 +1,266 @@
+//! Build → Knowledge Base: list, add, view (Markdown, made safe), delete.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::calls::ConfirmDelete;
+use super::error::WebError;
+use super::guard::CurrentUser;
+use super::htmx;
+use super::shell::{Section, Shell};
+use crate::auth::session::TypedSession;
+use crate::db::{self, audit::Event, models::KnowledgeItem};
+use crate::domain::ids;
+use crate::domain::knowledge::{
+    parse_description, parse_name, parse_text, FORM_LABELS, MAX_NAME_CHARS,
+};
+use crate::state::AppState;
+use crate::time;
+
+pub struct ItemRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub size: String,
+    pub created: String,
+    pub created_full: String,
+}
+
+impl From<&KnowledgeItem> for ItemRow {
+    fn from(k: &KnowledgeItem) -> Self {
+        ItemRow {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            description: k.description.clone(),
+            size: time::size_label(k.text.len()),
+            created: time::date_label(k.created_at),
+            created_full: time::full_label(k.created_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/knowledge/index.html")]
+struct KnowledgePage {
+    shell: Shell,
+    rows: Vec<ItemRow>,
+    total: i64,
+    can_edit: bool,
+}
+
+#[derive(Template, Default)]
+#[template(path = "pages/knowledge/_new_modal.html")]
+struct NewItemModal {
+    action: String,
+    max_name: usize,
+    name: String,
+    description: String,
+    content: String,
+    name_error: Option<String>,
+    description_error: Option<String>,
+    content_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/knowledge/show.html")]
+struct ItemPage {
+    shell: Shell,
+    row: ItemRow,
+    html: String,
+    can_edit: bool,
+}
+
+fn require_edit(shell: &Shell) -> Result<(), WebError> {
+    if shell.role.can_edit_data() {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
+    }
+}
+
+/// The list shows the newest 500 items; the API pages through all of them.
+const LIST_LIMIT: i64 = 500;
+
+pub async fn index(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
+    let pid = shell.project_id.clone();
+    let (items, total) = db::run(&state.pool, move |conn| {
+        Ok(db::knowledge::list(conn, &pid, LIST_LIMIT, 0)?)
+    })
+    .await?;
+    htmx::html(&KnowledgePage {
+        can_edit: shell.role.can_edit_data(),
+        rows: items.iter().map(ItemRow::from).collect(),
+        total,
+        shell,
+    })
+}
+
+pub async fn new_modal(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
+    require_edit(&shell)?;
+    htmx::html(&NewItemModal {
+        action: shell.url("knowledge"),
+        max_name: MAX_NAME_CHARS,
+        ..Default::default()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewItemForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    content: String,
+}
+
+/// POST a new item: its page, or the modal again with the messages.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<String>,
+    form: web::Form<NewItemForm>,
+) -> Result<HttpResponse, WebError> {
+    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
+    require_edit(&shell)?;
+    let form = form.into_inner();
+    let l = FORM_LABELS;
+    let parsed = (
+        parse_name(&form.name, l.name),
+        parse_description(Some(&form.description), l.description),
+        parse_text(&form.content, l.text),
+    );
+    let (name, description, text) = match parsed {
+        (Ok(n), Ok(d), Ok(t)) => (n, d, t),
+        (n, d, t) => {
+            return htmx::html(&NewItemModal {
+                action: shell.url("knowledge"),
+                max_name: MAX_NAME_CHARS,
+                name_error: n.err().map(|e| e.0),
+                description_error: d.err().map(|e| e.0),
+                content_error: t.err().map(|e| e.0),
+                name: form.name,
+                description: form.description,
+                content: form.content,
+            })
+        }
+    };
+    let item = KnowledgeItem {
+        id: ids::new_id(),
+        project_id: shell.project_id.clone(),
+        name,
+        description,
+        text,
+        created_at: time::now(),
+    };
+    let ip = super::client_ip(&req, &state).to_string();
+    let uid = shell.user_id.clone();
+    let stored = db::run(&state.pool, move |conn| {
+        let event = Event {
+            project_id: &item.project_id,
+            actor_user_id: Some(&uid),
+            action: "knowledge.created",
+            target_type: "knowledge_item",
+            target_id: &item.id,
+            ip: Some(&ip),
+        };
+        db::knowledge::insert_with_audit(conn, &item, &event)
+    })
+    .await?;
+    Ok(htmx::redirect(
+        &req,
+        &shell.url(&format!("knowledge/{}", stored.id)),
+    ))
+}
+
+async fn load_item(state: &AppState, shell: &Shell, id: String) -> Result<KnowledgeItem, WebError> {
+    let pid = shell.project_id.clone();
+    db::run(&state.pool, move |conn| {
+        Ok(db::knowledge::find(conn, &pid, &id)?)
+    })
+    .await?
+    .ok_or(WebError::NotFound)
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, kid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
+    let item = load_item(&state, &shell, kid).await?;
+    htmx::html(&ItemPage {
+        can_edit: shell.role.can_edit_data(),
+        row: ItemRow::from(&item),
+        html: crate::markdown::to_safe_html(&item.text),
+        shell,
+    })
+}
+
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, kid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
+    require_edit(&shell)?;
+    let item = load_item(&state, &shell, kid.clone()).await?;
+    htmx::html(&ConfirmDelete {
+        title: "Delete knowledge item",
+        question: format!(
+            "Delete “{}”? Agents and API clients lose it immediately. This cannot be undone.",
+            item.name
+        ),
+        action: shell.url(&format!("knowledge/{kid}/delete")),
+    })
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<CurrentUser>,
+    session: TypedSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (pid, kid) = path.into_inner();
+    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
+    require_edit(&shell)?;
+    let ip = super::client_ip(&req, &state).to_string();
+    let uid = shell.user_id.clone();
+    let item_id = kid.clone();
+    let deleted = db::run(&state.pool, move |conn| {
+        let event = Event {
+            project_id: &pid,
+            actor_user_id: Some(&uid),
+            action: "knowledge.deleted",
+            target_type: "knowledge_item",
+            target_id: &item_id,
+            ip: Some(&ip),
+        };
+        db::knowledge::delete_with_audit(conn, &pid, &item_id, &event, time::now())
+    })
+    .await?;
+    if !deleted {
+        return Err(WebError::NotFound);
+    }
+    Ok(htmx::redirect(&req, &shell.url("knowledge")))
+}

@@ -1,0 +1,209 @@
+//! Monitor → Calls and Build → Knowledge Base in the dashboard, and `callem demo`.
+
+use callem::domain::expiry::Expiry;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// `n` calls, one a day from 2025-01-01, alternating live/completed and success/fail/none.
+fn calls_jsonl(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let day = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + chrono::Days::new(i as u64);
+            json!({
+                "id": format!("c{i:03}"),
+                "status": if i % 10 == 0 { "live" } else { "completed" },
+                "duration": 145 + i,
+                "evaluation": match i % 3 { 0 => json!("success"), 1 => json!("fail"), _ => json!(null) },
+                "callerNumber": format!("+336000000{i:02}"),
+                "calledNumber": "+14155550100",
+                "isEngaged": i % 2 == 0,
+                "createdAt": format!("{day}T10:00:00.000Z"),
+            })
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ids_in(body: &str) -> Vec<String> {
+    let re = regex_lite::Regex::new(r#"/calls/(c\d{3})""#).unwrap();
+    re.captures_iter(body).map(|c| c[1].to_owned()).collect()
+}
+
+crate::on_both_backends! {
+    async fn the_calls_table_pages_newest_first_and_links_survive_reload(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &calls_jsonl(60)).await;
+        let page = owner.get(&format!("/projects/{pid}/calls")).await;
+        assert_eq!(page.status, 200);
+        let ids = ids_in(&page.body);
+        assert_eq!(ids.len(), 25, "25 a page by default");
+        assert_eq!(ids[0], "c059", "newest first");
+        assert!(page.body.contains("Showing 1–25 of 60"));
+        assert!(page.body.contains(">Mar 1, 2025, 10:00<"), "date and time");
+        assert!(page.body.contains(">3m 24s<"), "c059 lasted 204 s");
+        assert!(page.body.contains("+33600000059"));
+        for head in ["Date", "Status", "Duration", "Caller", "Called", "Evaluation", "Engaged"] {
+            assert!(page.body.contains(&format!(r#"<th scope="col">{head}</th>"#)), "{head}");
+        }
+        // Page 2 as a link a person can reload.
+        let second = owner.get(&format!("/projects/{pid}/calls?per_page=25&page=2")).await;
+        assert!(second.body.starts_with("<!doctype html>"));
+        assert_eq!(ids_in(&second.body)[0], "c034");
+        assert!(second.body.contains("Showing 26–50 of 60"));
+        // htmx gets only the results.
+        let partial = owner.get_htmx(&format!("/projects/{pid}/calls?per_page=50&page=2")).await;
+        assert!(!partial.body.contains("<html") && partial.body.contains(r#"id="calls-results""#));
+        assert_eq!(ids_in(&partial.body).len(), 10);
+        assert!(partial.body.contains("Showing 51–60 of 60"));
+        let hundred = owner.get(&format!("/projects/{pid}/calls?per_page=100")).await;
+        assert_eq!(ids_in(&hundred.body).len(), 60);
+    }
+
+    async fn calls_filter_by_status_evaluation_and_dates(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &calls_jsonl(30)).await;
+        let get = |q: &'static str| {
+            let (owner, pid) = (&owner, pid.clone());
+            async move { ids_in(&owner.get_htmx(&format!("/projects/{pid}/calls?{q}")).await.body) }
+        };
+        assert_eq!(get("status=live").await, ["c020", "c010", "c000"]);
+        let fails = get("evaluation=fail&per_page=100").await;
+        assert_eq!(fails.len(), 10);
+        assert!(fails.iter().all(|id| id[1..].parse::<usize>().unwrap() % 3 == 1));
+        assert_eq!(get("evaluation=none&per_page=100").await.len(), 10);
+        assert_eq!(get("from=2025-01-05&to=2025-01-07").await, ["c006", "c005", "c004"]);
+        assert_eq!(get("status=live&from=2025-01-05").await, ["c020", "c010"]);
+        let none = owner.get_htmx(&format!("/projects/{pid}/calls?from=2030-01-01")).await;
+        assert!(none.body.contains("No calls match these filters"));
+        let page = owner.get(&format!("/projects/{pid}/calls?status=live&evaluation=success")).await;
+        assert!(page.body.contains(r#"<option value="live" selected>"#), "the form keeps the filter");
+        assert!(page.body.contains(r#"<option value="success" selected>"#));
+    }
+
+    async fn a_calls_page_shows_summary_analysis_and_the_conversation(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &json!({
+            "id": "talk", "status": "completed", "duration": 145, "summary": "Booked a demo <b>now</b>",
+            "evaluation": "success", "endedReason": "user_hangup", "callerNumber": "+33612345678",
+            "callAnalysis": {"leadQuality": "hot", "appointmentBooked": true},
+            "transcript": [{"role": "assistant", "content": "Bonjour !"}, {"role": "user", "content": "<script>alert('x')</script>"}],
+            "createdAt": "2025-12-15T14:30:00.000Z"
+        }).to_string()).await;
+        let page = owner.get(&format!("/projects/{pid}/calls/talk")).await;
+        assert_eq!(page.status, 200);
+        for needle in ["Booked a demo &#60;b&#62;now&#60;/b&#62;", "user_hangup", "Lead quality", ">hot<", "Appointment booked", ">Yes<", "2m 25s"] {
+            assert!(page.body.contains(needle), "missing {needle}");
+        }
+        assert!(page.body.contains(r#"<li class="turn turn-assistant">"#));
+        assert!(page.body.contains(r#"<li class="turn turn-user">"#));
+        assert!(page.body.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"), "a transcript shows script as text");
+        assert!(!page.body.contains("<script>alert"));
+        let other = app.other_project("Other").await;
+        app.import_calls(&other, r#"{"id":"hidden","status":"live","duration":1}"#).await;
+        assert_eq!(owner.get(&format!("/projects/{pid}/calls/hidden")).await.status, 404);
+    }
+
+    async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app) {
+        let (_, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &calls_jsonl(3)).await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let member = app.user_with_role(&pid, "member@example.com", "member").await;
+        let page = member.get(&format!("/projects/{pid}/calls/c001")).await;
+        assert!(!page.body.contains("Delete call"), "no button for members");
+        assert_eq!(member.get_htmx(&format!("/projects/{pid}/calls/c001/delete")).await.status, 403);
+        assert_eq!(member.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await.status, 403);
+        assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 200);
+
+        let dev = app.user_with_role(&pid, "dev@example.com", "developer").await;
+        dev.get(&format!("/projects/{pid}/calls/c001")).await;
+        let confirm = dev.get_htmx(&format!("/projects/{pid}/calls/c001/delete")).await;
+        assert!(confirm.body.contains("Delete the call of Jan 2, 2025, 10:00 from +33600000001?"), "{}", confirm.body);
+        let r = dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await;
+        assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/calls")));
+        assert_eq!(dev.get(&format!("/projects/{pid}/calls/c001")).await.status, 404);
+        assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 404, "gone from the API too");
+        let p = pid.clone();
+        let events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
+        assert!(events.iter().any(|e| e.action == "call.deleted" && e.target_id.as_deref() == Some("c001")));
+        assert_eq!(dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await.status, 404);
+    }
+
+    async fn knowledge_items_are_added_viewed_safely_and_deleted(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+        assert!(list.body.contains("No knowledge yet"));
+        let modal = owner.get_htmx(&format!("/projects/{pid}/knowledge/new")).await;
+        assert!(modal.body.contains(r#"name="content""#) && !modal.body.contains("<html"));
+
+        let long = "n".repeat(201);
+        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", &long), ("description", "d"), ("content", "  ")]).await;
+        assert!(r.body.contains("Name must be at most 200 characters"));
+        assert!(r.body.contains("Content is required and must not be blank"));
+        assert!(r.body.contains(&format!(r#"value="{long}""#)), "values kept");
+        assert_eq!(count_rows(&app, "knowledge_items").await, 0);
+
+        let text = "## Refunds\nWithin **30 days**.\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))";
+        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "Refund policy"), ("description", "Money back"), ("content", text)]).await;
+        let location = r.header("hx-redirect").expect("redirect to the new item");
+        let id = location.rsplit('/').next().unwrap().to_owned();
+        let view = owner.get(&location).await;
+        assert!(view.body.contains("<h2>Refunds</h2>") && view.body.contains("<strong>30 days</strong>"));
+        assert!(!view.body.contains("<script>alert"), "raw HTML never runs");
+        assert!(!view.body.contains("javascript:"));
+        let api = app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.json();
+        assert_eq!(api["name"], "Refund policy");
+        assert_eq!(api["description"], "Money back");
+        assert_eq!(api["text"], text, "the API serves what the dashboard stored");
+
+        let a = app.agent();
+        a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))],
+            Some((json!({"name": "From the API", "text": "hello"}).to_string(), "application/json"))).await;
+        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+        assert!(list.body.contains(">From the API<") && list.body.contains(">Refund policy<"));
+        assert!(list.body.contains(">Money back<") && list.body.contains(">5 B<"));
+
+        let member = app.user_with_role(&pid, "member@example.com", "member").await;
+        assert!(!member.get(&format!("/projects/{pid}/knowledge")).await.body.contains("Add item"));
+        assert_eq!(member.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "x"), ("content", "y")]).await.status, 403);
+        assert_eq!(member.post_htmx(&format!("/projects/{pid}/knowledge/{id}/delete"), &[]).await.status, 403);
+
+        owner.get(&location).await;
+        let confirm = owner.get_htmx(&format!("{location}/delete")).await;
+        assert!(confirm.body.contains("Delete “Refund policy”?"));
+        let r = owner.post_htmx(&format!("{location}/delete"), &[]).await;
+        assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/knowledge")));
+        assert_eq!(app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.status, 404);
+        let p = pid.clone();
+        let events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
+        assert!(events.iter().any(|e| e.action == "knowledge.created"));
+        assert!(events.iter().any(|e| e.action == "knowledge.deleted"));
+    }
+
+    async fn the_demo_is_realistic_and_safe_to_run_twice(app) {
+        let url = app.db.url().to_owned();
+        let run = || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
+                .arg("demo")
+                .env("DATABASE_URL", &url)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        run();
+        let out = run();
+        assert!(out.contains("Demo project ready: 3000 calls and 20 knowledge items."), "{out}");
+        let password = out.lines().find_map(|l| l.trim().strip_prefix("password: ")).unwrap().trim().to_owned();
+        assert_eq!(count_rows(&app, "calls").await, 3000, "refreshed, not doubled");
+        assert_eq!(count_rows(&app, "knowledge_items").await, 20);
+        assert_eq!(count_rows(&app, "projects").await, 1);
+        let agent = app.agent();
+        agent.login("demo@callem.local", &password).await;
+        let r = agent.get("/").await;
+        let calls = agent.get(&format!("{}/calls", r.location())).await;
+        assert!(calls.body.contains("Showing 1–25 of 3000"));
+    }
+}
