@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::{CallDto, Deleted, ListEnvelope, Pagination};
 use super::error::ApiError;
-use super::{authenticated, page};
+use super::{authenticated, authenticated_fetch, page};
 use crate::db;
 use crate::state::AppState;
 
@@ -32,10 +32,11 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let call = authenticated(&req, &state, move |conn, who| {
-        db::calls::find(conn, &who.project_id, &id)?.ok_or(ApiError::CALL_NOT_FOUND)
+    let call = authenticated_fetch(&req, &state, move |conn, key_hash| {
+        db::calls::find_with_key(conn, key_hash, &id)
     })
-    .await?;
+    .await?
+    .ok_or(ApiError::CALL_NOT_FOUND)?;
     Ok(HttpResponse::Ok().json(CallDto::from(call)))
 }
 

@@ -1,7 +1,8 @@
 //! What `/v1` sends: camelCase objects built from rows, never the rows themselves.
 
 use serde::Serialize;
-use serde_json::{Number, Value};
+use serde_json::value::RawValue;
+use serde_json::Number;
 
 use crate::db::models::{Call, KnowledgeItem};
 use crate::time::iso_millis;
@@ -18,8 +19,9 @@ pub struct CallDto {
     pub caller_number: Option<String>,
     pub called_number: Option<String>,
     pub is_engaged: bool,
-    pub call_analysis: Value,
-    pub transcript: Value,
+    /// Stored as JSON text and sent as is (validated, never re-built).
+    pub call_analysis: Box<RawValue>,
+    pub transcript: Box<RawValue>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -33,14 +35,20 @@ fn duration(seconds: f64) -> Number {
     }
 }
 
+/// Stored JSON text as a raw value; anything unreadable becomes `fallback` (logged).
+fn raw(text: String, fallback: &'static str) -> Box<RawValue> {
+    RawValue::from_string(text).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "stored JSON does not parse");
+        RawValue::from_string(fallback.to_owned()).unwrap_or_default()
+    })
+}
+
 impl From<Call> for CallDto {
     fn from(c: Call) -> Self {
         CallDto {
             duration: duration(c.duration),
-            call_analysis: serde_json::from_str(&c.call_analysis)
-                .unwrap_or_else(|_| Value::Object(Default::default())),
-            transcript: serde_json::from_str(&c.transcript)
-                .unwrap_or_else(|_| Value::Array(vec![])),
+            call_analysis: raw(c.call_analysis, "{}"),
+            transcript: raw(c.transcript, "[]"),
             created_at: iso_millis(c.created_at),
             updated_at: iso_millis(c.updated_at),
             id: c.id,

@@ -56,6 +56,12 @@ impl ApiError {
     }
 }
 
+impl crate::db::ConnectionLoss for ApiError {
+    fn connection_lost(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_))
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         if e.is_unavailable() {

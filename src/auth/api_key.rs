@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
-use crate::db::{self, DbConnection, DbError};
+use crate::db::{self, models::ApiKey, DbConnection, DbError};
 use crate::domain::api_key::{hash_token, is_well_formed};
 use crate::domain::expiry::is_expired;
 use crate::domain::ip_rules::IpRules;
@@ -52,16 +52,13 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
     }
 }
 
-/// Checks 3 to 5 against the database, then records the use when `last_use` says it is due.
-pub fn check_key(
-    conn: &mut DbConnection,
-    token: &str,
+/// Checks 3 to 5 on the key found for the token's hash (`None`: no such key).
+pub fn verify(
+    key: Option<&ApiKey>,
     client: IpAddr,
     now: NaiveDateTime,
-    last_use: &LastUseThrottle,
 ) -> Result<Principal, AuthFailure> {
-    let key = db::api_keys::find_by_hash(conn, &hash_token(token))
-        .map_err(DbError::from)?
+    let key = key
         .filter(|k| k.revoked_at.is_none())
         .ok_or(AuthFailure::UnknownOrRevoked)?;
     if is_expired(key.expires_at, now) {
@@ -74,15 +71,40 @@ pub fn check_key(
     if !rules.allows(client) {
         return Err(AuthFailure::IpNotAllowed);
     }
-    if last_use.due(&key.id) {
-        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
-        db::api_keys::record_use(conn, &key.id, &client.to_string(), now, not_since)
-            .map_err(DbError::from)?;
-    }
     Ok(Principal {
-        key_id: key.id,
-        project_id: key.project_id,
+        key_id: key.id.clone(),
+        project_id: key.project_id.clone(),
     })
+}
+
+/// Records the key's use (time and client address) when `last_use` says it is due.
+pub fn record_use(
+    conn: &mut DbConnection,
+    who: &Principal,
+    client: IpAddr,
+    now: NaiveDateTime,
+    last_use: &LastUseThrottle,
+) -> Result<(), DbError> {
+    if last_use.due(&who.key_id) {
+        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
+        db::api_keys::record_use(conn, &who.key_id, &client.to_string(), now, not_since)?;
+    }
+    Ok(())
+}
+
+/// Checks 3 to 5 against the database (the key found by its hash through the unique index),
+/// then records the use when due.
+pub fn check_key(
+    conn: &mut DbConnection,
+    token: &str,
+    client: IpAddr,
+    now: NaiveDateTime,
+    last_use: &LastUseThrottle,
+) -> Result<Principal, AuthFailure> {
+    let key = db::api_keys::find_by_hash(conn, &hash_token(token)).map_err(DbError::from)?;
+    let who = verify(key.as_ref(), client, now)?;
+    record_use(conn, &who, client, now, last_use)?;
+    Ok(who)
 }
 
 /// Keeps "last used" writes to at most one a minute per key: this process skips the write

@@ -21,10 +21,7 @@ pub fn list(
         .offset(offset)
         .select(Call::as_select())
         .load(conn)?;
-    let total = calls::table
-        .filter(calls::project_id.eq(project_id))
-        .count()
-        .get_result(conn)?;
+    let (total, _) = super::projects::totals(conn, project_id)?;
     Ok((rows, total))
 }
 
@@ -104,15 +101,20 @@ pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<
         .optional()
 }
 
-/// Deletes a project's call; false when there was none.
+/// Deletes a project's call (and counts it out of the total); false when there was none.
 pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<bool> {
-    diesel::delete(
-        calls::table
-            .filter(calls::project_id.eq(project_id))
-            .filter(calls::id.eq(id)),
-    )
-    .execute(conn)
-    .map(|n| n > 0)
+    conn.transaction(|conn| {
+        let n = diesel::delete(
+            calls::table
+                .filter(calls::project_id.eq(project_id))
+                .filter(calls::id.eq(id)),
+        )
+        .execute(conn)?;
+        if n > 0 {
+            super::projects::add_calls(conn, project_id, -(n as i64))?;
+        }
+        Ok(n > 0)
+    })
 }
 
 /// Which of these ids already exist (in any project: ids are global).
@@ -136,15 +138,20 @@ pub fn insert_all(
     mut progress: impl FnMut(usize),
 ) -> Result<usize, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
+        let mut per_project: std::collections::HashMap<&str, i64> = Default::default();
         let mut done = 0;
         for chunk in rows.chunks(200) {
             for row in chunk {
                 diesel::insert_into(calls::table)
                     .values(row)
                     .execute(conn)?;
+                *per_project.entry(row.project_id.as_str()).or_default() += 1;
             }
             done += chunk.len();
             progress(done);
+        }
+        for (project_id, n) in per_project {
+            super::projects::add_calls(conn, project_id, n)?;
         }
         Ok(done)
     })
@@ -152,5 +159,33 @@ pub fn insert_all(
 
 /// Deletes all of a project's calls; returns how many.
 pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
-    diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)
+    conn.transaction(|conn| {
+        let n =
+            diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)?;
+        super::projects::add_calls(conn, project_id, -(n as i64))?;
+        Ok(n)
+    })
+}
+
+/// The key with this hash and, in the same round trip, the call `call_id` of the key's own
+/// project: the API's hottest path costs one query.
+pub fn find_with_key(
+    conn: &mut DbConnection,
+    key_hash: &str,
+    call_id: &str,
+) -> QueryResult<Option<(super::models::ApiKey, Option<Call>)>> {
+    use super::schema::api_keys;
+    api_keys::table
+        .left_join(
+            calls::table.on(calls::project_id
+                .eq(api_keys::project_id)
+                .and(calls::id.eq(call_id))),
+        )
+        .filter(api_keys::key_hash.eq(key_hash))
+        .select((
+            super::models::ApiKey::as_select(),
+            Option::<Call>::as_select(),
+        ))
+        .first(conn)
+        .optional()
 }

@@ -20,10 +20,7 @@ pub fn list(
         .offset(offset)
         .select(KnowledgeItem::as_select())
         .load(conn)?;
-    let total = ki::table
-        .filter(ki::project_id.eq(project_id))
-        .count()
-        .get_result(conn)?;
+    let (_, total) = super::projects::totals(conn, project_id)?;
     Ok((rows, total))
 }
 
@@ -44,6 +41,7 @@ pub fn find(
 pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<KnowledgeItem> {
     conn.transaction(|conn| {
         diesel::insert_into(ki::table).values(item).execute(conn)?;
+        super::projects::add_knowledge(conn, &item.project_id, 1)?;
         ki::table
             .find(&item.id)
             .select(KnowledgeItem::as_select())
@@ -94,5 +92,9 @@ pub fn insert_with_audit(
 
 /// Deletes all of a project's knowledge items; returns how many.
 pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
-    diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)
+    conn.transaction(|conn| {
+        let n = diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)?;
+        super::projects::add_knowledge(conn, project_id, -(n as i64))?;
+        Ok(n)
+    })
 }

@@ -27,8 +27,42 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-/// The pool every request and command takes connections from.
-pub type Pool = r2d2::Pool<Manager>;
+/// The pool every request and command takes connections from, with as many permits as
+/// connections: requests beyond that wait asynchronously instead of parking a blocking thread
+/// on the pool.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("state", &self.inner.state())
+            .finish()
+    }
+}
+
+/// Errors that can tell whether the connection they came from is dead.
+pub trait ConnectionLoss {
+    fn connection_lost(&self) -> bool;
+}
+
+impl ConnectionLoss for DbError {
+    fn connection_lost(&self) -> bool {
+        self.is_unavailable()
+    }
+}
+
+/// Marks a PostgreSQL connection broken so the pool drops it instead of handing it out
+/// again (connections are not pinged on checkout, which would cost a round trip each time).
+fn mark_broken(conn: &mut DbConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if let DbConnection::Pg(pg) = conn {
+        AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+    }
+}
 
 /// Which database the configuration points at, chosen by the URL's scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +92,8 @@ impl DbError {
             self,
             DbError::Unavailable(_)
                 | DbError::Query(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    diesel::result::DatabaseErrorKind::ClosedConnection
+                        | diesel::result::DatabaseErrorKind::UnableToSendCommand,
                     _,
                 ))
         )
@@ -178,18 +213,24 @@ pub enum PoolUse {
 
 /// Builds the pool, failing when the database cannot be reached.
 pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
-    let size = match (usage, url.is_postgres()) {
+    let size: u32 = match (usage, url.is_postgres()) {
         (PoolUse::Command, _) => 1,
-        (PoolUse::Server, true) => 16,
+        (PoolUse::Server, true) => 12,
         (PoolUse::Server, false) => 8,
     };
-    r2d2::Pool::builder()
+    let inner = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
+        // No ping on checkout: a dead connection is dropped when a query on it fails.
+        .test_on_check_out(false)
         // A request waiting on an unreachable database gives up quickly (503 within 2 s).
         .connection_timeout(Duration::from_millis(1500))
         .build(Manager::new(url.clone()))
-        .map_err(|e| DbError::Unavailable(e.to_string()))
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    Ok(Pool {
+        inner,
+        permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+    })
 }
 
 /// Runs Diesel work on the blocking thread pool with a pooled connection, inside the
@@ -207,17 +248,32 @@ where
 pub async fn run_with<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    E: From<DbError> + Send + 'static,
+    E: From<DbError> + ConnectionLoss + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
-    let pool = pool.clone();
+    let permit = pool
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?;
+    let inner = pool.inner.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let mut conn = pool
+        let _permit = permit;
+        let mut conn = inner
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        if result
+            .as_ref()
+            .err()
+            .is_some_and(ConnectionLoss::connection_lost)
+        {
+            mark_broken(&mut conn);
+        }
+        result
     })
     .await
     .map_err(|e| DbError::Task(e.to_string()))?

@@ -50,3 +50,29 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<P
         .first(conn)
         .optional()
 }
+
+/// Adds `delta` to a project's calls total (in the caller's transaction).
+pub fn add_calls(conn: &mut DbConnection, project_id: &str, delta: i64) -> QueryResult<()> {
+    diesel::update(projects::table.find(project_id))
+        .set(projects::calls_count.eq(projects::calls_count + delta))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Adds `delta` to a project's knowledge total (in the caller's transaction).
+pub fn add_knowledge(conn: &mut DbConnection, project_id: &str, delta: i64) -> QueryResult<()> {
+    diesel::update(projects::table.find(project_id))
+        .set(projects::knowledge_count.eq(projects::knowledge_count + delta))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A project's totals: (calls, knowledge items).
+pub fn totals(conn: &mut DbConnection, project_id: &str) -> QueryResult<(i64, i64)> {
+    projects::table
+        .find(project_id)
+        .select((projects::calls_count, projects::knowledge_count))
+        .first(conn)
+        .optional()
+        .map(|t| t.unwrap_or((0, 0)))
+}

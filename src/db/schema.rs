@@ -12,6 +12,8 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        calls_count -> BigInt,
+        knowledge_count -> BigInt,
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE projects DROP COLUMN knowledge_count;
+ALTER TABLE projects DROP COLUMN calls_count;
