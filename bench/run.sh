@@ -11,7 +11,8 @@
 #
 # Environment: BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
 # BENCH_CALLS (default 100000), BENCH_SECONDS per endpoint (default 15),
-# BENCH_CONNECTIONS (default 32).
+# BENCH_CONNECTIONS (default 32), BENCH_POOL (CALLEM_DB_POOL_SIZE, default 8), BENCH_REUSE=1
+# (keep the database imported by the previous run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,21 +34,26 @@ cargo build --release --quiet
 BIN=target/release/callem
 
 DB=callem_bench
-psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="${PG_ADMIN%/*}/$DB"
-
-echo "== generating and importing $CALLS calls" >&2
-python3 bench/gen_calls.py "$CALLS" > "$OUT/calls.jsonl"
-PROJECT=$($BIN project create --name Bench)
-$BIN import calls --project "$PROJECT" "$OUT/calls.jsonl"
+if [ "${BENCH_REUSE:-0}" = 1 ] && psql "$DATABASE_URL" -Atc "SELECT 1 FROM projects WHERE name = 'Bench'" 2>/dev/null | grep -q 1; then
+  echo "== reusing the imported calls in $DB (BENCH_REUSE=1)" >&2
+  $BIN migrate
+  PROJECT=$(psql "$DATABASE_URL" -Atc "SELECT id FROM projects WHERE name = 'Bench'")
+else
+  psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+  psql "$PG_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
+  echo "== generating and importing $CALLS calls" >&2
+  python3 bench/gen_calls.py "$CALLS" > "$OUT/calls.jsonl"
+  PROJECT=$($BIN project create --name Bench)
+  $BIN import calls --project "$PROJECT" "$OUT/calls.jsonl"
+fi
 KEY=$($BIN keys create --project "$PROJECT" --name bench --expires never)
 # The steady state autovacuum would reach on its own: fresh statistics after the bulk load.
 psql "$DATABASE_URL" -qc "VACUUM ANALYZE" >/dev/null
 CALL_ID=$(psql "$DATABASE_URL" -Atc "SELECT id FROM calls ORDER BY created_at DESC LIMIT 1 OFFSET 5000")
 
 echo "== starting the server" >&2
-RUST_LOG=warn CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
+RUST_LOG=warn CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-8} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done

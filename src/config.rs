@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// Requests a minute per client IP over all of /v1.
     #[arg(long, env = "CALLEM_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
     pub rate_limit_per_minute: u32,
+
+    /// Database connections per server process (requests beyond this wait their turn).
+    #[arg(long, env = "CALLEM_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +172,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNetwork>,
     pub secure_cookies: bool,
     pub rate_limit_per_minute: u32,
+    pub db_pool_size: u32,
 }
 
 impl Settings {
@@ -181,6 +186,9 @@ impl Settings {
             }
             Some(s) => Some(Secret::new(s.to_owned())),
         };
+        if !(1..=1000).contains(&args.db_pool_size) {
+            return Err("CALLEM_DB_POOL_SIZE must be between 1 and 1000".to_owned());
+        }
         if args.rate_limit_per_minute == 0 {
             return Err("CALLEM_RATE_LIMIT_PER_MINUTE must be at least 1".to_owned());
         }
@@ -191,6 +199,7 @@ impl Settings {
             trusted_proxies: parse_trusted_proxies(&args.trusted_proxies)?,
             secure_cookies: args.secure_cookies,
             rate_limit_per_minute: args.rate_limit_per_minute,
+            db_pool_size: args.db_pool_size,
         })
     }
 }

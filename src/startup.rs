@@ -71,6 +71,28 @@ async fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, DbError> {
     Ok(Key::from(Sha512::digest(material.as_bytes()).as_slice()))
 }
 
+/// Echoes the request id of the log span in an `X-Request-Id` response header, so a user's
+/// report can be matched with the server's log.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| actix_web::http::header::HeaderValue::from_str(&id).ok())
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(res)
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -80,7 +102,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let pool = open_database(&settings.database_url, PoolUse::Server).await?;
+        let pool = open_database(
+            &settings.database_url,
+            PoolUse::Server(settings.db_pool_size),
+        )
+        .await?;
         let key = session_key(&settings, &pool)
             .await
             .map_err(|source| StartError::Database {
@@ -124,6 +150,7 @@ impl Application {
                              img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
                         )),
                 )
+                .wrap(from_fn(request_id_header))
                 .wrap(TracingLogger::default())
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))

@@ -207,16 +207,16 @@ impl ManageConnection for Manager {
 /// process exits (libpq torn down under a connecting thread crashes the process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolUse {
-    Server,
+    /// The server, with at most this many connections.
+    Server(u32),
     Command,
 }
 
 /// Builds the pool, failing when the database cannot be reached.
 pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
-    let size: u32 = match (usage, url.is_postgres()) {
-        (PoolUse::Command, _) => 1,
-        (PoolUse::Server, true) => 12,
-        (PoolUse::Server, false) => 8,
+    let size: u32 = match usage {
+        PoolUse::Command => 1,
+        PoolUse::Server(n) => n.max(1),
     };
     let inner = r2d2::Pool::builder()
         .max_size(size)

@@ -137,6 +137,7 @@ pub fn settings_for(url: &str) -> Settings {
         trusted_proxies: parse_trusted_proxies("").unwrap(),
         secure_cookies: false,
         rate_limit_per_minute: 100_000,
+        db_pool_size: 8,
     }
 }
 

@@ -42,6 +42,8 @@ crate::on_both_backends! {
         let a = app.agent();
         let r = a.get("/healthz").await;
         assert_eq!(r.status, 200);
+        let id = r.header("x-request-id").expect("every response names its request id");
+        assert_ne!(a.get("/healthz").await.header("x-request-id"), Some(id), "one id per request");
         assert_eq!(r.json()["status"], "ok");
         let r = a.get("/readyz").await;
         assert_eq!(r.status, 200);
