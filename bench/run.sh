@@ -11,7 +11,7 @@
 #
 # Environment: BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
 # BENCH_CALLS (default 100000), BENCH_SECONDS per endpoint (default 15),
-# BENCH_CONNECTIONS (default 32), BENCH_POOL (CALLEM_DB_POOL_SIZE, default 8), BENCH_REUSE=1
+# BENCH_CONNECTIONS (default 32), BENCH_POOL (CALLEM_DB_POOL_SIZE, default 6 like the server), BENCH_REUSE=1
 # (keep the database imported by the previous run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +53,7 @@ psql "$DATABASE_URL" -qc "VACUUM ANALYZE" >/dev/null
 CALL_ID=$(psql "$DATABASE_URL" -Atc "SELECT id FROM calls ORDER BY created_at DESC LIMIT 1 OFFSET 5000")
 
 echo "== starting the server" >&2
-RUST_LOG=warn CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-8} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
+RUST_LOG=warn CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done

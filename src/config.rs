@@ -84,7 +84,7 @@ pub struct ServeArgs {
     pub rate_limit_per_minute: u32,
 
     /// Database connections per server process (requests beyond this wait their turn).
-    #[arg(long, env = "CALLEM_DB_POOL_SIZE", default_value_t = 8)]
+    #[arg(long, env = "CALLEM_DB_POOL_SIZE", default_value_t = 6)]
     pub db_pool_size: u32,
 }
 

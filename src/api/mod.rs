@@ -20,7 +20,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 
 use crate::auth::api_key::{bearer_token, check_key, record_use, verify, Principal};
-use crate::db::models::ApiKey;
+use crate::db::models::KeyCheck;
 use crate::db::{self, DbConnection};
 use crate::domain::api_key::hash_token;
 use crate::request::client_ip;
@@ -212,7 +212,9 @@ pub async fn authenticated_fetch<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &str) -> diesel::QueryResult<Option<(ApiKey, T)>> + Send + 'static,
+    F: FnOnce(&mut DbConnection, &str) -> diesel::QueryResult<Option<(KeyCheck, T)>>
+        + Send
+        + 'static,
 {
     let header = req
         .headers()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
-use crate::db::{self, models::ApiKey, DbConnection, DbError};
+use crate::db::{self, models::KeyCheck, DbConnection, DbError};
 use crate::domain::api_key::{hash_token, is_well_formed};
 use crate::domain::expiry::is_expired;
 use crate::domain::ip_rules::IpRules;
@@ -54,7 +54,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
 
 /// Checks 3 to 5 on the key found for the token's hash (`None`: no such key).
 pub fn verify(
-    key: Option<&ApiKey>,
+    key: Option<&KeyCheck>,
     client: IpAddr,
     now: NaiveDateTime,
 ) -> Result<Principal, AuthFailure> {

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, Event};
-use super::models::{ApiKey, NewApiKey};
+use super::models::{ApiKey, KeyCheck, NewApiKey};
 use super::schema::api_keys;
 use super::{DbConnection, DbError};
 use crate::domain::api_key::{ApiKeyName, ApiKeySecret};
@@ -89,11 +89,12 @@ pub fn find_in_project(
         .optional()
 }
 
-/// The key whose hash this is (through the unique index), revoked or not.
-pub fn find_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<ApiKey>> {
+/// What authentication needs of the key whose hash this is (through the unique index),
+/// revoked or not.
+pub fn find_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<KeyCheck>> {
     api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))
-        .select(ApiKey::as_select())
+        .select(KeyCheck::as_select())
         .first(conn)
         .optional()
 }

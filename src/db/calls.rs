@@ -173,7 +173,7 @@ pub fn find_with_key(
     conn: &mut DbConnection,
     key_hash: &str,
     call_id: &str,
-) -> QueryResult<Option<(super::models::ApiKey, Option<Call>)>> {
+) -> QueryResult<Option<(super::models::KeyCheck, Option<Call>)>> {
     use super::schema::api_keys;
     api_keys::table
         .left_join(
@@ -183,7 +183,7 @@ pub fn find_with_key(
         )
         .filter(api_keys::key_hash.eq(key_hash))
         .select((
-            super::models::ApiKey::as_select(),
+            super::models::KeyCheck::as_select(),
             Option::<Call>::as_select(),
         ))
         .first(conn)

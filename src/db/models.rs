@@ -66,6 +66,17 @@ pub struct ApiKey {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
+/// The columns authentication needs, and no more (read on every API request).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct KeyCheck {
+    pub id: String,
+    pub project_id: String,
+    pub allowed_ips: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct NewApiKey<'a> {
