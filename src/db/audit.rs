@@ -34,6 +34,24 @@ pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) ->
         .map(|_| ())
 }
 
+/// Runs `change` and, when it reports that something changed, records `event` — both in one
+/// transaction, so no change goes unrecorded and no event is left without its change.
+pub fn record_if(
+    conn: &mut DbConnection,
+    event: &Event<'_>,
+    now: NaiveDateTime,
+    change: impl FnOnce(&mut DbConnection) -> QueryResult<bool>,
+) -> Result<bool, super::DbError> {
+    use diesel::Connection;
+    conn.transaction::<_, super::DbError, _>(|conn| {
+        if !change(conn)? {
+            return Ok(false);
+        }
+        record(conn, event, now)?;
+        Ok(true)
+    })
+}
+
 /// A project's events, newest first.
 pub fn for_project(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table

@@ -75,23 +75,6 @@ pub fn evaluations(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
-/// Deletes a project's call with its audit event, in one transaction.
-pub fn delete_with_audit(
-    conn: &mut DbConnection,
-    project_id: &str,
-    id: &str,
-    event: &super::audit::Event<'_>,
-    now: chrono::NaiveDateTime,
-) -> Result<bool, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
-        if !delete(conn, project_id, id)? {
-            return Ok(false);
-        }
-        super::audit::record(conn, event, now)?;
-        Ok(true)
-    })
-}
-
 pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<Option<Call>> {
     calls::table
         .filter(calls::project_id.eq(project_id))

@@ -60,23 +60,6 @@ pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResul
     .map(|n| n > 0)
 }
 
-/// Deletes a project's item with its audit event, in one transaction.
-pub fn delete_with_audit(
-    conn: &mut DbConnection,
-    project_id: &str,
-    id: &str,
-    event: &super::audit::Event<'_>,
-    now: chrono::NaiveDateTime,
-) -> Result<bool, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
-        if !delete(conn, project_id, id)? {
-            return Ok(false);
-        }
-        super::audit::record(conn, event, now)?;
-        Ok(true)
-    })
-}
-
 /// Stores an item and its audit event in one transaction, and reads the item back.
 pub fn insert_with_audit(
     conn: &mut DbConnection,

@@ -4,12 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::Value;
 
+use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::guard::CurrentUser;
 use super::htmx;
 use super::shell::{Section, Shell};
 use crate::auth::session::TypedSession;
-use crate::db::{self, audit::Event, models::Call};
+use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
 use crate::state::AppState;
 use crate::time;
@@ -262,14 +263,6 @@ pub async fn show(
     })
 }
 
-#[derive(Template)]
-#[template(path = "pages/_confirm_delete.html")]
-pub struct ConfirmDelete {
-    pub title: &'static str,
-    pub question: String,
-    pub action: String,
-}
-
 /// GET the delete confirmation (an htmx fragment).
 pub async fn confirm_delete(
     state: web::Data<AppState>,
@@ -279,9 +272,7 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, WebError> {
     let (pid, cid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
-    if !shell.role.can_edit_data() {
-        return Err(WebError::Forbidden);
-    }
+    shell.require_editor()?;
     let call = load_call(&state, &shell, cid.clone()).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete call",
@@ -304,29 +295,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, WebError> {
     let (pid, cid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
-    if !shell.role.can_edit_data() {
-        return Err(WebError::Forbidden);
-    }
-    let ip = super::client_ip(&req, &state).to_string();
-    let uid = shell.user_id.clone();
-    let call_id = cid.clone();
-    let deleted = db::run(&state.pool, move |conn| {
-        let event = Event {
-            project_id: &pid,
-            actor_user_id: Some(&uid),
-            action: "call.deleted",
-            target_type: "call",
-            target_id: &call_id,
-            ip: Some(&ip),
-        };
-        db::calls::delete_with_audit(conn, &pid, &call_id, &event, time::now())
-    })
-    .await?;
-    if !deleted {
-        return Err(WebError::NotFound);
-    }
-    tracing::info!(call_id = %cid, "call deleted from the dashboard");
-    Ok(htmx::redirect(&req, &shell.url("calls")))
+    deletion::delete(&req, &state, &shell, cid, &deletion::CALL).await
 }
 
 #[cfg(test)]

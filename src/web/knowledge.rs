@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::calls::ConfirmDelete;
+use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::guard::CurrentUser;
 use super::htmx;
@@ -71,14 +71,6 @@ struct ItemPage {
     can_edit: bool,
 }
 
-fn require_edit(shell: &Shell) -> Result<(), WebError> {
-    if shell.role.can_edit_data() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 /// The list shows the newest 500 items; the API pages through all of them.
 const LIST_LIMIT: i64 = 500;
 
@@ -109,7 +101,7 @@ pub async fn new_modal(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    require_edit(&shell)?;
+    shell.require_editor()?;
     htmx::html(&NewItemModal {
         action: shell.url("knowledge"),
         max_name: MAX_NAME_CHARS,
@@ -137,7 +129,7 @@ pub async fn create(
     form: web::Form<NewItemForm>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    require_edit(&shell)?;
+    shell.require_editor()?;
     let form = form.into_inner();
     let l = FORM_LABELS;
     let parsed = (
@@ -222,7 +214,7 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, WebError> {
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
-    require_edit(&shell)?;
+    shell.require_editor()?;
     let item = load_item(&state, &shell, kid.clone()).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete knowledge item",
@@ -243,24 +235,5 @@ pub async fn delete(
 ) -> Result<HttpResponse, WebError> {
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
-    require_edit(&shell)?;
-    let ip = super::client_ip(&req, &state).to_string();
-    let uid = shell.user_id.clone();
-    let item_id = kid.clone();
-    let deleted = db::run(&state.pool, move |conn| {
-        let event = Event {
-            project_id: &pid,
-            actor_user_id: Some(&uid),
-            action: "knowledge.deleted",
-            target_type: "knowledge_item",
-            target_id: &item_id,
-            ip: Some(&ip),
-        };
-        db::knowledge::delete_with_audit(conn, &pid, &item_id, &event, time::now())
-    })
-    .await?;
-    if !deleted {
-        return Err(WebError::NotFound);
-    }
-    Ok(htmx::redirect(&req, &shell.url("knowledge")))
+    deletion::delete(&req, &state, &shell, kid, &deletion::KNOWLEDGE_ITEM).await
 }

@@ -2,6 +2,7 @@
 
 pub mod api_docs;
 pub mod calls;
+pub mod deletion;
 pub mod error;
 pub mod guard;
 pub mod health;

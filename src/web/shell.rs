@@ -78,6 +78,24 @@ impl Shell {
         self.section == section
     }
 
+    /// Owner and Admin only (API keys).
+    pub fn require_key_manager(&self) -> Result<(), WebError> {
+        if self.role.can_manage_keys() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// Everyone but Member (deleting calls, adding and deleting knowledge).
+    pub fn require_editor(&self) -> Result<(), WebError> {
+        if self.role.can_edit_data() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
     /// URL of this project's page at `path` (e.g. `settings/api-keys`).
     pub fn url(&self, path: &str) -> String {
         format!("/projects/{}/{}", self.project_id, path)

@@ -142,14 +142,6 @@ async fn load_table(state: &AppState, shell: &Shell, oob: bool) -> Result<KeysTa
     })
 }
 
-fn require_manage(shell: &Shell) -> Result<(), WebError> {
-    if shell.role.can_manage_keys() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 /// GET the tab.
 pub async fn index(
     state: web::Data<AppState>,
@@ -170,7 +162,7 @@ pub async fn new_modal(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
-    require_manage(&shell)?;
+    shell.require_key_manager()?;
     htmx::html(&CreateModal::new(&shell))
 }
 
@@ -196,7 +188,7 @@ pub async fn create(
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
-    require_manage(&shell)?;
+    shell.require_key_manager()?;
     let form = form.into_inner();
     let today = time::now().date();
     let name = ApiKeyName::parse(&form.name);
@@ -258,7 +250,7 @@ pub async fn confirm_revoke(
 ) -> Result<HttpResponse, WebError> {
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
-    require_manage(&shell)?;
+    shell.require_key_manager()?;
     let key = {
         let (pid, kid) = (pid.clone(), kid.clone());
         db::run(&state.pool, move |conn| {
@@ -285,7 +277,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, WebError> {
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
-    require_manage(&shell)?;
+    shell.require_key_manager()?;
     let ip = client_ip(&req, &state).to_string();
     let uid = shell.user_id.clone();
     let outcome = {

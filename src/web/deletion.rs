@@ -1,0 +1,76 @@
+//! Deleting a call or a knowledge item from the dashboard: the confirmation, then the delete
+//! and its audit event in one transaction, then back to the list.
+
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::QueryResult;
+
+use super::error::WebError;
+use super::htmx;
+use super::shell::Shell;
+use crate::db::{self, audit::Event, DbConnection};
+use crate::state::AppState;
+use crate::time;
+
+#[derive(Template)]
+#[template(path = "pages/_confirm_delete.html")]
+pub struct ConfirmDelete {
+    pub title: &'static str,
+    pub question: String,
+    pub action: String,
+}
+
+/// What a kind of item is called in the audit log, where its list is, and how it is deleted.
+pub struct Kind {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub list_path: &'static str,
+    pub remove: fn(&mut DbConnection, &str, &str) -> QueryResult<bool>,
+}
+
+pub const CALL: Kind = Kind {
+    action: "call.deleted",
+    target_type: "call",
+    list_path: "calls",
+    remove: db::calls::delete,
+};
+
+pub const KNOWLEDGE_ITEM: Kind = Kind {
+    action: "knowledge.deleted",
+    target_type: "knowledge_item",
+    list_path: "knowledge",
+    remove: db::knowledge::delete,
+};
+
+/// Deletes `id` from the shell's project, recording who did it; a missing item is a 404.
+pub async fn delete(
+    req: &HttpRequest,
+    state: &AppState,
+    shell: &Shell,
+    id: String,
+    kind: &'static Kind,
+) -> Result<HttpResponse, WebError> {
+    shell.require_editor()?;
+    let ip = super::client_ip(req, state).to_string();
+    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let target = id.clone();
+    let deleted = db::run(&state.pool, move |conn| {
+        let event = Event {
+            project_id: &pid,
+            actor_user_id: Some(&uid),
+            action: kind.action,
+            target_type: kind.target_type,
+            target_id: &target,
+            ip: Some(&ip),
+        };
+        db::audit::record_if(conn, &event, time::now(), |conn| {
+            (kind.remove)(conn, &pid, &target)
+        })
+    })
+    .await?;
+    if !deleted {
+        return Err(WebError::NotFound);
+    }
+    tracing::info!(id = %id, kind = kind.target_type, "deleted from the dashboard");
+    Ok(htmx::redirect(req, &shell.url(kind.list_path)))
+}
