@@ -38,16 +38,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
             let base = format!("http://{host}:{}", app.port());
+            let pool = app.pool().clone();
+            // Start serving (and listening for SIGTERM) before saying so.
+            let server = actix_web::rt::spawn(app.run_until_stopped());
+            let users = db::run(&pool, |conn| Ok(db::users::count(conn)?)).await?;
             println!(
                 "Callem Studio is running at {base} (database: {})",
                 url.redacted()
             );
-            let pool = app.pool().clone();
-            let users = db::run(&pool, |conn| Ok(db::users::count(conn)?)).await?;
             if users == 0 {
                 println!("No user yet: finish setting up at {base}/setup");
             }
-            app.run_until_stopped().await?;
+            server.await??;
             Ok(())
         }
         Command::Migrate => cli::migrate(&url).await,

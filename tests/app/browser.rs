@@ -295,11 +295,27 @@ const ESCAPE: &str = "\u{E00C}";
 const TAB: &str = "\u{E004}";
 
 #[actix_web::test]
-async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
+async fn the_dashboard_in_a_real_browser_on_sqlite() {
     let Some(b) = Browser::start().await else {
         return;
     };
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    walk_through(b, TestApp::spawn(Backend::Sqlite).await, "").await;
+}
+
+#[actix_web::test]
+async fn the_dashboard_in_a_real_browser_on_postgres() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    walk_through(b, app, "pg-").await;
+}
+
+/// Setup, sign-in, the API Keys tab end to end (with the key tried on /v1), a call's
+/// transcript, a knowledge item added and deleted, the small-screen layout, and a restart.
+async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let base = app.address.clone();
 
     // A fresh install opens on /setup; a bad submit keeps the values and says why.
@@ -318,7 +334,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     assert!(b.current_url().await.contains("/settings/api-keys"));
-    b.screenshot("00-landing").await;
+    b.screenshot(&format!("{shots}00-landing")).await;
 
     // Sign out and in again.
     b.click("form[action='/logout'] button").await;
@@ -334,7 +350,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     b.wait_text("#keys-table", "No API keys yet").await;
-    b.screenshot("01-api-keys-empty").await;
+    b.screenshot(&format!("{shots}01-api-keys-empty")).await;
 
     // The modal: a bad IP rule is refused next to its field, values kept.
     b.click("[data-testid=create-key]").await;
@@ -362,7 +378,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
             .await;
         assert_eq!(inside, true, "Tab left the modal");
     }
-    b.screenshot("02-create-modal-error").await;
+    b.screenshot(&format!("{shots}02-create-modal-error")).await;
 
     // Fix it, choose an expiry, create.
     b.type_into("#key-ips", "127.0.0.1\n10.0.0.0/24").await;
@@ -381,7 +397,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.wait_text(".modal", "It will not be shown again.").await;
     b.click("[data-copy]").await;
     b.wait_text("[data-copy]", "Copied").await;
-    b.screenshot("03-reveal-panel").await;
+    b.screenshot(&format!("{shots}03-reveal-panel")).await;
     b.click(".modal-footer [data-close-modal]").await;
     b.gone(".modal").await;
 
@@ -424,7 +440,8 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.click("#keys-table [role=menuitem]").await;
     b.wait_text(".modal", "Revoke Production CRM Integration?")
         .await;
-    b.screenshot("04-revoke-confirmation").await;
+    b.screenshot(&format!("{shots}04-revoke-confirmation"))
+        .await;
     b.click(".modal .btn-danger").await;
     b.gone(".modal").await;
     b.wait_text("#keys-table", "No API keys yet").await;
@@ -449,13 +466,13 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     app.import_calls(&project_id, r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#).await;
     b.click("nav.sidebar a[href$='/calls']").await;
     b.wait_text("#calls-results", "Showing 1–1 of 1").await;
-    b.screenshot("06-calls").await;
+    b.screenshot(&format!("{shots}06-calls")).await;
     b.click("#calls-results a.row-link").await;
     b.wait_text(".transcript", "I'd like a check-up next week.")
         .await;
     assert_eq!(b.count(".turn-assistant").await, 2);
     assert_eq!(b.count(".turn-user").await, 2);
-    b.screenshot("07-call-transcript").await;
+    b.screenshot(&format!("{shots}07-call-transcript")).await;
 
     // Knowledge: add an item through the modal, read it, delete it.
     b.click("nav.sidebar a[href$='/knowledge']").await;
@@ -478,7 +495,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
         true,
         "no script ran"
     );
-    b.screenshot("08-knowledge-item").await;
+    b.screenshot(&format!("{shots}08-knowledge-item")).await;
     b.click("button[hx-get$='/delete']").await;
     b.wait_text(".modal", "Delete “Refund policy”?").await;
     b.click(".modal .btn-danger").await;
@@ -488,7 +505,7 @@ async fn setup_sign_in_and_the_api_keys_tab_in_a_real_browser() {
     b.resize(360, 780).await;
     b.goto(&format!("{base}/")).await;
     b.wait_text("h1", "Calls").await;
-    b.screenshot("05-api-keys-360px").await;
+    b.screenshot(&format!("{shots}05-api-keys-360px")).await;
 
     // A restart (another server on the same database) keeps the session.
     let replica = app.replica().await;
