@@ -17,7 +17,8 @@ pub struct Cli {
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://callem.db",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub database_url: String,
 
