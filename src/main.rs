@@ -1,5 +1,6 @@
 //! The `callem` binary: parse the command line, set up logging, run the command.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -35,20 +36,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings =
                 Settings::from_args(&cli.database_url, &args).map_err(anyhow::Error::msg)?;
             let bind = settings.bind.clone();
+            // Listen for SIGTERM/SIGINT before anything else, so a supervisor that stops us
+            // right after start still gets a graceful shutdown.
+            let stop = shutdown_signal()?;
             let app = Application::build(settings).await?;
             let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
             let base = format!("http://{host}:{}", app.port());
             let pool = app.pool().clone();
-            // Start serving (and listening for SIGTERM) before saying so.
+            let handle = app.handle();
             let server = actix_web::rt::spawn(app.run_until_stopped());
+            actix_web::rt::spawn(async move {
+                stop.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+            });
             let users = db::run(&pool, |conn| Ok(db::users::count(conn)?)).await?;
-            println!(
+            // A closed stdout (a supervisor that stopped reading) must not stop the server.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "Callem Studio is running at {base} (database: {})",
                 url.redacted()
             );
             if users == 0 {
-                println!("No user yet: finish setting up at {base}/setup");
+                let _ = writeln!(out, "No user yet: finish setting up at {base}/setup");
             }
+            let _ = out.flush();
+            drop(out);
             server.await??;
             Ok(())
         }
@@ -59,4 +73,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => cli::import(&url, cmd).await,
         Command::Demo => cli::demo(&url).await,
     }
+}
+
+/// Resolves on the first SIGTERM or SIGINT; the handlers are installed when this is called.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let term = std::pin::pin!(term.recv());
+        let int = std::pin::pin!(int.recv());
+        futures_util::future::select(term, int).await;
+    })
 }

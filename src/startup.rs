@@ -165,6 +165,8 @@ impl Application {
                 .default_service(web::to(|| async { WebError::NotFound.error_response() }))
         })
         .shutdown_timeout(10)
+        // `main` listens for SIGTERM/SIGINT itself, from before the first line it prints.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartError::Bind { addr: settings.bind.clone(), source })?
         .run();
@@ -179,7 +181,12 @@ impl Application {
         &self.pool
     }
 
-    /// Runs until SIGTERM/SIGINT, then finishes in-flight requests (graceful shutdown).
+    /// A handle to stop the server gracefully (in-flight requests finish, 10 s at most).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

@@ -8,6 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
 const USER_ID: &str = "user_id";
+const EPOCH: &str = "epoch";
 const CSRF_TOKEN: &str = "csrf";
 
 /// The session, with typed accessors.
@@ -18,12 +19,14 @@ impl TypedSession {
         TypedSession(session)
     }
 
-    /// Starts a fresh session for a user who just signed in (new cookie, new CSRF token).
-    pub fn sign_in(&self, user_id: &str) -> Result<(), SessionInsertError> {
+    /// Starts a fresh session for a user who just signed in (new cookie, new CSRF token),
+    /// tied to the user's current session epoch.
+    pub fn sign_in(&self, user_id: &str, epoch: i64) -> Result<(), SessionInsertError> {
         // A new session key on sign-in (no fixation); purge() would drop the inserts below.
         self.0.clear();
         self.0.renew();
         self.0.insert(USER_ID, user_id)?;
+        self.0.insert(EPOCH, epoch)?;
         self.0.insert(
             CSRF_TOKEN,
             crate::domain::ids::new_id() + &crate::domain::ids::new_id(),
@@ -32,6 +35,14 @@ impl TypedSession {
 
     pub fn user_id(&self) -> Result<Option<String>, SessionGetError> {
         self.0.get(USER_ID)
+    }
+
+    /// The user and the session epoch this cookie was issued in; the database decides whether
+    /// that epoch is still current.
+    pub fn signed_in(&self) -> Option<(String, i64)> {
+        let user = self.0.get::<String>(USER_ID).ok().flatten()?;
+        let epoch = self.0.get::<i64>(EPOCH).ok().flatten()?;
+        Some((user, epoch))
     }
 
     /// The session's CSRF token, created on first use.

@@ -28,6 +28,8 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
+    /// Sessions carry the epoch they were issued in; sign-out bumps it.
+    pub session_epoch: i64,
 }
 
 #[derive(Debug, Insertable)]

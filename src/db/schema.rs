@@ -23,6 +23,7 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        session_epoch -> BigInt,
     }
 }
 

@@ -145,3 +145,25 @@ pub fn set_password(
         .execute(conn)
         .map(|_| ())
 }
+
+/// The user a session names, if that session is still valid (issued in the current epoch).
+pub fn find_signed_in(
+    conn: &mut DbConnection,
+    user_id: &str,
+    epoch: i64,
+) -> QueryResult<Option<User>> {
+    users::table
+        .find(user_id)
+        .filter(users::session_epoch.eq(epoch))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Ends every session of the user, on every replica.
+pub fn end_sessions(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::session_epoch.eq(users::session_epoch + 1))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -25,11 +25,13 @@ pub async fn require_user(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let session = TypedSession::from_session(req.get_session());
-    let user_id = session.user_id().ok().flatten();
-    let user = match (user_id, req.app_data::<web::Data<AppState>>()) {
-        (Some(id), Some(state)) => {
+    let user = match (session.signed_in(), req.app_data::<web::Data<AppState>>()) {
+        (Some((id, epoch)), Some(state)) => {
             let pool = state.pool.clone();
-            match db::run(&pool, move |conn| Ok(db::users::find(conn, &id)?)).await {
+            let found = db::run(&pool, move |conn| {
+                Ok(db::users::find_signed_in(conn, &id, epoch)?)
+            });
+            match found.await {
                 Ok(user) => user,
                 Err(e) => {
                     let resp = WebError::from(e).error_response();

@@ -18,15 +18,15 @@ pub async fn root(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, WebError> {
-    let user_id = session.user_id()?;
+    let signed_in = session.signed_in();
     let target = db::run(&state.pool, move |conn| {
         if db::users::count(conn)? == 0 {
             return Ok("/setup".to_owned());
         }
-        let Some(uid) = user_id else {
+        let Some((uid, epoch)) = signed_in else {
             return Ok("/login".to_owned());
         };
-        if db::users::find(conn, &uid)?.is_none() {
+        if db::users::find_signed_in(conn, &uid, epoch)?.is_none() {
             return Ok("/login".to_owned());
         }
         Ok(match db::projects::for_user(conn, &uid)?.first() {

@@ -89,7 +89,7 @@ pub async fn submit(
         .map_err(|e| WebError::Internal(e.to_string()))?;
     match user.filter(|_| ok) {
         Some(user) => {
-            session.sign_in(&user.id)?;
+            session.sign_in(&user.id, user.session_epoch)?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok(htmx::redirect(&req, "/"))
         }
@@ -103,7 +103,22 @@ pub async fn submit(
     }
 }
 
-pub async fn logout(req: HttpRequest, session: TypedSession) -> HttpResponse {
+/// Signs out: this browser's cookie is cleared and, so that a copied cookie is worthless too,
+/// every session of the user ends (on every replica).
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, WebError> {
+    if let Some((user_id, epoch)) = session.signed_in() {
+        db::run(&state.pool, move |conn| {
+            if db::users::find_signed_in(conn, &user_id, epoch)?.is_some() {
+                db::users::end_sessions(conn, &user_id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
     session.sign_out();
-    htmx::redirect(&req, "/login")
+    Ok(htmx::redirect(&req, "/login"))
 }

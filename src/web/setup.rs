@@ -96,7 +96,7 @@ pub async fn submit(
     match created {
         Ok(done) => {
             tracing::info!(user_id = %done.user_id, project_id = %done.project_id, "setup completed");
-            session.sign_in(&done.user_id)?;
+            session.sign_in(&done.user_id, 0)?;
             Ok(htmx::redirect(
                 &req,
                 &format!("/projects/{}", done.project_id),

@@ -89,6 +89,21 @@ crate::on_both_backends! {
         assert_eq!(r.header("hx-redirect").as_deref(), Some("/login"), "htmx gets HX-Redirect, not a 303");
     }
 
+    async fn signing_out_makes_a_copied_cookie_worthless_on_every_server(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let replica = app.replica().await;
+        let copy = owner.on(&replica);
+        assert_eq!(copy.get(&format!("/projects/{pid}/calls")).await.status, 200);
+        owner.get(&format!("/projects/{pid}/calls")).await;
+        assert_eq!(owner.post_form("/logout", &[]).await.location(), "/login");
+        let r = copy.get(&format!("/projects/{pid}/calls")).await;
+        assert_eq!((r.status, r.location().as_str()), (303, "/login"), "the copied cookie no longer opens anything");
+        // Signing in again works and issues a fresh session.
+        let again = app.agent();
+        again.login(OWNER_EMAIL, PASSWORD).await;
+        assert_eq!(again.get(&format!("/projects/{pid}/calls")).await.status, 200);
+    }
+
     async fn session_cookie_is_httponly_lax_and_never_holds_plain_data(app) {
         let a = app.agent();
         let r = a.get("/setup").await;

@@ -77,7 +77,7 @@ crate::on_both_backends! {
         let expected: Vec<(&str, Vec<&str>)> = vec![
             ("settings", vec![settings::name::NAME, settings::value::NAME]),
             ("projects", vec![projects::id::NAME, projects::name::NAME, projects::created_at::NAME, projects::calls_count::NAME, projects::knowledge_count::NAME]),
-            ("users", vec![users::id::NAME, users::email::NAME, users::password_hash::NAME, users::created_at::NAME]),
+            ("users", vec![users::id::NAME, users::email::NAME, users::password_hash::NAME, users::created_at::NAME, users::session_epoch::NAME]),
             ("memberships", vec![memberships::project_id::NAME, memberships::user_id::NAME, memberships::role::NAME, memberships::created_at::NAME]),
             ("api_keys", vec![api_keys::id::NAME, api_keys::project_id::NAME, api_keys::name::NAME, api_keys::prefix::NAME, api_keys::key_hash::NAME, api_keys::allowed_ips::NAME, api_keys::expires_at::NAME, api_keys::last_used_at::NAME, api_keys::last_used_ip::NAME, api_keys::created_by::NAME, api_keys::created_at::NAME, api_keys::revoked_by::NAME, api_keys::revoked_at::NAME]),
             ("calls", vec![calls::id::NAME, calls::project_id::NAME, calls::status::NAME, calls::duration::NAME, calls::summary::NAME, calls::evaluation::NAME, calls::ended_reason::NAME, calls::caller_number::NAME, calls::called_number::NAME, calls::is_engaged::NAME, calls::call_analysis::NAME, calls::transcript::NAME, calls::created_at::NAME, calls::updated_at::NAME]),
