@@ -277,6 +277,13 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Emulates `prefers-color-scheme` (Chromium's DevTools protocol through chromedriver).
+    pub async fn color_scheme(&self, scheme: &str) {
+        let body = json!({"cmd": "Emulation.setEmulatedMedia",
+                          "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
+        self.cmd("POST", "/goog/cdp/execute", Some(body)).await;
+    }
+
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(
             "POST",
@@ -500,6 +507,17 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text(".modal", "Delete “Refund policy”?").await;
     b.click(".modal .btn-danger").await;
     b.wait_text("main", "No knowledge yet").await;
+
+    // The dark theme.
+    b.color_scheme("dark").await;
+    b.click("nav.sidebar a[href$='/calls']").await;
+    b.wait_text("#calls-results", "Showing").await;
+    let bg = b
+        .script("return getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(bg, json!("rgb(15, 17, 21)"), "dark background");
+    b.screenshot(&format!("{shots}09-calls-dark")).await;
+    b.color_scheme("light").await;
 
     // Small screens still work.
     b.resize(360, 780).await;
