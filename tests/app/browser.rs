@@ -300,6 +300,8 @@ impl Browser {
 
 const ESCAPE: &str = "\u{E00C}";
 const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const ARROW_DOWN: &str = "\u{E015}";
 
 #[actix_web::test]
 async fn the_dashboard_in_a_real_browser_on_sqlite() {
@@ -442,9 +444,22 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let key = key.trim().to_owned();
     assert_eq!(api(key.clone()).await, 200, "the revealed key works");
 
-    // Revoke through the menu and the confirmation.
-    b.click("#keys-table details.menu summary").await;
-    b.click("#keys-table [role=menuitem]").await;
+    // Revoke through the menu and the confirmation, by keyboard alone.
+    b.script("document.querySelector('#keys-table details.menu summary').focus()")
+        .await;
+    b.keys(ENTER).await;
+    b.wait_for(
+        "return !!document.querySelector('#keys-table details.menu').open",
+        json!(true),
+    )
+    .await;
+    b.keys(ARROW_DOWN).await;
+    b.wait_for(
+        "return document.activeElement.getAttribute('role')",
+        json!("menuitem"),
+    )
+    .await;
+    b.keys(ENTER).await;
     b.wait_text(".modal", "Revoke Production CRM Integration?")
         .await;
     b.screenshot(&format!("{shots}04-revoke-confirmation"))
