@@ -2,28 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::{CallDto, Deleted, ListEnvelope, Pagination};
+use super::dto::CallDto;
 use super::error::ApiError;
-use super::{authenticated, authenticated_fetch, page};
+use super::{authenticated_fetch, delete_one, list_of};
 use crate::db;
 use crate::state::AppState;
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let page = page(&req);
-    let (rows, total, page) = authenticated(&req, &state, move |conn, who| {
-        let page = page?;
-        let (rows, total) = db::calls::list(conn, &who.project_id, page.limit, page.offset)?;
-        Ok((rows, total, page))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(ListEnvelope {
-        data: rows.into_iter().map(CallDto::from).collect(),
-        pagination: Pagination {
-            total,
-            limit: page.limit,
-            offset: page.offset,
-        },
-    }))
+    list_of::<_, CallDto>(&req, &state, db::calls::list).await
 }
 
 pub async fn get(
@@ -45,18 +31,12 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let deleted_id = id.clone();
-    authenticated(&req, &state, move |conn, who| {
-        if db::calls::delete(conn, &who.project_id, &id)? {
-            Ok(())
-        } else {
-            Err(ApiError::CALL_NOT_FOUND)
-        }
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: deleted_id,
-        deleted: true,
-    }))
+    delete_one(
+        &req,
+        &state,
+        id.into_inner(),
+        db::calls::delete,
+        "Call not found",
+    )
+    .await
 }

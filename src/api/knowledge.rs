@@ -2,30 +2,16 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::{Deleted, KnowledgeDto, ListEnvelope, Pagination};
+use super::dto::KnowledgeDto;
 use super::error::ApiError;
-use super::{authenticated, page, read_json};
+use super::{authenticated, delete_one, list_of, read_json};
 use crate::db::{self, models::KnowledgeItem};
 use crate::domain::{ids, knowledge::NewKnowledge};
 use crate::state::AppState;
 use crate::time;
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let page = page(&req);
-    let (rows, total, page) = authenticated(&req, &state, move |conn, who| {
-        let page = page?;
-        let (rows, total) = db::knowledge::list(conn, &who.project_id, page.limit, page.offset)?;
-        Ok((rows, total, page))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(ListEnvelope {
-        data: rows.into_iter().map(KnowledgeDto::from).collect(),
-        pagination: Pagination {
-            total,
-            limit: page.limit,
-            offset: page.offset,
-        },
-    }))
+    list_of::<_, KnowledgeDto>(&req, &state, db::knowledge::list).await
 }
 
 pub async fn get(
@@ -73,17 +59,12 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let deleted_id = id.clone();
-    authenticated(&req, &state, move |conn, who| {
-        if db::knowledge::delete(conn, &who.project_id, &id)? {
-            Ok(())
-        } else {
-            Err(ApiError::KNOWLEDGE_NOT_FOUND)
-        }
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(Deleted {
-        id: deleted_id,
-        deleted: true,
-    }))
+    delete_one(
+        &req,
+        &state,
+        id,
+        db::knowledge::delete,
+        "Knowledge item not found",
+    )
+    .await
 }

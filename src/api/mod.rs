@@ -236,6 +236,57 @@ where
     .await
 }
 
+/// Reads one page of a project's rows (limit, offset) and the project's total.
+pub type PageLoader<Row> =
+    fn(&mut DbConnection, &str, i64, i64) -> diesel::QueryResult<(Vec<Row>, i64)>;
+
+/// The project's rows, one page of them, sent in the list envelope as `Dto`s.
+pub async fn list_of<Row, Dto>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    load: PageLoader<Row>,
+) -> Result<HttpResponse, ApiError>
+where
+    Row: Send + 'static,
+    Dto: From<Row> + serde::Serialize,
+{
+    let page = page(req);
+    let (rows, total, page) = authenticated(req, state, move |conn, who| {
+        let page = page?;
+        let (rows, total) = load(conn, &who.project_id, page.limit, page.offset)?;
+        Ok((rows, total, page))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto::ListEnvelope {
+        data: rows.into_iter().map(Dto::from).collect::<Vec<Dto>>(),
+        pagination: dto::Pagination {
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        },
+    }))
+}
+
+/// Deletes one of the project's rows for good; `not_found` when it has no such row.
+pub async fn delete_one(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    id: String,
+    remove: fn(&mut DbConnection, &str, &str) -> diesel::QueryResult<bool>,
+    not_found: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let target = id.clone();
+    authenticated(req, state, move |conn, who| {
+        if remove(conn, &who.project_id, &target)? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(not_found))
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto::Deleted { id, deleted: true }))
+}
+
 /// Reads a JSON request body: `application/json` (else 415), at most 1 MiB (else 413),
 /// well-formed (else 400 saying where it breaks).
 pub async fn read_json(req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ApiError> {

@@ -210,15 +210,6 @@ fn display_value(v: &Value) -> String {
     }
 }
 
-async fn load_call(state: &AppState, shell: &Shell, call_id: String) -> Result<Call, WebError> {
-    let pid = shell.project_id.clone();
-    db::run(&state.pool, move |conn| {
-        Ok(db::calls::find(conn, &pid, &call_id)?)
-    })
-    .await?
-    .ok_or(WebError::NotFound)
-}
-
 /// GET a call's page: summary, evaluation, analysis and the transcript as a conversation.
 pub async fn show(
     state: web::Data<AppState>,
@@ -228,7 +219,7 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let (pid, cid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
-    let call = load_call(&state, &shell, cid).await?;
+    let call = shell.find(&state, cid, db::calls::find).await?;
     let analysis = serde_json::from_str::<Value>(&call.call_analysis)
         .ok()
         .and_then(|v| v.as_object().cloned())
@@ -273,7 +264,7 @@ pub async fn confirm_delete(
     let (pid, cid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
     shell.require_editor()?;
-    let call = load_call(&state, &shell, cid.clone()).await?;
+    let call = shell.find(&state, cid.clone(), db::calls::find).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete call",
         question: format!(

@@ -180,15 +180,6 @@ pub async fn create(
     ))
 }
 
-async fn load_item(state: &AppState, shell: &Shell, id: String) -> Result<KnowledgeItem, WebError> {
-    let pid = shell.project_id.clone();
-    db::run(&state.pool, move |conn| {
-        Ok(db::knowledge::find(conn, &pid, &id)?)
-    })
-    .await?
-    .ok_or(WebError::NotFound)
-}
-
 pub async fn show(
     state: web::Data<AppState>,
     user: web::ReqData<CurrentUser>,
@@ -197,7 +188,7 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
-    let item = load_item(&state, &shell, kid).await?;
+    let item = shell.find(&state, kid, db::knowledge::find).await?;
     htmx::html(&ItemPage {
         can_edit: shell.role.can_edit_data(),
         row: ItemRow::from(&item),
@@ -215,7 +206,7 @@ pub async fn confirm_delete(
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
     shell.require_editor()?;
-    let item = load_item(&state, &shell, kid.clone()).await?;
+    let item = shell.find(&state, kid.clone(), db::knowledge::find).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete knowledge item",
         question: format!(

@@ -96,6 +96,19 @@ impl Shell {
         }
     }
 
+    /// One row of this project (a call, a knowledge item), or a 404.
+    pub async fn find<T: Send + 'static>(
+        &self,
+        state: &AppState,
+        id: String,
+        find: fn(&mut crate::db::DbConnection, &str, &str) -> diesel::QueryResult<Option<T>>,
+    ) -> Result<T, WebError> {
+        let pid = self.project_id.clone();
+        db::run(&state.pool, move |conn| Ok(find(conn, &pid, &id)?))
+            .await?
+            .ok_or(WebError::NotFound)
+    }
+
     /// URL of this project's page at `path` (e.g. `settings/api-keys`).
     pub fn url(&self, path: &str) -> String {
         format!("/projects/{}/{}", self.project_id, path)
