@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod markdown;
+pub mod rate_limit;
 pub mod request;
 pub mod startup;
 pub mod state;

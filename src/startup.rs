@@ -121,7 +121,11 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
-            rate_limiter: crate::api::rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
+            rate_limiter: crate::rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
+            sign_in_limiter: crate::rate_limit::RateLimiter::with_window(
+                crate::web::login::ATTEMPTS_PER_WINDOW,
+                crate::web::login::ATTEMPT_WINDOW,
+            ),
             last_use: Default::default(),
         });
         let secure = settings.secure_cookies;

@@ -6,7 +6,6 @@ pub mod dto;
 pub mod error;
 pub mod knowledge;
 pub mod openapi;
-pub mod rate_limit;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -125,7 +124,7 @@ pub async fn frame(
     }
 }
 
-fn add_rate_limit_headers(h: &mut header::HeaderMap, d: rate_limit::Decision) {
+fn add_rate_limit_headers(h: &mut header::HeaderMap, d: crate::rate_limit::Decision) {
     h.insert(
         header::HeaderName::from_static("ratelimit-limit"),
         HeaderValue::from(d.limit),
@@ -142,7 +141,7 @@ fn add_rate_limit_headers(h: &mut header::HeaderMap, d: rate_limit::Decision) {
 
 /// An API error that still carries the rate-limit headers when rendered by the framework.
 #[derive(Debug)]
-struct Framed(ApiError, Option<rate_limit::Decision>);
+struct Framed(ApiError, Option<crate::rate_limit::Decision>);
 
 impl std::fmt::Display for Framed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

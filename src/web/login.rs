@@ -14,6 +14,11 @@ use crate::state::AppState;
 /// The one message for an unknown email and for a wrong password.
 pub const BAD_CREDENTIALS: &str = "Incorrect email or password.";
 
+/// Sign-in attempts allowed per client address in [`ATTEMPT_WINDOW`]; beyond that the form
+/// answers 429 until the window ends, whatever the password.
+pub const ATTEMPTS_PER_WINDOW: u32 = 10;
+pub const ATTEMPT_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -61,6 +66,20 @@ pub async fn submit(
         email: form.email.clone(),
         ..Default::default()
     };
+    let attempt = state
+        .sign_in_limiter
+        .check(super::client_ip(&req, &state), std::time::Instant::now());
+    if !attempt.allowed {
+        let minutes = attempt.reset_secs.div_ceil(60);
+        page.form_error = Some(format!(
+            "Too many sign-in attempts from your address. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ));
+        return Ok(HttpResponse::TooManyRequests()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Retry-After", attempt.reset_secs.to_string()))
+            .body(page.render()?));
+    }
     let email = match EmailAddress::parse(&form.email) {
         Ok(e) => Some(e),
         Err(e) => {

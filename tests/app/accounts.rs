@@ -73,6 +73,21 @@ crate::on_both_backends! {
         assert_eq!(a.get("/").await.location(), "/login", "still signed out");
     }
 
+    async fn sign_in_attempts_are_limited_per_address(app) {
+        app.setup_owner().await;
+        let a = app.agent();
+        a.get("/login").await;
+        for _ in 0..10 {
+            let r = a.post_form("/login", &[("email", OWNER_EMAIL), ("password", "not the password")]).await;
+            assert_eq!(r.status, 401);
+        }
+        let r = a.post_form("/login", &[("email", OWNER_EMAIL), ("password", PASSWORD)]).await;
+        assert_eq!(r.status, 429, "even the right password waits once the limit is hit");
+        assert!(r.body.contains("Too many sign-in attempts from your address. Try again in 5 minutes."), "{}", r.body);
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(a.get("/").await.location(), "/login", "not signed in");
+    }
+
     async fn sign_in_and_sign_out(app) {
         let (_, project_id) = app.setup_owner().await;
         let a = app.agent();

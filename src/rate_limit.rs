@@ -1,13 +1,11 @@
-//! 120 requests a minute per client IP over all of `/v1` (the number is configurable),
-//! failed authentication included. Counters live in this process on purpose: with several
-//! replicas each one counts separately (see the README).
+//! Fixed-window request counting per client address: 120 requests a minute over all of `/v1`
+//! (configurable), and a few sign-in attempts per address. Counters live in this process on
+//! purpose: with several replicas each one counts separately (see the README).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-const WINDOW: Duration = Duration::from_secs(60);
 
 /// The outcome of counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,17 +17,25 @@ pub struct Decision {
     pub reset_secs: u64,
 }
 
-/// Fixed one-minute windows per client address.
+/// Fixed windows per client address.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: u32,
+    window: Duration,
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl RateLimiter {
+    /// `limit_per_minute` requests per minute.
     pub fn new(limit_per_minute: u32) -> Self {
+        Self::with_window(limit_per_minute, Duration::from_secs(60))
+    }
+
+    /// `limit` requests per `window`.
+    pub fn with_window(limit: u32, window: Duration) -> Self {
         RateLimiter {
-            limit: limit_per_minute,
+            limit,
+            window,
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -41,13 +47,13 @@ impl RateLimiter {
             Err(poisoned) => poisoned.into_inner(),
         };
         if windows.len() > 50_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
         let entry = windows.entry(client).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
+        if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
-        let reset = WINDOW.saturating_sub(now.duration_since(entry.0));
+        let reset = self.window.saturating_sub(now.duration_since(entry.0));
         let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
         if entry.1 >= self.limit {
             return Decision {
@@ -91,5 +97,16 @@ mod tests {
             rl.check(a, t0 + Duration::from_secs(61)).allowed,
             "a new window"
         );
+    }
+
+    #[test]
+    fn windows_can_be_longer_than_a_minute() {
+        let rl = RateLimiter::with_window(1, Duration::from_secs(300));
+        let a: IpAddr = "::1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(rl.check(a, t0).allowed);
+        let later = rl.check(a, t0 + Duration::from_secs(120));
+        assert_eq!((later.allowed, later.reset_secs), (false, 180));
+        assert!(rl.check(a, t0 + Duration::from_secs(300)).allowed);
     }
 }
