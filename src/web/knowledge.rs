@@ -46,6 +46,10 @@ struct KnowledgePage {
     shell: Shell,
     rows: Vec<ItemRow>,
     total: i64,
+    first: i64,
+    last: i64,
+    prev: Option<i64>,
+    next: Option<i64>,
     can_edit: bool,
 }
 
@@ -71,23 +75,47 @@ struct ItemPage {
     can_edit: bool,
 }
 
-/// The list shows the newest 500 items; the API pages through all of them.
-const LIST_LIMIT: i64 = 500;
+/// Items a page of the list.
+const PER_PAGE: i64 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
 
 pub async fn index(
     state: web::Data<AppState>,
     user: web::ReqData<CurrentUser>,
     session: TypedSession,
     path: web::Path<String>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
+    // A page number from a link: anything unreadable is the first page.
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
     let pid = shell.project_id.clone();
     let (items, total) = db::run(&state.pool, move |conn| {
-        Ok(db::knowledge::list(conn, &pid, LIST_LIMIT, 0)?)
+        Ok(db::knowledge::list(
+            conn,
+            &pid,
+            PER_PAGE,
+            (page - 1) * PER_PAGE,
+        )?)
     })
     .await?;
+    let first = (page - 1) * PER_PAGE;
     htmx::html(&KnowledgePage {
         can_edit: shell.role.can_edit_data(),
+        first: if items.is_empty() { 0 } else { first + 1 },
+        last: first + items.len() as i64,
+        prev: (page > 1).then(|| page - 1),
+        next: (first + (items.len() as i64) < total).then(|| page + 1),
         rows: items.iter().map(ItemRow::from).collect(),
         total,
         shell,

@@ -182,6 +182,30 @@ crate::on_both_backends! {
         assert!(events.iter().any(|e| e.action == "knowledge.deleted"));
     }
 
+    async fn the_knowledge_list_pages_through_every_item(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let p = pid.clone();
+        app.db(move |c| {
+            for i in 0..55 {
+                callem::db::knowledge::insert(c, &callem::db::models::KnowledgeItem {
+                    id: callem::domain::ids::new_id(),
+                    project_id: p.clone(),
+                    name: format!("Item {i:02}"),
+                    description: None,
+                    text: "t".into(),
+                    created_at: callem::time::now() - chrono::Duration::minutes(100 - i),
+                })?;
+            }
+            Ok(())
+        }).await;
+        let first = owner.get(&format!("/projects/{pid}/knowledge")).await.body;
+        assert!(first.contains("Showing 1–50 of 55") && first.contains(">Item 54<") && !first.contains(">Item 04<"));
+        assert!(first.contains("?page=2\">Next</a>") && !first.contains(">Previous<"));
+        let second = owner.get(&format!("/projects/{pid}/knowledge?page=2")).await.body;
+        assert!(second.contains("Showing 51–55 of 55") && second.contains(">Item 00<") && !second.contains(">Next<"));
+        assert!(owner.get(&format!("/projects/{pid}/knowledge?page=abc")).await.body.contains("Showing 1–50 of 55"));
+    }
+
     async fn the_demo_is_realistic_and_safe_to_run_twice(app) {
         let url = app.db.url().to_owned();
         let run = || {
