@@ -42,35 +42,29 @@ pub fn scope() -> actix_web::Scope<
 > {
     web::scope("/v1")
         .wrap(from_fn(frame))
+        .service(resource("/calls").route(web::get().to(calls::list)))
         .service(
-            web::resource("/calls")
-                .route(web::get().to(calls::list))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/calls/{id}")
+            resource("/calls/{id}")
                 .route(web::get().to(calls::get))
-                .route(web::delete().to(calls::delete))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::delete().to(calls::delete)),
         )
         .service(
-            web::resource("/knowledge")
+            resource("/knowledge")
                 .route(web::get().to(knowledge::list))
-                .route(web::post().to(knowledge::create))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::post().to(knowledge::create)),
         )
         .service(
-            web::resource("/knowledge/{id}")
+            resource("/knowledge/{id}")
                 .route(web::get().to(knowledge::get))
-                .route(web::delete().to(knowledge::delete))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::delete().to(knowledge::delete)),
         )
-        .service(
-            web::resource("/openapi.json")
-                .route(web::get().to(openapi::document))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .service(resource("/openapi.json").route(web::get().to(openapi::document)))
         .default_service(web::to(not_found))
+}
+
+/// A known path: any method it has no route for is a JSON 405.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 async fn not_found() -> ApiError {
