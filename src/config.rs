@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use ipnetwork::IpNetwork;
 
 use crate::db::DatabaseUrl;
+use crate::edge::{parse_public_url, Origin};
 
 /// Callem Studio, self-hosted: the API keys dashboard and the public REST API in one binary.
 #[derive(Debug, Parser)]
@@ -87,6 +88,16 @@ pub struct ServeArgs {
     /// Database connections per server process (requests beyond this wait their turn).
     #[arg(long, env = "CALLEM_DB_POOL_SIZE", default_value_t = 6)]
     pub db_pool_size: u32,
+
+    /// The address people open the dashboard at, e.g. https://callem.example.com. When set,
+    /// it is the only Host answered (others get 400) and the only Origin accepted.
+    #[arg(long, env = "CALLEM_PUBLIC_URL", default_value = "")]
+    pub public_url: String,
+
+    /// Seconds to keep serving after SIGTERM while /readyz already fails, so a load balancer
+    /// stops sending before connections close.
+    #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
+    pub shutdown_drain_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +185,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub rate_limit_per_minute: u32,
     pub db_pool_size: u32,
+    pub public_origin: Option<Origin>,
+    pub shutdown_drain: std::time::Duration,
 }
 
 impl Settings {
@@ -193,6 +206,9 @@ impl Settings {
         if args.rate_limit_per_minute == 0 {
             return Err("CALLEM_RATE_LIMIT_PER_MINUTE must be at least 1".to_owned());
         }
+        if args.shutdown_drain_secs > 300 {
+            return Err("CALLEM_SHUTDOWN_DRAIN_SECS must be at most 300".to_owned());
+        }
         Ok(Settings {
             database_url,
             bind: args.bind.clone(),
@@ -201,6 +217,8 @@ impl Settings {
             secure_cookies: args.secure_cookies,
             rate_limit_per_minute: args.rate_limit_per_minute,
             db_pool_size: args.db_pool_size,
+            public_origin: parse_public_url(&args.public_url)?,
+            shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
         })
     }
 }

@@ -8,7 +8,7 @@ use clap::Parser;
 use callem::config::{Cli, Command, Settings};
 use callem::db::DatabaseUrl;
 use callem::startup::Application;
-use callem::{cli, db, telemetry};
+use callem::{cli, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -39,18 +39,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Listen for SIGTERM/SIGINT before anything else, so a supervisor that stops us
             // right after start still gets a graceful shutdown.
             let stop = shutdown_signal()?;
+            raise_open_file_limit();
+            let drain = settings.shutdown_drain;
             let app = Application::build(settings).await?;
             let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
             let base = format!("http://{host}:{}", app.port());
-            let pool = app.pool().clone();
             let handle = app.handle();
+            let draining = app.drain_handle();
+            let setup_link = app.setup_token().map(|t| format!("{base}/setup?token={t}"));
             let server = actix_web::rt::spawn(app.run_until_stopped());
             actix_web::rt::spawn(async move {
                 stop.await;
-                tracing::info!("shutting down: finishing in-flight requests");
+                // /readyz fails first, so a load balancer stops sending; keep serving what
+                // still arrives (keep-alive connections included) for the drain period.
+                draining.start();
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "shutting down: draining, then finishing in-flight requests"
+                );
+                actix_web::rt::time::sleep(drain).await;
                 handle.stop(true).await;
             });
-            let users = db::run(&pool, |conn| Ok(db::users::count(conn)?)).await?;
             // A closed stdout (a supervisor that stopped reading) must not stop the server.
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
@@ -58,8 +67,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "Callem Studio is running at {base} (database: {})",
                 url.redacted()
             );
-            if users == 0 {
-                let _ = writeln!(out, "No user yet: finish setting up at {base}/setup");
+            if let Some(link) = setup_link {
+                let _ = writeln!(out, "No user yet: finish setting up at {link}");
             }
             let _ = out.flush();
             drop(out);
@@ -85,4 +94,26 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         let int = std::pin::pin!(int.recv());
         futures_util::future::select(term, int).await;
     })
+}
+
+/// Raises the soft open-file limit to the hard one: each client connection is a descriptor,
+/// and distributions often start services with a soft limit of 1024.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::warn!("could not raise the open-file limit");
+            }
+        }
+    }
 }

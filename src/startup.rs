@@ -8,7 +8,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer, ResponseError};
 use sha2::{Digest, Sha512};
 use tracing_actix_web::TracingLogger;
@@ -16,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::csrf;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbError, Pool, PoolUse};
+use crate::domain::one_time_token::OneTimeToken;
 use crate::state::AppState;
 use crate::web::{error::WebError, health, static_files};
 
@@ -98,6 +99,24 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    state: web::Data<AppState>,
+    setup_token: Option<OneTimeToken>,
+}
+
+/// While no user exists, a fresh setup token (its hash stored, so any replica accepts it);
+/// the previous start's link stops working.
+async fn new_setup_token(pool: &Pool) -> Result<Option<OneTimeToken>, DbError> {
+    let token = OneTimeToken::generate();
+    let hash = token.hash();
+    let fresh = db::run(pool, move |conn| {
+        if db::users::count(conn)? > 0 {
+            return Ok(false);
+        }
+        db::settings::put(conn, db::settings::SETUP_TOKEN, &hash)?;
+        Ok(true)
+    })
+    .await?;
+    Ok(fresh.then_some(token))
 }
 
 impl Application {
@@ -113,6 +132,12 @@ impl Application {
                 url: settings.database_url.redacted(),
                 source,
             })?;
+        let setup_token = new_setup_token(&pool)
+            .await
+            .map_err(|source| StartError::Database {
+                url: settings.database_url.redacted(),
+                source,
+            })?;
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -121,13 +146,18 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            public_origin: settings.public_origin.clone(),
+            secure_cookies: settings.secure_cookies,
             rate_limiter: crate::rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
             sign_in_limiter: crate::rate_limit::RateLimiter::with_window(
                 crate::web::login::ATTEMPTS_PER_WINDOW,
                 crate::web::login::ATTEMPT_WINDOW,
             ),
             last_use: Default::default(),
+            password_slots: Default::default(),
+            draining: Default::default(),
         });
+        let app_state = state.clone();
         let secure = settings.secure_cookies;
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
@@ -143,19 +173,9 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(1024 * 1024))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("X-Frame-Options", "DENY"))
-                        .add(("Referrer-Policy", "same-origin"))
-                        .add((
-                            "Content-Security-Policy",
-                            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                             img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-                        )),
-                )
+                .wrap(from_fn(crate::edge::guard))
                 .wrap(from_fn(request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::request::AccessLog>::new())
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/static/{name}", web::get().to(static_files::serve))
@@ -172,9 +192,29 @@ impl Application {
         // `main` listens for SIGTERM/SIGINT itself, from before the first line it prints.
         .disable_signals()
         .listen(listener)
-        .map_err(|source| StartError::Bind { addr: settings.bind.clone(), source })?
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?
         .run();
-        Ok(Application { port, server, pool })
+        Ok(Application {
+            port,
+            server,
+            pool,
+            state: app_state,
+            setup_token,
+        })
+    }
+
+    /// The token of the setup link, when no user exists yet (print it; it is shown nowhere
+    /// else).
+    pub fn setup_token(&self) -> Option<&str> {
+        self.setup_token.as_ref().map(OneTimeToken::expose)
+    }
+
+    /// Starts draining for shutdown: `/readyz` fails from now on, everything else is served.
+    pub fn drain_handle(&self) -> DrainHandle {
+        DrainHandle(self.state.clone())
     }
 
     pub fn port(&self) -> u16 {
@@ -193,5 +233,17 @@ impl Application {
     /// Runs until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Tells the server it is about to stop (see [`Application::drain_handle`]).
+#[derive(Clone)]
+pub struct DrainHandle(web::Data<AppState>);
+
+impl DrainHandle {
+    pub fn start(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }

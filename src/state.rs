@@ -1,19 +1,31 @@
 //! What every request handler shares.
 
+use std::sync::atomic::AtomicBool;
+
 use ipnetwork::IpNetwork;
 
 use crate::auth::api_key::LastUseThrottle;
+use crate::auth::password::HashSlots;
 use crate::db::Pool;
+use crate::edge::Origin;
 use crate::rate_limit::RateLimiter;
 
-/// Shared, immutable application state (the pool is internally shared).
+/// Shared application state (the pool is internally shared).
 pub struct AppState {
     pub pool: Pool,
     pub trusted_proxies: Vec<IpNetwork>,
+    /// `CALLEM_PUBLIC_URL`: when set, the only `Host` and `Origin` accepted.
+    pub public_origin: Option<Origin>,
+    /// `CALLEM_SECURE_COOKIES`: the site is served over HTTPS (also sends HSTS).
+    pub secure_cookies: bool,
     /// Per-client request counters for `/v1` (this process only, on purpose).
     pub rate_limiter: RateLimiter,
     /// Sign-in attempts per client address (this process only, on purpose).
     pub sign_in_limiter: RateLimiter,
     /// Keeps "last used" writes to one a minute per key.
     pub last_use: LastUseThrottle,
+    /// Bounds concurrent argon2 work (each hash takes ~19 MiB).
+    pub password_slots: HashSlots,
+    /// Set on SIGTERM: `/readyz` fails while the server drains.
+    pub draining: AtomicBool,
 }

@@ -4,12 +4,24 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::CallDto;
 use super::error::ApiError;
-use super::{authenticated_fetch, delete_one, list_of};
-use crate::db;
+use super::list::{self, Listing};
+use super::{authenticated_fetch, delete_one};
+use crate::db::{self, models::Call};
 use crate::state::AppState;
 
+static CALLS: Listing<Call> = Listing {
+    page_ids: db::calls::page_ids,
+    by_ids: db::calls::by_ids,
+    total: db::calls::total,
+    id_of: call_id,
+};
+
+fn call_id(c: &Call) -> &str {
+    &c.id
+}
+
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    list_of::<_, CallDto>(&req, &state, db::calls::list).await
+    list::respond::<_, CallDto>(&req, &state, &CALLS).await
 }
 
 pub async fn get(

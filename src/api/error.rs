@@ -26,8 +26,9 @@ pub enum ApiError {
     IpNotAllowed,
     #[error("{0}")]
     NotFound(&'static str),
+    /// With the methods the path has, for the `Allow` header.
     #[error("Method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     #[error("Request body too large")]
     PayloadTooLarge,
     #[error("Content-Type must be application/json")]
@@ -40,6 +41,9 @@ pub enum ApiError {
     /// The cause is logged, never sent.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Unavailable for a moment (a locked database, no connection free): with `Retry-After`.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 impl ApiError {
@@ -50,7 +54,7 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Internal(_) => "Internal server error".to_owned(),
-            ApiError::Unavailable(_) => "Service unavailable".to_owned(),
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "Service unavailable".to_owned(),
             other => other.to_string(),
         }
     }
@@ -64,7 +68,9 @@ impl crate::db::ConnectionLoss for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        if e.is_unavailable() {
+        if e.is_busy() {
+            ApiError::Busy(e.to_string())
+        } else if e.is_unavailable() {
             ApiError::Unavailable(e.to_string())
         } else {
             ApiError::Internal(e.to_string())
@@ -106,12 +112,12 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -119,12 +125,22 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(cause) => tracing::error!(%cause, "API request failed"),
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            ApiError::Busy(cause) => tracing::warn!(%cause, "database busy"),
             _ => {}
         }
         let status = self.status_code();
-        HttpResponse::build(status).json(ErrorBody {
+        let mut r = HttpResponse::build(status);
+        if matches!(self, ApiError::Busy(_) | ApiError::Unavailable(_)) {
+            r.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
+        }
+        if let ApiError::MethodNotAllowed(allow) = self {
+            r.insert_header((actix_web::http::header::ALLOW, *allow));
+        }
+        let mut r = r.json(ErrorBody {
             status_code: status.as_u16(),
             message: self.message(),
-        })
+        });
+        crate::edge::add_security_headers(r.headers_mut());
+        r
     }
 }

@@ -4,14 +4,26 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::KnowledgeDto;
 use super::error::ApiError;
-use super::{authenticated, delete_one, list_of, read_json};
+use super::list::{self, Listing};
+use super::{authenticated, delete_one, read_json};
 use crate::db::{self, models::KnowledgeItem};
 use crate::domain::{ids, knowledge::NewKnowledge};
 use crate::state::AppState;
 use crate::time;
 
+static ITEMS: Listing<KnowledgeItem> = Listing {
+    page_ids: db::knowledge::page_ids,
+    by_ids: db::knowledge::by_ids,
+    total: db::knowledge::total,
+    id_of: item_id,
+};
+
+fn item_id(k: &KnowledgeItem) -> &str {
+    &k.id
+}
+
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    list_of::<_, KnowledgeDto>(&req, &state, db::knowledge::list).await
+    list::respond::<_, KnowledgeDto>(&req, &state, &ITEMS).await
 }
 
 pub async fn get(

@@ -5,6 +5,7 @@ pub mod calls;
 pub mod dto;
 pub mod error;
 pub mod knowledge;
+pub mod list;
 pub mod openapi;
 
 use std::panic::AssertUnwindSafe;
@@ -42,37 +43,35 @@ pub fn scope() -> actix_web::Scope<
 > {
     web::scope("/v1")
         .wrap(from_fn(frame))
-        .service(resource("/calls").route(web::get().to(calls::list)))
+        .service(resource("/calls", "GET").route(web::get().to(calls::list)))
         .service(
-            resource("/calls/{id}")
+            resource("/calls/{id}", "GET, DELETE")
                 .route(web::get().to(calls::get))
                 .route(web::delete().to(calls::delete)),
         )
         .service(
-            resource("/knowledge")
+            resource("/knowledge", "GET, POST")
                 .route(web::get().to(knowledge::list))
                 .route(web::post().to(knowledge::create)),
         )
         .service(
-            resource("/knowledge/{id}")
+            resource("/knowledge/{id}", "GET, DELETE")
                 .route(web::get().to(knowledge::get))
                 .route(web::delete().to(knowledge::delete)),
         )
-        .service(resource("/openapi.json").route(web::get().to(openapi::document)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
         .default_service(web::to(not_found))
 }
 
-/// A known path: any method it has no route for is a JSON 405.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A known path: any method it has no route for is a JSON 405 with `Allow: allowed`.
+fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        ApiError::MethodNotAllowed(allowed)
+    }))
 }
 
 async fn not_found() -> ApiError {
     ApiError::PATH_NOT_FOUND
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
 }
 
 impl actix_web::Responder for ApiError {
@@ -93,7 +92,7 @@ pub async fn frame(
     let decision = req.app_data::<web::Data<AppState>>().map(|state| {
         state
             .rate_limiter
-            .check(client_ip(req.request(), state), Instant::now())
+            .check(client_ip(req.request()).counted_as(), Instant::now())
     });
     if let Some(d) = decision.filter(|d| !d.allowed) {
         let mut r = ApiError::TooManyRequests.error_response();
@@ -162,7 +161,7 @@ fn api_error_for(e: &actix_web::Error) -> ApiError {
     match e.as_response_error().status_code().as_u16() {
         400 => ApiError::BadRequest("Bad request".into()),
         404 => ApiError::PATH_NOT_FOUND,
-        405 => ApiError::MethodNotAllowed,
+        405 => ApiError::MethodNotAllowed(""),
         413 => ApiError::PayloadTooLarge,
         415 => ApiError::UnsupportedMediaType,
         503 => ApiError::Unavailable(e.to_string()),
@@ -186,7 +185,7 @@ where
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = bearer_token(header)?.to_owned();
-    let client = client_ip(req, state);
+    let client = client_ip(req);
     let shared = state.clone();
     db::run_with(&state.pool, move |conn| {
         let principal = check_key(conn, &token, client, time::now(), &shared.last_use)?;
@@ -214,7 +213,7 @@ where
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = bearer_token(header)?.to_owned();
-    let client = client_ip(req, state);
+    let client = client_ip(req);
     let shared = state.clone();
     db::run_with(&state.pool, move |conn| {
         let now = time::now();
@@ -227,37 +226,6 @@ where
         item.ok_or_else(|| ApiError::Internal("a key row came without its resource".into()))
     })
     .await
-}
-
-/// Reads one page of a project's rows (limit, offset) and the project's total.
-pub type PageLoader<Row> =
-    fn(&mut DbConnection, &str, i64, i64) -> diesel::QueryResult<(Vec<Row>, i64)>;
-
-/// The project's rows, one page of them, sent in the list envelope as `Dto`s.
-pub async fn list_of<Row, Dto>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    load: PageLoader<Row>,
-) -> Result<HttpResponse, ApiError>
-where
-    Row: Send + 'static,
-    Dto: From<Row> + serde::Serialize,
-{
-    let page = page(req);
-    let (rows, total, page) = authenticated(req, state, move |conn, who| {
-        let page = page?;
-        let (rows, total) = load(conn, &who.project_id, page.limit, page.offset)?;
-        Ok((rows, total, page))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(dto::ListEnvelope {
-        data: rows.into_iter().map(Dto::from).collect::<Vec<Dto>>(),
-        pagination: dto::Pagination {
-            total,
-            limit: page.limit,
-            offset: page.offset,
-        },
-    }))
 }
 
 /// Deletes one of the project's rows for good; `not_found` when it has no such row.

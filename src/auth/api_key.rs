@@ -3,7 +3,6 @@
 //! request (no cache can answer for a revoked key).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::{self, models::KeyCheck, DbConnection, DbError};
 use crate::domain::api_key::{hash_token, is_well_formed};
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::is_expired;
 use crate::domain::ip_rules::IpRules;
 
@@ -55,7 +55,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
 /// Checks 3 to 5 on the key found for the token's hash (`None`: no such key).
 pub fn verify(
     key: Option<&KeyCheck>,
-    client: IpAddr,
+    client: ClientAddr,
     now: NaiveDateTime,
 ) -> Result<Principal, AuthFailure> {
     let key = key
@@ -68,7 +68,12 @@ pub fn verify(
         tracing::error!(key_id = %key.id, error = %e, "stored IP rules do not parse");
         AuthFailure::IpNotAllowed
     })?;
-    if !rules.allows(client) {
+    // An unknown client (a trusted proxy that named none) matches no rule.
+    let allowed = match client.ip() {
+        Some(ip) => rules.allows(ip),
+        None => rules.is_unrestricted(),
+    };
+    if !allowed {
         return Err(AuthFailure::IpNotAllowed);
     }
     Ok(Principal {
@@ -81,7 +86,7 @@ pub fn verify(
 pub fn record_use(
     conn: &mut DbConnection,
     who: &Principal,
-    client: IpAddr,
+    client: ClientAddr,
     now: NaiveDateTime,
     last_use: &LastUseThrottle,
 ) -> Result<(), DbError> {
@@ -97,7 +102,7 @@ pub fn record_use(
 pub fn check_key(
     conn: &mut DbConnection,
     token: &str,
-    client: IpAddr,
+    client: ClientAddr,
     now: NaiveDateTime,
     last_use: &LastUseThrottle,
 ) -> Result<Principal, AuthFailure> {

@@ -75,26 +75,23 @@ fn is_form(req: &ServiceRequest) -> bool {
     req.content_type() == "application/x-www-form-urlencoded"
 }
 
-/// The request's `Origin` (or, lacking it, `Referer`) names this host.
+/// The request's `Origin` (or, lacking it, `Referer`) is this site: the same scheme and host
+/// as `CALLEM_PUBLIC_URL`, or as the request itself (forwarded values only from a trusted
+/// proxy, so a rebinding page or a forged `X-Forwarded-Host` cannot make itself "same").
 fn same_origin(req: &ServiceRequest) -> bool {
-    let host = req.connection_info().host().to_owned();
+    let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>() else {
+        return false;
+    };
+    let Some(expected) = crate::edge::expected_origin(req.request(), state) else {
+        return false;
+    };
     let source = req
         .headers()
         .get(header::ORIGIN)
         .or_else(|| req.headers().get(header::REFERER))
         .and_then(|v| v.to_str().ok())
-        .and_then(|s| url::Url::parse(s).ok());
-    match source {
-        Some(u) => {
-            let origin_host = match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => return false,
-            };
-            origin_host.eq_ignore_ascii_case(&host)
-        }
-        None => false,
-    }
+        .and_then(crate::edge::Origin::of_url);
+    source.is_some_and(|s| s == expected)
 }
 
 fn payload_of(body: Bytes) -> actix_web::dev::Payload {

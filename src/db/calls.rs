@@ -25,6 +25,42 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// One page of a project's call ids, newest first, each with the size of its large columns
+/// (so a list can be sent in batches of bounded bytes).
+pub fn page_ids(
+    conn: &mut DbConnection,
+    project_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    calls::table
+        .filter(calls::project_id.eq(project_id))
+        .order((calls::created_at.desc(), calls::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((
+            calls::id,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CAST(LENGTH(transcript) + LENGTH(call_analysis) AS BIGINT)",
+            ),
+        ))
+        .load(conn)
+}
+
+/// The project's calls with these ids (in no particular order).
+pub fn by_ids(conn: &mut DbConnection, project_id: &str, ids: &[String]) -> QueryResult<Vec<Call>> {
+    calls::table
+        .filter(calls::project_id.eq(project_id))
+        .filter(calls::id.eq_any(ids))
+        .select(Call::as_select())
+        .load(conn)
+}
+
+/// The project's number of calls.
+pub fn total(conn: &mut DbConnection, project_id: &str) -> QueryResult<i64> {
+    Ok(super::projects::totals(conn, project_id)?.0)
+}
+
 type Backend = <DbConnection as Connection>::Backend;
 
 /// A project's calls narrowed by the dashboard's filters.

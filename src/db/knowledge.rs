@@ -24,6 +24,43 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// One page of a project's item ids, newest first, each with the size of its text.
+pub fn page_ids(
+    conn: &mut DbConnection,
+    project_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    ki::table
+        .filter(ki::project_id.eq(project_id))
+        .order((ki::created_at.desc(), ki::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((
+            ki::id,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(LENGTH(text) AS BIGINT)"),
+        ))
+        .load(conn)
+}
+
+/// The project's items with these ids (in no particular order).
+pub fn by_ids(
+    conn: &mut DbConnection,
+    project_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<KnowledgeItem>> {
+    ki::table
+        .filter(ki::project_id.eq(project_id))
+        .filter(ki::id.eq_any(ids))
+        .select(KnowledgeItem::as_select())
+        .load(conn)
+}
+
+/// The project's number of knowledge items.
+pub fn total(conn: &mut DbConnection, project_id: &str) -> QueryResult<i64> {
+    Ok(super::projects::totals(conn, project_id)?.1)
+}
+
 pub fn find(
     conn: &mut DbConnection,
     project_id: &str,

@@ -16,6 +16,8 @@ const MIGRATION_LOCK_ID: i64 = 0x6361_6c6c_656d;
 pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
     match conn {
         DbConnection::Pg(pg) => {
+            // A migration may take longer than a request's statement_timeout.
+            diesel::sql_query("SET statement_timeout = 0").execute(pg)?;
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
                 .execute(pg)?;
             let result = pg
@@ -24,6 +26,7 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
                 .map_err(|e| DbError::Migration(e.to_string()));
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
                 .execute(pg)?;
+            diesel::sql_query("RESET statement_timeout").execute(pg)?;
             result
         }
         DbConnection::Sqlite(lite) => lite

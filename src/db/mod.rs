@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
+pub mod health;
 pub mod knowledge;
 pub mod memberships;
 pub mod migrations;
@@ -10,6 +11,7 @@ pub mod models;
 pub mod projects;
 pub mod schema;
 pub mod settings;
+pub mod sign_in_failures;
 pub mod users;
 
 use std::time::Duration;
@@ -29,11 +31,18 @@ pub enum DbConnection {
 
 /// The pool every request and command takes connections from, with as many permits as
 /// connections: requests beyond that wait asynchronously instead of parking a blocking thread
-/// on the pool.
+/// on the pool. For the server, one deadline bounds permit wait + checkout + query, and a
+/// database known to be down is answered for at once (see [`health`]).
 #[derive(Clone)]
 pub struct Pool {
     inner: r2d2::Pool<Manager>,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// `None` for one-shot commands (an import may take minutes).
+    deadline: Option<Duration>,
+    health: std::sync::Arc<health::Health>,
+    /// `/readyz`'s own connection, so a busy pool is not reported as a dead database.
+    probe: std::sync::Arc<std::sync::Mutex<Option<DbConnection>>>,
+    manager: Manager,
 }
 
 impl std::fmt::Debug for Pool {
@@ -51,8 +60,15 @@ pub trait ConnectionLoss {
 
 impl ConnectionLoss for DbError {
     fn connection_lost(&self) -> bool {
-        self.is_unavailable()
+        DbError::connection_lost(self)
     }
+}
+
+/// SQLite's "database is locked" / "database is busy": another writer holds the lock past
+/// `busy_timeout`.
+fn is_locked(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
+    matches!(kind, diesel::result::DatabaseErrorKind::Unknown)
+        && (message.contains("database is locked") || message.contains("database is busy"))
 }
 
 /// Marks a PostgreSQL connection broken so the pool drops it instead of handing it out
@@ -77,6 +93,10 @@ pub enum DatabaseUrl {
 pub enum DbError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database is up but cannot take the work now (SQLite's write lock is held, or
+    /// every connection stayed busy past the deadline): worth retrying in a moment.
+    #[error("database busy: {0}")]
+    Busy(String),
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database migration failed: {0}")]
@@ -88,15 +108,32 @@ pub enum DbError {
 impl DbError {
     /// True when the database could not be reached (as opposed to a query that failed).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            DbError::Unavailable(_)
-                | DbError::Query(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ClosedConnection
-                        | diesel::result::DatabaseErrorKind::UnableToSendCommand,
-                    _,
-                ))
-        )
+        self.connection_lost() || self.is_busy()
+    }
+
+    /// True when the work should simply be retried shortly (answered 503 with `Retry-After`).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            DbError::Busy(_) => true,
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                is_locked(kind, info.message())
+            }
+            _ => false,
+        }
+    }
+
+    /// True when the connection (or the database) is gone, not merely busy.
+    fn connection_lost(&self) -> bool {
+        use diesel::result::DatabaseErrorKind as K;
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(kind, K::ClosedConnection | K::UnableToSendCommand)
+                    // The server cancelled a statement that ran past `statement_timeout`.
+                    || info.message().contains("canceling statement due to statement timeout")
+            }
+            _ => false,
+        }
     }
 }
 
@@ -159,16 +196,71 @@ impl DatabaseUrl {
     }
 }
 
-/// Opens connections for the pool, setting SQLite's pragmas on each one.
+/// Opens connections for the pool, setting SQLite's pragmas on each one. A server's
+/// PostgreSQL connections get a connect timeout, TCP keepalives, a TCP user timeout and a
+/// `statement_timeout`, so a stalled server cannot hold a connection for ever.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// SQLite's `busy_timeout`.
+    busy_timeout: Duration,
 }
 
 impl Manager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Manager { url }
+        Manager {
+            url,
+            busy_timeout: Duration::from_secs(5),
+        }
     }
+
+    fn for_server(url: &DatabaseUrl, deadline: Duration) -> Self {
+        let url = match url {
+            DatabaseUrl::Postgres(u) => DatabaseUrl::Postgres(with_deadlines(u, deadline)),
+            other => other.clone(),
+        };
+        Manager {
+            url,
+            // Give up on SQLite's lock before the request's deadline, so a locked database is
+            // told apart ("busy", retry) from one that does not answer.
+            busy_timeout: deadline.mul_f32(0.6),
+        }
+    }
+}
+
+/// Adds libpq's timeouts to a PostgreSQL URL, leaving any the operator set alone.
+fn with_deadlines(url: &str, deadline: Duration) -> String {
+    let ms = deadline.as_millis().max(1);
+    let wanted = [
+        ("connect_timeout", deadline.as_secs().max(1).to_string()),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", "5".to_owned()),
+        ("keepalives_interval", "2".to_owned()),
+        ("keepalives_count", "2".to_owned()),
+        ("tcp_user_timeout", (ms * 3).to_string()),
+        ("options", format!("-c statement_timeout={ms}")),
+    ];
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|kv| kv.split('=').next() == Some(name))
+    };
+    let mut out = url.to_owned();
+    for (name, value) in wanted.iter().filter(|(n, _)| !has(n)) {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(name);
+        out.push('=');
+        // libpq decodes %XX only (a `+` would stay a plus).
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 impl ManageConnection for Manager {
@@ -183,10 +275,11 @@ impl ManageConnection for Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
+                    self.busy_timeout.as_millis()
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -212,11 +305,19 @@ pub enum PoolUse {
     Command,
 }
 
+/// How long a server request may spend on the database in all (permit wait, checkout and
+/// query), so that "503 within 2 s" holds however the database fails.
+pub const SERVER_DEADLINE: Duration = Duration::from_millis(1800);
+
 /// Builds the pool, failing when the database cannot be reached.
 pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
-    let size: u32 = match usage {
-        PoolUse::Command => 1,
-        PoolUse::Server(n) => n.max(1),
+    let (size, deadline, manager) = match usage {
+        PoolUse::Command => (1, None, Manager::new(url.clone())),
+        PoolUse::Server(n) => (
+            n.max(1),
+            Some(SERVER_DEADLINE),
+            Manager::for_server(url, SERVER_DEADLINE),
+        ),
     };
     let inner = r2d2::Pool::builder()
         .max_size(size)
@@ -225,11 +326,15 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
         .test_on_check_out(false)
         // A request waiting on an unreachable database gives up quickly (503 within 2 s).
         .connection_timeout(Duration::from_millis(1500))
-        .build(Manager::new(url.clone()))
+        .build(manager.clone())
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
     Ok(Pool {
         inner,
         permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+        deadline,
+        health: Default::default(),
+        probe: Default::default(),
+        manager,
     })
 }
 
@@ -245,7 +350,56 @@ where
 
 /// Like [`run`], for callers whose work fails with their own error type (which must be able
 /// to carry a [`DbError`]).
+///
+/// On the server, the whole of it — waiting for a permit, the checkout and the query — has
+/// one deadline; past it the caller gets `Unavailable` (the work was running: the database
+/// stalls) or `Busy` (it never got a connection: the server is overloaded). While the
+/// database is known to be down, only one request at a time tries it; the others are
+/// answered at once.
 pub async fn run_with<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + ConnectionLoss + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+{
+    let Some(_admission) = pool.health.admit() else {
+        return Err(DbError::Unavailable(pool.health.describe_down()).into());
+    };
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attempt = attempt(pool, work, started.clone());
+    let result = match pool.deadline {
+        None => attempt.await,
+        Some(limit) => match tokio::time::timeout(limit, attempt).await {
+            Ok(r) => r,
+            Err(_) if started.load(std::sync::atomic::Ordering::Acquire) => {
+                // The work is still running on its thread (and keeps its permit, so stalled
+                // work never exceeds the pool's size); the caller stops waiting for it.
+                Err(DbError::Unavailable(format!(
+                    "the database did not answer within {} ms",
+                    limit.as_millis()
+                ))
+                .into())
+            }
+            Err(_) => Err(DbError::Busy(format!(
+                "no database connection came free within {} ms",
+                limit.as_millis()
+            ))
+            .into()),
+        },
+    };
+    match &result {
+        Err(e) if e.connection_lost() => pool.health.mark_down(),
+        // A busy server (or a locked SQLite file) is not a down database.
+        _ => pool.health.mark_up(),
+    }
+    result
+}
+
+async fn attempt<T, E, F>(
+    pool: &Pool,
+    work: F,
+    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<DbError> + ConnectionLoss + Send + 'static,
@@ -262,6 +416,7 @@ where
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let _permit = permit;
+        started.store(true, std::sync::atomic::Ordering::Release);
         let mut conn = inner
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
@@ -277,6 +432,48 @@ where
     })
     .await
     .map_err(|e| DbError::Task(e.to_string()))?
+}
+
+/// `/readyz`: pings on a connection of its own (not the pool's, so a busy server is not
+/// reported down), within the server deadline, and records the outcome in the pool's
+/// health (so recovery is noticed even when no request comes).
+pub async fn probe(pool: &Pool) -> Result<(), DbError> {
+    let limit = pool.deadline.unwrap_or(SERVER_DEADLINE);
+    let slot = pool.probe.clone();
+    let manager = pool.manager.clone();
+    let check = tokio::task::spawn_blocking(move || {
+        // A probe still stuck on a stalled database holds the slot: that is the answer.
+        let Ok(mut slot) = slot.try_lock() else {
+            return Err(DbError::Unavailable(
+                "the previous probe is still waiting".into(),
+            ));
+        };
+        if slot.is_none() {
+            *slot = Some(
+                manager
+                    .connect()
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?,
+            );
+        }
+        let result = slot.as_mut().map(ping).unwrap_or(Ok(()));
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    });
+    let result = match tokio::time::timeout(limit, check).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(DbError::Task(e.to_string())),
+        Err(_) => Err(DbError::Unavailable(format!(
+            "the database did not answer within {} ms",
+            limit.as_millis()
+        ))),
+    };
+    match &result {
+        Ok(()) => pool.health.mark_up(),
+        Err(_) => pool.health.mark_down(),
+    }
+    result
 }
 
 /// Whether the database answers a trivial query right now.

@@ -97,6 +97,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_failures (email) {
+        email -> Text,
+        failures -> BigInt,
+        last_failure_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(api_keys -> projects (project_id));
@@ -112,4 +120,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     knowledge_items,
     audit_events,
+    sign_in_failures,
 );

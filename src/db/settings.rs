@@ -9,6 +9,8 @@ use super::DbConnection;
 pub const SESSION_KEY: &str = "session_key";
 /// Marks that `/setup` has run (guards against two concurrent setups).
 pub const SETUP_DONE: &str = "setup_done";
+/// The SHA-256 of the setup link's token, replaced at each start while no user exists.
+pub const SETUP_TOKEN: &str = "setup_token_sha256";
 
 pub fn get(conn: &mut DbConnection, name: &str) -> QueryResult<Option<String>> {
     settings::table
@@ -39,4 +41,18 @@ pub fn get_or_insert(conn: &mut DbConnection, name: &str, value: &str) -> QueryR
         )) => get(conn, name)?.ok_or(diesel::result::Error::NotFound),
         Err(e) => Err(e),
     }
+}
+
+/// Stores `value` under `name`, replacing what was there.
+pub fn put(conn: &mut DbConnection, name: &str, value: &str) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::delete(settings::table.find(name)).execute(conn)?;
+        insert(conn, name, value)
+    })
+}
+
+pub fn remove(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
+    diesel::delete(settings::table.find(name))
+        .execute(conn)
+        .map(|_| ())
 }

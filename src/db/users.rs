@@ -46,6 +46,8 @@ pub struct SetupDone {
 pub enum SetupError {
     #[error("setup has already been completed")]
     AlreadyDone,
+    #[error("the setup link's token is missing or not the current one")]
+    BadToken,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -56,11 +58,18 @@ impl From<diesel::result::Error> for SetupError {
     }
 }
 
+/// Whether `token` is the one in the setup link `callem serve` printed last.
+pub fn setup_token_is_current(conn: &mut DbConnection, token: &str) -> QueryResult<bool> {
+    Ok(settings::get(conn, settings::SETUP_TOKEN)?
+        .is_some_and(|stored| crate::domain::one_time_token::matches(token, &stored)))
+}
+
 /// Creates the first Owner and the first project in one transaction. A `settings` row with a
 /// fixed name makes a second, concurrent setup fail on its primary key instead of creating a
 /// second owner.
 pub fn create_first_owner(
     conn: &mut DbConnection,
+    setup_token: &str,
     email: &str,
     password_hash: &str,
     project_name: &str,
@@ -70,6 +79,10 @@ pub fn create_first_owner(
         if count(conn).map_err(DbError::from)? > 0 {
             return Err(SetupError::AlreadyDone);
         }
+        if !setup_token_is_current(conn, setup_token).map_err(DbError::from)? {
+            return Err(SetupError::BadToken);
+        }
+        settings::remove(conn, settings::SETUP_TOKEN).map_err(DbError::from)?;
         match settings::insert(conn, settings::SETUP_DONE, &now.to_string()) {
             Ok(()) => {}
             Err(diesel::result::Error::DatabaseError(
@@ -134,14 +147,18 @@ pub fn add_to_project(
     })
 }
 
-/// Replaces a user's password hash.
+/// Replaces a user's password hash and, in the same statement, ends every session of the
+/// user (as sign-out does): whoever knew the old password is signed out everywhere.
 pub fn set_password(
     conn: &mut DbConnection,
     user_id: &str,
     password_hash: &str,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
-        .set(users::password_hash.eq(password_hash))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::session_epoch.eq(users::session_epoch + 1),
+        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -10,8 +10,10 @@ pub mod expiry;
 pub mod ids;
 pub mod ip_rules;
 pub mod knowledge;
+pub mod one_time_token;
 pub mod pagination;
 pub mod role;
+pub mod sign_in;
 
 /// A refused input; the text is the message shown to the user, next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

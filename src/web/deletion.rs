@@ -51,7 +51,7 @@ pub async fn delete(
     kind: &'static Kind,
 ) -> Result<HttpResponse, WebError> {
     shell.require_editor()?;
-    let ip = super::client_ip(req, state).to_string();
+    let ip = super::client_ip(req).to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let target = id.clone();
     let deleted = db::run(&state.pool, move |conn| {

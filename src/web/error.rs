@@ -16,6 +16,15 @@ pub enum WebError {
     Db(#[from] DbError),
     #[error("{0}")]
     Internal(String),
+    /// Too much at once (password hashing slots full): 503 with `Retry-After`.
+    #[error("busy: {0}")]
+    Busy(&'static str),
+}
+
+impl From<crate::auth::password::Busy> for WebError {
+    fn from(_: crate::auth::password::Busy) -> Self {
+        WebError::Busy("every password-hashing slot stayed taken")
+    }
 }
 
 impl From<diesel::result::Error> for WebError {
@@ -56,6 +65,7 @@ impl ResponseError for WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::Db(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Db(_) | WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +73,10 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (title, message) = match status {
+            _ if matches!(self, WebError::Busy(_)) => (
+                "Busy",
+                "Too many requests are being handled at once. Try again in a moment.",
+            ),
             StatusCode::NOT_FOUND => (
                 "Page not found",
                 "There is nothing here, or you do not have access to it.",
@@ -90,8 +104,12 @@ impl ResponseError for WebError {
         }
         .render()
         .unwrap_or_else(|_| title.to_owned());
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut r = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
+        }
+        let mut r = r.content_type("text/html; charset=utf-8").body(body);
+        crate::edge::add_security_headers(r.headers_mut());
+        r
     }
 }

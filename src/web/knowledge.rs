@@ -188,7 +188,7 @@ pub async fn create(
         text,
         created_at: time::now(),
     };
-    let ip = super::client_ip(&req, &state).to_string();
+    let ip = super::client_ip(&req).to_string();
     let uid = shell.user_id.clone();
     let stored = db::run(&state.pool, move |conn| {
         let event = Event {

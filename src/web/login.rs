@@ -9,6 +9,7 @@ use super::htmx;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::EmailAddress;
+use crate::domain::sign_in;
 use crate::state::AppState;
 
 /// The one message for an unknown email and for a wrong password.
@@ -66,19 +67,13 @@ pub async fn submit(
         email: form.email.clone(),
         ..Default::default()
     };
-    let attempt = state
-        .sign_in_limiter
-        .check(super::client_ip(&req, &state), std::time::Instant::now());
+    let attempt = state.sign_in_limiter.check(
+        super::client_ip(&req).counted_as(),
+        std::time::Instant::now(),
+    );
     if !attempt.allowed {
-        let minutes = attempt.reset_secs.div_ceil(60);
-        page.form_error = Some(format!(
-            "Too many sign-in attempts from your address. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        ));
-        return Ok(HttpResponse::TooManyRequests()
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Retry-After", attempt.reset_secs.to_string()))
-            .body(page.render()?));
+        let wait = i64::try_from(attempt.reset_secs).unwrap_or(i64::MAX);
+        return too_many(page, wait, "Too many sign-in attempts from your address.");
     }
     let email = match EmailAddress::parse(&form.email) {
         Ok(e) => Some(e),
@@ -96,23 +91,41 @@ pub async fn submit(
             .body(page.render()?));
     };
     let email_str = email.as_str().to_owned();
-    let user = db::run(&state.pool, move |conn| {
-        Ok(db::users::find_by_email(conn, &email_str)?)
+    let now = crate::time::now();
+    let (user, failures) = db::run(&state.pool, move |conn| {
+        let user = db::users::find_by_email(conn, &email_str)?;
+        let failures = db::sign_in_failures::find(conn, &email_str)?;
+        Ok((user, failures))
     })
     .await?;
+    // The per-account wait holds whichever address the guesses come from, on every replica.
+    if let Some(wait) = failures.and_then(|(n, last)| sign_in::wait_left(n, last, now)) {
+        tracing::info!("sign-in refused: the account is waiting after failed attempts");
+        return too_many(page, wait, "Too many failed sign-ins for this account.");
+    }
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let candidate = form.password;
     // Unknown emails still pay for a full hash: both failures take the same time.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&candidate, stored.as_deref()))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let ok = state
+        .password_slots
+        .run(move || password::verify(&candidate, stored.as_deref()))
+        .await?;
+    let email_str = email.as_str().to_owned();
     match user.filter(|_| ok) {
         Some(user) => {
+            db::run(&state.pool, move |conn| {
+                Ok(db::sign_in_failures::clear(conn, &email_str)?)
+            })
+            .await?;
             session.sign_in(&user.id, user.session_epoch)?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok(htmx::redirect(&req, "/"))
         }
         None => {
+            db::run(&state.pool, move |conn| {
+                Ok(db::sign_in_failures::record(conn, &email_str, now)?)
+            })
+            .await?;
             tracing::info!("failed sign-in");
             page.form_error = Some(BAD_CREDENTIALS.to_owned());
             Ok(HttpResponse::Unauthorized()
@@ -120,6 +133,19 @@ pub async fn submit(
                 .body(page.render()?))
         }
     }
+}
+
+/// The 429 page: what was exceeded and when to try again.
+fn too_many(mut page: LoginPage, wait_secs: i64, what: &str) -> Result<HttpResponse, WebError> {
+    let minutes = (wait_secs.max(1) + 59) / 60;
+    page.form_error = Some(format!(
+        "{what} Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    ));
+    Ok(HttpResponse::TooManyRequests()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Retry-After", wait_secs.max(1).to_string()))
+        .body(page.render()?))
 }
 
 /// Signs out: this browser's cookie is cleared and, so that a copied cookie is worthless too,

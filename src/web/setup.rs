@@ -1,4 +1,6 @@
-//! `/setup`: exists only while there is no user; creates the first Owner and project.
+//! `/setup`: exists only while there is no user; creates the first Owner and project. It
+//! needs the one-time token of the link `callem serve` prints, so a web page that reaches a
+//! fresh install through the visitor's browser (DNS rebinding) cannot claim it.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -12,7 +14,15 @@ use crate::domain::account::{EmailAddress, Password, ProjectName};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
+pub struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct SetupForm {
+    #[serde(default)]
+    setup_token: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -25,6 +35,7 @@ pub struct SetupForm {
 #[template(path = "pages/setup.html")]
 struct SetupPage {
     csrf_token: String,
+    setup_token: String,
     email: String,
     project_name: String,
     email_error: Option<String>,
@@ -32,21 +43,52 @@ struct SetupPage {
     project_name_error: Option<String>,
 }
 
-async fn setup_needed(state: &AppState) -> Result<bool, WebError> {
-    Ok(db::run(&state.pool, |conn| Ok(db::users::count(conn)?)).await? == 0)
+/// Shown for a missing or stale token: where to find the real link.
+#[derive(Template)]
+#[template(path = "pages/setup_link_needed.html")]
+struct LinkNeededPage;
+
+enum Setup {
+    Done,
+    WrongToken,
+    Open,
+}
+
+async fn setup_state(state: &AppState, token: &str) -> Result<Setup, WebError> {
+    let token = token.to_owned();
+    db::run(&state.pool, move |conn| {
+        Ok(if db::users::count(conn)? > 0 {
+            Setup::Done
+        } else if db::users::setup_token_is_current(conn, &token)? {
+            Setup::Open
+        } else {
+            Setup::WrongToken
+        })
+    })
+    .await
+    .map_err(WebError::from)
+}
+
+fn link_needed() -> Result<HttpResponse, WebError> {
+    Ok(HttpResponse::Forbidden()
+        .content_type("text/html; charset=utf-8")
+        .body(LinkNeededPage.render()?))
 }
 
 pub async fn show(
     state: web::Data<AppState>,
     session: TypedSession,
+    query: web::Query<SetupQuery>,
 ) -> Result<HttpResponse, WebError> {
-    if !setup_needed(&state).await? {
-        return Err(WebError::NotFound);
+    match setup_state(&state, &query.token).await? {
+        Setup::Done => Err(WebError::NotFound),
+        Setup::WrongToken => link_needed(),
+        Setup::Open => htmx::html(&SetupPage {
+            csrf_token: session.csrf_token()?,
+            setup_token: query.into_inner().token,
+            ..Default::default()
+        }),
     }
-    htmx::html(&SetupPage {
-        csrf_token: session.csrf_token()?,
-        ..Default::default()
-    })
 }
 
 pub async fn submit(
@@ -55,10 +97,12 @@ pub async fn submit(
     session: TypedSession,
     form: web::Form<SetupForm>,
 ) -> Result<HttpResponse, WebError> {
-    if !setup_needed(&state).await? {
-        return Err(WebError::NotFound);
-    }
     let form = form.into_inner();
+    match setup_state(&state, &form.setup_token).await? {
+        Setup::Done => return Err(WebError::NotFound),
+        Setup::WrongToken => return link_needed(),
+        Setup::Open => {}
+    }
     let email = EmailAddress::parse(&form.email);
     let pw = Password::parse(&form.password);
     let project = ProjectName::parse(&form.project_name);
@@ -67,6 +111,7 @@ pub async fn submit(
         (e, p, n) => {
             let page = SetupPage {
                 csrf_token: session.csrf_token()?,
+                setup_token: form.setup_token.clone(),
                 email: form.email.clone(),
                 project_name: form.project_name.clone(),
                 email_error: e.err().map(|e| e.0),
@@ -78,14 +123,17 @@ pub async fn submit(
                 .body(page.render()?));
         }
     };
-    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?
+    let hash = state
+        .password_slots
+        .run(move || password::hash(&pw))
+        .await?
         .map_err(WebError::Internal)?;
     let now = crate::time::now();
+    let token = form.setup_token;
     let created = db::run(&state.pool, move |conn| {
         Ok(db::users::create_first_owner(
             conn,
+            &token,
             email.as_str(),
             &hash,
             project.as_str(),
@@ -103,6 +151,7 @@ pub async fn submit(
             ))
         }
         Err(SetupError::AlreadyDone) => Err(WebError::NotFound),
+        Err(SetupError::BadToken) => link_needed(),
         Err(SetupError::Db(e)) => Err(e.into()),
     }
 }

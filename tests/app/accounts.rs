@@ -9,15 +9,16 @@ crate::on_both_backends! {
         let r = a.get("/").await;
         assert_eq!((r.status, r.location().as_str()), (303, "/setup"));
         assert_eq!(a.get("/login").await.location(), "/setup");
-        let page = a.get("/setup").await;
+        let page = a.get(&app.setup_link()).await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("Create owner and project"));
     }
 
     async fn setup_refuses_bad_input_next_to_each_field_and_stores_nothing(app) {
         let a = app.agent();
-        a.get("/setup").await;
-        let r = a.post_form("/setup", &[("email", "not-an-email"), ("password", "short"), ("project_name", "  ")]).await;
+        a.get(&app.setup_link()).await;
+        let token = app.setup_token();
+        let r = a.post_form("/setup", &[("setup_token", token), ("email", "not-an-email"), ("password", "short"), ("project_name", "  ")]).await;
         assert_eq!(r.status, 422);
         assert!(r.body.contains(r#"id="email-error">Enter an email address like name@example.com."#), "{}", r.body);
         assert!(r.body.contains(r#"id="password-error">Password must be at least 12 characters."#));
@@ -26,7 +27,7 @@ crate::on_both_backends! {
         assert!(!r.body.contains("short"), "the password is never echoed");
 
         let long = "x".repeat(101);
-        let r = a.post_form("/setup", &[("email", ""), ("password", PASSWORD), ("project_name", &long)]).await;
+        let r = a.post_form("/setup", &[("setup_token", token), ("email", ""), ("password", PASSWORD), ("project_name", &long)]).await;
         assert_eq!(r.status, 422);
         assert!(r.body.contains("Email is required."));
         assert!(r.body.contains("Project name must be at most 100 characters."));
@@ -37,6 +38,7 @@ crate::on_both_backends! {
     }
 
     async fn setup_creates_the_owner_and_project_then_disappears(app) {
+        let link = app.setup_link();
         let (owner, project_id) = app.setup_owner().await;
         assert_eq!(project_id.len(), 24);
         let r = owner.get("/").await;
@@ -47,6 +49,7 @@ crate::on_both_backends! {
         assert!(page.body.contains(">Acme</option>"));
 
         assert_eq!(app.agent().get("/setup").await.status, 404);
+        assert_eq!(app.agent().get(&link).await.status, 404, "the link is spent");
         let late = app.agent();
         let r = late.send("POST", "/setup", &[("origin", app.address.clone())],
             Some(("email=x%40y.io&password=aaaaaaaaaaaaaaa&project_name=X".into(), "application/x-www-form-urlencoded"))).await;
@@ -77,8 +80,10 @@ crate::on_both_backends! {
         app.setup_owner().await;
         let a = app.agent();
         a.get("/login").await;
-        for _ in 0..10 {
-            let r = a.post_form("/login", &[("email", OWNER_EMAIL), ("password", "not the password")]).await;
+        for i in 0..10 {
+            // Different accounts, so only the per-address limit is reached.
+            let email = format!("nobody{i}@example.com");
+            let r = a.post_form("/login", &[("email", &email), ("password", "not the password")]).await;
             assert_eq!(r.status, 401);
         }
         let r = a.post_form("/login", &[("email", OWNER_EMAIL), ("password", PASSWORD)]).await;
@@ -121,7 +126,7 @@ crate::on_both_backends! {
 
     async fn session_cookie_is_httponly_lax_and_never_holds_plain_data(app) {
         let a = app.agent();
-        let r = a.get("/setup").await;
+        let r = a.get(&app.setup_link()).await;
         let cookie = r.header("set-cookie").expect("a session cookie");
         assert!(cookie.starts_with("callem_session="));
         assert!(cookie.contains("HttpOnly"));
@@ -181,7 +186,8 @@ async fn secure_cookies_setting_marks_the_cookie_secure() {
     settings.secure_cookies = true;
     let app = callem::startup::Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let link = format!("/setup?token={}", app.setup_token().unwrap());
     actix_web::rt::spawn(app.run_until_stopped());
-    let r = Agent::new(&base).get("/setup").await;
+    let r = Agent::new(&base).get(&link).await;
     assert!(r.header("set-cookie").unwrap().contains("Secure"));
 }

@@ -327,10 +327,13 @@ async fn the_dashboard_in_a_real_browser_on_postgres() {
 async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let base = app.address.clone();
 
-    // A fresh install opens on /setup; a bad submit keeps the values and says why.
+    // A fresh install opens on /setup, which asks for the printed link; the link opens the
+    // form, and a bad submit keeps the values and says why.
     b.goto(&base).await;
-    b.find("input[name=email]").await;
+    b.wait_text("h1", "Open the setup link").await;
     assert!(b.current_url().await.ends_with("/setup"));
+    b.goto(&format!("{base}{}", app.setup_link())).await;
+    b.find("input[name=email]").await;
     b.type_into("#email", OWNER_EMAIL).await;
     b.type_into("#password", "short").await;
     b.type_into("#project_name", "Acme Support").await;

@@ -138,6 +138,8 @@ pub fn settings_for(url: &str) -> Settings {
         secure_cookies: false,
         rate_limit_per_minute: 100_000,
         db_pool_size: 8,
+        public_origin: None,
+        shutdown_drain: Duration::from_secs(0),
     }
 }
 
@@ -146,6 +148,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: Pool,
     pub db: TestDb,
+    /// The token of the setup link the server would print (while no user exists).
+    pub setup_token: Option<String>,
 }
 
 impl TestApp {
@@ -167,8 +171,13 @@ impl TestApp {
     pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = settings_for(db.url());
         adjust(&mut settings);
-        let (address, pool) = start_server(settings).await;
-        TestApp { address, pool, db }
+        let (address, pool, setup_token) = start_server(settings).await;
+        TestApp {
+            address,
+            pool,
+            db,
+            setup_token,
+        }
     }
 
     /// A key for the project, made by the same code the dashboard uses.
@@ -242,15 +251,28 @@ impl TestApp {
         db::run(&self.pool, f).await.expect("test database work")
     }
 
+    /// The setup link `callem serve` prints.
+    pub fn setup_link(&self) -> String {
+        format!(
+            "/setup?token={}",
+            self.setup_token.as_deref().expect("no user yet")
+        )
+    }
+
+    pub fn setup_token(&self) -> &str {
+        self.setup_token.as_deref().expect("no user yet")
+    }
+
     /// Completes /setup with the owner account; returns the owner's signed-in agent and the
     /// project id.
     pub async fn setup_owner(&self) -> (Agent, String) {
         let agent = self.agent();
-        agent.get("/setup").await;
+        agent.get(&self.setup_link()).await;
         let r = agent
             .post_form(
                 "/setup",
                 &[
+                    ("setup_token", self.setup_token()),
                     ("email", OWNER_EMAIL),
                     ("password", PASSWORD),
                     ("project_name", "Acme"),
@@ -302,12 +324,13 @@ impl TestApp {
     }
 }
 
-async fn start_server(settings: Settings) -> (String, Pool) {
+async fn start_server(settings: Settings) -> (String, Pool, Option<String>) {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
+    let token = app.setup_token().map(str::to_owned);
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, pool)
+    (address, pool, token)
 }
 
 /// A response, read whole.
@@ -393,7 +416,8 @@ impl Agent {
             req = req.insert_header(("cookie", c));
         }
         for (k, v) in headers {
-            req = req.insert_header((*k, v.clone()));
+            // Appended, so a test can send one header on several lines.
+            req = req.append_header((*k, v.clone()));
         }
         let mut res = match body {
             Some((b, ct)) => req.insert_header(("content-type", ct)).send_body(b).await,
@@ -565,4 +589,142 @@ pub async fn count_rows(app: &TestApp, table: &'static str) -> i64 {
         Ok(n.n)
     })
     .await
+}
+
+/// `callem serve` as a real process (for what only a process shows: its log, its memory,
+/// its signals), on port 0 of 127.0.0.1.
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+    /// Everything the server wrote to stderr (its log) and stdout, so far.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    pub stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Served {
+    pub fn start(db_url: &str, env: &[(&str, &str)]) -> Served {
+        use std::io::{BufRead, Read};
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callem"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", db_url)
+            .env("CALLEM_RATE_LIMIT_PER_MINUTE", "1000000")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("run callem serve");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        let base = first
+            .strip_prefix("Callem Studio is running at ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .to_owned();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while out.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Served {
+            child,
+            base,
+            stderr,
+            stdout,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The process's peak resident memory so far, in MiB (`VmHWM`).
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmHWM in /proc/PID/status");
+        kb / 1024
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `callem` with arguments on a database; (exit code, stdout, stderr).
+pub fn run_callem(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run callem");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The contract's error body: (status, message), checking its exact shape.
+pub fn api_error(r: &Resp) -> (u16, String) {
+    let v = r.json();
+    assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{}", r.body);
+    assert_eq!(v["statusCode"], r.status, "statusCode matches the status");
+    (
+        r.status,
+        v["message"].as_str().unwrap_or_default().to_owned(),
+    )
 }

@@ -212,7 +212,7 @@ pub async fn create(
         }
     };
 
-    let ip = client_ip(&req, &state).to_string();
+    let ip = client_ip(&req).to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let key_name = name.clone();
     let (key_id, secret) = db::run(&state.pool, move |conn| {
@@ -278,7 +278,7 @@ pub async fn revoke(
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
     shell.require_key_manager()?;
-    let ip = client_ip(&req, &state).to_string();
+    let ip = client_ip(&req).to_string();
     let uid = shell.user_id.clone();
     let outcome = {
         let kid = kid.clone();
