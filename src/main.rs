@@ -11,6 +11,7 @@ use callem::startup::Application;
 use callem::{cli, telemetry};
 
 fn main() -> ExitCode {
+    return_large_blocks_to_the_os();
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve(_));
     // Commands keep stdout for their result; only warnings reach stderr unless RUST_LOG says.
@@ -115,5 +116,17 @@ fn raise_open_file_limit() {
                 tracing::warn!("could not raise the open-file limit");
             }
         }
+    }
+}
+
+/// Keeps allocations of 1 MiB and more (an argon2 hash's 19 MiB, a page of big rows) in their
+/// own mappings, returned to the system when freed. glibc otherwise raises the threshold
+/// after the first such free and keeps the memory in each thread's arena for good: a burst
+/// of sign-ins left hundreds of MiB resident.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
 }

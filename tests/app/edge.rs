@@ -286,6 +286,13 @@ async fn the_access_log_names_the_resolved_client_and_quotes_the_user_agent() {
 async fn sixty_four_concurrent_sign_ins_keep_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("rss.db").display());
+    let (_, pid, _) = run_callem(&url, &["project", "create", "--name", "P"], None);
+    let (code, _, err) = run_callem(
+        &url,
+        &["user", "create", "--email", OWNER_EMAIL, "--project", pid.trim(), "--role", "owner"],
+        Some(PASSWORD),
+    );
+    assert_eq!(code, 0, "{err}");
     let served = Served::start(&url, &[("CALLEM_TRUSTED_PROXIES", "127.0.0.1")]);
     // 64 different addresses and accounts: neither sign-in limit spares a hash.
     let tasks: Vec<_> = (0..64)

@@ -10,5 +10,6 @@ mod browser;
 mod cli;
 mod data_pages;
 mod edge;
+mod faults;
 mod migrations;
 mod shell;

@@ -1,0 +1,223 @@
+//! The database slow, stalled, refusing or locked, and the server stopping: "503 within 2 s"
+//! and "ready" must mean what they say.
+
+use std::time::{Duration, Instant};
+
+use callem::domain::expiry::Expiry;
+
+use crate::helpers::*;
+use crate::shell::Relay;
+
+/// How long a 503 may take, measured from the client: the promise is 2 s.
+const PROMISE: Duration = Duration::from_millis(2000);
+
+/// An app whose PostgreSQL is reached through a relay the test controls, with a key and a
+/// call; `None` when PostgreSQL is not configured.
+async fn app_behind_relay(pool_size: u32) -> Option<(TestDb, Relay, String, String, String)> {
+    let db = TestDb::create(Backend::Postgres)?;
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let relay = Relay::start(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
+    let mut settings = settings_for(url.as_str());
+    settings.db_pool_size = pool_size;
+    let app = callem::startup::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let test = TestApp {
+        address: base.clone(),
+        pool,
+        db,
+        setup_token: None,
+    };
+    let pid = test.other_project("P").await;
+    test.import_calls(
+        &pid,
+        r#"{"id":"c1","status":"completed","duration":1,"createdAt":"2025-12-15T14:30:00.000Z"}"#,
+    )
+    .await;
+    let (_, key) = test.issue_key(&pid, "", Expiry::Never).await;
+    let TestApp { db, .. } = test;
+    Some((db, relay, base, key, "c1".to_owned()))
+}
+
+/// Sends `n` requests at once; each one's status and how long it took.
+async fn burst(base: &str, key: &str, path: &str, n: usize) -> Vec<(u16, Duration)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (a, auth, path) = (
+                Agent::new(base),
+                vec![("authorization", format!("Bearer {key}"))],
+                path.to_owned(),
+            );
+            actix_web::rt::spawn(async move {
+                let started = Instant::now();
+                let r = a.send("GET", &path, &auth, None).await;
+                (r.status, started.elapsed())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn all_quick_503s(results: &[(u16, Duration)]) {
+    for (status, took) in results {
+        assert_eq!(*status, 503, "{results:?}");
+        assert!(*took < PROMISE, "a 503 took {took:?}: {results:?}");
+    }
+}
+
+async fn recovers(base: &str, key: &str) {
+    let a = Agent::new(base);
+    let auth = [("authorization", format!("Bearer {key}"))];
+    for _ in 0..40 {
+        if a.send("GET", "/v1/calls/c1", &auth, None).await.status == 200
+            && a.get("/readyz").await.status == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server did not recover by itself");
+}
+
+#[actix_web::test]
+async fn a_stalled_postgres_answers_every_request_503_within_two_seconds() {
+    let Some((_db, relay, base, key, call)) = app_behind_relay(4).await else {
+        return;
+    };
+    let path = format!("/v1/calls/{call}");
+    assert!(burst(&base, &key, &path, 4).await.iter().all(|(s, _)| *s == 200));
+
+    // The primary freezes: connections stay open, nothing comes back.
+    relay.stall();
+    all_quick_503s(&burst(&base, &key, &path, 32).await);
+    all_quick_503s(&burst(&base, &key, "/v1/calls", 32).await);
+    let started = Instant::now();
+    let r = Agent::new(&base).get("/readyz").await;
+    assert_eq!(r.status, 503);
+    assert!(started.elapsed() < PROMISE, "{:?}", started.elapsed());
+
+    relay.resume();
+    recovers(&base, &key).await;
+}
+
+#[actix_web::test]
+async fn a_refusing_postgres_under_load_fails_fast_for_every_request() {
+    let Some((_db, relay, base, key, call)) = app_behind_relay(4).await else {
+        return;
+    };
+    let path = format!("/v1/calls/{call}");
+    relay.cut();
+    all_quick_503s(&burst(&base, &key, &path, 64).await);
+    // Once it is known to be down, one request at a time tries it and the others are
+    // answered at once, rather than each waiting out a queue.
+    let fast = burst(&base, &key, &path, 32).await;
+    all_quick_503s(&fast);
+    let waited = fast
+        .iter()
+        .filter(|(_, t)| *t > Duration::from_millis(500))
+        .count();
+    assert!(waited <= 2, "{fast:?}");
+    relay.restore();
+    recovers(&base, &key).await;
+}
+
+crate::on_both_backends! {
+    async fn readiness_stays_ready_while_every_connection_is_busy(app) {
+        // Every connection of the pool (8 in tests) is taken by slow work.
+        let busy: Vec<_> = (0..8)
+            .map(|_| {
+                let pool = app.pool.clone();
+                actix_web::rt::spawn(async move {
+                    callem::db::run(&pool, |_| {
+                        std::thread::sleep(Duration::from_millis(1500));
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let r = app.agent().get("/readyz").await;
+        assert_eq!(r.status, 200, "busy is not down: {}", r.body);
+        assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+        for b in busy {
+            b.await.unwrap().unwrap();
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_locked_sqlite_database_is_a_503_to_retry_not_a_500() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let pid = app.other_project("P").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let path = app.db.url().trim_start_matches("sqlite://").to_owned();
+    // Another writer (a long `callem import`, say) holds the write lock.
+    let mut other = diesel::SqliteConnection::establish(&path).unwrap();
+    other
+        .batch_execute("BEGIN IMMEDIATE; INSERT INTO settings (name, value) VALUES ('x', 'y');")
+        .unwrap();
+    let a = app.agent();
+    let auth = |extra: Vec<(&'static str, String)>| {
+        let mut h = vec![("authorization", format!("Bearer {key}"))];
+        h.extend(extra);
+        h
+    };
+    let body = || Some((r#"{"name":"n","text":"t"}"#.to_owned(), "application/json"));
+    let started = Instant::now();
+    let r = a.send("POST", "/v1/knowledge", &auth(vec![]), body()).await;
+    assert_eq!(api_error(&r), (503, "Service unavailable".into()));
+    assert!(r.header("retry-after").is_some());
+    assert!(started.elapsed() < PROMISE, "{:?}", started.elapsed());
+    assert_eq!(
+        a.send("GET", "/v1/knowledge", &auth(vec![]), None).await.status,
+        200,
+        "readers are not blocked"
+    );
+    other.batch_execute("COMMIT;").unwrap();
+    let r = a.send("POST", "/v1/knowledge", &auth(vec![]), body()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn on_sigterm_readiness_fails_first_and_requests_are_served_through_the_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("drain.db").display());
+    let mut served = Served::start(&url, &[("CALLEM_SHUTDOWN_DRAIN_SECS", "2")]);
+    // One agent: its requests reuse a keep-alive connection.
+    let a = Agent::new(&served.base);
+    assert_eq!(a.get("/readyz").await.status, 200);
+    let stopped_at = Instant::now();
+    served.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = a.get("/readyz").await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (503, Some("draining")));
+    for _ in 0..5 {
+        assert_eq!(a.get("/healthz").await.status, 200, "still serving while draining");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = loop {
+        if let Some(s) = served.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(stopped_at.elapsed() < Duration::from_secs(15), "did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(stopped_at.elapsed() >= Duration::from_secs(2), "stopped before the drain ended");
+}
