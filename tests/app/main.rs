@@ -11,5 +11,6 @@ mod cli;
 mod data_pages;
 mod edge;
 mod faults;
+mod lists;
 mod migrations;
 mod shell;
