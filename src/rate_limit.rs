@@ -8,7 +8,7 @@
 //! host is usually given, so a host cannot mint fresh budgets from its own addresses.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -78,9 +78,7 @@ impl RateLimiter {
     /// Counts a request from `client` at `now`.
     pub fn check(&self, client: IpAddr, now: Instant) -> Decision {
         let key = counting_key(client);
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let shard = &self.shards[(h.finish() as usize) % SHARDS];
+        let shard = &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS];
         let mut shard = match shard.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),

@@ -15,10 +15,12 @@ use crate::state::AppState;
 /// Rows a batch may hold, by their large columns' size; at least one row per batch.
 pub const BATCH_BYTES: i64 = 2 * 1024 * 1024;
 
+/// Reads one page of ids (project, limit, offset), newest first, with each row's size.
+pub type PageIds = fn(&mut DbConnection, &str, i64, i64) -> QueryResult<Vec<(String, i64)>>;
+
 /// How a list endpoint reads its table.
 pub struct Listing<Row: 'static> {
-    /// One page of ids, newest first, with each row's size.
-    pub page_ids: fn(&mut DbConnection, &str, i64, i64) -> QueryResult<Vec<(String, i64)>>,
+    pub page_ids: PageIds,
     /// The rows with these ids, in any order.
     pub by_ids: fn(&mut DbConnection, &str, &[String]) -> QueryResult<Vec<Row>>,
     /// The project's total.

@@ -41,7 +41,7 @@ pub struct Pool {
     deadline: Option<Duration>,
     health: std::sync::Arc<health::Health>,
     /// `/readyz`'s own connection, so a busy pool is not reported as a dead database.
-    probe: std::sync::Arc<std::sync::Mutex<Option<DbConnection>>>,
+    probe: std::sync::Arc<tokio::sync::Mutex<Option<DbConnection>>>,
     manager: Manager,
 }
 
@@ -434,36 +434,39 @@ where
     .map_err(|e| DbError::Task(e.to_string()))?
 }
 
-/// `/readyz`: pings on a connection of its own (not the pool's, so a busy server is not
-/// reported down), within the server deadline, and records the outcome in the pool's
-/// health (so recovery is noticed even when no request comes).
+/// `/readyz`: a ping within the server deadline. Through the pool while it has a free
+/// connection; when every connection is busy with real work, on a connection of its own, so
+/// a busy server is not reported down. The outcome updates the pool's health, so recovery
+/// is noticed even when no request comes.
 pub async fn probe(pool: &Pool) -> Result<(), DbError> {
+    if pool.permits.available_permits() > 0 {
+        return run(pool, ping).await;
+    }
     let limit = pool.deadline.unwrap_or(SERVER_DEADLINE);
-    let slot = pool.probe.clone();
-    let manager = pool.manager.clone();
-    let check = tokio::task::spawn_blocking(move || {
-        // A probe still stuck on a stalled database holds the slot: that is the answer.
-        let Ok(mut slot) = slot.try_lock() else {
-            return Err(DbError::Unavailable(
-                "the previous probe is still waiting".into(),
-            ));
-        };
-        if slot.is_none() {
-            *slot = Some(
-                manager
-                    .connect()
-                    .map_err(|e| DbError::Unavailable(e.to_string()))?,
-            );
-        }
-        let result = slot.as_mut().map(ping).unwrap_or(Ok(()));
-        if result.is_err() {
-            *slot = None;
-        }
-        result
-    });
+    let (slot, manager) = (pool.probe.clone(), pool.manager.clone());
+    let check = async move {
+        // Waiting probes wait here, asynchronously: at most one thread is ever stuck on a
+        // stalled database for them.
+        let mut slot = slot.lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            if slot.is_none() {
+                *slot = Some(
+                    manager
+                        .connect()
+                        .map_err(|e| DbError::Unavailable(e.to_string()))?,
+                );
+            }
+            let result = slot.as_mut().map(ping).unwrap_or(Ok(()));
+            if result.is_err() {
+                *slot = None;
+            }
+            result
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    };
     let result = match tokio::time::timeout(limit, check).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(DbError::Task(e.to_string())),
+        Ok(r) => r,
         Err(_) => Err(DbError::Unavailable(format!(
             "the database did not answer within {} ms",
             limit.as_millis()

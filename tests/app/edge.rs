@@ -289,7 +289,16 @@ async fn sixty_four_concurrent_sign_ins_keep_memory_bounded() {
     let (_, pid, _) = run_callem(&url, &["project", "create", "--name", "P"], None);
     let (code, _, err) = run_callem(
         &url,
-        &["user", "create", "--email", OWNER_EMAIL, "--project", pid.trim(), "--role", "owner"],
+        &[
+            "user",
+            "create",
+            "--email",
+            OWNER_EMAIL,
+            "--project",
+            pid.trim(),
+            "--role",
+            "owner",
+        ],
         Some(PASSWORD),
     );
     assert_eq!(code, 0, "{err}");
@@ -372,5 +381,38 @@ async fn a_password_set_by_the_demo_ends_that_users_sessions() {
         a.get(&home).await.location(),
         "/login",
         "the old session ended with the old password"
+    );
+}
+
+#[actix_web::test]
+async fn serve_prints_a_setup_link_whose_token_opens_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("link.db").display());
+    let served = Served::start(&url, &[]);
+    let mut link = None;
+    for _ in 0..50 {
+        link = served
+            .stdout
+            .lock()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("No user yet: finish setting up at "))
+            .map(str::to_owned);
+        if link.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let link = link.expect("serve prints the setup link");
+    let path = link.strip_prefix(&served.base).unwrap().to_owned();
+    assert!(path.starts_with("/setup?token="), "{link}");
+    let a = Agent::new(&served.base);
+    assert_eq!(a.get(&path).await.status, 200);
+    assert_eq!(a.get("/setup").await.status, 403);
+    assert!(
+        !served
+            .log()
+            .contains(path.trim_start_matches("/setup?token=")),
+        "the token is in no log"
     );
 }

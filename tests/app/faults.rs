@@ -97,7 +97,10 @@ async fn a_stalled_postgres_answers_every_request_503_within_two_seconds() {
         return;
     };
     let path = format!("/v1/calls/{call}");
-    assert!(burst(&base, &key, &path, 4).await.iter().all(|(s, _)| *s == 200));
+    assert!(burst(&base, &key, &path, 4)
+        .await
+        .iter()
+        .all(|(s, _)| *s == 200));
 
     // The primary freezes: connections stay open, nothing comes back.
     relay.stall();
@@ -185,7 +188,9 @@ async fn a_locked_sqlite_database_is_a_503_to_retry_not_a_500() {
     assert!(r.header("retry-after").is_some());
     assert!(started.elapsed() < PROMISE, "{:?}", started.elapsed());
     assert_eq!(
-        a.send("GET", "/v1/knowledge", &auth(vec![]), None).await.status,
+        a.send("GET", "/v1/knowledge", &auth(vec![]), None)
+            .await
+            .status,
         200,
         "readers are not blocked"
     );
@@ -206,18 +211,31 @@ async fn on_sigterm_readiness_fails_first_and_requests_are_served_through_the_dr
     served.signal("TERM");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let r = a.get("/readyz").await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (503, Some("draining")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (503, Some("draining"))
+    );
     for _ in 0..5 {
-        assert_eq!(a.get("/healthz").await.status, 200, "still serving while draining");
+        assert_eq!(
+            a.get("/healthz").await.status,
+            200,
+            "still serving while draining"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let status = loop {
         if let Some(s) = served.child.try_wait().unwrap() {
             break s;
         }
-        assert!(stopped_at.elapsed() < Duration::from_secs(15), "did not stop");
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(15),
+            "did not stop"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
-    assert!(stopped_at.elapsed() >= Duration::from_secs(2), "stopped before the drain ended");
+    assert!(
+        stopped_at.elapsed() >= Duration::from_secs(2),
+        "stopped before the drain ended"
+    );
 }

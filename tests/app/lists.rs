@@ -98,7 +98,10 @@ async fn sixteen_clients_listing_maximum_size_items_keep_memory_bounded() {
     for r in readers {
         let bytes = r.join().unwrap();
         // Each item is 768 KiB once its quotes are escaped.
-        assert!(bytes > 100 * 768 * 1024, "a whole page arrived ({bytes} bytes)");
+        assert!(
+            bytes > 100 * 768 * 1024,
+            "a whole page arrived ({bytes} bytes)"
+        );
     }
     let peak = served.peak_rss_mib();
     assert!(peak < 512, "peak resident memory {peak} MiB");
