@@ -9,5 +9,6 @@ mod api_keys;
 mod browser;
 mod cli;
 mod data_pages;
+mod input_bounds;
 mod migrations;
 mod shell;
