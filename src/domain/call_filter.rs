@@ -31,10 +31,11 @@ impl CallFilter {
     /// Reads the query's values leniently: an unknown value is ignored rather than an error,
     /// since these come from links and selects, not from typing.
     pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Self {
+        // A value holding a NUL matches nothing that can be stored: it is ignored too.
         let non_empty = |k: &str| {
             get(k)
                 .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
+                .filter(|v| !v.is_empty() && !v.contains('\0'))
         };
         let date =
             |k: &str| non_empty(k).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
@@ -156,5 +157,12 @@ mod tests {
             (None, 1, 25, None)
         );
         assert_eq!(d.evaluation, Some(EvaluationFilter::Missing));
+
+        let nul = parse(&[
+            ("evaluation", "success\u{0}"),
+            ("status", "live\u{0}"),
+            ("page", "2\u{0}"),
+        ]);
+        assert_eq!(nul, CallFilter::from_query(|_| None), "ignored");
     }
 }

@@ -137,3 +137,174 @@ crate::on_both_backends! {
         }
     }
 }
+
+/// A project with the call `call_a`, a knowledge item (its id returned) and a key.
+async fn project_with_data(app: &TestApp) -> (String, String, String) {
+    let pid = app.other_project("NUL").await;
+    app.import_calls(&pid, r#"{"id":"call_a","status":"completed","duration":3}"#)
+        .await;
+    add_knowledge(app, &pid, 1).await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let item = app.api("GET", "/v1/knowledge", &key).await.json()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (pid, key, item)
+}
+
+async fn post_knowledge(app: &TestApp, key: &str, body: &Value) -> Resp {
+    app.agent()
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &[("authorization", format!("Bearer {key}"))],
+            Some((body.to_string(), "application/json")),
+        )
+        .await
+}
+
+crate::on_both_backends! {
+    async fn api_ids_with_a_nul_are_not_found_but_only_after_authentication(app) {
+        let (_, key, item) = project_with_data(&app).await;
+        let invented = format!("ck_live_{}", "z".repeat(60));
+        let cases = [
+            ("GET", "/v1/calls/abc%00".to_owned(), "Call not found"),
+            ("GET", "/v1/calls/call_a%00".to_owned(), "Call not found"),
+            ("GET", "/v1/calls/%00".to_owned(), "Call not found"),
+            ("DELETE", "/v1/calls/call_a%00".to_owned(), "Call not found"),
+            ("GET", format!("/v1/knowledge/{item}%00"), "Knowledge item not found"),
+            ("GET", "/v1/knowledge/%00abc".to_owned(), "Knowledge item not found"),
+            ("DELETE", format!("/v1/knowledge/{item}%00"), "Knowledge item not found"),
+        ];
+        for (method, path, not_found) in cases {
+            let r = app.api(method, &path, &key).await;
+            assert_eq!(error(&r), (404, not_found.into()), "{method} {path}");
+            let r = app.api(method, &path, &invented).await;
+            assert_eq!(error(&r), (401, "Invalid API key".into()), "{method} {path}");
+            let r = app.agent().send(method, &path, &[], None).await;
+            assert_eq!(error(&r), (401, "Missing or invalid Authorization header".into()), "{method} {path}");
+        }
+        assert_eq!(app.api("GET", "/v1/calls/call_a", &key).await.status, 200, "nothing was deleted");
+        assert_eq!(app.api("GET", &format!("/v1/knowledge/{item}"), &key).await.status, 200);
+
+        // Query parameters with a NUL: a 400 naming them, or ignored.
+        let r = app.api("GET", "/v1/calls?limit=%00", &key).await;
+        assert_eq!(error(&r), (400, "limit must be an integer between 1 and 1000".into()));
+        let r = app.api("GET", "/v1/knowledge?offset=1%00", &key).await;
+        assert_eq!(error(&r), (400, "offset must be an integer between 0 and 1000000000".into()));
+        assert_eq!(app.api("GET", "/v1/calls?x%00=%00", &key).await.status, 200);
+    }
+
+    async fn api_knowledge_fields_with_a_nul_are_a_400_naming_the_field(app) {
+        let (_, key, _) = project_with_data(&app).await;
+        for (body, message) in [
+            (json!({"name": "FA\u{0}Q", "text": "x"}), "name must not contain NUL characters"),
+            (json!({"name": "FAQ", "description": "a\u{0}", "text": "x"}), "description must not contain NUL characters"),
+            (json!({"name": "FAQ", "text": "\u{0}"}), "text must not contain NUL characters"),
+        ] {
+            let r = post_knowledge(&app, &key, &body).await;
+            assert_eq!(error(&r), (400, message.into()), "{body}");
+            // The body is judged after authentication, as for any other bad body.
+            let r = post_knowledge(&app, &format!("ck_live_{}", "z".repeat(60)), &body).await;
+            assert_eq!(error(&r), (401, "Invalid API key".into()), "{body}");
+        }
+        assert_eq!(count_rows(&app, "knowledge_items").await, 1, "nothing stored");
+        let ok = post_knowledge(&app, &key, &json!({"name": "FAQ", "text": "fine"})).await;
+        assert_eq!(ok.status, 201, "{}", ok.body);
+    }
+
+    async fn dashboard_nul_in_paths_filters_and_form_fields_is_never_a_500(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, r#"{"id":"c1","status":"live","duration":3,"evaluation":"success"}"#).await;
+        add_knowledge(&app, &pid, 1).await;
+        let (key_id, _) = app.issue_key(&pid, "", Expiry::Never).await;
+        owner.get(&format!("/projects/{pid}/knowledge")).await;
+
+        for path in [
+            format!("/projects/{pid}/calls/c1%00"),
+            format!("/projects/{pid}/calls/%00/delete"),
+            format!("/projects/{pid}/knowledge/%00"),
+            format!("/projects/{pid}/knowledge/abc%00/delete"),
+            format!("/projects/{pid}/settings/api-keys/{key_id}%00/revoke"),
+            format!("/projects/{pid}%00/calls"),
+        ] {
+            let r = owner.get(&path).await;
+            assert_eq!(r.status, 404, "GET {path}: {}", r.body);
+        }
+        for path in [
+            format!("/projects/{pid}/calls/c1%00/delete"),
+            format!("/projects/{pid}/knowledge/abc%00/delete"),
+            format!("/projects/{pid}/settings/api-keys/{key_id}%00/revoke"),
+        ] {
+            let r = owner.post_htmx(&path, &[]).await;
+            assert_eq!(r.status, 404, "POST {path}: {}", r.body);
+        }
+        assert_eq!(count_rows(&app, "calls").await, 1);
+        assert_eq!(count_rows(&app, "knowledge_items").await, 1);
+
+        // Filters with a NUL are ignored, like any other value they cannot hold.
+        for query in ["evaluation=%00", "evaluation=success%00", "status=live%00", "from=%00", "page=%00", "per_page=25%00"] {
+            let r = owner.get(&format!("/projects/{pid}/calls?{query}")).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.body);
+            assert!(r.body.contains("Showing 1–1 of 1"), "{query}: the filter is ignored");
+        }
+        let r = owner.get(&format!("/projects/{pid}/knowledge?page=%00")).await;
+        assert_eq!(r.status, 200);
+
+        // The add form shows the message next to the field at fault.
+        owner.get(&format!("/projects/{pid}/knowledge/new")).await;
+        for (fields, message) in [
+            ([("name", "FA\u{0}Q"), ("description", ""), ("content", "x")], "Name must not contain NUL characters"),
+            ([("name", "FAQ"), ("description", "\u{0}"), ("content", "x")], "Description must not contain NUL characters"),
+            ([("name", "FAQ"), ("description", ""), ("content", "a\u{0}b")], "Content must not contain NUL characters"),
+        ] {
+            let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &fields).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert!(r.body.contains(message), "{message}: {}", r.body);
+        }
+        assert_eq!(count_rows(&app, "knowledge_items").await, 1, "nothing stored");
+    }
+}
+
+/// `callem import calls` of a file's content, run as a real process: (exit code, stdout, stderr).
+fn import_file(app: &TestApp, project: &str, content: &[u8]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calls.jsonl");
+    std::fs::write(&file, content).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args([
+            "import",
+            "calls",
+            "--project",
+            project,
+            file.to_str().unwrap(),
+        ])
+        .env("DATABASE_URL", app.db.url())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run callem");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+crate::on_both_backends! {
+    async fn an_import_with_a_nul_names_the_line_and_imports_nothing(app) {
+        let pid = app.other_project("Imports").await;
+        for (line, message) in [
+            (r#"{"status":"live","duration":1,"summary":"a\u0000b"}"#, "line 2: summary must not contain NUL characters"),
+            (r#"{"status":"live","duration":1,"evaluation":"\u0000"}"#, "line 2: evaluation must not contain NUL characters"),
+            (r#"{"id":"c\u0000","status":"live","duration":1}"#, "line 2: id must be a string of 1 to 64 letters, digits, '-' or '_'"),
+            (r#"{"status":"live","duration":1,"transcript":[{"role":"user","content":"\u0000"}]}"#, "line 2: transcript[0]: content must not contain NUL characters"),
+        ] {
+            let content = format!("{{\"status\":\"live\",\"duration\":1}}\n{line}\n");
+            let (code, out, err) = import_file(&app, &pid, content.as_bytes());
+            assert_ne!(code, 0, "{line}");
+            assert!(out.is_empty());
+            assert!(err.contains(&format!("{message}; nothing was imported")), "{line}: {err}");
+        }
+        assert_eq!(count_rows(&app, "calls").await, 0, "nothing imported");
+    }
+}
