@@ -308,3 +308,35 @@ crate::on_both_backends! {
         assert_eq!(count_rows(&app, "calls").await, 0, "nothing imported");
     }
 }
+/// A call line of exactly `len` bytes, its summary padding it.
+fn call_line_of(len: usize) -> String {
+    let empty = r#"{"status":"live","duration":1,"summary":""}"#;
+    format!(
+        r#"{{"status":"live","duration":1,"summary":"{}"}}"#,
+        "s".repeat(len - empty.len())
+    )
+}
+
+const MIB: usize = 1024 * 1024;
+
+crate::on_both_backends! {
+    async fn an_import_line_over_one_mebibyte_is_refused_by_its_number(app) {
+        let pid = app.other_project("Imports").await;
+        let content = format!("{}\n{}\n", call_line_of(100), call_line_of(MIB + 1));
+        let (code, out, err) = import_file(&app, &pid, content.as_bytes());
+        assert_ne!(code, 0);
+        assert!(out.is_empty());
+        assert!(
+            err.contains("line 2: longer than 1 MiB (1048576 bytes), the limit for one call; nothing was imported"),
+            "{err}"
+        );
+        assert_eq!(count_rows(&app, "calls").await, 0, "nothing imported");
+
+        // A call of exactly 1 MiB is within the bound, and stored whole.
+        let content = format!("{}\r\n{}\n", call_line_of(MIB), call_line_of(100));
+        let (code, out, err) = import_file(&app, &pid, content.as_bytes());
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out, "imported 2 calls\n");
+        assert_eq!(count_rows(&app, "calls").await, 2);
+    }
+}
