@@ -340,3 +340,21 @@ crate::on_both_backends! {
         assert_eq!(count_rows(&app, "calls").await, 2);
     }
 }
+
+crate::on_both_backends! {
+    async fn a_knowledge_item_of_nested_quote_markers_renders_bounded_in_the_dashboard(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let text = ">".repeat(500 * 1024) + "deep";
+        let r = post_knowledge(&app, &key, &json!({"name": "Quotes", "text": text})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        let page = owner.get(&format!("/projects/{pid}/knowledge/{id}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.len() < 100_000, "{} bytes", page.body.len());
+        assert_eq!(page.body.matches("<blockquote>").count(), callem::markdown::MAX_NESTING);
+        assert!(page.body.contains("deep"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+}
