@@ -358,3 +358,28 @@ crate::on_both_backends! {
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 }
+
+crate::on_both_backends! {
+    async fn sixty_thousand_ip_rules_are_refused_next_to_the_field_without_stalling(app) {
+        let (owner, pid) = app.setup_owner().await;
+        owner.get(&format!("/projects/{pid}/settings/api-keys")).await;
+        let rules: Vec<String> = (0..60_000u32)
+            .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
+            .collect();
+        let rules = rules.join("\n");
+        let started = std::time::Instant::now();
+        let r = owner
+            .post_htmx(
+                &format!("/projects/{pid}/settings/api-keys"),
+                &[("name", "Many"), ("allowed_ips", &rules), ("expires", "never")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(500)]);
+        assert!(
+            r.body.contains(r#"id="key-ips-error">At most 100 IP rules are allowed; 60000 were given.</p>"#),
+            "the message is next to the field"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(count_rows(&app, "api_keys").await, 0);
+    }
+}
