@@ -169,9 +169,18 @@ pub async fn guard(
     };
     let mut res = if wrong_host {
         tracing::warn!("refused a request for a host other than CALLEM_PUBLIC_URL");
-        let r = HttpResponse::BadRequest()
-            .content_type("text/plain; charset=utf-8")
-            .body("This server does not answer for that host name (see CALLEM_PUBLIC_URL).");
+        const WRONG_HOST: &str =
+            "This server does not answer for that host name (see CALLEM_PUBLIC_URL).";
+        let r = if req.path().starts_with("/v1/") {
+            // `/v1` stays JSON, in the contract's error shape.
+            actix_web::ResponseError::error_response(&crate::api::error::ApiError::BadRequest(
+                WRONG_HOST.to_owned(),
+            ))
+        } else {
+            HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body(WRONG_HOST)
+        };
         req.into_response(r).map_into_right_body()
     } else {
         next.call(req).await?.map_into_left_body()

@@ -64,6 +64,10 @@ impl crate::db::ConnectionLoss for ApiError {
     fn connection_lost(&self) -> bool {
         matches!(self, ApiError::Unavailable(_))
     }
+
+    fn busy(&self) -> bool {
+        matches!(self, ApiError::Busy(_))
+    }
 }
 
 impl From<DbError> for ApiError {

@@ -7,7 +7,8 @@ use super::error::ApiError;
 use super::list::{self, Listing};
 use super::{authenticated, delete_one, read_json};
 use crate::db::{self, models::KnowledgeItem};
-use crate::domain::{ids, knowledge::NewKnowledge};
+use crate::domain::ids::{self, Id};
+use crate::domain::knowledge::NewKnowledge;
 use crate::state::AppState;
 use crate::time;
 
@@ -31,9 +32,12 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    // An id no item can have (a NUL in it, say) is not looked up, but still authenticated.
+    let id = Id::parse(&id).ok();
     let item = authenticated(&req, &state, move |conn, who| {
-        db::knowledge::find(conn, &who.project_id, &id)?.ok_or(ApiError::KNOWLEDGE_NOT_FOUND)
+        let id = id.ok_or(ApiError::KNOWLEDGE_NOT_FOUND)?;
+        db::knowledge::find(conn, &who.project_id, id.as_str())?
+            .ok_or(ApiError::KNOWLEDGE_NOT_FOUND)
     })
     .await?;
     Ok(HttpResponse::Ok().json(KnowledgeDto::from(item)))
@@ -70,11 +74,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let Ok(id) = Id::parse(&id) else {
+        authenticated(&req, &state, |_, _| Ok(())).await?;
+        return Err(ApiError::KNOWLEDGE_NOT_FOUND);
+    };
     delete_one(
         &req,
         &state,
-        id,
+        id.into_string(),
         db::knowledge::delete,
         "Knowledge item not found",
     )

@@ -145,6 +145,7 @@ impl LastUseThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn header_and_format_are_checked_before_the_database() {
@@ -178,5 +179,41 @@ mod tests {
         assert!(t.due("a"));
         assert!(!t.due("a"));
         assert!(t.due("b"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_header_makes_the_bearer_check_panic(header in any::<String>(), tail in ".{0,80}") {
+            let _ = bearer_token(Some(&header));
+            let _ = bearer_token(Some(&format!("Bearer {tail}")));
+            let _ = bearer_token(Some(&format!("Bearer ck_live_{tail}")));
+        }
+
+        #[test]
+        fn a_well_formed_key_after_bearer_comes_back(
+            random in "[a-z0-9]{60}",
+            pad in "[ \t]{0,3}",
+        ) {
+            let key = format!("ck_live_{random}");
+            let header = format!("Bearer {pad}{key}{pad}");
+            prop_assert_eq!(bearer_token(Some(&header)).unwrap(), key.as_str());
+            let generated = crate::domain::api_key::ApiKeySecret::generate();
+            let header = format!("Bearer {}", generated.expose_secret());
+            prop_assert_eq!(bearer_token(Some(&header)).unwrap(), generated.expose_secret());
+        }
+
+        #[test]
+        fn anything_but_a_well_formed_token_is_refused(header in any::<String>()) {
+            match bearer_token(Some(&header)) {
+                Ok(token) => prop_assert!(is_well_formed(token) && header.starts_with("Bearer ")),
+                Err(AuthFailure::MissingHeader) => prop_assert!(
+                    !header.starts_with("Bearer ") || header["Bearer ".len()..].trim().is_empty()
+                ),
+                Err(AuthFailure::BadFormat) => prop_assert!(header.starts_with("Bearer ")),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
     }
 }

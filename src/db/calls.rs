@@ -85,19 +85,22 @@ fn filtered<'a>(project_id: &'a str, f: &'a CallFilter) -> calls::BoxedQuery<'a,
     q
 }
 
-/// One page of a project's calls matching the filter, newest first, and how many match.
-pub fn search(
+/// How many of a project's calls match the filter.
+pub fn count_matching(
     conn: &mut DbConnection,
     project_id: &str,
     f: &CallFilter,
-) -> QueryResult<(Vec<Call>, i64)> {
-    let rows = filtered(project_id, f)
+) -> QueryResult<i64> {
+    filtered(project_id, f).count().get_result(conn)
+}
+
+/// The filter's page of a project's matching calls, newest first.
+pub fn search(conn: &mut DbConnection, project_id: &str, f: &CallFilter) -> QueryResult<Vec<Call>> {
+    filtered(project_id, f)
         .order((calls::created_at.desc(), calls::id.desc()))
         .limit(f.per_page)
         .offset(f.offset())
-        .load::<Call>(conn)?;
-    let total = filtered(project_id, f).count().get_result(conn)?;
-    Ok((rows, total))
+        .load::<Call>(conn)
 }
 
 /// The distinct evaluations used in a project, for the filter's choices.

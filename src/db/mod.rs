@@ -56,11 +56,20 @@ impl std::fmt::Debug for Pool {
 /// Errors that can tell whether the connection they came from is dead.
 pub trait ConnectionLoss {
     fn connection_lost(&self) -> bool;
+
+    /// The database is up but could not take the work now (says nothing of its health).
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 impl ConnectionLoss for DbError {
     fn connection_lost(&self) -> bool {
         DbError::connection_lost(self)
+    }
+
+    fn busy(&self) -> bool {
+        self.is_busy()
     }
 }
 
@@ -389,7 +398,9 @@ where
     };
     match &result {
         Err(e) if e.connection_lost() => pool.health.mark_down(),
-        // A busy server (or a locked SQLite file) is not a down database.
+        // A full pool (or a locked SQLite file) tells nothing of the database's health.
+        Err(e) if e.busy() => {}
+        // An answer, even an error, means the database is there.
         _ => pool.health.mark_up(),
     }
     result

@@ -122,6 +122,7 @@ impl ApiKeyName {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn generated_keys_have_the_documented_shape() {
@@ -191,5 +192,45 @@ mod tests {
         assert!(ApiKeyName::parse(&"é".repeat(101)).is_err());
         assert!(ApiKeyName::parse("a\u{0}b").is_err());
         assert_eq!(masked_prefix("ck_live_a1b2"), "ck_live_a1b2••••••••");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_token_makes_the_format_check_panic(token in any::<String>(), tail in ".{0,70}") {
+            let _ = is_well_formed(&token);
+            // Near misses: the scheme, then anything (multi-byte characters included).
+            let near = format!("{KEY_SCHEME}{tail}");
+            prop_assert_eq!(
+                is_well_formed(&near),
+                tail.len() == RANDOM_CHARS
+                    && tail.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            );
+            let _ = ApiKeyName::parse(&token);
+        }
+
+        #[test]
+        fn keys_of_the_alphabet_are_well_formed_and_others_not(
+            random in "[a-z0-9]{60}",
+            at in 0usize..RANDOM_CHARS,
+            wrong in "[^a-z0-9]",
+        ) {
+            let key = format!("{KEY_SCHEME}{random}");
+            prop_assert!(is_well_formed(&key));
+            let mut broken = random.clone();
+            broken.replace_range(at..at + 1, &wrong);
+            let broken = format!("{KEY_SCHEME}{broken}");
+            prop_assert!(!is_well_formed(&broken));
+            prop_assert!(!is_well_formed(&key[..key.len() - 1]));
+        }
+
+        #[test]
+        fn generated_keys_are_well_formed_and_hash_to_their_hash(_n in 0u8..8) {
+            let k = ApiKeySecret::generate();
+            prop_assert!(is_well_formed(k.expose_secret()));
+            prop_assert_eq!(k.hash(), hash_token(k.expose_secret()));
+            prop_assert!(k.expose_secret().starts_with(&k.prefix()));
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::pagination::PageNumber;
+
 /// Page sizes offered by the calls table.
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
 
@@ -21,7 +23,7 @@ pub struct CallFilter {
     pub from: Option<NaiveDate>,
     /// Last day included (UTC).
     pub to: Option<NaiveDate>,
-    pub page: i64,
+    pub page: PageNumber,
     pub per_page: i64,
 }
 
@@ -29,10 +31,11 @@ impl CallFilter {
     /// Reads the query's values leniently: an unknown value is ignored rather than an error,
     /// since these come from links and selects, not from typing.
     pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Self {
+        // A value holding a NUL matches nothing that can be stored: it is ignored too.
         let non_empty = |k: &str| {
             get(k)
                 .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
+                .filter(|v| !v.is_empty() && !v.contains('\0'))
         };
         let date =
             |k: &str| non_empty(k).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
@@ -51,10 +54,7 @@ impl CallFilter {
             }),
             from,
             to,
-            page: non_empty("page")
-                .and_then(|p| p.parse().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(1),
+            page: PageNumber::from_query(non_empty("page").as_deref()),
             per_page: non_empty("per_page")
                 .and_then(|p| p.parse().ok())
                 .filter(|p| PAGE_SIZES.contains(p))
@@ -62,8 +62,15 @@ impl CallFilter {
         }
     }
 
+    /// Calls before this page.
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        self.page.offset(self.per_page)
+    }
+
+    /// The same filter at its page, or at the last page when `matching` calls end before it.
+    pub fn within(mut self, matching: i64) -> Self {
+        self.page = self.page.within(matching, self.per_page);
+        self
     }
 
     /// The start of `from`, inclusive.
@@ -126,7 +133,12 @@ mod tests {
             ("2025-01-01".into(), "2025-01-02".into()),
             "swapped"
         );
-        assert_eq!((f.page, f.per_page, f.offset()), (3, 50, 100));
+        assert_eq!((f.page.get(), f.per_page, f.offset()), (3, 50, 100));
+        assert_eq!(
+            f.clone().within(60).page.get(),
+            2,
+            "clamped to the last page"
+        );
         assert_eq!(
             f.query(4, 50),
             "status=live&evaluation=success&from=2025-01-01&to=2025-01-02&per_page=50&page=4"
@@ -140,7 +152,17 @@ mod tests {
             ("from", "nope"),
             ("evaluation", "none"),
         ]);
-        assert_eq!((d.status, d.page, d.per_page, d.from), (None, 1, 25, None));
+        assert_eq!(
+            (d.status, d.page.get(), d.per_page, d.from),
+            (None, 1, 25, None)
+        );
         assert_eq!(d.evaluation, Some(EvaluationFilter::Missing));
+
+        let nul = parse(&[
+            ("evaluation", "success\u{0}"),
+            ("status", "live\u{0}"),
+            ("page", "2\u{0}"),
+        ]);
+        assert_eq!(nul, CallFilter::from_query(|_| None), "ignored");
     }
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use super::Invalid;
+use super::ids::Id;
+use super::{without_nul, Invalid};
 
 /// A valid call, ready to store. JSON fields are kept as serialised text.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,19 +55,8 @@ impl CallRecord {
         }
         let id = match obj.get("id") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s))
-                if !s.is_empty()
-                    && s.len() <= 64
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
-                Some(s.clone())
-            }
-            Some(_) => {
-                return Err(Invalid::new(
-                    "id must be a string of 1 to 64 letters, digits, '-' or '_'",
-                ))
-            }
+            Some(Value::String(s)) => Some(Id::parse(s)?.into_string()),
+            Some(_) => return Err(Id::refusal()),
         };
         let status = match obj.get("status") {
             Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => s.clone(),
@@ -126,7 +116,7 @@ fn check_turn(t: &Value) -> Result<(), String> {
         _ => return Err("role must be \"assistant\" or \"user\"".into()),
     }
     match obj.get("content") {
-        Some(Value::String(_)) => Ok(()),
+        Some(Value::String(s)) => without_nul(s, "content").map(|_| ()).map_err(|e| e.0),
         _ => Err("content must be a string".into()),
     }
 }
@@ -134,7 +124,7 @@ fn check_turn(t: &Value) -> Result<(), String> {
 fn optional_string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, Invalid> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(without_nul(s, field)?.to_owned())),
         Some(_) => Err(Invalid::new(format!("{field} must be a string or null"))),
     }
 }
@@ -156,6 +146,7 @@ fn timestamp(obj: &Map<String, Value>, field: &str) -> Result<Option<NaiveDateTi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -245,9 +236,103 @@ mod tests {
                 json!({"status": "live", "duration": 1, "colour": "red"}),
                 "unknown field 'colour'",
             ),
+            (
+                json!({"status": "live", "duration": 1, "id": "a\u{0}"}),
+                "id must be a string of 1 to 64 letters, digits, '-' or '_'",
+            ),
+            (
+                json!({"status": "live", "duration": 1, "id": 7}),
+                "id must be a string of 1 to 64 letters, digits, '-' or '_'",
+            ),
+            (
+                json!({"status": "live", "duration": 1, "summary": "a\u{0}b"}),
+                "summary must not contain NUL characters",
+            ),
+            (
+                json!({"status": "live", "duration": 1, "callerNumber": "\u{0}"}),
+                "callerNumber must not contain NUL characters",
+            ),
+            (
+                json!({"status": "live", "duration": 1, "transcript": [{"role": "user", "content": "\u{0}"}]}),
+                "transcript[0]: content must not contain NUL characters",
+            ),
         ];
         for (v, message) in cases {
             assert_eq!(CallRecord::from_json(&v).unwrap_err().0, message, "{v}");
+        }
+    }
+
+    /// Any JSON, with keys and strings often those a call has, so that deep paths are hit.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let words = || {
+            prop_oneof![
+                3 => proptest::sample::select(
+                    [&KNOWN_FIELDS[..], &["role", "content", "assistant", "user", "completed", "live",
+                      "2025-12-15T14:30:00.000Z"]].concat()
+                )
+                .prop_map(str::to_owned),
+                1 => any::<String>(),
+            ]
+        };
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+                .map(Value::Number)),
+            words().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 48, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(words(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_json_makes_the_validation_panic_and_what_passes_is_valid(v in json_value()) {
+            if let Ok(c) = CallRecord::from_json(&v) {
+                prop_assert!(STATUSES.contains(&c.status.as_str()));
+                prop_assert!(c.duration.is_finite() && c.duration >= 0.0);
+                prop_assert!(serde_json::from_str::<Value>(&c.call_analysis).unwrap().is_object());
+                prop_assert!(serde_json::from_str::<Value>(&c.transcript).unwrap().is_array());
+                if let Some(id) = &c.id {
+                    prop_assert!(Id::parse(id).is_ok());
+                }
+                for text in [&c.summary, &c.evaluation, &c.ended_reason, &c.caller_number, &c.called_number].into_iter().flatten() {
+                    prop_assert!(!text.contains('\0'));
+                }
+            }
+        }
+
+        #[test]
+        fn no_line_of_text_makes_the_validation_panic(line in any::<String>()) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = CallRecord::from_json(&v);
+            }
+        }
+
+        #[test]
+        fn valid_calls_are_accepted_as_given(
+            id in proptest::option::of("[A-Za-z0-9_-]{1,64}"),
+            live in any::<bool>(),
+            duration in 0.0f64..1e9,
+            summary in proptest::option::of("[^\u{0}]{0,40}"),
+            engaged in any::<bool>(),
+        ) {
+            let status = if live { "live" } else { "completed" };
+            let v = json!({"id": id, "status": status, "duration": duration, "summary": summary, "isEngaged": engaged});
+            let c = CallRecord::from_json(&v).unwrap();
+            prop_assert_eq!(c.id, id);
+            prop_assert_eq!(c.status.as_str(), status);
+            prop_assert_eq!(c.duration, duration);
+            prop_assert_eq!(c.summary, summary);
+            prop_assert_eq!(c.is_engaged, engaged);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A key's allowed client addresses: single addresses, CIDR ranges, or `*`.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
@@ -8,8 +9,11 @@ use super::Invalid;
 
 /// At most this many rules per key.
 pub const MAX_RULES: usize = 100;
+/// At most this many bytes of input: 100 of the longest rules with room for separators. Input
+/// is measured before anything is parsed, so no size of field can stall a worker.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpRule {
     /// `*`: any address.
     Any,
@@ -103,26 +107,33 @@ fn bad_prefix(token: &str, ip: IpAddr) -> Invalid {
 pub struct IpRules(Vec<IpRule>);
 
 impl IpRules {
-    /// Parses the Allowed IPs field: rules separated by commas, spaces or newlines.
+    /// Parses the Allowed IPs field: rules separated by commas, spaces or newlines. More
+    /// than [`MAX_RULES`] rules or [`MAX_INPUT_BYTES`] bytes are refused before any is parsed;
+    /// duplicates (equivalent forms included) are folded, keeping the first one's place.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let mut rules: Vec<IpRule> = Vec::new();
-        for token in input
-            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-            .filter(|t| !t.is_empty())
-        {
-            let rule = IpRule::parse(token)?;
-            if !rules.contains(&rule) {
-                rules.push(rule);
-            }
-        }
-        if rules.len() > MAX_RULES {
+        let tokens = || {
+            input
+                .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+        };
+        let given = tokens().count();
+        if given > MAX_RULES {
             return Err(Invalid::new(format!(
-                "At most {MAX_RULES} IP rules are allowed; {} were given.",
-                rules.len()
+                "At most {MAX_RULES} IP rules are allowed; {given} were given."
             )));
         }
+        if input.len() > MAX_INPUT_BYTES {
+            return Err(Invalid::new(format!(
+                "The IP rules are too long: at most {} KiB are allowed; {} bytes were given.",
+                MAX_INPUT_BYTES / 1024,
+                input.len()
+            )));
+        }
+        let mut rules = tokens().map(IpRule::parse).collect::<Result<Vec<_>, _>>()?;
+        let mut seen = HashSet::with_capacity(rules.len());
+        rules.retain(|r| seen.insert(*r));
         // `*` beside other rules means all addresses: keep it alone.
-        if rules.contains(&IpRule::Any) {
+        if seen.contains(&IpRule::Any) {
             rules = vec![IpRule::Any];
         }
         Ok(IpRules(rules))
@@ -173,6 +184,7 @@ impl IpRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -261,6 +273,55 @@ mod tests {
     }
 
     #[test]
+    fn sixty_thousand_rules_are_refused_quickly_before_parsing() {
+        let many: Vec<String> = (0..60_000u32)
+            .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string())
+            .collect();
+        let started = std::time::Instant::now();
+        let e = IpRules::parse(&many.join(", ")).unwrap_err();
+        assert_eq!(e.0, "At most 100 IP rules are allowed; 60000 were given.");
+        // Refused before parsing: counting 60,000 tokens takes a few milliseconds; parsing
+        // with the old nested-loop dedup took over a second.
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(200),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn input_over_the_byte_limit_is_refused_with_its_size() {
+        // One rule, but 9 KiB of padding around it.
+        let padded = format!("{}10.0.0.1{}", " ".repeat(4608), "\n".repeat(4608));
+        let e = IpRules::parse(&padded).unwrap_err();
+        assert_eq!(
+            e.0,
+            "The IP rules are too long: at most 8 KiB are allowed; 9224 bytes were given."
+        );
+        // A single giant token is refused by size too, not echoed back whole.
+        let e = IpRules::parse(&"1".repeat(100_000)).unwrap_err();
+        assert!(e.0.starts_with("The IP rules are too long"), "{}", e.0);
+        // A hundred of the longest rules fit.
+        let longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120";
+        let hundred: Vec<String> = (0..100)
+            .map(|i| longest.replace("ffff:ff00", &format!("{i:04x}:ff00")))
+            .collect();
+        assert_eq!(
+            IpRules::parse(&hundred.join(",\n")).unwrap().rules().len(),
+            100
+        );
+    }
+
+    #[test]
+    fn duplicates_fold_in_first_seen_order() {
+        let r = IpRules::parse("10.0.0.2 10.0.0.1, 10.0.0.2/32 ::ffff:10.0.0.1 10.0.0.3").unwrap();
+        assert_eq!(r.to_storage(), "10.0.0.2\n10.0.0.1\n10.0.0.3");
+        // A hundred copies of one rule are a hundred rules given, folded into one.
+        let same = vec!["192.168.0.0/16"; 100].join(" ");
+        assert_eq!(IpRules::parse(&same).unwrap().summary(), "1 rule");
+    }
+
+    #[test]
     fn ipv4_mapped_clients_match_ipv4_rules() {
         let r = IpRules::parse("10.0.0.0/8").unwrap();
         assert!(r.allows(ip("::ffff:10.1.2.3")));
@@ -277,5 +338,67 @@ mod tests {
         assert!(!r.allows(ip("2001:db8::1")));
         let v6 = IpRules::parse("::/0").unwrap();
         assert!(v6.allows(ip("2001:db8::1")));
+    }
+
+    /// A rule as someone could type it: `*`, an address, or a range in network form.
+    fn typed_rule() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => Just("*".to_owned()),
+            4 => any::<u32>().prop_map(|a| std::net::Ipv4Addr::from(a).to_string()),
+            4 => (any::<u32>(), 0u8..=32).prop_map(|(a, len)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                format!("{}/{len}", std::net::Ipv4Addr::from(a & mask))
+            }),
+            4 => any::<u128>().prop_map(|a| std::net::Ipv6Addr::from(a).to_string()),
+            4 => (any::<u128>(), 0u8..=128).prop_map(|(a, len)| {
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                format!("{}/{len}", std::net::Ipv6Addr::from(a & mask))
+            }),
+            // IPv4-mapped forms, which fold into their IPv4 rule.
+            2 => (any::<u32>(), 96u8..=128).prop_map(|(a, len)| {
+                let mask = u32::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                let v4 = std::net::Ipv4Addr::from(a & mask);
+                format!("{}/{len}", v4.to_ipv6_mapped())
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn no_string_makes_the_parser_panic(s in any::<String>()) {
+            let _ = IpRules::parse(&s);
+        }
+
+        #[test]
+        fn no_address_like_string_makes_the_parser_panic(s in "[0-9a-fA-F:./*, \n-]{0,80}") {
+            let _ = IpRules::parse(&s);
+        }
+
+        #[test]
+        fn rules_survive_storage_and_allow_what_was_typed(
+            typed in proptest::collection::vec(typed_rule(), 0..=MAX_RULES),
+            separators in proptest::collection::vec(
+                prop_oneof![Just(","), Just(", "), Just(" "), Just("\n"), Just(";"), Just("\t")],
+                MAX_RULES,
+            ),
+        ) {
+            let mut input = String::new();
+            for (rule, sep) in typed.iter().zip(&separators) {
+                input.push_str(rule);
+                input.push_str(sep);
+            }
+            let rules = IpRules::parse(&input).unwrap();
+            prop_assert!(rules.rules().len() <= typed.len());
+            let stored = rules.to_storage();
+            prop_assert_eq!(IpRules::from_storage(&stored).unwrap(), rules.clone());
+            let distinct: HashSet<IpRule> = rules.rules().iter().copied().collect();
+            prop_assert_eq!(distinct.len(), rules.rules().len(), "no duplicates left");
+            for t in &typed {
+                let ip: IpAddr = t.split('/').next().unwrap_or(t).parse().unwrap_or(ip("1.2.3.4"));
+                prop_assert!(rules.allows(ip), "{} is allowed by {}", t, stored);
+            }
+        }
     }
 }

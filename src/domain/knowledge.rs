@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::Invalid;
+use super::{without_nul, Invalid};
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -47,7 +47,7 @@ pub fn parse_name(name: &str, label: &str) -> Result<String, Invalid> {
             "{label} must be at most {MAX_NAME_CHARS} characters"
         )));
     }
-    Ok(name.to_owned())
+    Ok(without_nul(name, label)?.to_owned())
 }
 
 pub fn parse_description(
@@ -60,7 +60,9 @@ pub fn parse_description(
             "{label} must be at most {MAX_DESCRIPTION_CHARS} characters"
         )));
     }
-    Ok(description.map(str::to_owned))
+    description
+        .map(|d| without_nul(d, label).map(str::to_owned))
+        .transpose()
 }
 
 pub fn parse_text(text: &str, label: &str) -> Result<String, Invalid> {
@@ -72,7 +74,7 @@ pub fn parse_text(text: &str, label: &str) -> Result<String, Invalid> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(Invalid::new(format!("{label} must be at most 512 KiB")));
     }
-    Ok(text.to_owned())
+    Ok(without_nul(text, label)?.to_owned())
 }
 
 impl NewKnowledge {
@@ -162,9 +164,34 @@ mod tests {
                 "text must be at most 512 KiB",
             ),
             (json!([1]), "body must be a JSON object with name and text"),
+            (
+                json!({"name": "a\u{0}b", "text": "x"}),
+                "name must not contain NUL characters",
+            ),
+            (
+                json!({"name": "n", "text": "x", "description": "\u{0}"}),
+                "description must not contain NUL characters",
+            ),
+            (
+                json!({"name": "n", "text": "x\u{0}"}),
+                "text must not contain NUL characters",
+            ),
         ];
         for (body, message) in cases {
             assert_eq!(NewKnowledge::from_json(&body).unwrap_err().0, message);
         }
+    }
+
+    #[test]
+    fn the_form_names_its_own_labels_for_a_nul() {
+        let l = FORM_LABELS;
+        assert_eq!(
+            parse_name("\u{0}", l.name).unwrap_err().0,
+            "Name must not contain NUL characters"
+        );
+        assert_eq!(
+            parse_text("a\u{0}", l.text).unwrap_err().0,
+            "Content must not contain NUL characters"
+        );
     }
 }

@@ -25,3 +25,15 @@ impl Invalid {
         Invalid(message.into())
     }
 }
+
+/// Refuses text holding a NUL character, naming the field: PostgreSQL cannot store one in a
+/// text column (SQLite can), so every stored text refuses it, the same on both backends.
+pub fn without_nul<'a>(value: &'a str, label: &str) -> Result<&'a str, Invalid> {
+    if value.contains('\0') {
+        Err(Invalid::new(format!(
+            "{label} must not contain NUL characters"
+        )))
+    } else {
+        Ok(value)
+    }
+}

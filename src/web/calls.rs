@@ -12,6 +12,7 @@ use super::shell::{Section, Shell};
 use crate::auth::session::TypedSession;
 use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
+use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
 
@@ -86,9 +87,10 @@ fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The results of a filter already brought within its pages ([`CallFilter::within`]).
 fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> CallsResults {
-    let pages_count = ((total + filter.per_page - 1) / filter.per_page).max(1);
-    let page = filter.page.min(pages_count);
+    let pages_count = PageNumber::count(total, filter.per_page);
+    let page = filter.page.get();
     let window = (page - 2).max(1)..=(page + 2).min(pages_count);
     let mut pages: Vec<PageLink> = Vec::new();
     let link = |p: i64| PageLink {
@@ -138,10 +140,12 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
     let filter = CallFilter::from_query(|k| query_value(&req, k));
-    let (pid, f) = (shell.project_id.clone(), filter.clone());
-    let (rows, total, evaluations) = db::run(&state.pool, move |conn| {
-        let (rows, total) = db::calls::search(conn, &pid, &f)?;
-        Ok((rows, total, db::calls::evaluations(conn, &pid)?))
+    let pid = shell.project_id.clone();
+    let (filter, rows, total, evaluations) = db::run(&state.pool, move |conn| {
+        let total = db::calls::count_matching(conn, &pid, &filter)?;
+        let filter = filter.within(total);
+        let rows = db::calls::search(conn, &pid, &filter)?;
+        Ok((filter, rows, total, db::calls::evaluations(conn, &pid)?))
     })
     .await?;
     let results = results(shell.url("calls"), &filter, &rows, total);

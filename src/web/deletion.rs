@@ -9,6 +9,7 @@ use super::error::WebError;
 use super::htmx;
 use super::shell::Shell;
 use crate::db::{self, audit::Event, DbConnection};
+use crate::domain::ids::Id;
 use crate::state::AppState;
 use crate::time;
 
@@ -42,7 +43,8 @@ pub const KNOWLEDGE_ITEM: Kind = Kind {
     remove: db::knowledge::delete,
 };
 
-/// Deletes `id` from the shell's project, recording who did it; a missing item is a 404.
+/// Deletes `id` from the shell's project, recording who did it; a missing item, or an id no
+/// item can have, is a 404.
 pub async fn delete(
     req: &HttpRequest,
     state: &AppState,
@@ -51,6 +53,9 @@ pub async fn delete(
     kind: &'static Kind,
 ) -> Result<HttpResponse, WebError> {
     shell.require_editor()?;
+    let id = Id::parse(&id)
+        .map_err(|_| WebError::NotFound)?
+        .into_string();
     let ip = super::client_ip(req).to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let target = id.clone();

@@ -15,6 +15,7 @@ use crate::domain::ids;
 use crate::domain::knowledge::{
     parse_description, parse_name, parse_text, FORM_LABELS, MAX_NAME_CHARS,
 };
+use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
 
@@ -92,24 +93,17 @@ pub async fn index(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
     let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    // A page number from a link: anything unreadable is the first page.
-    let page = query
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = PageNumber::from_query(query.page.as_deref());
     let pid = shell.project_id.clone();
-    let (items, total) = db::run(&state.pool, move |conn| {
-        Ok(db::knowledge::list(
-            conn,
-            &pid,
-            PER_PAGE,
-            (page - 1) * PER_PAGE,
-        )?)
+    let (items, total, page) = db::run(&state.pool, move |conn| {
+        let (_, total) = db::projects::totals(conn, &pid)?;
+        let page = page.within(total, PER_PAGE);
+        let (items, total) = db::knowledge::list(conn, &pid, PER_PAGE, page.offset(PER_PAGE))?;
+        Ok((items, total, page))
     })
     .await?;
-    let first = (page - 1) * PER_PAGE;
+    let first = page.offset(PER_PAGE);
+    let page = page.get();
     htmx::html(&KnowledgePage {
         can_edit: shell.role.can_edit_data(),
         first: if items.is_empty() { 0 } else { first + 1 },

@@ -2,6 +2,7 @@
 
 use crate::auth::session::TypedSession;
 use crate::db;
+use crate::domain::ids::Id;
 use crate::domain::role::Role;
 use crate::state::AppState;
 
@@ -96,15 +97,17 @@ impl Shell {
         }
     }
 
-    /// One row of this project (a call, a knowledge item), or a 404.
+    /// One row of this project (a call, a knowledge item), or a 404; an id no row can have
+    /// is a 404 without a query.
     pub async fn find<T: Send + 'static>(
         &self,
         state: &AppState,
         id: String,
         find: fn(&mut crate::db::DbConnection, &str, &str) -> diesel::QueryResult<Option<T>>,
     ) -> Result<T, WebError> {
+        let id = Id::parse(&id).map_err(|_| WebError::NotFound)?;
         let pid = self.project_id.clone();
-        db::run(&state.pool, move |conn| Ok(find(conn, &pid, &id)?))
+        db::run(&state.pool, move |conn| Ok(find(conn, &pid, id.as_str())?))
             .await?
             .ok_or(WebError::NotFound)
     }

@@ -155,6 +155,8 @@ crate::on_both_backends! {
         let r = a.get("/login").await;
         assert_eq!(r.status, 400, "the Host 127.0.0.1:port is not the public one");
         assert!(r.body.contains("CALLEM_PUBLIC_URL"));
+        let api = a.get("/v1/calls").await;
+        assert_eq!(api_error(&api).0, 400, "/v1 says so in JSON");
         assert_eq!(a.get("/healthz").await.status, 200, "probes answer any host");
         assert_eq!(a.get("/readyz").await.status, 200);
         let host = [("host", "dash.example".to_owned())];

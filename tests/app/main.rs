@@ -11,6 +11,7 @@ mod cli;
 mod data_pages;
 mod edge;
 mod faults;
+mod input_bounds;
 mod lists;
 mod migrations;
 mod shell;

@@ -14,6 +14,7 @@ use crate::auth::session::TypedSession;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
+use crate::domain::ids::Id;
 use crate::domain::ip_rules::IpRules;
 
 use crate::state::AppState;
@@ -251,6 +252,9 @@ pub async fn confirm_revoke(
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
     shell.require_key_manager()?;
+    let kid = Id::parse(&kid)
+        .map_err(|_| WebError::NotFound)?
+        .into_string();
     let key = {
         let (pid, kid) = (pid.clone(), kid.clone());
         db::run(&state.pool, move |conn| {
@@ -278,6 +282,9 @@ pub async fn revoke(
     let (pid, kid) = path.into_inner();
     let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
     shell.require_key_manager()?;
+    let kid = Id::parse(&kid)
+        .map_err(|_| WebError::NotFound)?
+        .into_string();
     let ip = client_ip(&req).to_string();
     let uid = shell.user_id.clone();
     let outcome = {
