@@ -332,6 +332,7 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.goto(&base).await;
     b.wait_text("h1", "Open the setup link").await;
     assert!(b.current_url().await.ends_with("/setup"));
+    b.screenshot(&format!("{shots}00-setup-link-needed")).await;
     b.goto(&format!("{base}{}", app.setup_link())).await;
     b.find("input[name=email]").await;
     b.type_into("#email", OWNER_EMAIL).await;
