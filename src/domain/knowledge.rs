@@ -36,13 +36,15 @@ pub const FORM_LABELS: Labels = Labels {
 };
 
 pub fn parse_name(name: &str, label: &str) -> Result<String, Invalid> {
+    // Counted as given, surrounding spaces included, as the OpenAPI `maxLength` counts.
+    let given = name.chars().count();
     let name = name.trim();
     if name.is_empty() {
         return Err(Invalid::new(format!(
             "{label} is required and must not be blank"
         )));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
+    if given > MAX_NAME_CHARS {
         return Err(Invalid::new(format!(
             "{label} must be at most {MAX_NAME_CHARS} characters"
         )));
@@ -54,12 +56,12 @@ pub fn parse_description(
     description: Option<&str>,
     label: &str,
 ) -> Result<Option<String>, Invalid> {
-    let description = description.map(str::trim).filter(|d| !d.is_empty());
     if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
         return Err(Invalid::new(format!(
             "{label} must be at most {MAX_DESCRIPTION_CHARS} characters"
         )));
     }
+    let description = description.map(str::trim).filter(|d| !d.is_empty());
     description
         .map(|d| without_nul(d, label).map(str::to_owned))
         .transpose()
@@ -118,6 +120,19 @@ fn required_string<'a>(v: Option<&'a Value>, field: &str) -> Result<&'a str, Inv
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lengths_count_the_input_as_given_like_the_openapi_schema() {
+        let padded = format!("  {}", "n".repeat(199));
+        assert!(
+            parse_name(&padded, "name").is_err(),
+            "201 characters as sent"
+        );
+        assert_eq!(parse_name(&"n".repeat(200), "name").unwrap().len(), 200);
+        let long = format!(" {}", "d".repeat(2000));
+        assert!(parse_description(Some(&long), "description").is_err());
+        assert_eq!(parse_description(Some("   "), "description").unwrap(), None);
+    }
+
     use super::*;
     use serde_json::json;
 
