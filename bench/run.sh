@@ -15,7 +15,8 @@
 # Environment: BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
 # BENCH_CALLS (default 100000), BENCH_SECONDS per endpoint (default 15),
 # BENCH_CONNECTIONS (default 32), BENCH_POOL (CALLEM_DB_POOL_SIZE, default 6 like the server), BENCH_REUSE=1
-# (keep the database imported by the previous run).
+# (keep the database imported by the previous run), BENCH_BIN (measure this binary instead of
+# building the working tree's, for an A/B against another commit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,9 +33,13 @@ if ! command -v wrk >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-echo "== building the release binary" >&2
-cargo build --release --quiet
-BIN=target/release/callem
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN   # another build to compare against (e.g. an older commit's)
+else
+  echo "== building the release binary" >&2
+  cargo build --release --quiet
+  BIN=target/release/callem
+fi
 
 DB=callem_bench
 export DATABASE_URL="${PG_ADMIN%/*}/$DB"

@@ -1,36 +1,13 @@
 //! The `callem` command line, run as a real process.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 #[allow(unused_imports)]
 use crate::helpers::*;
 
+/// The binary, run with arguments on a database (the shared helper).
 fn callem(db_url: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callem"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run callem");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_callem(db_url, args, stdin)
 }
 
 crate::on_both_backends! {
