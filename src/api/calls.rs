@@ -11,14 +11,15 @@ use crate::domain::ids::Id;
 use crate::state::AppState;
 
 static CALLS: Listing<Call> = Listing {
-    page_ids: db::calls::page_ids,
-    by_ids: db::calls::by_ids,
+    batch: db::calls::batch,
     total: db::calls::total,
-    id_of: call_id,
+    position: call_position,
+    // A page of 20 in one query; transcripts are small, and at most 1 MiB (the import's bound).
+    first_batch: 25,
 };
 
-fn call_id(c: &Call) -> &str {
-    &c.id
+fn call_position(c: &Call) -> (chrono::NaiveDateTime, &str) {
+    (c.created_at, &c.id)
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

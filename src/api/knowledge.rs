@@ -13,14 +13,15 @@ use crate::state::AppState;
 use crate::time;
 
 static ITEMS: Listing<KnowledgeItem> = Listing {
-    page_ids: db::knowledge::page_ids,
-    by_ids: db::knowledge::by_ids,
+    batch: db::knowledge::batch,
     total: db::knowledge::total,
-    id_of: item_id,
+    position: item_position,
+    // Items may be 512 KiB each: a few at a time until their size is known.
+    first_batch: 4,
 };
 
-fn item_id(k: &KnowledgeItem) -> &str {
-    &k.id
+fn item_position(k: &KnowledgeItem) -> (chrono::NaiveDateTime, &str) {
+    (k.created_at, &k.id)
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -25,35 +25,30 @@ pub fn list(
     Ok((rows, total))
 }
 
-/// One page of a project's call ids, newest first, each with the size of its large columns
-/// (so a list can be sent in batches of bounded bytes).
-pub fn page_ids(
+/// Up to `limit` of a project's calls, newest first (ties by id): after `offset` rows, or
+/// after the row a previous batch ended on (keyset, so later batches neither skip nor repeat
+/// rows when others are added or deleted meanwhile).
+pub fn batch(
     conn: &mut DbConnection,
     project_id: &str,
+    from: super::Resume<'_>,
     limit: i64,
-    offset: i64,
-) -> QueryResult<Vec<(String, i64)>> {
-    calls::table
+) -> QueryResult<Vec<Call>> {
+    let mut q = calls::table
         .filter(calls::project_id.eq(project_id))
         .order((calls::created_at.desc(), calls::id.desc()))
         .limit(limit)
-        .offset(offset)
-        .select((
-            calls::id,
-            diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "CAST(LENGTH(transcript) + LENGTH(call_analysis) AS BIGINT)",
-            ),
-        ))
-        .load(conn)
-}
-
-/// The project's calls with these ids (in no particular order).
-pub fn by_ids(conn: &mut DbConnection, project_id: &str, ids: &[String]) -> QueryResult<Vec<Call>> {
-    calls::table
-        .filter(calls::project_id.eq(project_id))
-        .filter(calls::id.eq_any(ids))
         .select(Call::as_select())
-        .load(conn)
+        .into_boxed();
+    q = match from {
+        super::Resume::Offset(n) => q.offset(n),
+        super::Resume::After(at, id) => q.filter(
+            calls::created_at
+                .lt(at)
+                .or(calls::created_at.eq(at).and(calls::id.lt(id))),
+        ),
+    };
+    q.load(conn)
 }
 
 /// The project's number of calls.

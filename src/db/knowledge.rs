@@ -24,36 +24,29 @@ pub fn list(
     Ok((rows, total))
 }
 
-/// One page of a project's item ids, newest first, each with the size of its text.
-pub fn page_ids(
+/// Up to `limit` of a project's items, newest first (ties by id): after `offset` rows, or
+/// after the row a previous batch ended on (keyset).
+pub fn batch(
     conn: &mut DbConnection,
     project_id: &str,
+    from: super::Resume<'_>,
     limit: i64,
-    offset: i64,
-) -> QueryResult<Vec<(String, i64)>> {
-    ki::table
+) -> QueryResult<Vec<KnowledgeItem>> {
+    let mut q = ki::table
         .filter(ki::project_id.eq(project_id))
         .order((ki::created_at.desc(), ki::id.desc()))
         .limit(limit)
-        .offset(offset)
-        .select((
-            ki::id,
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(LENGTH(text) AS BIGINT)"),
-        ))
-        .load(conn)
-}
-
-/// The project's items with these ids (in no particular order).
-pub fn by_ids(
-    conn: &mut DbConnection,
-    project_id: &str,
-    ids: &[String],
-) -> QueryResult<Vec<KnowledgeItem>> {
-    ki::table
-        .filter(ki::project_id.eq(project_id))
-        .filter(ki::id.eq_any(ids))
         .select(KnowledgeItem::as_select())
-        .load(conn)
+        .into_boxed();
+    q = match from {
+        super::Resume::Offset(n) => q.offset(n),
+        super::Resume::After(at, id) => q.filter(
+            ki::created_at
+                .lt(at)
+                .or(ki::created_at.eq(at).and(ki::id.lt(id))),
+        ),
+    };
+    q.load(conn)
 }
 
 /// The project's number of knowledge items.

@@ -22,6 +22,14 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
+/// Where a batch of a newest-first list starts: after so many rows, or after a given row
+/// (its `created_at` and id).
+#[derive(Debug, Clone, Copy)]
+pub enum Resume<'a> {
+    Offset(i64),
+    After(chrono::NaiveDateTime, &'a str),
+}
+
 /// A connection to whichever backend the URL named.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
