@@ -55,6 +55,37 @@
     toast(msg, true);
   });
 
+  // Escape or a click beside a panel that must not be lost: say how to close it instead.
+  function holdStatic(modal) {
+    var hint = modal && modal.querySelector("[data-static-hint]");
+    if (hint) hint.hidden = false;
+    var done = modal && modal.querySelector("[data-close-modal]");
+    if (done) done.focus();
+  }
+
+  // Menus float above everything (position: fixed from the button's place), so a table's
+  // scroll box cannot clip them; near the bottom of the window they open upwards.
+  function placeMenu(d) {
+    var list = d.querySelector(".menu-list");
+    var button = d.querySelector("summary");
+    if (!list || !button) return;
+    list.classList.add("menu-floating");
+    var r = button.getBoundingClientRect();
+    var w = list.offsetWidth, h = list.offsetHeight;
+    var left = Math.min(Math.max(8, r.right - w), window.innerWidth - w - 8);
+    var below = r.bottom + 4, above = r.top - 4 - h;
+    var up = below + h > window.innerHeight - 8 && above >= 8;
+    list.classList.toggle("menu-up", up);
+    list.style.left = left + "px";
+    list.style.top = (up ? above : below) + "px";
+  }
+
+  function placeOpenMenus() {
+    document.querySelectorAll("details.menu[open]").forEach(placeMenu);
+  }
+  window.addEventListener("resize", placeOpenMenus);
+  window.addEventListener("scroll", placeOpenMenus, true);
+
   function toast(msg, isError) {
     var el = document.createElement("div");
     el.className = "toast" + (isError ? " toast-error" : "");
@@ -67,7 +98,12 @@
   document.addEventListener("keydown", function (e) {
     var modal = document.querySelector("#modal-root .modal");
     if (modal) {
-      if (e.key === "Escape") { e.preventDefault(); closeModal(); return; }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        // A revealed key is shown once: only Done closes it, never a stray Escape.
+        if (modal.closest("[data-static]")) holdStatic(modal); else closeModal();
+        return;
+      }
       if (e.key === "Tab") {
         var f = focusables(modal);
         if (!f.length) return;
@@ -91,7 +127,10 @@
     var t = e.target;
     if (t.closest("[data-close-modal]")) { closeModal(); return; }
     var backdrop = t.classList && t.classList.contains("modal-backdrop") ? t : null;
-    if (backdrop && !backdrop.hasAttribute("data-static")) { closeModal(); return; }
+    if (backdrop) {
+      if (backdrop.hasAttribute("data-static")) holdStatic(backdrop.querySelector(".modal")); else closeModal();
+      return;
+    }
     var copy = t.closest("[data-copy]");
     if (copy) { copyText(copy); return; }
     document.querySelectorAll("details.menu[open]").forEach(function (d) { if (!d.contains(t)) d.open = false; });
@@ -101,6 +140,7 @@
     var d = e.target;
     if (d.matches && d.matches("details.menu") && d.open) {
       document.querySelectorAll("details.menu[open]").forEach(function (o) { if (o !== d) o.open = false; });
+      placeMenu(d);
     }
     if (d.matches && d.matches("details[data-dismissible]")) {
       try { localStorage.setItem("callem:" + d.dataset.dismissible, d.open ? "open" : "closed"); } catch (_) {}

@@ -322,6 +322,25 @@ async fn the_dashboard_in_a_real_browser_on_postgres() {
     walk_through(b, app, "pg-").await;
 }
 
+/// Fails unless each element `css` names is on screen and is what a click at its centre
+/// would hit (not clipped by a scroll box, not covered by something else).
+async fn assert_visible_to_a_person(b: &Browser, css: &str) {
+    let js = format!(
+        "const els = [...document.querySelectorAll({css:?})];
+         if (!els.length) return 'nothing matches';
+         for (const el of els) {{
+           const r = el.getBoundingClientRect();
+           const x = r.left + r.width / 2, y = r.top + r.height / 2;
+           if (r.width === 0 || r.height === 0) return 'zero-sized: ' + el.textContent;
+           if (x < 0 || y < 0 || x > innerWidth || y > innerHeight) return 'off screen: ' + el.textContent;
+           const hit = document.elementFromPoint(x, y);
+           if (!hit || !(hit === el || el.contains(hit))) return 'covered or clipped: ' + el.textContent + ' (hit ' + (hit && hit.outerHTML.slice(0, 80)) + ')';
+         }}
+         return 'ok';"
+    );
+    b.wait_for(&js, json!("ok")).await;
+}
+
 /// Setup, sign-in, the API Keys tab end to end (with the key tried on /v1), a call's
 /// transcript, a knowledge item added and deleted, the small-screen layout, and a restart.
 async fn walk_through(b: Browser, app: TestApp, shots: &str) {
@@ -408,6 +427,21 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let key = b.wait_text("#revealed-key", "ck_live_").await;
     assert!(callem::domain::api_key::is_well_formed(key.trim()), "{key}");
     b.wait_text(".modal", "It will not be shown again.").await;
+    // The key is shown once: neither Escape nor a click beside the panel throws it away.
+    b.keys(ESCAPE).await;
+    b.wait_for(
+        "return !document.querySelector('[data-static-hint]').hidden",
+        json!(true),
+    )
+    .await;
+    b.script("document.querySelector('.modal-backdrop').click()")
+        .await;
+    assert_eq!(b.count("#revealed-key").await, 1, "still revealed");
+    b.wait_for(
+        "return document.activeElement.hasAttribute('data-close-modal')",
+        json!(true),
+    )
+    .await;
     b.click("[data-copy]").await;
     b.wait_text("[data-copy]", "Copied").await;
     b.screenshot(&format!("{shots}03-reveal-panel")).await;
@@ -447,6 +481,22 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     };
     let key = key.trim().to_owned();
     assert_eq!(api(key.clone()).await, 200, "the revealed key works");
+
+    // With one key, its row is the last: the menu must still be where a person can click it,
+    // at full width and on a phone.
+    for (width, height) in [(1440, 900), (360, 780)] {
+        b.resize(width, height).await;
+        b.click("#keys-table details.menu summary").await;
+        assert_visible_to_a_person(&b, "#keys-table details.menu[open] [role=menuitem]").await;
+        b.screenshot(&format!("{shots}04a-row-menu-{width}px")).await;
+        b.keys(ESCAPE).await;
+        b.wait_for(
+            "return document.querySelector('#keys-table details.menu').open",
+            json!(false),
+        )
+        .await;
+    }
+    b.resize(1440, 900).await;
 
     // Revoke through the menu and the confirmation, by keyboard alone.
     b.script("document.querySelector('#keys-table details.menu summary').focus()")
