@@ -489,6 +489,7 @@ async fn a_panicking_handler_gets_the_json_500_and_leaks_nothing() {
 }
 
 #[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;

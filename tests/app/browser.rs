@@ -304,6 +304,7 @@ const ENTER: &str = "\u{E007}";
 const ARROW_DOWN: &str = "\u{E015}";
 
 #[actix_web::test]
+#[cfg_attr(not(callem_browser_tests), ignore = "no chromedriver: apt-get install chromium chromium-driver")]
 async fn the_dashboard_in_a_real_browser_on_sqlite() {
     let Some(b) = Browser::start().await else {
         return;
@@ -312,6 +313,10 @@ async fn the_dashboard_in_a_real_browser_on_sqlite() {
 }
 
 #[actix_web::test]
+#[cfg_attr(
+    not(all(callem_pg_tests, callem_browser_tests)),
+    ignore = "needs TEST_DATABASE_URL and a chromedriver"
+)]
 async fn the_dashboard_in_a_real_browser_on_postgres() {
     let Some(app) = TestApp::spawn_postgres().await else {
         return;

@@ -36,6 +36,7 @@ macro_rules! on_both_backends {
             }
 
             #[actix_web::test]
+            #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
                     body(app).await

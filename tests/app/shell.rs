@@ -168,6 +168,7 @@ impl Relay {
 }
 
 #[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn readiness_turns_503_when_postgres_goes_away_and_200_when_it_returns() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;

@@ -1,0 +1,26 @@
+//! Decides, when the tests are compiled, which of their backends this machine has, so a test
+//! that cannot run is reported as ignored rather than as a pass: `callem_pg_tests` when
+//! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed.
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(callem_pg_tests)");
+    println!("cargo::rustc-check-cfg=cfg(callem_browser_tests)");
+    println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
+    println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
+    println!("cargo::rerun-if-env-changed=CI");
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=callem_pg_tests");
+    }
+    let driver =
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    // Its folder changes when a driver is installed there (the file itself may not exist yet,
+    // and a missing file would rerun this script on every build).
+    if let Some(dir) = std::path::Path::new(&driver).parent() {
+        println!("cargo::rerun-if-changed={}", dir.display());
+    }
+    // With CI=true a missing driver must fail the run, so the browser test is compiled in.
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if ci || std::path::Path::new(&driver).exists() {
+        println!("cargo::rustc-cfg=callem_browser_tests");
+    }
+}
