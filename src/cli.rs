@@ -272,7 +272,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
         .map_err(|e| anyhow!(e))?;
     eprintln!("preparing the Demo project…");
     let mut progress = crate::import::Progress::new(demo::CALLS);
-    let (project_id, replaced) = db::run(&pool, move |conn| {
+    let (project_id, replaced, joined) = db::run(&pool, move |conn| {
         use diesel::Connection;
         conn.transaction::<_, db::DbError, _>(|conn| {
             let (project_id, replaced) = match db::projects::find_by_name(conn, demo::PROJECT_NAME)?
@@ -299,12 +299,21 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
             if let Some((user_id, false)) = added {
                 db::users::set_password(conn, &user_id, &hash)?;
             }
+            // Whoever set this server up (at /setup, say) can open the Demo project too.
+            let owners = db::memberships::owners_of_other_projects(conn, &project_id)?;
+            let mut joined = Vec::new();
+            for (user_id, email) in owners.into_iter().filter(|(_, e)| e != demo::USER_EMAIL) {
+                if db::memberships::role_of(conn, &user_id, &project_id)?.is_none() {
+                    db::memberships::upsert(conn, &project_id, &user_id, "owner", now)?;
+                    joined.push(email);
+                }
+            }
             let calls = demo::calls(&project_id, demo::CALLS, now, rand::random());
             db::calls::insert_all(conn, &calls, |done| progress.update(done))?;
             for item in demo::knowledge(&project_id, now) {
                 db::knowledge::insert(conn, &item)?;
             }
-            Ok((project_id, replaced))
+            Ok((project_id, replaced, joined))
         })
     })
     .await?;
@@ -316,9 +325,18 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
         "Demo project ready: {} calls and 20 knowledge items.",
         demo::CALLS
     );
-    println!("Start the server with `callem serve`, then sign in at http://{bind}/login");
+    println!(
+        "Start the server (`cargo run --release -- serve` in the repository, or `callem serve` \
+         once installed), then sign in at http://{bind}/login"
+    );
     println!("  email:    {}", demo::USER_EMAIL);
     println!("  password: {password}");
     println!("  project:  http://{bind}/projects/{project_id}/calls");
+    if !joined.is_empty() {
+        println!(
+            "The existing owners can open it too (added as owners): {}",
+            joined.join(", ")
+        );
+    }
     Ok(())
 }

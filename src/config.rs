@@ -206,6 +206,7 @@ impl Settings {
         if args.rate_limit_per_minute == 0 {
             return Err("CALLEM_RATE_LIMIT_PER_MINUTE must be at least 1".to_owned());
         }
+        check_bind(&args.bind)?;
         if args.shutdown_drain_secs > 300 {
             return Err("CALLEM_SHUTDOWN_DRAIN_SECS must be at most 300".to_owned());
         }
@@ -220,6 +221,21 @@ impl Settings {
             public_origin: parse_public_url(&args.public_url)?,
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
         })
+    }
+}
+
+/// `CALLEM_BIND` must be an address and a port: a bare port would not say which interfaces
+/// to listen on (this machine only, or every one).
+fn check_bind(bind: &str) -> Result<(), String> {
+    let bind = bind.trim();
+    match bind.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ if bind.parse::<u16>().is_ok() => Err(format!(
+            "CALLEM_BIND={bind} is a port without an address — use 127.0.0.1:{bind} (this machine only) or 0.0.0.0:{bind} (every interface)"
+        )),
+        _ => Err(format!(
+            "CALLEM_BIND={bind} is not an address and a port — use e.g. 127.0.0.1:8080"
+        )),
     }
 }
 

@@ -21,22 +21,43 @@ use crate::state::AppState;
 use crate::web::{error::WebError, health, static_files};
 
 /// Why the server could not start.
+/// Each says its cause once, in one line (the cause is part of the message, not a chained
+/// source that would be printed a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot use the database at {url}: {source}")]
-    Database { url: String, source: DbError },
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error("cannot use the database at {url}: {cause}")]
+    Database { url: String, cause: DbError },
+    #[error("{}", bind_message(addr, cause))]
+    Bind { addr: String, cause: std::io::Error },
+}
+
+/// "port 8080 is in use — set CALLEM_BIND or --bind, e.g. 127.0.0.1:8081", and the like.
+fn bind_message(addr: &str, cause: &std::io::Error) -> String {
+    let (host, port) = addr.rsplit_once(':').unwrap_or(("127.0.0.1", addr));
+    let next = port
+        .parse::<u16>()
+        .ok()
+        .and_then(|p| p.checked_add(1))
+        .map_or_else(|| format!("{host}:8081"), |p| format!("{host}:{p}"));
+    match cause.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("port {port} is in use — set CALLEM_BIND or --bind, e.g. {next}")
+        }
+        std::io::ErrorKind::PermissionDenied => format!(
+            "not allowed to listen on {addr} (ports below 1024 need privileges) — set CALLEM_BIND or --bind, e.g. 127.0.0.1:8080"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{host} is not an address of this machine — set CALLEM_BIND or --bind, e.g. 127.0.0.1:{port} or 0.0.0.0:{port}"
+        ),
+        _ => format!("cannot listen on {addr}: {cause}"),
+    }
 }
 
 /// Opens the pool (failing when the database cannot be reached) and applies migrations.
 pub async fn open_database(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, StartError> {
-    let fail = |source| StartError::Database {
+    let fail = |cause| StartError::Database {
         url: url.redacted(),
-        source,
+        cause,
     };
     let owned = url.clone();
     let pool = tokio::task::spawn_blocking(move || db::build_pool(&owned, usage))
@@ -128,19 +149,19 @@ impl Application {
         .await?;
         let key = session_key(&settings, &pool)
             .await
-            .map_err(|source| StartError::Database {
+            .map_err(|cause| StartError::Database {
                 url: settings.database_url.redacted(),
-                source,
+                cause,
             })?;
         let setup_token = new_setup_token(&pool)
             .await
-            .map_err(|source| StartError::Database {
+            .map_err(|cause| StartError::Database {
                 url: settings.database_url.redacted(),
-                source,
+                cause,
             })?;
-        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
+        let listener = TcpListener::bind(&settings.bind).map_err(|cause| StartError::Bind {
             addr: settings.bind.clone(),
-            source,
+            cause,
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let state = web::Data::new(AppState {
@@ -192,9 +213,9 @@ impl Application {
         // `main` listens for SIGTERM/SIGINT itself, from before the first line it prints.
         .disable_signals()
         .listen(listener)
-        .map_err(|source| StartError::Bind {
+        .map_err(|cause| StartError::Bind {
             addr: settings.bind.clone(),
-            source,
+            cause,
         })?
         .run();
         Ok(Application {

@@ -1,5 +1,5 @@
 //! `GET /v1/openapi.json`: the contract as an OpenAPI 3.1 document (no key needed). It is
-//! written by hand to match `shared/spec/public-api.md` exactly; a test checks it against
+//! written by hand to match `docs/public-api.md` exactly; a test checks it against
 //! the routes and the objects the API really returns.
 
 use actix_web::HttpResponse;

@@ -50,3 +50,20 @@ pub fn upsert(
         Ok(())
     })
 }
+
+/// Emails and ids of the users who own a project other than `except` (the people who set
+/// this server up), each once.
+pub fn owners_of_other_projects(
+    conn: &mut DbConnection,
+    except: &str,
+) -> QueryResult<Vec<(String, String)>> {
+    use super::schema::users;
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::role.eq("owner"))
+        .filter(memberships::project_id.ne(except))
+        .select((users::id, users::email))
+        .distinct()
+        .order(users::email)
+        .load(conn)
+}

@@ -304,7 +304,10 @@ const ENTER: &str = "\u{E007}";
 const ARROW_DOWN: &str = "\u{E015}";
 
 #[actix_web::test]
-#[cfg_attr(not(callem_browser_tests), ignore = "no chromedriver: apt-get install chromium chromium-driver")]
+#[cfg_attr(
+    not(callem_browser_tests),
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
 async fn the_dashboard_in_a_real_browser_on_sqlite() {
     let Some(b) = Browser::start().await else {
         return;
@@ -493,7 +496,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         b.resize(width, height).await;
         b.click("#keys-table details.menu summary").await;
         assert_visible_to_a_person(&b, "#keys-table details.menu[open] [role=menuitem]").await;
-        b.screenshot(&format!("{shots}04a-row-menu-{width}px")).await;
+        b.screenshot(&format!("{shots}04a-row-menu-{width}px"))
+            .await;
         b.keys(ESCAPE).await;
         b.wait_for(
             "return document.querySelector('#keys-table details.menu').open",

@@ -145,7 +145,32 @@ fn a_port_in_use_and_an_unreachable_database_are_reported() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    let port = busy.local_addr().unwrap().port();
+    let line = format!(
+        "error: port {port} is in use — set CALLEM_BIND or --bind, e.g. 127.0.0.1:{}",
+        port + 1
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect::<Vec<_>>(),
+        [line.as_str()],
+        "one line, with the fix: {err}"
+    );
+    assert_eq!(err.matches("in use").count(), 1, "said once: {err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_callem"))
+        .args(["serve"])
+        .env("DATABASE_URL", &db)
+        .env("CALLEM_BIND", "8080")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "error: CALLEM_BIND=8080 is a port without an address — use 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every interface)"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_callem"))
         .args(["migrate"])
@@ -220,5 +245,25 @@ fn sigterm_stops_the_server_gracefully() {
             "did not stop"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+crate::on_both_backends! {
+    async fn the_demo_lets_the_owner_made_at_setup_open_it(app) {
+        let (owner, _) = app.setup_owner().await;
+        let url = app.db.url().to_owned();
+        let (code, out, err) = callem(&url, &["demo"], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(&format!("The existing owners can open it too (added as owners): {OWNER_EMAIL}")), "{out}");
+        assert!(out.contains("cargo run --release -- serve"), "a command that works from the repository: {out}");
+        let link = out.lines().find_map(|l| l.trim().strip_prefix("project:")).unwrap().trim().to_owned();
+        let path = link.split_once("/projects/").map(|(_, p)| format!("/projects/{p}")).unwrap();
+        let r = owner.get(&path).await;
+        assert_eq!(r.status, 200, "the setup owner opens the Demo project");
+        assert!(r.body.contains(">Demo</option>"));
+        // Run again: nothing to add, nothing said.
+        let (code, out, _) = callem(&url, &["demo"], None);
+        assert_eq!(code, 0);
+        assert!(!out.contains("existing owners"), "{out}");
     }
 }
