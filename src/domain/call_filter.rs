@@ -39,12 +39,9 @@ impl CallFilter {
         };
         let date =
             |k: &str| non_empty(k).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok());
-        let (mut from, mut to) = (date("from"), date("to"));
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                (from, to) = (Some(t), Some(f));
-            }
-        }
+        // A reversed range is kept as given (it matches nothing, and the page says why):
+        // what the inputs show is what is applied.
+        let (from, to) = (date("from"), date("to"));
         CallFilter {
             status: non_empty("status")
                 .filter(|s| crate::domain::calls::STATUSES.contains(&s.as_str())),
@@ -60,6 +57,24 @@ impl CallFilter {
                 .filter(|p| PAGE_SIZES.contains(p))
                 .unwrap_or(PAGE_SIZES[0]),
         }
+    }
+
+    /// Why the date range cannot match anything, to show next to the To field.
+    pub fn range_error(&self) -> Option<&'static str> {
+        match (self.from, self.to) {
+            (Some(f), Some(t)) if f > t => {
+                Some("“To” is before “From”, so no call can match. Swap the dates or clear one.")
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether any filter narrows the calls.
+    pub fn is_filtered(&self) -> bool {
+        self.status.is_some()
+            || self.evaluation.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
     }
 
     /// Calls before this page.
@@ -130,9 +145,10 @@ mod tests {
         assert_eq!(f.evaluation, Some(EvaluationFilter::Is("success".into())));
         assert_eq!(
             (f.from.unwrap().to_string(), f.to.unwrap().to_string()),
-            ("2025-01-01".into(), "2025-01-02".into()),
-            "swapped"
+            ("2025-01-02".into(), "2025-01-01".into()),
+            "kept as given, never silently swapped"
         );
+        assert!(f.range_error().unwrap().contains("“To” is before “From”"));
         assert_eq!((f.page.get(), f.per_page, f.offset()), (3, 50, 100));
         assert_eq!(
             f.clone().within(60).page.get(),
@@ -141,9 +157,9 @@ mod tests {
         );
         assert_eq!(
             f.query(4, 50),
-            "status=live&evaluation=success&from=2025-01-01&to=2025-01-02&per_page=50&page=4"
+            "status=live&evaluation=success&from=2025-01-02&to=2025-01-01&per_page=50&page=4"
         );
-        assert_eq!(f.until_time().unwrap().to_string(), "2025-01-03 00:00:00");
+        assert_eq!(f.until_time().unwrap().to_string(), "2025-01-02 00:00:00");
 
         let d = parse(&[
             ("status", "weird"),

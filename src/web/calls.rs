@@ -24,8 +24,19 @@ pub struct CallRow {
     pub duration: String,
     pub caller: String,
     pub called: String,
-    pub evaluation: Option<String>,
+    /// The stored value (for the badge's colour) and how it reads.
+    pub evaluation: Option<(String, String)>,
     pub engaged: bool,
+}
+
+/// `success` → `Success`, `needs_review` → `Needs review`.
+pub fn evaluation_label(value: &str) -> String {
+    let spaced = value.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 impl From<&Call> for CallRow {
@@ -38,17 +49,21 @@ impl From<&Call> for CallRow {
             duration: time::duration_label(c.duration),
             caller: c.caller_number.clone().unwrap_or_else(|| "—".into()),
             called: c.called_number.clone().unwrap_or_else(|| "—".into()),
-            evaluation: c.evaluation.clone(),
+            evaluation: c
+                .evaluation
+                .as_ref()
+                .map(|e| (e.clone(), evaluation_label(e))),
             engaged: c.is_engaged,
         }
     }
 }
 
-/// A page link of the pager.
+/// A page link of the pager; a gap is the ellipsis between distant pages.
 pub struct PageLink {
     pub label: String,
     pub query: String,
     pub current: bool,
+    pub gap: bool,
 }
 
 #[derive(Template)]
@@ -64,6 +79,12 @@ pub struct CallsResults {
     pub pages: Vec<PageLink>,
     pub sizes: Vec<(i64, String, bool)>,
     pub filtered: bool,
+    /// This view's query, carried to a call's page so its back link returns here.
+    pub here: String,
+    /// Why the date range matches nothing, next to the To field.
+    pub range_error: Option<&'static str>,
+    /// An htmx response: the range message goes next to the field out of band.
+    pub oob: bool,
 }
 
 #[derive(Template)]
@@ -72,7 +93,7 @@ struct CallsPage {
     shell: Shell,
     status: String,
     evaluation: String,
-    evaluations: Vec<String>,
+    evaluations: Vec<(String, String)>,
     from: String,
     to: String,
     per_page: i64,
@@ -97,12 +118,25 @@ fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> Call
         label: p.to_string(),
         query: filter.query(p, filter.per_page),
         current: p == page,
+        gap: false,
+    };
+    let gap = || PageLink {
+        label: "…".into(),
+        query: String::new(),
+        current: false,
+        gap: true,
     };
     if *window.start() > 1 {
         pages.push(link(1));
+        if *window.start() > 2 {
+            pages.push(gap());
+        }
     }
     pages.extend(window.clone().map(link));
     if *window.end() < pages_count {
+        if *window.end() < pages_count - 1 {
+            pages.push(gap());
+        }
         pages.push(link(pages_count));
     }
     let first = if rows.is_empty() {
@@ -122,10 +156,10 @@ fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> Call
             .iter()
             .map(|&n| (n, filter.query(1, n), n == filter.per_page))
             .collect(),
-        filtered: filter.status.is_some()
-            || filter.evaluation.is_some()
-            || filter.from.is_some()
-            || filter.to.is_some(),
+        filtered: filter.is_filtered(),
+        here: filter.query(page, filter.per_page),
+        range_error: filter.range_error(),
+        oob: false,
         rows: rows.iter().map(CallRow::from).collect(),
     }
 }
@@ -148,8 +182,9 @@ pub async fn index(
         Ok((filter, rows, total, db::calls::evaluations(conn, &pid)?))
     })
     .await?;
-    let results = results(shell.url("calls"), &filter, &rows, total);
+    let mut results = results(shell.url("calls"), &filter, &rows, total);
     if htmx::is_htmx(&req) {
+        results.oob = true;
         return htmx::html(&results);
     }
     htmx::html(&CallsPage {
@@ -159,7 +194,13 @@ pub async fn index(
             Some(EvaluationFilter::Missing) => "none".into(),
             None => String::new(),
         },
-        evaluations,
+        evaluations: evaluations
+            .into_iter()
+            .map(|e| {
+                let label = evaluation_label(&e);
+                (e, label)
+            })
+            .collect(),
         from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
         to: filter.to.map(|d| d.to_string()).unwrap_or_default(),
         per_page: filter.per_page,
@@ -184,6 +225,8 @@ struct CallPage {
     analysis: Vec<(String, String)>,
     transcript: Vec<Turn>,
     can_edit: bool,
+    /// The table as it was left (filters, page), for the back link.
+    back: String,
 }
 
 /// `leadQuality` → `Lead quality`.
@@ -216,6 +259,7 @@ fn display_value(v: &Value) -> String {
 
 /// GET a call's page: summary, evaluation, analysis and the transcript as a conversation.
 pub async fn show(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: web::ReqData<CurrentUser>,
     session: TypedSession,
@@ -246,7 +290,14 @@ pub async fn show(
                 .collect()
         })
         .unwrap_or_default();
+    let from = CallFilter::from_query(|k| query_value(&req, k));
+    let back = format!(
+        "{}?{}",
+        shell.url("calls"),
+        from.query(from.page.get(), from.per_page)
+    );
     htmx::html(&CallPage {
+        back,
         can_edit: shell.role.can_edit_data(),
         row: CallRow::from(&call),
         summary: call.summary,

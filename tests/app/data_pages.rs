@@ -27,7 +27,7 @@ fn calls_jsonl(n: usize) -> String {
 }
 
 fn ids_in(body: &str) -> Vec<String> {
-    let re = regex_lite::Regex::new(r#"/calls/(c\d{3})""#).unwrap();
+    let re = regex_lite::Regex::new(r#"/calls/(c\d{3})[?"]"#).unwrap();
     re.captures_iter(body).map(|c| c[1].to_owned()).collect()
 }
 
@@ -80,6 +80,42 @@ crate::on_both_backends! {
         let page = owner.get(&format!("/projects/{pid}/calls?status=live&evaluation=success")).await;
         assert!(page.body.contains(r#"<option value="live" selected>"#), "the form keeps the filter");
         assert!(page.body.contains(r#"<option value="success" selected>"#));
+    }
+
+    async fn a_reversed_date_range_is_shown_as_applied_and_said_next_to_the_field(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &calls_jsonl(30)).await;
+        let page = owner.get(&format!("/projects/{pid}/calls?from=2025-01-07&to=2025-01-05")).await;
+        assert!(page.body.contains(r#"name="from" value="2025-01-07""#), "the inputs keep what was typed");
+        assert!(page.body.contains(r#"name="to" value="2025-01-05""#));
+        assert!(page.body.contains("“To” is before “From”, so no call can match."), "said next to the field");
+        assert!(ids_in(&page.body).is_empty(), "and applied as shown: nothing matches");
+        let partial = owner.get_htmx(&format!("/projects/{pid}/calls?from=2025-01-07&to=2025-01-05")).await;
+        assert!(partial.body.contains(r#"id="date-range-error" class="field-error filter-error" role="alert" hx-swap-oob="true">“To” is before"#), "{}", partial.body);
+        let fixed = owner.get_htmx(&format!("/projects/{pid}/calls?from=2025-01-05&to=2025-01-07")).await;
+        assert!(fixed.body.contains(r#"hx-swap-oob="true"></p>"#), "the message goes away");
+        assert_eq!(ids_in(&fixed.body), ["c006", "c005", "c004"]);
+    }
+
+    async fn the_calls_pager_reads_well_and_a_call_leads_back_to_the_same_view(app) {
+        let (owner, pid) = app.setup_owner().await;
+        app.import_calls(&pid, &calls_jsonl(300)).await;
+        let page = owner.get(&format!("/projects/{pid}/calls?page=6")).await;
+        let pager = &page.body[page.body.find(r#"class="pages""#).unwrap()..];
+        let labels: Vec<String> = regex_lite::Regex::new(r#"class="page(?: [a-z]+)?"[^>]*>([^<]+)<"#).unwrap()
+            .captures_iter(pager).map(|c| c[1].to_owned()).collect();
+        assert_eq!(labels, ["1", "…", "4", "5", "6", "7", "8", "…", "12"]);
+        assert!(page.body.contains(">Success</span>") && page.body.contains(">Fail</span>"), "evaluations read as words");
+        assert!(!page.body.contains(">success</span>"));
+        assert!(page.body.contains("show:#calls-results:top"), "a page change scrolls back up");
+        // A call opened from page 6 of the live calls leads back there.
+        let filtered = owner.get(&format!("/projects/{pid}/calls?status=live&page=2")).await;
+        assert!(filtered.body.contains(">Clear filters</a>"));
+        let id = ids_in(&filtered.body)[0].clone();
+        let call = owner.get(&format!("/projects/{pid}/calls/{id}?status=live&per_page=25&page=2")).await;
+        assert!(call.body.contains(&format!(r#"<a href="/projects/{pid}/calls?status=live&#38;per_page=25&#38;page=2">Calls</a>"#)), "{}", call.body.split("breadcrumb").nth(1).unwrap_or(&call.body).chars().take(300).collect::<String>());
+        let unfiltered = owner.get(&format!("/projects/{pid}/calls")).await;
+        assert!(!unfiltered.body.contains(">Clear filters</a>"));
     }
 
     async fn a_calls_page_shows_summary_analysis_and_the_conversation(app) {
