@@ -70,10 +70,12 @@ pub fn duration_label(seconds: f64) -> String {
     }
 }
 
-/// A size in bytes as people read it: `512 B`, `1.2 KB`, `3.4 MB`.
+/// A size in bytes as people read it, in one unit up to a megabyte: `0.4 KB`, `12.0 KB`,
+/// `3.4 MB` (`< 0.1 KB` for a few bytes, which would otherwise read as nothing).
 pub fn size_label(bytes: usize) -> String {
     match bytes {
-        b if b < 1024 => format!("{b} B"),
+        0 => "0 KB".to_owned(),
+        b if b < 103 => "< 0.1 KB".to_owned(),
         b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
         b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
@@ -82,6 +84,15 @@ pub fn size_label(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_kilobytes_below_a_megabyte() {
+        assert_eq!(size_label(401), "0.4 KB");
+        assert_eq!(size_label(0), "0 KB");
+        assert_eq!(size_label(20), "< 0.1 KB");
+        assert_eq!(size_label(12 * 1024), "12.0 KB");
+        assert_eq!(size_label(3 * 1024 * 1024 + 400 * 1024), "3.4 MB");
+    }
     use chrono::NaiveDate;
 
     fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {

@@ -46,6 +46,20 @@
     }
   });
 
+  // A change's confirmation: now, or after the redirect htmx is about to follow.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    var raw = xhr && xhr.getResponseHeader("X-Callem-Toast");
+    if (!raw || !e.detail.successful) return;
+    var msg;
+    try { msg = decodeURIComponent(raw.replace(/\+/g, " ")); } catch (_) { return; }
+    if (xhr.getResponseHeader("HX-Redirect")) {
+      try { sessionStorage.setItem("callem:toast", msg); } catch (_) {}
+    } else {
+      toast(msg, false);
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (e) {
     var status = e.detail && e.detail.xhr ? e.detail.xhr.status : 0;
     var msg = status === 403 ? "You are not allowed to do this, or your session expired. Reload the page."
@@ -86,12 +100,27 @@
   window.addEventListener("resize", placeOpenMenus);
   window.addEventListener("scroll", placeOpenMenus, true);
 
+  // Toasts live in one live region that exists from the start, so screen readers announce
+  // them (a region added together with its text is often missed).
+  function toastRegion() {
+    var region = document.getElementById("toasts");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toasts";
+      region.className = "toasts";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    return region;
+  }
+
   function toast(msg, isError) {
     var el = document.createElement("div");
     el.className = "toast" + (isError ? " toast-error" : "");
-    el.setAttribute("role", isError ? "alert" : "status");
+    if (isError) el.setAttribute("role", "alert");
     el.textContent = msg;
-    document.body.appendChild(el);
+    toastRegion().appendChild(el);
     setTimeout(function () { el.remove(); }, 6000);
   }
 
@@ -182,6 +211,11 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    toastRegion();
+    try {
+      var pending = sessionStorage.getItem("callem:toast");
+      if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending, false); }
+    } catch (_) {}
     document.querySelectorAll("details[data-dismissible]").forEach(function (d) {
       try { if (localStorage.getItem("callem:" + d.dataset.dismissible) === "closed") d.open = false; } catch (_) {}
     });

@@ -27,6 +27,8 @@ pub struct Kind {
     pub target_type: &'static str,
     pub list_path: &'static str,
     pub remove: fn(&mut DbConnection, &str, &str) -> QueryResult<bool>,
+    /// The confirmation shown once it is done.
+    pub done: &'static str,
 }
 
 pub const CALL: Kind = Kind {
@@ -34,6 +36,7 @@ pub const CALL: Kind = Kind {
     target_type: "call",
     list_path: "calls",
     remove: db::calls::delete,
+    done: "Call deleted.",
 };
 
 pub const KNOWLEDGE_ITEM: Kind = Kind {
@@ -41,6 +44,7 @@ pub const KNOWLEDGE_ITEM: Kind = Kind {
     target_type: "knowledge_item",
     list_path: "knowledge",
     remove: db::knowledge::delete,
+    done: "Knowledge item deleted.",
 };
 
 /// Deletes `id` from the shell's project, recording who did it; a missing item, or an id no
@@ -77,5 +81,8 @@ pub async fn delete(
         return Err(WebError::NotFound);
     }
     tracing::info!(id = %id, kind = kind.target_type, "deleted from the dashboard");
-    Ok(htmx::redirect(req, &shell.url(kind.list_path)))
+    Ok(htmx::with_toast(
+        htmx::redirect(req, &shell.url(kind.list_path)),
+        kind.done,
+    ))
 }

@@ -31,3 +31,15 @@ pub fn html<T: Template>(template: &T) -> Result<HttpResponse, WebError> {
         .content_type("text/html; charset=utf-8")
         .body(template.render()?))
 }
+
+/// Adds the one-line confirmation the dashboard shows after a change (a toast with
+/// `role="status"`, shown by `static/app.js`, after the redirect when there is one). The text
+/// is percent-encoded: names in it may be any Unicode, headers carry ASCII.
+pub fn with_toast(mut res: HttpResponse, message: &str) -> HttpResponse {
+    let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    if let Ok(v) = header::HeaderValue::from_str(&encoded) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-callem-toast"), v);
+    }
+    res
+}

@@ -165,9 +165,9 @@ pub async fn create(
             return htmx::html(&NewItemModal {
                 action: shell.url("knowledge"),
                 max_name: MAX_NAME_CHARS,
-                name_error: n.err().map(|e| e.0),
-                description_error: d.err().map(|e| e.0),
-                content_error: t.err().map(|e| e.0),
+                name_error: n.err().map(|e| sentence(e.0)),
+                description_error: d.err().map(|e| sentence(e.0)),
+                content_error: t.err().map(|e| sentence(e.0)),
                 name: form.name,
                 description: form.description,
                 content: form.content,
@@ -196,10 +196,18 @@ pub async fn create(
         db::knowledge::insert_with_audit(conn, &item, &event)
     })
     .await?;
-    Ok(htmx::redirect(
-        &req,
-        &shell.url(&format!("knowledge/{}", stored.id)),
+    Ok(htmx::with_toast(
+        htmx::redirect(&req, &shell.url(&format!("knowledge/{}", stored.id))),
+        &format!("“{}” added to the knowledge base.", stored.name),
     ))
+}
+
+/// The domain's message as the dashboard writes its others: a sentence, with its full stop.
+fn sentence(mut message: String) -> String {
+    if !message.ends_with(['.', '!', '?']) {
+        message.push('.');
+    }
+    message
 }
 
 pub async fn show(

@@ -177,13 +177,15 @@ crate::on_both_backends! {
         let long = "n".repeat(201);
         let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", &long), ("description", "d"), ("content", "  ")]).await;
         assert!(r.body.contains("Name must be at most 200 characters"));
-        assert!(r.body.contains("Content is required and must not be blank"));
+        assert!(r.body.contains("Content is required and must not be blank."), "a sentence, like the others");
         assert!(r.body.contains(&format!(r#"value="{long}""#)), "values kept");
         assert_eq!(count_rows(&app, "knowledge_items").await, 0);
 
         let text = "## Refunds\nWithin **30 days**.\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))";
         let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "Refund policy"), ("description", "Money back"), ("content", text)]).await;
         let location = r.header("hx-redirect").expect("redirect to the new item");
+        let toast = r.header("x-callem-toast").expect("a confirmation to show");
+        assert_eq!(url::form_urlencoded::parse(format!("t={toast}").as_bytes()).next().unwrap().1, "“Refund policy” added to the knowledge base.");
         let id = location.rsplit('/').next().unwrap().to_owned();
         let view = owner.get(&location).await;
         assert!(view.body.contains("<h2>Refunds</h2>") && view.body.contains("<strong>30 days</strong>"));
@@ -199,7 +201,7 @@ crate::on_both_backends! {
             Some((json!({"name": "From the API", "text": "hello"}).to_string(), "application/json"))).await;
         let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
         assert!(list.body.contains(">From the API<") && list.body.contains(">Refund policy<"));
-        assert!(list.body.contains(">Money back<") && list.body.contains(">5 B<"));
+        assert!(list.body.contains(">Money back<") && list.body.contains(">&#60; 0.1 KB<"), "sizes in KB");
 
         let member = app.user_with_role(&pid, "member@example.com", "member").await;
         assert!(!member.get(&format!("/projects/{pid}/knowledge")).await.body.contains("Add item"));
@@ -211,6 +213,7 @@ crate::on_both_backends! {
         assert!(confirm.body.contains("Delete “Refund policy”?"));
         let r = owner.post_htmx(&format!("{location}/delete"), &[]).await;
         assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/knowledge")));
+        assert_eq!(r.header("x-callem-toast").as_deref(), Some("Knowledge+item+deleted."));
         assert_eq!(app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.status, 404);
         let p = pid.clone();
         let events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;

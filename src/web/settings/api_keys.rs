@@ -294,14 +294,21 @@ pub async fn revoke(
         })
         .await?
     };
-    match outcome {
+    let name = match outcome {
         Revoked::NotFound => return Err(WebError::NotFound),
-        Revoked::Now(_) => tracing::info!(key_id = %kid, "API key revoked"),
-        Revoked::Already(_) => {}
-    }
+        Revoked::Now(name) => {
+            tracing::info!(key_id = %kid, "API key revoked");
+            name
+        }
+        Revoked::Already(name) => name,
+    };
+    let toast = format!("Key “{name}” revoked: requests with it are refused from now on.");
     if !htmx::is_htmx(&req) {
         return Ok(htmx::redirect(&req, &shell.url("settings/api-keys")));
     }
     let table = load_table(&state, &shell, true).await?;
-    htmx::html(&RevokedResponse { table })
+    Ok(htmx::with_toast(
+        htmx::html(&RevokedResponse { table })?,
+        &toast,
+    ))
 }
