@@ -47,10 +47,11 @@
   });
 
   // A change's confirmation: now, or after the redirect htmx is about to follow.
-  document.addEventListener("htmx:afterRequest", function (e) {
+  // (beforeOnLoad: htmx handles HX-Redirect before any later event.)
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
     var xhr = e.detail && e.detail.xhr;
     var raw = xhr && xhr.getResponseHeader("X-Callem-Toast");
-    if (!raw || !e.detail.successful) return;
+    if (!raw || xhr.status < 200 || xhr.status >= 300) return;
     var msg;
     try { msg = decodeURIComponent(raw.replace(/\+/g, " ")); } catch (_) { return; }
     if (xhr.getResponseHeader("HX-Redirect")) {

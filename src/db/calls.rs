@@ -118,20 +118,16 @@ pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<
         .optional()
 }
 
-/// Deletes a project's call (and counts it out of the total); false when there was none.
+/// Deletes a project's call; false when there was none. (The project's total is kept by a
+/// trigger, as for every insert and delete.)
 pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<bool> {
-    conn.transaction(|conn| {
-        let n = diesel::delete(
-            calls::table
-                .filter(calls::project_id.eq(project_id))
-                .filter(calls::id.eq(id)),
-        )
-        .execute(conn)?;
-        if n > 0 {
-            super::projects::add_calls(conn, project_id, -(n as i64))?;
-        }
-        Ok(n > 0)
-    })
+    diesel::delete(
+        calls::table
+            .filter(calls::project_id.eq(project_id))
+            .filter(calls::id.eq(id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 /// Which of these ids already exist (in any project: ids are global).
@@ -155,20 +151,15 @@ pub fn insert_all(
     mut progress: impl FnMut(usize),
 ) -> Result<usize, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
-        let mut per_project: std::collections::HashMap<&str, i64> = Default::default();
         let mut done = 0;
         for chunk in rows.chunks(200) {
             for row in chunk {
                 diesel::insert_into(calls::table)
                     .values(row)
                     .execute(conn)?;
-                *per_project.entry(row.project_id.as_str()).or_default() += 1;
             }
             done += chunk.len();
             progress(done);
-        }
-        for (project_id, n) in per_project {
-            super::projects::add_calls(conn, project_id, n)?;
         }
         Ok(done)
     })
@@ -176,12 +167,7 @@ pub fn insert_all(
 
 /// Deletes all of a project's calls; returns how many.
 pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
-    conn.transaction(|conn| {
-        let n =
-            diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)?;
-        super::projects::add_calls(conn, project_id, -(n as i64))?;
-        Ok(n)
-    })
+    diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)
 }
 
 /// The key with this hash and, in the same round trip, the call `call_id` of the key's own

@@ -71,7 +71,6 @@ pub fn find(
 pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<KnowledgeItem> {
     conn.transaction(|conn| {
         diesel::insert_into(ki::table).values(item).execute(conn)?;
-        super::projects::add_knowledge(conn, &item.project_id, 1)?;
         ki::table
             .find(&item.id)
             .select(KnowledgeItem::as_select())
@@ -105,9 +104,5 @@ pub fn insert_with_audit(
 
 /// Deletes all of a project's knowledge items; returns how many.
 pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
-    conn.transaction(|conn| {
-        let n = diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)?;
-        super::projects::add_knowledge(conn, project_id, -(n as i64))?;
-        Ok(n)
-    })
+    diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)
 }

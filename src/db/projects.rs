@@ -51,23 +51,8 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<P
         .optional()
 }
 
-/// Adds `delta` to a project's calls total (in the caller's transaction).
-pub fn add_calls(conn: &mut DbConnection, project_id: &str, delta: i64) -> QueryResult<()> {
-    diesel::update(projects::table.find(project_id))
-        .set(projects::calls_count.eq(projects::calls_count + delta))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Adds `delta` to a project's knowledge total (in the caller's transaction).
-pub fn add_knowledge(conn: &mut DbConnection, project_id: &str, delta: i64) -> QueryResult<()> {
-    diesel::update(projects::table.find(project_id))
-        .set(projects::knowledge_count.eq(projects::knowledge_count + delta))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// A project's totals: (calls, knowledge items).
+/// A project's totals: (calls, knowledge items), kept by triggers on `calls` and
+/// `knowledge_items` (see the `counter_triggers` migration).
 pub fn totals(conn: &mut DbConnection, project_id: &str) -> QueryResult<(i64, i64)> {
     projects::table
         .find(project_id)

@@ -445,6 +445,12 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.script("document.querySelector('.modal-backdrop').click()")
         .await;
     assert_eq!(b.count("#revealed-key").await, 1, "still revealed");
+    b.screenshot(&format!("{shots}03a-reveal-kept-1440px"))
+        .await;
+    b.resize(360, 780).await;
+    assert_visible_to_a_person(&b, ".modal [data-close-modal]").await;
+    b.screenshot(&format!("{shots}03a-reveal-kept-360px")).await;
+    b.resize(1440, 900).await;
     b.wait_for(
         "return document.activeElement.hasAttribute('data-close-modal')",
         json!(true),
@@ -530,6 +536,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.click(".modal .btn-danger").await;
     b.gone(".modal").await;
     b.wait_text("#keys-table", "No API keys yet").await;
+    b.wait_text("#toasts", "Key “Production CRM Integration” revoked")
+        .await;
+    assert_visible_to_a_person(&b, "#toasts .toast").await;
+    b.screenshot(&format!("{shots}04b-revoked-toast-1440px"))
+        .await;
     assert_eq!(b.count("#keys-table tbody tr").await, 0);
     assert_eq!(
         api(key.clone()).await,
@@ -552,6 +563,37 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.click("nav.sidebar a[href$='/calls']").await;
     b.wait_text("#calls-results", "Showing 1–1 of 1").await;
     b.screenshot(&format!("{shots}06-calls")).await;
+    // A reversed range is said next to the field, and the inputs keep what was typed.
+    b.type_into("input[name=from]", "03/10/2025").await;
+    b.type_into("input[name=to]", "03/01/2025").await;
+    b.script(
+        "const f = document.querySelector('input[name=from]'), t = document.querySelector('input[name=to]');
+         if (f.value !== '2025-03-10' || t.value !== '2025-03-01') {
+           f.value = '2025-03-10'; t.value = '2025-03-01';
+           t.dispatchEvent(new Event('change', {bubbles: true}));
+         }",
+    )
+    .await;
+    b.wait_text("#date-range-error", "“To” is before “From”")
+        .await;
+    assert_visible_to_a_person(&b, "#date-range-error").await;
+    b.wait_text("#calls-results", "No calls match these filters")
+        .await;
+    assert_eq!(
+        b.script("return document.querySelector('input[name=from]').value")
+            .await,
+        json!("2025-03-10"),
+        "shown as typed"
+    );
+    b.screenshot(&format!("{shots}06a-reversed-range-1440px"))
+        .await;
+    b.resize(360, 780).await;
+    assert_visible_to_a_person(&b, "#date-range-error").await;
+    b.screenshot(&format!("{shots}06a-reversed-range-360px"))
+        .await;
+    b.resize(1440, 900).await;
+    b.click(".filter-clear a").await;
+    b.wait_text("#calls-results", "Showing 1–1 of 1").await;
     b.click("#calls-results a.row-link").await;
     b.wait_text(".transcript", "I'd like a check-up next week.")
         .await;
@@ -575,6 +617,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.click(".modal button[type=submit]").await;
     b.wait_text("h1", "Refund policy").await;
     b.wait_text(".prose h2", "Refunds").await;
+    b.wait_text("#toasts", "“Refund policy” added to the knowledge base.")
+        .await;
     assert_eq!(
         b.script("return window.pwned === undefined").await,
         true,
@@ -585,6 +629,12 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text(".modal", "Delete “Refund policy”?").await;
     b.click(".modal .btn-danger").await;
     b.wait_text("main", "No knowledge yet").await;
+    b.wait_text("#toasts", "Knowledge item deleted.").await;
+    b.resize(360, 780).await;
+    assert_visible_to_a_person(&b, "#toasts .toast").await;
+    b.screenshot(&format!("{shots}08a-deleted-toast-360px"))
+        .await;
+    b.resize(1440, 900).await;
 
     // The dark theme.
     b.color_scheme("dark").await;

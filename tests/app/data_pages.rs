@@ -270,3 +270,58 @@ crate::on_both_backends! {
         assert!(calls.body.contains("Showing 1–25 of 3000"));
     }
 }
+
+/// `pagination.total` of a list endpoint, as an API client reads it.
+async fn api_total(app: &TestApp, key: &str, list: &str) -> i64 {
+    app.api("GET", &format!("/v1/{list}?limit=1"), key)
+        .await
+        .json()["pagination"]["total"]
+        .as_i64()
+        .unwrap()
+}
+
+crate::on_both_backends! {
+    async fn totals_follow_every_create_and_delete_path(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        let auth = || vec![("authorization", format!("Bearer {key}"))];
+        let a = app.agent();
+        let mut api_ids = Vec::new();
+        for name in ["one", "two"] {
+            let r = a.send("POST", "/v1/knowledge", &auth(),
+                Some((json!({"name": name, "text": "t"}).to_string(), "application/json"))).await;
+            api_ids.push(r.json()["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(api_total(&app, &key, "knowledge").await, 2, "API creates");
+        a.send("DELETE", &format!("/v1/knowledge/{}", api_ids[0]), &auth(), None).await;
+        assert_eq!(api_total(&app, &key, "knowledge").await, 1, "API delete");
+        owner.get(&format!("/projects/{pid}/knowledge")).await;
+        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "three"), ("content", "x")]).await;
+        let location = r.header("hx-redirect").unwrap();
+        assert_eq!(api_total(&app, &key, "knowledge").await, 2, "dashboard create");
+        owner.post_htmx(&format!("{location}/delete"), &[]).await;
+        assert_eq!(api_total(&app, &key, "knowledge").await, 1, "dashboard delete");
+        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+        assert!(list.body.contains("· 1 item"), "the dashboard's count too");
+
+        app.import_calls(&pid, &calls_jsonl(5)).await;
+        assert_eq!(api_total(&app, &key, "calls").await, 5, "import");
+        a.send("DELETE", "/v1/calls/c004", &auth(), None).await;
+        assert_eq!(api_total(&app, &key, "calls").await, 4, "API delete");
+        owner.get(&format!("/projects/{pid}/calls/c003")).await;
+        owner.post_htmx(&format!("/projects/{pid}/calls/c003/delete"), &[]).await;
+        assert_eq!(api_total(&app, &key, "calls").await, 3, "dashboard delete");
+
+        // The demo, created and then refreshed: its totals are its rows, not their sum.
+        let url = app.db.url().to_owned();
+        for _ in 0..2 {
+            let (code, _, err) = run_callem(&url, &["demo"], None);
+            assert_eq!(code, 0, "{err}");
+        }
+        let demo = app.db(|c| Ok(callem::db::projects::find_by_name(c, "Demo")?)).await.unwrap();
+        let (_, demo_key) = app.issue_key(&demo.id, "", Expiry::Never).await;
+        assert_eq!(api_total(&app, &demo_key, "calls").await, 3000);
+        assert_eq!(api_total(&app, &demo_key, "knowledge").await, 20);
+        assert_eq!(api_total(&app, &key, "calls").await, 3, "other projects untouched");
+    }
+}

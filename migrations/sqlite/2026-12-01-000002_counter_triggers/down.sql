@@ -1,0 +1,4 @@
+DROP TRIGGER calls_counted_on_insert;
+DROP TRIGGER calls_counted_on_delete;
+DROP TRIGGER knowledge_counted_on_insert;
+DROP TRIGGER knowledge_counted_on_delete;
