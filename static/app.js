@@ -211,8 +211,31 @@
     }
   });
 
+  // The first-run checklist remembers what this browser has done (reading the API
+  // reference); the rest it reads from the project's data.
+  function markDoneSteps(root) {
+    (root || document).querySelectorAll("[data-done-when]").forEach(function (li) {
+      var done = false;
+      try { done = localStorage.getItem(li.getAttribute("data-done-when")) === "yes"; } catch (_) {}
+      if (!done) return;
+      li.classList.add("done");
+      var mark = li.querySelector(".step-mark");
+      if (mark) mark.textContent = "✓";
+      var label = li.querySelector("[data-done-label]");
+      if (label) label.hidden = false;
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (e) { markDoneSteps(e.detail && e.detail.elt); });
+  // Back from the reference: the page may come from the back/forward cache or htmx's history.
+  window.addEventListener("pageshow", function () { markDoneSteps(document); });
+  document.addEventListener("htmx:historyRestore", function () { markDoneSteps(document); });
+
   document.addEventListener("DOMContentLoaded", function () {
     toastRegion();
+    if (location.pathname === "/docs/api") {
+      try { localStorage.setItem("callem:read-api-docs", "yes"); } catch (_) {}
+    }
+    markDoneSteps(document);
     try {
       var pending = sessionStorage.getItem("callem:toast");
       if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending, false); }

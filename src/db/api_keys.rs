@@ -76,6 +76,16 @@ pub fn list_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec
 }
 
 /// One key of a project, revoked or not.
+/// Whether the project has at least one key that is not revoked.
+pub fn any_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        api_keys::table
+            .filter(api_keys::project_id.eq(project_id))
+            .filter(api_keys::revoked_at.is_null()),
+    ))
+    .get_result(conn)
+}
+
 pub fn find_in_project(
     conn: &mut DbConnection,
     project_id: &str,

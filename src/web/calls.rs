@@ -85,6 +85,17 @@ pub struct CallsResults {
     pub range_error: Option<&'static str>,
     /// An htmx response: the range message goes next to the field out of band.
     pub oob: bool,
+    /// A project without any call yet: what to do first.
+    pub first_steps: Option<FirstSteps>,
+}
+
+/// The first-run checklist of an empty project: make a key, bring calls in, read the API
+/// reference (that one is remembered by the browser, the others are read from the data).
+pub struct FirstSteps {
+    pub has_key: bool,
+    pub can_manage_keys: bool,
+    pub keys_url: String,
+    pub project_id: String,
 }
 
 #[derive(Template)]
@@ -160,6 +171,7 @@ fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> Call
         here: filter.query(page, filter.per_page),
         range_error: filter.range_error(),
         oob: false,
+        first_steps: None,
         rows: rows.iter().map(CallRow::from).collect(),
     }
 }
@@ -175,14 +187,31 @@ pub async fn index(
     let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
     let filter = CallFilter::from_query(|k| query_value(&req, k));
     let pid = shell.project_id.clone();
-    let (filter, rows, total, evaluations) = db::run(&state.pool, move |conn| {
+    let (filter, rows, total, evaluations, has_key) = db::run(&state.pool, move |conn| {
         let total = db::calls::count_matching(conn, &pid, &filter)?;
         let filter = filter.within(total);
         let rows = db::calls::search(conn, &pid, &filter)?;
-        Ok((filter, rows, total, db::calls::evaluations(conn, &pid)?))
+        let has_key = if total == 0 && !filter.is_filtered() {
+            Some(db::api_keys::any_active(conn, &pid)?)
+        } else {
+            None
+        };
+        Ok((
+            filter,
+            rows,
+            total,
+            db::calls::evaluations(conn, &pid)?,
+            has_key,
+        ))
     })
     .await?;
     let mut results = results(shell.url("calls"), &filter, &rows, total);
+    results.first_steps = has_key.map(|has_key| FirstSteps {
+        has_key,
+        can_manage_keys: shell.role.can_manage_keys(),
+        keys_url: shell.url("settings/api-keys"),
+        project_id: shell.project_id.clone(),
+    });
     if htmx::is_htmx(&req) {
         results.oob = true;
         return htmx::html(&results);

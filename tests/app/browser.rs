@@ -371,6 +371,18 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.type_into("#password", PASSWORD).await;
     b.click("button[type=submit]").await;
     b.wait_text("h1", "Calls").await;
+    // The empty project says what to do first; reading the API reference ticks its step.
+    b.wait_text(".first-steps", "Create an API key").await;
+    assert_visible_to_a_person(&b, ".first-steps a[href='/docs/api']").await;
+    b.screenshot(&format!("{shots}00b-first-steps")).await;
+    b.click(".first-steps a[href='/docs/api']").await;
+    b.wait_text("h1", "API").await;
+    b.script("history.back()").await;
+    b.wait_for(
+        "return !!document.querySelector('.first-steps li[data-done-when].done')",
+        json!(true),
+    )
+    .await;
     b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     assert!(b.current_url().await.contains("/settings/api-keys"));

@@ -118,6 +118,23 @@ crate::on_both_backends! {
         assert!(!unfiltered.body.contains(">Clear filters</a>"));
     }
 
+    async fn an_empty_project_lists_its_first_steps_until_calls_arrive(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let page = owner.get(&format!("/projects/{pid}/calls")).await;
+        assert!(page.body.contains(r#"<ol class="first-steps""#));
+        assert!(page.body.contains(&format!("callem import calls --project {pid} calls.jsonl")), "the command for this project");
+        assert!(!page.body.contains("callem demo"), "no hint that fills another project");
+        assert!(page.body.contains(r#"<li class="">"#), "no key yet");
+        app.issue_key(&pid, "", Expiry::Never).await;
+        let page = owner.get(&format!("/projects/{pid}/calls")).await;
+        assert!(page.body.contains(r#"<li class="done">"#), "the key step is done");
+        let filtered = owner.get(&format!("/projects/{pid}/calls?status=live")).await;
+        assert!(!filtered.body.contains("first-steps"), "not for a filter that matches nothing");
+        app.import_calls(&pid, &calls_jsonl(1)).await;
+        let page = owner.get(&format!("/projects/{pid}/calls")).await;
+        assert!(!page.body.contains("first-steps"), "gone once calls are there");
+    }
+
     async fn a_calls_page_shows_summary_analysis_and_the_conversation(app) {
         let (owner, pid) = app.setup_owner().await;
         app.import_calls(&pid, &json!({
