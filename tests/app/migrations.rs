@@ -106,3 +106,34 @@ crate::on_both_backends! {
         }).await;
     }
 }
+
+#[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn postgres_over_tls_works_with_sslmode_require() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Tls {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let mut db = TestDb::create(Backend::Postgres).expect("TEST_DATABASE_URL");
+    // What managed PostgreSQL services ask for; the local server has a self-signed
+    // certificate, which `require` accepts (it encrypts without verifying the certificate).
+    if let TestDb::Postgres { url, .. } = &mut db {
+        url.push_str("?sslmode=require");
+    }
+    let app = TestApp::spawn_on(db).await;
+    let tls = app
+        .db(|c| {
+            Ok(diesel::sql_query(
+                "SELECT ssl, COALESCE(version, '') AS version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            )
+            .get_result::<Tls>(c)?)
+        })
+        .await;
+    assert!(tls.ssl, "the connection is encrypted");
+    assert!(tls.version.starts_with("TLS"), "{}", tls.version);
+    assert_eq!(app.agent().get("/readyz").await.status, 200);
+}
