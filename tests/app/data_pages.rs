@@ -175,6 +175,7 @@ crate::on_both_backends! {
         assert!(confirm.body.contains("Delete the call of Jan 2, 2025, 10:00 from +33600000001?"), "{}", confirm.body);
         let r = dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await;
         assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/calls")));
+        assert_eq!(r.header("x-callem-toast").as_deref(), Some("Call+deleted."), "a confirmation after the redirect");
         assert_eq!(dev.get(&format!("/projects/{pid}/calls/c001")).await.status, 404);
         assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 404, "gone from the API too");
         let p = pid.clone();
