@@ -7,24 +7,6 @@ use super::schema::calls;
 use super::{DbConnection, DbError};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter};
 
-/// One page of a project's calls, newest first (ties by id), and the project's total.
-pub fn list(
-    conn: &mut DbConnection,
-    project_id: &str,
-    limit: i64,
-    offset: i64,
-) -> QueryResult<(Vec<Call>, i64)> {
-    let rows = calls::table
-        .filter(calls::project_id.eq(project_id))
-        .order((calls::created_at.desc(), calls::id.desc()))
-        .limit(limit)
-        .offset(offset)
-        .select(Call::as_select())
-        .load(conn)?;
-    let (total, _) = super::projects::totals(conn, project_id)?;
-    Ok((rows, total))
-}
-
 /// Up to `limit` of a project's calls, newest first (ties by id): after `offset` rows, or
 /// after the row a previous batch ended on (keyset, so later batches neither skip nor repeat
 /// rows when others are added or deleted meanwhile).
