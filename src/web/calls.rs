@@ -6,10 +6,8 @@ use serde_json::Value;
 
 use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
-use super::guard::CurrentUser;
 use super::htmx;
-use super::shell::{Section, Shell};
-use crate::auth::session::TypedSession;
+use super::shell::{Editor, Section, Shell};
 use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
 use crate::domain::pagination::PageNumber;
@@ -180,11 +178,8 @@ fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> Call
 pub async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
+    shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
     let filter = CallFilter::from_query(|k| query_value(&req, k));
     let pid = shell.project_id.clone();
     let (filter, rows, total, evaluations, has_key) = db::run(&state.pool, move |conn| {
@@ -290,12 +285,10 @@ fn display_value(v: &Value) -> String {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, cid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
+    let (_, cid) = path.into_inner();
     let call = shell.find(&state, cid, db::calls::find).await?;
     let analysis = serde_json::from_str::<Value>(&call.call_analysis)
         .ok()
@@ -341,13 +334,10 @@ pub async fn show(
 /// GET the delete confirmation (an htmx fragment).
 pub async fn confirm_delete(
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, cid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
-    shell.require_editor()?;
+    let (_, cid) = path.into_inner();
     let call = shell.find(&state, cid.clone(), db::calls::find).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete call",
@@ -364,13 +354,11 @@ pub async fn confirm_delete(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    editor: Editor,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, cid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Calls).await?;
-    deletion::delete(&req, &state, &shell, cid, &deletion::CALL).await
+    let (_, cid) = path.into_inner();
+    deletion::delete(&req, &state, &editor, cid, &deletion::CALL).await
 }
 
 #[cfg(test)]

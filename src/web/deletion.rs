@@ -7,7 +7,7 @@ use diesel::QueryResult;
 
 use super::error::WebError;
 use super::htmx;
-use super::shell::Shell;
+use super::shell::Editor;
 use crate::db::{self, audit::Event, DbConnection};
 use crate::domain::ids::Id;
 use crate::state::AppState;
@@ -52,11 +52,10 @@ pub const KNOWLEDGE_ITEM: Kind = Kind {
 pub async fn delete(
     req: &HttpRequest,
     state: &AppState,
-    shell: &Shell,
+    Editor(shell): &Editor,
     id: String,
     kind: &'static Kind,
 ) -> Result<HttpResponse, WebError> {
-    shell.require_editor()?;
     let id = Id::parse(&id)
         .map_err(|_| WebError::NotFound)?
         .into_string();

@@ -4,9 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::error::WebError;
-use super::guard::CurrentUser;
 use super::htmx;
-use super::shell::{Section, Shell};
+use super::shell::Shell;
 use crate::auth::session::TypedSession;
 use crate::db;
 use crate::state::AppState;
@@ -55,25 +54,11 @@ pub async fn no_project(session: TypedSession) -> Result<HttpResponse, WebError>
 }
 
 /// `/projects/{id}` opens the project's calls.
-pub async fn project(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Calls).await?;
+pub async fn project(req: HttpRequest, shell: Shell) -> Result<HttpResponse, WebError> {
     Ok(htmx::redirect(&req, &shell.url("calls")))
 }
 
 /// `/projects/{id}/settings` opens its first tab.
-pub async fn settings(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
+pub async fn settings(req: HttpRequest, shell: Shell) -> Result<HttpResponse, WebError> {
     Ok(htmx::redirect(&req, &shell.url("settings/api-keys")))
 }

@@ -6,10 +6,8 @@ use serde::Deserialize;
 
 use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
-use super::guard::CurrentUser;
 use super::htmx;
-use super::shell::{Section, Shell};
-use crate::auth::session::TypedSession;
+use super::shell::{Editor, Section, Shell};
 use crate::db::{self, audit::Event, models::KnowledgeItem};
 use crate::domain::ids;
 use crate::domain::knowledge::{
@@ -87,12 +85,9 @@ pub struct ListQuery {
 
 pub async fn index(
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
     query: web::Query<ListQuery>,
+    shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
     let page = PageNumber::from_query(query.page.as_deref());
     let pid = shell.project_id.clone();
     let (items, total, page) = db::run(&state.pool, move |conn| {
@@ -116,14 +111,7 @@ pub async fn index(
     })
 }
 
-pub async fn new_modal(
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    shell.require_editor()?;
+pub async fn new_modal(Editor(shell): Editor) -> Result<HttpResponse, WebError> {
     htmx::html(&NewItemModal {
         action: shell.url("knowledge"),
         max_name: MAX_NAME_CHARS,
@@ -145,13 +133,9 @@ pub struct NewItemForm {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
     form: web::Form<NewItemForm>,
+    Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Knowledge).await?;
-    shell.require_editor()?;
     let form = form.into_inner();
     let l = FORM_LABELS;
     let parsed = (
@@ -212,12 +196,10 @@ fn sentence(mut message: String) -> String {
 
 pub async fn show(
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, kid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
+    let (_, kid) = path.into_inner();
     let item = shell.find(&state, kid, db::knowledge::find).await?;
     htmx::html(&ItemPage {
         can_edit: shell.role.can_edit_data(),
@@ -229,13 +211,10 @@ pub async fn show(
 
 pub async fn confirm_delete(
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, kid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
-    shell.require_editor()?;
+    let (_, kid) = path.into_inner();
     let item = shell.find(&state, kid.clone(), db::knowledge::find).await?;
     htmx::html(&ConfirmDelete {
         title: "Delete knowledge item",
@@ -250,11 +229,9 @@ pub async fn confirm_delete(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    editor: Editor,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, kid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Knowledge).await?;
-    deletion::delete(&req, &state, &shell, kid, &deletion::KNOWLEDGE_ITEM).await
+    let (_, kid) = path.into_inner();
+    deletion::delete(&req, &state, &editor, kid, &deletion::KNOWLEDGE_ITEM).await
 }

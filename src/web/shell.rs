@@ -1,4 +1,14 @@
 //! The frame around every project page: sidebar, project selector, signed-in user, CSRF token.
+//! It is also the project context extractor: a handler that takes a [`Shell`] has a signed-in
+//! member of the project in its path (anyone else got a 404 before it ran), and one that takes
+//! a [`KeyManager`] or an [`Editor`] has one with that role (403 otherwise).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::session::TypedSession;
 use crate::db;
@@ -75,6 +85,18 @@ impl Shell {
         })
     }
 
+    /// The section a project URL belongs to: `…/knowledge…`, `…/settings…`, else Calls.
+    fn section_of(path: &str) -> Section {
+        let rest = path.splitn(4, '/').nth(3).unwrap_or_default();
+        if rest.starts_with("knowledge") {
+            Section::Knowledge
+        } else if rest.starts_with("settings") {
+            Section::Settings
+        } else {
+            Section::Calls
+        }
+    }
+
     pub fn is(&self, section: Section) -> bool {
         self.section == section
     }
@@ -115,5 +137,92 @@ impl Shell {
     /// URL of this project's page at `path` (e.g. `settings/api-keys`).
     pub fn url(&self, path: &str) -> String {
         format!("/projects/{}/{}", self.project_id, path)
+    }
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, WebError>>>>;
+
+/// The project in the path (`{project_id}`), for the user the sign-in guard found: loaded once,
+/// membership and role included; a project the user is not a member of is a 404.
+impl FromRequest for Shell {
+    type Error = WebError;
+    type Future = Extracted<Shell>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| WebError::Internal("no application state".into()))?;
+            // The guard on the project scope put it there; without it, nothing is shown.
+            let user = req
+                .extensions()
+                .get::<CurrentUser>()
+                .cloned()
+                .ok_or(WebError::NotFound)?;
+            let project_id = req
+                .match_info()
+                .get("project_id")
+                .ok_or(WebError::NotFound)?
+                .to_owned();
+            let session = TypedSession::from_session(req.get_session());
+            let section = Shell::section_of(req.path());
+            Shell::load(&state, &user, &session, &project_id, section).await
+        })
+    }
+}
+
+/// A project page for Owners and Admins (API keys): 403 for the other roles.
+pub struct KeyManager(pub Shell);
+
+impl FromRequest for KeyManager {
+    type Error = WebError;
+    type Future = Extracted<KeyManager>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let shell = Shell::from_request(req, payload);
+        Box::pin(async move {
+            let shell = shell.await?;
+            shell.require_key_manager()?;
+            Ok(KeyManager(shell))
+        })
+    }
+}
+
+/// A project page for everyone but Members (deleting calls, adding and deleting knowledge):
+/// 403 for Members.
+pub struct Editor(pub Shell);
+
+impl FromRequest for Editor {
+    type Error = WebError;
+    type Future = Extracted<Editor>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let shell = Shell::from_request(req, payload);
+        Box::pin(async move {
+            let shell = shell.await?;
+            shell.require_editor()?;
+            Ok(Editor(shell))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_comes_from_the_project_url() {
+        assert_eq!(Shell::section_of("/projects/abc"), Section::Calls);
+        assert_eq!(Shell::section_of("/projects/abc/calls/x"), Section::Calls);
+        assert_eq!(
+            Shell::section_of("/projects/abc/knowledge/new"),
+            Section::Knowledge
+        );
+        assert_eq!(
+            Shell::section_of("/projects/abc/settings/api-keys"),
+            Section::Settings
+        );
     }
 }

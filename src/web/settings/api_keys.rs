@@ -7,10 +7,8 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::super::error::WebError;
-use super::super::guard::CurrentUser;
-use super::super::shell::{Section, Shell};
+use super::super::shell::{KeyManager, Section, Shell};
 use super::super::{client_ip, htmx};
-use crate::auth::session::TypedSession;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
@@ -144,26 +142,13 @@ async fn load_table(state: &AppState, shell: &Shell, oob: bool) -> Result<KeysTa
 }
 
 /// GET the tab.
-pub async fn index(
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
+pub async fn index(state: web::Data<AppState>, shell: Shell) -> Result<HttpResponse, WebError> {
     let table = load_table(&state, &shell, false).await?;
     htmx::html(&ApiKeysPage { shell, table })
 }
 
 /// GET the create modal (an htmx fragment).
-pub async fn new_modal(
-    state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
-    shell.require_key_manager()?;
+pub async fn new_modal(KeyManager(shell): KeyManager) -> Result<HttpResponse, WebError> {
     htmx::html(&CreateModal::new(&shell))
 }
 
@@ -183,13 +168,9 @@ pub struct CreateForm {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
-    path: web::Path<String>,
     form: web::Form<CreateForm>,
+    KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
-    let shell = Shell::load(&state, &user, &session, &path, Section::Settings).await?;
-    shell.require_key_manager()?;
     let form = form.into_inner();
     let today = time::now().date();
     let name = ApiKeyName::parse(&form.name);
@@ -245,13 +226,11 @@ pub async fn create(
 /// GET the revoke confirmation (an htmx fragment).
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, kid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
-    shell.require_key_manager()?;
+    let (_, kid) = path.into_inner();
+    let pid = shell.project_id.clone();
     let kid = Id::parse(&kid)
         .map_err(|_| WebError::NotFound)?
         .into_string();
@@ -275,13 +254,11 @@ pub async fn confirm_revoke(
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: web::ReqData<CurrentUser>,
-    session: TypedSession,
     path: web::Path<(String, String)>,
+    KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
-    let (pid, kid) = path.into_inner();
-    let shell = Shell::load(&state, &user, &session, &pid, Section::Settings).await?;
-    shell.require_key_manager()?;
+    let (_, kid) = path.into_inner();
+    let pid = shell.project_id.clone();
     let kid = Id::parse(&kid)
         .map_err(|_| WebError::NotFound)?
         .into_string();
