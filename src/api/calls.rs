@@ -53,12 +53,12 @@ pub async fn delete(
         authenticated(&req, &state, |_, _| Ok(())).await?;
         return Err(ApiError::CALL_NOT_FOUND);
     };
-    delete_one(
-        &req,
-        &state,
-        id.into_string(),
-        db::calls::delete,
-        "Call not found",
-    )
-    .await
+    delete_one(&req, &state, id.into_string(), &REMOVAL).await
 }
+
+static REMOVAL: super::Removal = super::Removal {
+    action: "call.deleted",
+    target_type: "call",
+    remove: db::calls::delete,
+    not_found: "Call not found",
+};

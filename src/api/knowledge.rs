@@ -54,6 +54,7 @@ pub async fn create(
     let parsed = read_json(&req, payload)
         .await
         .and_then(|v| NewKnowledge::from_json(&v).map_err(ApiError::from));
+    let ip = crate::request::client_ip(&req).to_string();
     let item = authenticated(&req, &state, move |conn, who| {
         let new = parsed?;
         let row = KnowledgeItem {
@@ -64,7 +65,15 @@ pub async fn create(
             text: new.text,
             created_at: time::now(),
         };
-        Ok(db::knowledge::insert(conn, &row)?)
+        let event = db::audit::Event {
+            project_id: &row.project_id,
+            actor: db::audit::Actor::Key(&who.key_id),
+            action: "knowledge.created",
+            target_type: "knowledge_item",
+            target_id: &row.id,
+            ip: Some(&ip),
+        };
+        Ok(db::knowledge::insert_with_audit(conn, &row, &event)?)
     })
     .await?;
     Ok(HttpResponse::Created().json(KnowledgeDto::from(item)))
@@ -79,12 +88,12 @@ pub async fn delete(
         authenticated(&req, &state, |_, _| Ok(())).await?;
         return Err(ApiError::KNOWLEDGE_NOT_FOUND);
     };
-    delete_one(
-        &req,
-        &state,
-        id.into_string(),
-        db::knowledge::delete,
-        "Knowledge item not found",
-    )
-    .await
+    delete_one(&req, &state, id.into_string(), &REMOVAL).await
 }
+
+static REMOVAL: super::Removal = super::Removal {
+    action: "knowledge.deleted",
+    target_type: "knowledge_item",
+    remove: db::knowledge::delete,
+    not_found: "Knowledge item not found",
+};

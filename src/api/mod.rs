@@ -233,19 +233,38 @@ pub async fn delete_one(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     id: String,
-    remove: fn(&mut DbConnection, &str, &str) -> diesel::QueryResult<bool>,
-    not_found: &'static str,
+    what: &'static Removal,
 ) -> Result<HttpResponse, ApiError> {
     let target = id.clone();
+    let ip = client_ip(req).to_string();
     authenticated(req, state, move |conn, who| {
-        if remove(conn, &who.project_id, &target)? {
+        let event = db::audit::Event {
+            project_id: &who.project_id,
+            actor: db::audit::Actor::Key(&who.key_id),
+            action: what.action,
+            target_type: what.target_type,
+            target_id: &target,
+            ip: Some(&ip),
+        };
+        let removed = db::audit::record_if(conn, &event, time::now(), |conn| {
+            (what.remove)(conn, &who.project_id, &target)
+        })?;
+        if removed {
             Ok(())
         } else {
-            Err(ApiError::NotFound(not_found))
+            Err(ApiError::NotFound(what.not_found))
         }
     })
     .await?;
     Ok(HttpResponse::Ok().json(dto::Deleted { id, deleted: true }))
+}
+
+/// A kind of row `DELETE` removes: how, what its audit event says, and the 404's message.
+pub struct Removal {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub remove: fn(&mut DbConnection, &str, &str) -> diesel::QueryResult<bool>,
+    pub not_found: &'static str,
 }
 
 /// Reads a JSON request body: `application/json` (else 415), at most 1 MiB (else 413),

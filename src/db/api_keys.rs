@@ -52,7 +52,7 @@ pub fn issue(
             conn,
             &Event {
                 project_id: request.project_id,
-                actor_user_id: request.actor_user_id,
+                actor: audit::Actor::user_or_command_line(request.actor_user_id),
                 action: "api_key.created",
                 target_type: "api_key",
                 target_id: &key_id,
@@ -150,7 +150,7 @@ pub fn revoke(
             conn,
             &Event {
                 project_id,
-                actor_user_id: by_user,
+                actor: audit::Actor::user_or_command_line(by_user),
                 action: "api_key.revoked",
                 target_type: "api_key",
                 target_id: key_id,

@@ -7,11 +7,37 @@ use super::models::AuditEvent;
 use super::schema::audit_events;
 use super::DbConnection;
 
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// A signed-in user, in the dashboard.
+    User(&'a str),
+    /// An API key, through `/v1`.
+    Key(&'a str),
+    /// `callem` on the server.
+    CommandLine,
+}
+
+impl<'a> Actor<'a> {
+    /// A user when there is one, else the command line (the key commands' `created_by`).
+    pub fn user_or_command_line(user_id: Option<&'a str>) -> Self {
+        user_id.map_or(Actor::CommandLine, Actor::User)
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Actor::User(_) => "user",
+            Actor::Key(_) => "api_key",
+            Actor::CommandLine => "command_line",
+        }
+    }
+}
+
 /// What happened, to be recorded in the same transaction as the change itself.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
     pub project_id: &'a str,
-    pub actor_user_id: Option<&'a str>,
+    pub actor: Actor<'a>,
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: &'a str,
@@ -23,7 +49,15 @@ pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) ->
         .values(AuditEvent {
             id: crate::domain::ids::new_id(),
             project_id: Some(event.project_id.to_owned()),
-            actor_user_id: event.actor_user_id.map(str::to_owned),
+            actor_user_id: match event.actor {
+                Actor::User(id) => Some(id.to_owned()),
+                _ => None,
+            },
+            actor_kind: event.actor.kind().to_owned(),
+            actor_key_id: match event.actor {
+                Actor::Key(id) => Some(id.to_owned()),
+                _ => None,
+            },
             action: event.action.to_owned(),
             target_type: event.target_type.to_owned(),
             target_id: Some(event.target_id.to_owned()),

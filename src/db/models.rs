@@ -104,6 +104,9 @@ pub struct AuditEvent {
     pub target_id: Option<String>,
     pub ip: Option<String>,
     pub created_at: NaiveDateTime,
+    /// `user`, `api_key` or `command_line`.
+    pub actor_kind: String,
+    pub actor_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]

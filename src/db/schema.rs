@@ -94,6 +94,8 @@ diesel::table! {
         target_id -> Nullable<Text>,
         ip -> Nullable<Text>,
         created_at -> Timestamp,
+        actor_kind -> Text,
+        actor_key_id -> Nullable<Text>,
     }
 }
 

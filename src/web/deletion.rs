@@ -8,7 +8,7 @@ use diesel::QueryResult;
 use super::error::WebError;
 use super::htmx;
 use super::shell::Editor;
-use crate::db::{self, audit::Event, DbConnection};
+use crate::db::{self, audit::Actor, audit::Event, DbConnection};
 use crate::domain::ids::Id;
 use crate::state::AppState;
 use crate::time;
@@ -65,7 +65,7 @@ pub async fn delete(
     let deleted = db::run(&state.pool, move |conn| {
         let event = Event {
             project_id: &pid,
-            actor_user_id: Some(&uid),
+            actor: Actor::User(&uid),
             action: kind.action,
             target_type: kind.target_type,
             target_id: &target,

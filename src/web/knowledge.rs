@@ -171,7 +171,7 @@ pub async fn create(
     let stored = db::run(&state.pool, move |conn| {
         let event = Event {
             project_id: &item.project_id,
-            actor_user_id: Some(&uid),
+            actor: db::audit::Actor::User(&uid),
             action: "knowledge.created",
             target_type: "knowledge_item",
             target_id: &item.id,

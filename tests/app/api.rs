@@ -579,3 +579,41 @@ async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
     assert!(back, "the API recovered without a restart");
     drop(db);
 }
+
+crate::on_both_backends! {
+    async fn changes_through_the_api_are_audited_with_the_key_as_actor(app) {
+        let (owner, pid) = app.setup_owner().await;
+        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+        app.import_calls(&pid, CALL_A).await;
+        let auth = [("authorization", format!("Bearer {key}"))];
+        let a = app.agent();
+        let created = a.send("POST", "/v1/knowledge", &auth,
+            Some((json!({"name": "n", "text": "t"}).to_string(), "application/json"))).await.json();
+        let item = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(a.send("DELETE", &format!("/v1/knowledge/{item}"), &auth, None).await.status, 200);
+        assert_eq!(a.send("DELETE", "/v1/calls/call_a", &auth, None).await.status, 200);
+        assert_eq!(a.send("DELETE", "/v1/calls/call_a", &auth, None).await.status, 404);
+        // The dashboard's changes name the user; the command line's name neither.
+        owner.get(&format!("/projects/{pid}/settings/api-keys")).await;
+        owner.post_htmx(&format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"), &[]).await;
+        let url = app.db.url().to_owned();
+        let (code, _, err) = run_callem(&url, &["keys", "create", "--project", &pid, "--name", "cli"], None);
+        assert_eq!(code, 0, "{err}");
+
+        let p = pid.clone();
+        let mut events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
+        events.reverse();
+        let seen: Vec<(String, String, Option<String>, bool)> = events
+            .iter()
+            .map(|e| (e.action.clone(), e.actor_kind.clone(), e.actor_key_id.clone(), e.actor_user_id.is_some()))
+            .collect();
+        let by_key = |action: &str| (action.to_owned(), "api_key".to_owned(), Some(key_id.clone()), false);
+        assert!(seen.contains(&by_key("knowledge.created")), "{seen:?}");
+        assert!(seen.contains(&by_key("knowledge.deleted")), "{seen:?}");
+        assert_eq!(seen.iter().filter(|s| **s == by_key("call.deleted")).count(), 1, "a 404 records nothing: {seen:?}");
+        assert!(seen.contains(&("api_key.revoked".to_owned(), "user".to_owned(), None, true)), "{seen:?}");
+        assert_eq!(seen.last().map(|s| (s.0.as_str(), s.1.as_str(), s.3)), Some(("api_key.created", "command_line", false)));
+        let api_event = events.iter().find(|e| e.action == "knowledge.created").unwrap();
+        assert_eq!(api_event.ip.as_deref(), Some("127.0.0.1"));
+    }
+}

@@ -82,7 +82,8 @@ crate::on_both_backends! {
             ("api_keys", vec![api_keys::id::NAME, api_keys::project_id::NAME, api_keys::name::NAME, api_keys::prefix::NAME, api_keys::key_hash::NAME, api_keys::allowed_ips::NAME, api_keys::expires_at::NAME, api_keys::last_used_at::NAME, api_keys::last_used_ip::NAME, api_keys::created_by::NAME, api_keys::created_at::NAME, api_keys::revoked_by::NAME, api_keys::revoked_at::NAME]),
             ("calls", vec![calls::id::NAME, calls::project_id::NAME, calls::status::NAME, calls::duration::NAME, calls::summary::NAME, calls::evaluation::NAME, calls::ended_reason::NAME, calls::caller_number::NAME, calls::called_number::NAME, calls::is_engaged::NAME, calls::call_analysis::NAME, calls::transcript::NAME, calls::created_at::NAME, calls::updated_at::NAME]),
             ("knowledge_items", vec![knowledge_items::id::NAME, knowledge_items::project_id::NAME, knowledge_items::name::NAME, knowledge_items::description::NAME, knowledge_items::text::NAME, knowledge_items::created_at::NAME]),
-            ("audit_events", vec![audit_events::id::NAME, audit_events::project_id::NAME, audit_events::actor_user_id::NAME, audit_events::action::NAME, audit_events::target_type::NAME, audit_events::target_id::NAME, audit_events::ip::NAME, audit_events::created_at::NAME]),
+            ("audit_events", vec![audit_events::id::NAME, audit_events::project_id::NAME, audit_events::actor_user_id::NAME, audit_events::action::NAME, audit_events::target_type::NAME, audit_events::target_id::NAME, audit_events::ip::NAME, audit_events::created_at::NAME, audit_events::actor_kind::NAME, audit_events::actor_key_id::NAME]),
+            ("sign_in_failures", vec![sign_in_failures::email::NAME, sign_in_failures::failures::NAME, sign_in_failures::last_failure_at::NAME]),
         ];
         for (table, cols) in expected {
             let mut cols: Vec<String> = cols.into_iter().map(str::to_owned).collect();
