@@ -491,57 +491,8 @@ async fn a_panicking_handler_gets_the_json_500_and_leaks_nothing() {
 #[actix_web::test]
 #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
-    let Some(db) = TestDb::create(Backend::Postgres) else {
+    let Some((db, relay, base, key, _)) = crate::faults::app_behind_relay(8).await else {
         return;
-    };
-    let mut url = url::Url::parse(db.url()).unwrap();
-    let relay = crate::shell::Relay::start(format!(
-        "{}:{}",
-        url.host_str().unwrap(),
-        url.port().unwrap_or(5432)
-    ))
-    .await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(relay.port)).unwrap();
-    let app = callem::startup::Application::build(settings_for(url.as_str()))
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let pool = app.pool().clone();
-    actix_web::rt::spawn(app.run_until_stopped());
-    let pid = callem::domain::ids::new_id();
-    let p = pid.clone();
-    callem::db::run(&pool, move |c| {
-        Ok(callem::db::projects::insert(
-            c,
-            &p,
-            "P",
-            callem::time::now(),
-        )?)
-    })
-    .await
-    .unwrap();
-    let key = {
-        let p = pid.clone();
-        callem::db::run(&pool, move |c| {
-            callem::db::api_keys::issue(
-                c,
-                &callem::db::api_keys::KeyRequest {
-                    project_id: &p,
-                    name: &callem::domain::api_key::ApiKeyName::parse("k").unwrap(),
-                    rules: &Default::default(),
-                    expiry: Expiry::Never,
-                    actor_user_id: None,
-                    ip: None,
-                },
-                callem::time::now(),
-            )
-        })
-        .await
-        .unwrap()
-        .1
-        .expose_secret()
-        .to_owned()
     };
     let a = Agent::new(&base);
     let auth = [("authorization", format!("Bearer {key}"))];

@@ -13,7 +13,7 @@ const PROMISE: Duration = Duration::from_millis(2000);
 
 /// An app whose PostgreSQL is reached through a relay the test controls, with a key and a
 /// call; `None` when PostgreSQL is not configured.
-async fn app_behind_relay(pool_size: u32) -> Option<(TestDb, Relay, String, String, String)> {
+pub async fn app_behind_relay(pool_size: u32) -> Option<(TestDb, Relay, String, String, String)> {
     let db = TestDb::create(Backend::Postgres)?;
     let mut url = url::Url::parse(db.url()).unwrap();
     let relay = Relay::start(format!(
