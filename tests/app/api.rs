@@ -44,305 +44,621 @@ async fn project_with_calls(app: &TestApp) -> (String, String) {
     (pid, key)
 }
 
-crate::on_both_backends! {
-    async fn authentication_checks_answer_in_the_contract_order(app) {
-        let pid = app.other_project("P").await;
-        let (_, good) = app.issue_key(&pid, "", Expiry::Never).await;
-        let (revoked_id, revoked) = app.issue_key(&pid, "", Expiry::Never).await;
-        let (expired_id, expired) = app.issue_key(&pid, "", Expiry::On(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap())).await;
-        let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
-        let p = pid.clone();
-        app.db(move |c| {
-            use diesel::prelude::*;
-            use callem::db::schema::api_keys::dsl::*;
-            callem::db::api_keys::revoke(c, &p, &revoked_id, None, None, callem::time::now())?;
-            diesel::update(api_keys.find(&expired_id)).set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1)))).execute(c)?;
-            Ok(())
-        }).await;
-        let a = app.agent();
-        let with = |h: &str| vec![("authorization", h.to_owned())];
-        type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
-        let cases: Vec<Case> = vec![
-            (vec![], 401, "Missing or invalid Authorization header"),
-            (with("Basic dXNlcjpwYXNz"), 401, "Missing or invalid Authorization header"),
-            (with(&format!("Token {good}")), 401, "Missing or invalid Authorization header"),
-            (with("Bearer"), 401, "Missing or invalid Authorization header"),
-            (with("Bearer ck_live_tooshort"), 401, "Invalid API key format"),
-            (with(&format!("Bearer {}", good.to_uppercase())), 401, "Invalid API key format"),
-            (with(&format!("Bearer {good}x")), 401, "Invalid API key format"),
-            (with(&format!("Bearer ck_test_{}", &good[8..])), 401, "Invalid API key format"),
-            (with(&format!("Bearer ck_live_{}", "0".repeat(60))), 401, "Invalid API key"),
-            (with(&format!("Bearer {revoked}")), 401, "Invalid API key"),
-            (with(&format!("Bearer {expired}")), 401, "API key has expired"),
-            (with(&format!("Bearer {elsewhere}")), 403, "IP address not allowed"),
-        ];
-        for (headers, status, message) in cases {
-            let r = a.send("GET", "/v1/calls", &headers, None).await;
-            assert_eq!(error(&r), (status, message.to_owned()), "{headers:?}");
+async fn authentication_checks_answer_in_the_contract_order(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (_, good) = app.issue_key(&pid, "", Expiry::Never).await;
+    let (revoked_id, revoked) = app.issue_key(&pid, "", Expiry::Never).await;
+    let (expired_id, expired) = app
+        .issue_key(
+            &pid,
+            "",
+            Expiry::On(NaiveDate::from_ymd_opt(2030, 1, 1).unwrap()),
+        )
+        .await;
+    let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
+    let p = pid.clone();
+    app.db(move |c| {
+        use callem::db::schema::api_keys::dsl::*;
+        use diesel::prelude::*;
+        callem::db::api_keys::revoke(c, &p, &revoked_id, None, None, callem::time::now())?;
+        diesel::update(api_keys.find(&expired_id))
+            .set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1))))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+    let a = app.agent();
+    let with = |h: &str| vec![("authorization", h.to_owned())];
+    type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec![], 401, "Missing or invalid Authorization header"),
+        (
+            with("Basic dXNlcjpwYXNz"),
+            401,
+            "Missing or invalid Authorization header",
+        ),
+        (
+            with(&format!("Token {good}")),
+            401,
+            "Missing or invalid Authorization header",
+        ),
+        (
+            with("Bearer"),
+            401,
+            "Missing or invalid Authorization header",
+        ),
+        (
+            with("Bearer ck_live_tooshort"),
+            401,
+            "Invalid API key format",
+        ),
+        (
+            with(&format!("Bearer {}", good.to_uppercase())),
+            401,
+            "Invalid API key format",
+        ),
+        (
+            with(&format!("Bearer {good}x")),
+            401,
+            "Invalid API key format",
+        ),
+        (
+            with(&format!("Bearer ck_test_{}", &good[8..])),
+            401,
+            "Invalid API key format",
+        ),
+        (
+            with(&format!("Bearer ck_live_{}", "0".repeat(60))),
+            401,
+            "Invalid API key",
+        ),
+        (with(&format!("Bearer {revoked}")), 401, "Invalid API key"),
+        (
+            with(&format!("Bearer {expired}")),
+            401,
+            "API key has expired",
+        ),
+        (
+            with(&format!("Bearer {elsewhere}")),
+            403,
+            "IP address not allowed",
+        ),
+    ];
+    for (headers, status, message) in cases {
+        let r = a.send("GET", "/v1/calls", &headers, None).await;
+        assert_eq!(error(&r), (status, message.to_owned()), "{headers:?}");
+    }
+    let r = app.api("GET", "/v1/calls", &good).await;
+    assert_eq!(r.status, 200);
+}
+
+async fn calls_are_listed_newest_first_with_the_exact_fields(app: TestApp) {
+    let (pid, key) = project_with_calls(&app).await;
+    let r = app.api("GET", "/v1/calls", &key).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        v["pagination"],
+        json!({"total": 3, "limit": 100, "offset": 0})
+    );
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["call_c", "call_b", "call_a"],
+        "newest first, ties by id"
+    );
+    let a = v["data"][2].clone();
+    let expected: Value = serde_json::from_str(CALL_A).unwrap();
+    assert_eq!(a, expected, "field by field as imported");
+    let b = &v["data"][1];
+    assert_eq!(b["summary"], Value::Null);
+    assert_eq!(b["callAnalysis"], json!({}));
+    assert_eq!(b["transcript"], json!([]));
+    assert_eq!(b["duration"], json!(12.5));
+    assert_eq!(b["isEngaged"], json!(false));
+    assert_eq!(b["updatedAt"], "2025-12-16T09:00:00.000Z");
+
+    let r = app
+        .api("GET", "/v1/calls?limit=1&offset=1", &key)
+        .await
+        .json();
+    assert_eq!(
+        r["pagination"],
+        json!({"total": 3, "limit": 1, "offset": 1})
+    );
+    assert_eq!(r["data"][0]["id"], "call_b");
+    let r = app.api("GET", "/v1/calls?offset=10", &key).await.json();
+    assert_eq!(r["data"], json!([]));
+    assert_eq!(r["pagination"]["total"], 3);
+
+    let single = app.api("GET", "/v1/calls/call_a", &key).await;
+    assert_eq!(single.status, 200);
+    assert_eq!(
+        single.json(),
+        expected,
+        "get returns the same object, unwrapped"
+    );
+    let _ = pid;
+}
+
+async fn bad_pagination_is_a_400_naming_the_parameter(app: TestApp) {
+    let (_, key) = project_with_calls(&app).await;
+    for q in [
+        "limit=0",
+        "limit=1001",
+        "limit=-1",
+        "limit=abc",
+        "limit=1.5",
+        "limit=",
+    ] {
+        let r = app.api("GET", &format!("/v1/calls?{q}"), &key).await;
+        assert_eq!(
+            error(&r),
+            (400, "limit must be an integer between 1 and 1000".into()),
+            "{q}"
+        );
+    }
+    for q in ["offset=-1", "offset=x", "offset=1.5"] {
+        let r = app.api("GET", &format!("/v1/knowledge?{q}"), &key).await;
+        assert_eq!(
+            error(&r),
+            (
+                400,
+                "offset must be an integer between 0 and 1000000000".into()
+            ),
+            "{q}"
+        );
+    }
+    let r = app.api("GET", "/v1/calls?limit=1000", &key).await;
+    assert_eq!(r.json()["pagination"]["limit"], 1000);
+}
+
+async fn another_projects_data_is_never_served(app: TestApp) {
+    let (_, key) = project_with_calls(&app).await;
+    let other = app.other_project("Other").await;
+    app.import_calls(&other, r#"{"id":"theirs","status":"live","duration":1}"#)
+        .await;
+    let (_, other_key) = app.issue_key(&other, "", Expiry::Never).await;
+    let k = app.api("POST", "/v1/knowledge", &other_key).await;
+    assert_eq!(k.status, 415);
+    let r = app.api("GET", "/v1/calls/theirs", &key).await;
+    assert_eq!(error(&r), (404, "Call not found".into()));
+    let r = app.api("DELETE", "/v1/calls/theirs", &key).await;
+    assert_eq!(error(&r), (404, "Call not found".into()));
+    let list = app.api("GET", "/v1/calls", &other_key).await.json();
+    assert_eq!(
+        list["pagination"]["total"], 1,
+        "the other project still has its call"
+    );
+    assert_eq!(list["data"][0]["id"], "theirs");
+}
+
+async fn deleting_a_call_is_permanent(app: TestApp) {
+    let (_, key) = project_with_calls(&app).await;
+    let r = app.api("DELETE", "/v1/calls/call_a", &key).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"id": "call_a", "deleted": true}));
+    assert_eq!(
+        error(&app.api("GET", "/v1/calls/call_a", &key).await),
+        (404, "Call not found".into())
+    );
+    assert_eq!(
+        error(&app.api("DELETE", "/v1/calls/call_a", &key).await),
+        (404, "Call not found".into())
+    );
+    assert_eq!(
+        app.api("GET", "/v1/calls", &key).await.json()["pagination"]["total"],
+        2
+    );
+}
+
+async fn knowledge_is_created_listed_read_and_deleted(app: TestApp) {
+    let pid = app.other_project("K").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let a = app.agent();
+    let post = |body: String, ct: &'static str| {
+        let key = key.clone();
+        let a = &a;
+        async move {
+            a.send(
+                "POST",
+                "/v1/knowledge",
+                &[("authorization", format!("Bearer {key}"))],
+                Some((body, ct)),
+            )
+            .await
         }
-        let r = app.api("GET", "/v1/calls", &good).await;
-        assert_eq!(r.status, 200);
+    };
+    let r = post(
+        json!({"name": "Refund policy", "text": "## Refunds\nWithin 30 days."}).to_string(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let item = r.json();
+    assert_eq!(item.as_object().unwrap().len(), 5);
+    assert_eq!(item["name"], "Refund policy");
+    assert_eq!(
+        item["description"],
+        Value::Null,
+        "absent description is null"
+    );
+    assert_eq!(item["text"], "## Refunds\nWithin 30 days.");
+    let id = item["id"].as_str().unwrap().to_owned();
+    assert!(callem::domain::ids::looks_like_id(&id));
+    let created = item["createdAt"].as_str().unwrap();
+    assert!(
+        created.len() == 24 && created.ends_with('Z') && created.as_bytes()[19] == b'.',
+        "{created}"
+    );
+
+    let r = post(
+        json!({"name": "Hours", "description": "Opening hours", "text": "9 to 5"}).to_string(),
+        "application/json; charset=utf-8",
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["description"], "Opening hours");
+
+    let list = app.api("GET", "/v1/knowledge", &key).await.json();
+    assert_eq!(
+        list["pagination"],
+        json!({"total": 2, "limit": 100, "offset": 0})
+    );
+    assert_eq!(list["data"][0]["name"], "Hours", "newest first");
+    assert_eq!(list["data"][1], item, "full objects in the list");
+    assert_eq!(
+        app.api("GET", &format!("/v1/knowledge/{id}"), &key)
+            .await
+            .json(),
+        item
+    );
+
+    let r = app
+        .api("DELETE", &format!("/v1/knowledge/{id}"), &key)
+        .await;
+    assert_eq!(r.json(), json!({"id": id, "deleted": true}));
+    assert_eq!(
+        error(&app.api("GET", &format!("/v1/knowledge/{id}"), &key).await),
+        (404, "Knowledge item not found".into())
+    );
+    assert_eq!(
+        error(
+            &app.api("DELETE", &format!("/v1/knowledge/{id}"), &key)
+                .await
+        ),
+        (404, "Knowledge item not found".into())
+    );
+}
+
+async fn bad_knowledge_bodies_are_refused_by_name_and_nothing_is_stored(app: TestApp) {
+    let pid = app.other_project("K").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let a = app.agent();
+    let auth = vec![("authorization", format!("Bearer {key}"))];
+    let cases: Vec<(String, &str, u16, &str)> = vec![
+        (
+            json!({"text": "x"}).to_string(),
+            "application/json",
+            400,
+            "name is required and must not be blank",
+        ),
+        (
+            json!({"name": "   ", "text": "x"}).to_string(),
+            "application/json",
+            400,
+            "name is required and must not be blank",
+        ),
+        (
+            json!({"name": "n"}).to_string(),
+            "application/json",
+            400,
+            "text is required and must not be blank",
+        ),
+        (
+            json!({"name": "n", "text": ""}).to_string(),
+            "application/json",
+            400,
+            "text is required and must not be blank",
+        ),
+        (
+            json!({"name": 1, "text": "x"}).to_string(),
+            "application/json",
+            400,
+            "name must be a string",
+        ),
+        (
+            json!({"name": "n", "text": "x", "description": false}).to_string(),
+            "application/json",
+            400,
+            "description must be a string or null",
+        ),
+        (
+            json!({"name": "n".repeat(201), "text": "x"}).to_string(),
+            "application/json",
+            400,
+            "name must be at most 200 characters",
+        ),
+        (
+            json!({"name": "n", "text": "x".repeat(600 * 1024)}).to_string(),
+            "application/json",
+            400,
+            "text must be at most 512 KiB",
+        ),
+        (
+            "[1,2]".into(),
+            "application/json",
+            400,
+            "body must be a JSON object with name and text",
+        ),
+        (
+            "name=x&text=y".into(),
+            "application/x-www-form-urlencoded",
+            415,
+            "Content-Type must be application/json",
+        ),
+        (
+            "{}".into(),
+            "text/plain",
+            415,
+            "Content-Type must be application/json",
+        ),
+        (
+            format!(
+                "{{\"name\":\"n\",\"text\":\"{}\"}}",
+                "x".repeat(1024 * 1024)
+            ),
+            "application/json",
+            413,
+            "Request body too large",
+        ),
+    ];
+    for (body, ct, status, message) in cases {
+        let r = a
+            .send("POST", "/v1/knowledge", &auth, Some((body, ct)))
+            .await;
+        assert_eq!(error(&r), (status, message.to_owned()), "{ct}");
     }
+    let r = a
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &auth,
+            Some(("{\"name\": \"n\", ".into(), "application/json")),
+        )
+        .await;
+    let (status, message) = error(&r);
+    assert_eq!(status, 400);
+    assert!(
+        message.starts_with("the body is not valid JSON"),
+        "{message}"
+    );
+    assert_eq!(count_rows(&app, "knowledge_items").await, 0);
+    // A bad body without a valid key is an authentication error first.
+    let r = a
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &[],
+            Some(("{".into(), "application/json")),
+        )
+        .await;
+    assert_eq!(error(&r).0, 401);
+}
 
-    async fn calls_are_listed_newest_first_with_the_exact_fields(app) {
-        let (pid, key) = project_with_calls(&app).await;
-        let r = app.api("GET", "/v1/calls", &key).await;
-        assert_eq!(r.status, 200);
-        let v = r.json();
-        assert_eq!(v["pagination"], json!({"total": 3, "limit": 100, "offset": 0}));
-        let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["call_c", "call_b", "call_a"], "newest first, ties by id");
-        let a = v["data"][2].clone();
-        let expected: Value = serde_json::from_str(CALL_A).unwrap();
-        assert_eq!(a, expected, "field by field as imported");
-        let b = &v["data"][1];
-        assert_eq!(b["summary"], Value::Null);
-        assert_eq!(b["callAnalysis"], json!({}));
-        assert_eq!(b["transcript"], json!([]));
-        assert_eq!(b["duration"], json!(12.5));
-        assert_eq!(b["isEngaged"], json!(false));
-        assert_eq!(b["updatedAt"], "2025-12-16T09:00:00.000Z");
-
-        let r = app.api("GET", "/v1/calls?limit=1&offset=1", &key).await.json();
-        assert_eq!(r["pagination"], json!({"total": 3, "limit": 1, "offset": 1}));
-        assert_eq!(r["data"][0]["id"], "call_b");
-        let r = app.api("GET", "/v1/calls?offset=10", &key).await.json();
-        assert_eq!(r["data"], json!([]));
-        assert_eq!(r["pagination"]["total"], 3);
-
-        let single = app.api("GET", "/v1/calls/call_a", &key).await;
-        assert_eq!(single.status, 200);
-        assert_eq!(single.json(), expected, "get returns the same object, unwrapped");
-        let _ = pid;
-    }
-
-    async fn bad_pagination_is_a_400_naming_the_parameter(app) {
-        let (_, key) = project_with_calls(&app).await;
-        for q in ["limit=0", "limit=1001", "limit=-1", "limit=abc", "limit=1.5", "limit="] {
-            let r = app.api("GET", &format!("/v1/calls?{q}"), &key).await;
-            assert_eq!(error(&r), (400, "limit must be an integer between 1 and 1000".into()), "{q}");
-        }
-        for q in ["offset=-1", "offset=x", "offset=1.5"] {
-            let r = app.api("GET", &format!("/v1/knowledge?{q}"), &key).await;
-            assert_eq!(error(&r), (400, "offset must be an integer between 0 and 1000000000".into()), "{q}");
-        }
-        let r = app.api("GET", "/v1/calls?limit=1000", &key).await;
-        assert_eq!(r.json()["pagination"]["limit"], 1000);
-    }
-
-    async fn another_projects_data_is_never_served(app) {
-        let (_, key) = project_with_calls(&app).await;
-        let other = app.other_project("Other").await;
-        app.import_calls(&other, r#"{"id":"theirs","status":"live","duration":1}"#).await;
-        let (_, other_key) = app.issue_key(&other, "", Expiry::Never).await;
-        let k = app.api("POST", "/v1/knowledge", &other_key).await;
-        assert_eq!(k.status, 415);
-        let r = app.api("GET", "/v1/calls/theirs", &key).await;
-        assert_eq!(error(&r), (404, "Call not found".into()));
-        let r = app.api("DELETE", "/v1/calls/theirs", &key).await;
-        assert_eq!(error(&r), (404, "Call not found".into()));
-        let list = app.api("GET", "/v1/calls", &other_key).await.json();
-        assert_eq!(list["pagination"]["total"], 1, "the other project still has its call");
-        assert_eq!(list["data"][0]["id"], "theirs");
-    }
-
-    async fn deleting_a_call_is_permanent(app) {
-        let (_, key) = project_with_calls(&app).await;
-        let r = app.api("DELETE", "/v1/calls/call_a", &key).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.json(), json!({"id": "call_a", "deleted": true}));
-        assert_eq!(error(&app.api("GET", "/v1/calls/call_a", &key).await), (404, "Call not found".into()));
-        assert_eq!(error(&app.api("DELETE", "/v1/calls/call_a", &key).await), (404, "Call not found".into()));
-        assert_eq!(app.api("GET", "/v1/calls", &key).await.json()["pagination"]["total"], 2);
-    }
-
-    async fn knowledge_is_created_listed_read_and_deleted(app) {
-        let pid = app.other_project("K").await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let a = app.agent();
-        let post = |body: String, ct: &'static str| {
-            let key = key.clone();
-            let a = &a;
-            async move { a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))], Some((body, ct))).await }
-        };
-        let r = post(json!({"name": "Refund policy", "text": "## Refunds\nWithin 30 days."}).to_string(), "application/json").await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let item = r.json();
-        assert_eq!(item.as_object().unwrap().len(), 5);
-        assert_eq!(item["name"], "Refund policy");
-        assert_eq!(item["description"], Value::Null, "absent description is null");
-        assert_eq!(item["text"], "## Refunds\nWithin 30 days.");
-        let id = item["id"].as_str().unwrap().to_owned();
-        assert!(callem::domain::ids::looks_like_id(&id));
-        let created = item["createdAt"].as_str().unwrap();
-        assert!(created.len() == 24 && created.ends_with('Z') && created.as_bytes()[19] == b'.', "{created}");
-
-        let r = post(json!({"name": "Hours", "description": "Opening hours", "text": "9 to 5"}).to_string(), "application/json; charset=utf-8").await;
-        assert_eq!(r.status, 201);
-        assert_eq!(r.json()["description"], "Opening hours");
-
-        let list = app.api("GET", "/v1/knowledge", &key).await.json();
-        assert_eq!(list["pagination"], json!({"total": 2, "limit": 100, "offset": 0}));
-        assert_eq!(list["data"][0]["name"], "Hours", "newest first");
-        assert_eq!(list["data"][1], item, "full objects in the list");
-        assert_eq!(app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.json(), item);
-
-        let r = app.api("DELETE", &format!("/v1/knowledge/{id}"), &key).await;
-        assert_eq!(r.json(), json!({"id": id, "deleted": true}));
-        assert_eq!(error(&app.api("GET", &format!("/v1/knowledge/{id}"), &key).await), (404, "Knowledge item not found".into()));
-        assert_eq!(error(&app.api("DELETE", &format!("/v1/knowledge/{id}"), &key).await), (404, "Knowledge item not found".into()));
-    }
-
-    async fn bad_knowledge_bodies_are_refused_by_name_and_nothing_is_stored(app) {
-        let pid = app.other_project("K").await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let a = app.agent();
-        let auth = vec![("authorization", format!("Bearer {key}"))];
-        let cases: Vec<(String, &str, u16, &str)> = vec![
-            (json!({"text": "x"}).to_string(), "application/json", 400, "name is required and must not be blank"),
-            (json!({"name": "   ", "text": "x"}).to_string(), "application/json", 400, "name is required and must not be blank"),
-            (json!({"name": "n"}).to_string(), "application/json", 400, "text is required and must not be blank"),
-            (json!({"name": "n", "text": ""}).to_string(), "application/json", 400, "text is required and must not be blank"),
-            (json!({"name": 1, "text": "x"}).to_string(), "application/json", 400, "name must be a string"),
-            (json!({"name": "n", "text": "x", "description": false}).to_string(), "application/json", 400, "description must be a string or null"),
-            (json!({"name": "n".repeat(201), "text": "x"}).to_string(), "application/json", 400, "name must be at most 200 characters"),
-            (json!({"name": "n", "text": "x".repeat(600 * 1024)}).to_string(), "application/json", 400, "text must be at most 512 KiB"),
-            ("[1,2]".into(), "application/json", 400, "body must be a JSON object with name and text"),
-            ("name=x&text=y".into(), "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"),
-            ("{}".into(), "text/plain", 415, "Content-Type must be application/json"),
-            (format!("{{\"name\":\"n\",\"text\":\"{}\"}}", "x".repeat(1024 * 1024)), "application/json", 413, "Request body too large"),
-        ];
-        for (body, ct, status, message) in cases {
-            let r = a.send("POST", "/v1/knowledge", &auth, Some((body, ct))).await;
-            assert_eq!(error(&r), (status, message.to_owned()), "{ct}");
-        }
-        let r = a.send("POST", "/v1/knowledge", &auth, Some(("{\"name\": \"n\", ".into(), "application/json"))).await;
-        let (status, message) = error(&r);
-        assert_eq!(status, 400);
-        assert!(message.starts_with("the body is not valid JSON"), "{message}");
-        assert_eq!(count_rows(&app, "knowledge_items").await, 0);
-        // A bad body without a valid key is an authentication error first.
-        let r = a.send("POST", "/v1/knowledge", &[], Some(("{".into(), "application/json"))).await;
-        assert_eq!(error(&r).0, 401);
-    }
-
-    async fn every_v1_response_is_json_even_unknown_paths_and_methods(app) {
-        let pid = app.other_project("P").await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        assert_eq!(error(&app.api("GET", "/v1/nothing", &key).await), (404, "Not found".into()));
-        assert_eq!(error(&app.api("GET", "/v1", &key).await), (404, "Not found".into()));
-        assert_eq!(error(&app.api("GET", "/v1/calls/a/b", &key).await), (404, "Not found".into()));
-        for (m, p) in [("POST", "/v1/calls"), ("PUT", "/v1/calls/x"), ("PATCH", "/v1/knowledge"), ("PUT", "/v1/knowledge/x"), ("DELETE", "/v1/openapi.json")] {
-            assert_eq!(error(&app.api(m, p, &key).await), (405, "Method not allowed".into()), "{m} {p}");
-        }
-    }
-
-    async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app) {
-        let (_, key) = project_with_calls(&app).await;
-        let r = app.agent().get("/v1/openapi.json").await;
-        assert_eq!(r.status, 200);
-        let doc = r.json();
-        assert_eq!(doc["openapi"], "3.1.0");
-        let call = app.api("GET", "/v1/calls/call_a", &key).await.json();
-        let mut operations = 0;
-        for (path, item) in doc["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
-                operations += 1;
-                let concrete = path.replace("{id}", "call_a");
-                let r = app.api(&method.to_uppercase(), &concrete, &key).await;
-                assert_ne!(r.status, 405, "{method} {path} is routed");
-                assert_ne!(r.json()["message"], "Not found", "{method} {path} is routed");
-            }
-        }
-        assert_eq!(operations, 8);
-        let props = |schema: &str| -> Vec<String> {
-            let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"].as_object().unwrap().keys().cloned().collect();
-            v.sort();
-            v
-        };
-        let keys = |v: &Value| -> Vec<String> {
-            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-            k.sort();
-            k
-        };
-        assert_eq!(props("Call"), keys(&call));
-        let mut required: Vec<String> = doc["components"]["schemas"]["Call"]["required"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
-        required.sort();
-        assert_eq!(required, keys(&call));
-        let a = app.agent();
-        let k = a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))], Some((json!({"name":"n","text":"t"}).to_string(), "application/json"))).await.json();
-        assert_eq!(props("Knowledge"), keys(&k));
-        assert_eq!(props("Error"), vec!["message", "statusCode"]);
-        assert_eq!(props("Pagination"), vec!["limit", "offset", "total"]);
-
-        let page = app.agent().get("/docs/api").await;
-        assert_eq!(page.status, 200);
-        for needle in ["/v1/calls/{id}", "/v1/knowledge", "listCalls", "Knowledge item not found", "callAnalysis", "No key needed"] {
-            assert!(page.body.contains(needle), "reference page lacks {needle}");
-        }
-    }
-
-    async fn revocation_is_immediate_on_every_server(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let replica = app.replica().await;
-        let through_replica = Agent::new(&replica);
-        let auth = [("authorization", format!("Bearer {key}"))];
-        assert_eq!(through_replica.send("GET", "/v1/calls", &auth, None).await.status, 200);
-        owner.get(&format!("/projects/{pid}/settings/api-keys")).await;
-        let r = owner.post_htmx(&format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"), &[]).await;
-        assert_eq!(r.status, 200);
-        let r = through_replica.send("GET", "/v1/calls", &auth, None).await;
-        assert_eq!(error(&r), (401, "Invalid API key".into()), "the very next request on the other server");
-    }
-
-    async fn last_use_is_written_at_most_once_a_minute(app) {
-        let (_, pid) = app.setup_owner().await;
-        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
-        let after_first = callem::time::now();
-        for _ in 0..49 {
-            assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
-        }
-        let (p, k) = (pid.clone(), key_id.clone());
-        let stored = app.db(move |c| Ok(callem::db::api_keys::find_in_project(c, &p, &k)?)).await.unwrap();
-        let used = stored.last_used_at.expect("the first request was recorded");
-        assert!(used <= after_first, "no later request wrote again ({used} > {after_first})");
-        assert_eq!(stored.last_used_ip.as_deref(), Some("127.0.0.1"));
-        let owner = app.agent();
-        owner.login(OWNER_EMAIL, PASSWORD).await;
-        let page = owner.get(&format!("/projects/{pid}/settings/api-keys")).await.body;
-        assert!(page.contains(">just now</time>"), "the dashboard shows it");
-    }
-
-    async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app) {
-        let db = TestDb::create(app.backend()).unwrap();
-        let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 5).await;
-        let pid = limited.other_project("P").await;
-        let (_, key) = limited.issue_key(&pid, "", Expiry::Never).await;
-        let a = limited.agent();
-        for i in 0..5u32 {
-            // Failed authentication and unknown paths count too.
-            let r = match i {
-                0 => a.get("/v1/calls").await,
-                1 => a.get("/v1/nope").await,
-                _ => limited.api("GET", "/v1/calls", &key).await,
-            };
-            assert_ne!(r.status, 429);
-            assert_eq!(r.header("ratelimit-limit").as_deref(), Some("5"));
-            assert_eq!(r.header("ratelimit-remaining"), Some((4 - i).to_string()));
-            let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
-            assert!((1..=60).contains(&reset));
-        }
-        let r = limited.api("GET", "/v1/calls", &key).await;
-        assert_eq!(error(&r), (429, "Too many requests".into()));
-        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry));
-        assert_eq!(r.header("ratelimit-remaining").as_deref(), Some("0"));
-        // The dashboard is not rate limited.
-        assert_eq!(a.get("/healthz").await.status, 200);
+async fn every_v1_response_is_json_even_unknown_paths_and_methods(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    assert_eq!(
+        error(&app.api("GET", "/v1/nothing", &key).await),
+        (404, "Not found".into())
+    );
+    assert_eq!(
+        error(&app.api("GET", "/v1", &key).await),
+        (404, "Not found".into())
+    );
+    assert_eq!(
+        error(&app.api("GET", "/v1/calls/a/b", &key).await),
+        (404, "Not found".into())
+    );
+    for (m, p) in [
+        ("POST", "/v1/calls"),
+        ("PUT", "/v1/calls/x"),
+        ("PATCH", "/v1/knowledge"),
+        ("PUT", "/v1/knowledge/x"),
+        ("DELETE", "/v1/openapi.json"),
+    ] {
+        assert_eq!(
+            error(&app.api(m, p, &key).await),
+            (405, "Method not allowed".into()),
+            "{m} {p}"
+        );
     }
 }
+
+async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestApp) {
+    let (_, key) = project_with_calls(&app).await;
+    let r = app.agent().get("/v1/openapi.json").await;
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let call = app.api("GET", "/v1/calls/call_a", &key).await.json();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations += 1;
+            let concrete = path.replace("{id}", "call_a");
+            let r = app.api(&method.to_uppercase(), &concrete, &key).await;
+            assert_ne!(r.status, 405, "{method} {path} is routed");
+            assert_ne!(
+                r.json()["message"],
+                "Not found",
+                "{method} {path} is routed"
+            );
+        }
+    }
+    assert_eq!(operations, 8);
+    let props = |schema: &str| -> Vec<String> {
+        let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    };
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(props("Call"), keys(&call));
+    let mut required: Vec<String> = doc["components"]["schemas"]["Call"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    required.sort();
+    assert_eq!(required, keys(&call));
+    let a = app.agent();
+    let k = a
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &[("authorization", format!("Bearer {key}"))],
+            Some((
+                json!({"name":"n","text":"t"}).to_string(),
+                "application/json",
+            )),
+        )
+        .await
+        .json();
+    assert_eq!(props("Knowledge"), keys(&k));
+    assert_eq!(props("Error"), vec!["message", "statusCode"]);
+    assert_eq!(props("Pagination"), vec!["limit", "offset", "total"]);
+
+    let page = app.agent().get("/docs/api").await;
+    assert_eq!(page.status, 200);
+    for needle in [
+        "/v1/calls/{id}",
+        "/v1/knowledge",
+        "listCalls",
+        "Knowledge item not found",
+        "callAnalysis",
+        "No key needed",
+    ] {
+        assert!(page.body.contains(needle), "reference page lacks {needle}");
+    }
+}
+
+async fn revocation_is_immediate_on_every_server(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let replica = app.replica().await;
+    let through_replica = Agent::new(&replica);
+    let auth = [("authorization", format!("Bearer {key}"))];
+    assert_eq!(
+        through_replica
+            .send("GET", "/v1/calls", &auth, None)
+            .await
+            .status,
+        200
+    );
+    owner
+        .get(&format!("/projects/{pid}/settings/api-keys"))
+        .await;
+    let r = owner
+        .post_htmx(
+            &format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = through_replica.send("GET", "/v1/calls", &auth, None).await;
+    assert_eq!(
+        error(&r),
+        (401, "Invalid API key".into()),
+        "the very next request on the other server"
+    );
+}
+
+async fn last_use_is_written_at_most_once_a_minute(app: TestApp) {
+    let (_, pid) = app.setup_owner().await;
+    let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+    let after_first = callem::time::now();
+    for _ in 0..49 {
+        assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+    }
+    let (p, k) = (pid.clone(), key_id.clone());
+    let stored = app
+        .db(move |c| Ok(callem::db::api_keys::find_in_project(c, &p, &k)?))
+        .await
+        .unwrap();
+    let used = stored.last_used_at.expect("the first request was recorded");
+    assert!(
+        used <= after_first,
+        "no later request wrote again ({used} > {after_first})"
+    );
+    assert_eq!(stored.last_used_ip.as_deref(), Some("127.0.0.1"));
+    let owner = app.agent();
+    owner.login(OWNER_EMAIL, PASSWORD).await;
+    let page = owner
+        .get(&format!("/projects/{pid}/settings/api-keys"))
+        .await
+        .body;
+    assert!(page.contains(">just now</time>"), "the dashboard shows it");
+}
+
+async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app: TestApp) {
+    let db = TestDb::create(app.backend()).unwrap();
+    let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 5).await;
+    let pid = limited.other_project("P").await;
+    let (_, key) = limited.issue_key(&pid, "", Expiry::Never).await;
+    let a = limited.agent();
+    for i in 0..5u32 {
+        // Failed authentication and unknown paths count too.
+        let r = match i {
+            0 => a.get("/v1/calls").await,
+            1 => a.get("/v1/nope").await,
+            _ => limited.api("GET", "/v1/calls", &key).await,
+        };
+        assert_ne!(r.status, 429);
+        assert_eq!(r.header("ratelimit-limit").as_deref(), Some("5"));
+        assert_eq!(r.header("ratelimit-remaining"), Some((4 - i).to_string()));
+        let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&reset));
+    }
+    let r = limited.api("GET", "/v1/calls", &key).await;
+    assert_eq!(error(&r), (429, "Too many requests".into()));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(r.header("ratelimit-remaining").as_deref(), Some("0"));
+    // The dashboard is not rate limited.
+    assert_eq!(a.get("/healthz").await.status, 200);
+}
+
+crate::on_both_backends!(
+    authentication_checks_answer_in_the_contract_order,
+    calls_are_listed_newest_first_with_the_exact_fields,
+    bad_pagination_is_a_400_naming_the_parameter,
+    another_projects_data_is_never_served,
+    deleting_a_call_is_permanent,
+    knowledge_is_created_listed_read_and_deleted,
+    bad_knowledge_bodies_are_refused_by_name_and_nothing_is_stored,
+    every_v1_response_is_json_even_unknown_paths_and_methods,
+    the_openapi_document_needs_no_key_and_matches_what_is_served,
+    revocation_is_immediate_on_every_server,
+    last_use_is_written_at_most_once_a_minute,
+    the_rate_limit_counts_every_request_and_says_when_to_retry
+);
 
 #[actix_web::test]
 async fn forwarded_for_is_believed_only_from_trusted_proxies() {
@@ -531,40 +847,107 @@ async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
     drop(db);
 }
 
-crate::on_both_backends! {
-    async fn changes_through_the_api_are_audited_with_the_key_as_actor(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        app.import_calls(&pid, CALL_A).await;
-        let auth = [("authorization", format!("Bearer {key}"))];
-        let a = app.agent();
-        let created = a.send("POST", "/v1/knowledge", &auth,
-            Some((json!({"name": "n", "text": "t"}).to_string(), "application/json"))).await.json();
-        let item = created["id"].as_str().unwrap().to_owned();
-        assert_eq!(a.send("DELETE", &format!("/v1/knowledge/{item}"), &auth, None).await.status, 200);
-        assert_eq!(a.send("DELETE", "/v1/calls/call_a", &auth, None).await.status, 200);
-        assert_eq!(a.send("DELETE", "/v1/calls/call_a", &auth, None).await.status, 404);
-        // The dashboard's changes name the user; the command line's name neither.
-        owner.get(&format!("/projects/{pid}/settings/api-keys")).await;
-        owner.post_htmx(&format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"), &[]).await;
-        let url = app.db.url().to_owned();
-        let (code, _, err) = run_callem(&url, &["keys", "create", "--project", &pid, "--name", "cli"], None);
-        assert_eq!(code, 0, "{err}");
+async fn changes_through_the_api_are_audited_with_the_key_as_actor(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    app.import_calls(&pid, CALL_A).await;
+    let auth = [("authorization", format!("Bearer {key}"))];
+    let a = app.agent();
+    let created = a
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &auth,
+            Some((
+                json!({"name": "n", "text": "t"}).to_string(),
+                "application/json",
+            )),
+        )
+        .await
+        .json();
+    let item = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        a.send("DELETE", &format!("/v1/knowledge/{item}"), &auth, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        a.send("DELETE", "/v1/calls/call_a", &auth, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        a.send("DELETE", "/v1/calls/call_a", &auth, None)
+            .await
+            .status,
+        404
+    );
+    // The dashboard's changes name the user; the command line's name neither.
+    owner
+        .get(&format!("/projects/{pid}/settings/api-keys"))
+        .await;
+    owner
+        .post_htmx(
+            &format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"),
+            &[],
+        )
+        .await;
+    let url = app.db.url().to_owned();
+    let (code, _, err) = run_callem(
+        &url,
+        &["keys", "create", "--project", &pid, "--name", "cli"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
 
-        let p = pid.clone();
-        let mut events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
-        events.reverse();
-        let seen: Vec<(String, String, Option<String>, bool)> = events
-            .iter()
-            .map(|e| (e.action.clone(), e.actor_kind.clone(), e.actor_key_id.clone(), e.actor_user_id.is_some()))
-            .collect();
-        let by_key = |action: &str| (action.to_owned(), "api_key".to_owned(), Some(key_id.clone()), false);
-        assert!(seen.contains(&by_key("knowledge.created")), "{seen:?}");
-        assert!(seen.contains(&by_key("knowledge.deleted")), "{seen:?}");
-        assert_eq!(seen.iter().filter(|s| **s == by_key("call.deleted")).count(), 1, "a 404 records nothing: {seen:?}");
-        assert!(seen.contains(&("api_key.revoked".to_owned(), "user".to_owned(), None, true)), "{seen:?}");
-        assert_eq!(seen.last().map(|s| (s.0.as_str(), s.1.as_str(), s.3)), Some(("api_key.created", "command_line", false)));
-        let api_event = events.iter().find(|e| e.action == "knowledge.created").unwrap();
-        assert_eq!(api_event.ip.as_deref(), Some("127.0.0.1"));
-    }
+    let p = pid.clone();
+    let mut events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    events.reverse();
+    let seen: Vec<(String, String, Option<String>, bool)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.action.clone(),
+                e.actor_kind.clone(),
+                e.actor_key_id.clone(),
+                e.actor_user_id.is_some(),
+            )
+        })
+        .collect();
+    let by_key = |action: &str| {
+        (
+            action.to_owned(),
+            "api_key".to_owned(),
+            Some(key_id.clone()),
+            false,
+        )
+    };
+    assert!(seen.contains(&by_key("knowledge.created")), "{seen:?}");
+    assert!(seen.contains(&by_key("knowledge.deleted")), "{seen:?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|s| **s == by_key("call.deleted"))
+            .count(),
+        1,
+        "a 404 records nothing: {seen:?}"
+    );
+    assert!(
+        seen.contains(&("api_key.revoked".to_owned(), "user".to_owned(), None, true)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last().map(|s| (s.0.as_str(), s.1.as_str(), s.3)),
+        Some(("api_key.created", "command_line", false))
+    );
+    let api_event = events
+        .iter()
+        .find(|e| e.action == "knowledge.created")
+        .unwrap();
+    assert_eq!(api_event.ip.as_deref(), Some("127.0.0.1"));
 }
+
+crate::on_both_backends!(changes_through_the_api_are_audited_with_the_key_as_actor);

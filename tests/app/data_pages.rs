@@ -31,263 +31,568 @@ fn ids_in(body: &str) -> Vec<String> {
     re.captures_iter(body).map(|c| c[1].to_owned()).collect()
 }
 
-crate::on_both_backends! {
-    async fn the_calls_table_pages_newest_first_and_links_survive_reload(app) {
-        let (owner, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &calls_jsonl(60)).await;
-        let page = owner.get(&format!("/projects/{pid}/calls")).await;
-        assert_eq!(page.status, 200);
-        let ids = ids_in(&page.body);
-        assert_eq!(ids.len(), 25, "25 a page by default");
-        assert_eq!(ids[0], "c059", "newest first");
-        assert!(page.body.contains("Showing 1–25 of 60"));
-        assert!(page.body.contains(">Mar 1, 2025, 10:00<"), "date and time");
-        assert!(page.body.contains(">3m 24s<"), "c059 lasted 204 s");
-        assert!(page.body.contains("+33600000059"));
-        for head in ["Date", "Status", "Duration", "Caller", "Called", "Evaluation", "Engaged"] {
-            assert!(page.body.contains(&format!(r#"<th scope="col">{head}</th>"#)), "{head}");
+async fn the_calls_table_pages_newest_first_and_links_survive_reload(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(60)).await;
+    let page = owner.get(&format!("/projects/{pid}/calls")).await;
+    assert_eq!(page.status, 200);
+    let ids = ids_in(&page.body);
+    assert_eq!(ids.len(), 25, "25 a page by default");
+    assert_eq!(ids[0], "c059", "newest first");
+    assert!(page.body.contains("Showing 1–25 of 60"));
+    assert!(page.body.contains(">Mar 1, 2025, 10:00<"), "date and time");
+    assert!(page.body.contains(">3m 24s<"), "c059 lasted 204 s");
+    assert!(page.body.contains("+33600000059"));
+    for head in [
+        "Date",
+        "Status",
+        "Duration",
+        "Caller",
+        "Called",
+        "Evaluation",
+        "Engaged",
+    ] {
+        assert!(
+            page.body
+                .contains(&format!(r#"<th scope="col">{head}</th>"#)),
+            "{head}"
+        );
+    }
+    // Page 2 as a link a person can reload.
+    let second = owner
+        .get(&format!("/projects/{pid}/calls?per_page=25&page=2"))
+        .await;
+    assert!(second.body.starts_with("<!doctype html>"));
+    assert_eq!(ids_in(&second.body)[0], "c034");
+    assert!(second.body.contains("Showing 26–50 of 60"));
+    // htmx gets only the results.
+    let partial = owner
+        .get_htmx(&format!("/projects/{pid}/calls?per_page=50&page=2"))
+        .await;
+    assert!(!partial.body.contains("<html") && partial.body.contains(r#"id="calls-results""#));
+    assert_eq!(ids_in(&partial.body).len(), 10);
+    assert!(partial.body.contains("Showing 51–60 of 60"));
+    let hundred = owner
+        .get(&format!("/projects/{pid}/calls?per_page=100"))
+        .await;
+    assert_eq!(ids_in(&hundred.body).len(), 60);
+}
+
+async fn calls_filter_by_status_evaluation_and_dates(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(30)).await;
+    let get = |q: &'static str| {
+        let (owner, pid) = (&owner, pid.clone());
+        async move {
+            ids_in(
+                &owner
+                    .get_htmx(&format!("/projects/{pid}/calls?{q}"))
+                    .await
+                    .body,
+            )
         }
-        // Page 2 as a link a person can reload.
-        let second = owner.get(&format!("/projects/{pid}/calls?per_page=25&page=2")).await;
-        assert!(second.body.starts_with("<!doctype html>"));
-        assert_eq!(ids_in(&second.body)[0], "c034");
-        assert!(second.body.contains("Showing 26–50 of 60"));
-        // htmx gets only the results.
-        let partial = owner.get_htmx(&format!("/projects/{pid}/calls?per_page=50&page=2")).await;
-        assert!(!partial.body.contains("<html") && partial.body.contains(r#"id="calls-results""#));
-        assert_eq!(ids_in(&partial.body).len(), 10);
-        assert!(partial.body.contains("Showing 51–60 of 60"));
-        let hundred = owner.get(&format!("/projects/{pid}/calls?per_page=100")).await;
-        assert_eq!(ids_in(&hundred.body).len(), 60);
+    };
+    assert_eq!(get("status=live").await, ["c020", "c010", "c000"]);
+    let fails = get("evaluation=fail&per_page=100").await;
+    assert_eq!(fails.len(), 10);
+    assert!(fails
+        .iter()
+        .all(|id| id[1..].parse::<usize>().unwrap() % 3 == 1));
+    assert_eq!(get("evaluation=none&per_page=100").await.len(), 10);
+    assert_eq!(
+        get("from=2025-01-05&to=2025-01-07").await,
+        ["c006", "c005", "c004"]
+    );
+    assert_eq!(get("status=live&from=2025-01-05").await, ["c020", "c010"]);
+    let none = owner
+        .get_htmx(&format!("/projects/{pid}/calls?from=2030-01-01"))
+        .await;
+    assert!(none.body.contains("No calls match these filters"));
+    let page = owner
+        .get(&format!(
+            "/projects/{pid}/calls?status=live&evaluation=success"
+        ))
+        .await;
+    assert!(
+        page.body.contains(r#"<option value="live" selected>"#),
+        "the form keeps the filter"
+    );
+    assert!(page.body.contains(r#"<option value="success" selected>"#));
+}
+
+async fn a_reversed_date_range_is_shown_as_applied_and_said_next_to_the_field(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(30)).await;
+    let page = owner
+        .get(&format!(
+            "/projects/{pid}/calls?from=2025-01-07&to=2025-01-05"
+        ))
+        .await;
+    assert!(
+        page.body.contains(r#"name="from" value="2025-01-07""#),
+        "the inputs keep what was typed"
+    );
+    assert!(page.body.contains(r#"name="to" value="2025-01-05""#));
+    assert!(
+        page.body
+            .contains("“To” is before “From”, so no call can match."),
+        "said next to the field"
+    );
+    assert!(
+        ids_in(&page.body).is_empty(),
+        "and applied as shown: nothing matches"
+    );
+    let partial = owner
+        .get_htmx(&format!(
+            "/projects/{pid}/calls?from=2025-01-07&to=2025-01-05"
+        ))
+        .await;
+    assert!(partial.body.contains(r#"id="date-range-error" class="field-error filter-error" role="alert" hx-swap-oob="true">“To” is before"#), "{}", partial.body);
+    let fixed = owner
+        .get_htmx(&format!(
+            "/projects/{pid}/calls?from=2025-01-05&to=2025-01-07"
+        ))
+        .await;
+    assert!(
+        fixed.body.contains(r#"hx-swap-oob="true"></p>"#),
+        "the message goes away"
+    );
+    assert_eq!(ids_in(&fixed.body), ["c006", "c005", "c004"]);
+}
+
+async fn the_calls_pager_reads_well_and_a_call_leads_back_to_the_same_view(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(300)).await;
+    let page = owner.get(&format!("/projects/{pid}/calls?page=6")).await;
+    let pager = &page.body[page.body.find(r#"class="pages""#).unwrap()..];
+    let labels: Vec<String> = regex_lite::Regex::new(r#"class="page(?: [a-z]+)?"[^>]*>([^<]+)<"#)
+        .unwrap()
+        .captures_iter(pager)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert_eq!(labels, ["1", "…", "4", "5", "6", "7", "8", "…", "12"]);
+    assert!(
+        page.body.contains(">Success</span>") && page.body.contains(">Fail</span>"),
+        "evaluations read as words"
+    );
+    assert!(!page.body.contains(">success</span>"));
+    assert!(
+        page.body.contains("show:#calls-results:top"),
+        "a page change scrolls back up"
+    );
+    // A call opened from page 6 of the live calls leads back there.
+    let filtered = owner
+        .get(&format!("/projects/{pid}/calls?status=live&page=2"))
+        .await;
+    assert!(filtered.body.contains(">Clear filters</a>"));
+    let id = ids_in(&filtered.body)[0].clone();
+    let call = owner
+        .get(&format!(
+            "/projects/{pid}/calls/{id}?status=live&per_page=25&page=2"
+        ))
+        .await;
+    assert!(
+        call.body.contains(&format!(
+            r#"<a href="/projects/{pid}/calls?status=live&#38;per_page=25&#38;page=2">Calls</a>"#
+        )),
+        "{}",
+        call.body
+            .split("breadcrumb")
+            .nth(1)
+            .unwrap_or(&call.body)
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
+    let unfiltered = owner.get(&format!("/projects/{pid}/calls")).await;
+    assert!(!unfiltered.body.contains(">Clear filters</a>"));
+}
+
+async fn an_empty_project_lists_its_first_steps_until_calls_arrive(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let page = owner.get(&format!("/projects/{pid}/calls")).await;
+    assert!(page.body.contains(r#"<ol class="first-steps""#));
+    assert!(
+        page.body
+            .contains(&format!("callem import calls --project {pid} calls.jsonl")),
+        "the command for this project"
+    );
+    assert!(
+        !page.body.contains("callem demo"),
+        "no hint that fills another project"
+    );
+    assert!(page.body.contains(r#"<li class="">"#), "no key yet");
+    app.issue_key(&pid, "", Expiry::Never).await;
+    let page = owner.get(&format!("/projects/{pid}/calls")).await;
+    assert!(
+        page.body.contains(r#"<li class="done">"#),
+        "the key step is done"
+    );
+    let filtered = owner
+        .get(&format!("/projects/{pid}/calls?status=live"))
+        .await;
+    assert!(
+        !filtered.body.contains("first-steps"),
+        "not for a filter that matches nothing"
+    );
+    app.import_calls(&pid, &calls_jsonl(1)).await;
+    let page = owner.get(&format!("/projects/{pid}/calls")).await;
+    assert!(
+        !page.body.contains("first-steps"),
+        "gone once calls are there"
+    );
+}
+
+async fn a_calls_page_shows_summary_analysis_and_the_conversation(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &json!({
+        "id": "talk", "status": "completed", "duration": 145, "summary": "Booked a demo <b>now</b>",
+        "evaluation": "success", "endedReason": "user_hangup", "callerNumber": "+33612345678",
+        "callAnalysis": {"leadQuality": "hot", "appointmentBooked": true},
+        "transcript": [{"role": "assistant", "content": "Bonjour !"}, {"role": "user", "content": "<script>alert('x')</script>"}],
+        "createdAt": "2025-12-15T14:30:00.000Z"
+    }).to_string()).await;
+    let page = owner.get(&format!("/projects/{pid}/calls/talk")).await;
+    assert_eq!(page.status, 200);
+    for needle in [
+        "Booked a demo &#60;b&#62;now&#60;/b&#62;",
+        "user_hangup",
+        "Lead quality",
+        ">hot<",
+        "Appointment booked",
+        ">Yes<",
+        "2m 25s",
+    ] {
+        assert!(page.body.contains(needle), "missing {needle}");
     }
+    assert!(page.body.contains(r#"<li class="turn turn-assistant">"#));
+    assert!(page.body.contains(r#"<li class="turn turn-user">"#));
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"),
+        "a transcript shows script as text"
+    );
+    assert!(!page.body.contains("<script>alert"));
+    let other = app.other_project("Other").await;
+    app.import_calls(&other, r#"{"id":"hidden","status":"live","duration":1}"#)
+        .await;
+    assert_eq!(
+        owner
+            .get(&format!("/projects/{pid}/calls/hidden"))
+            .await
+            .status,
+        404
+    );
+}
 
-    async fn calls_filter_by_status_evaluation_and_dates(app) {
-        let (owner, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &calls_jsonl(30)).await;
-        let get = |q: &'static str| {
-            let (owner, pid) = (&owner, pid.clone());
-            async move { ids_in(&owner.get_htmx(&format!("/projects/{pid}/calls?{q}")).await.body) }
-        };
-        assert_eq!(get("status=live").await, ["c020", "c010", "c000"]);
-        let fails = get("evaluation=fail&per_page=100").await;
-        assert_eq!(fails.len(), 10);
-        assert!(fails.iter().all(|id| id[1..].parse::<usize>().unwrap() % 3 == 1));
-        assert_eq!(get("evaluation=none&per_page=100").await.len(), 10);
-        assert_eq!(get("from=2025-01-05&to=2025-01-07").await, ["c006", "c005", "c004"]);
-        assert_eq!(get("status=live&from=2025-01-05").await, ["c020", "c010"]);
-        let none = owner.get_htmx(&format!("/projects/{pid}/calls?from=2030-01-01")).await;
-        assert!(none.body.contains("No calls match these filters"));
-        let page = owner.get(&format!("/projects/{pid}/calls?status=live&evaluation=success")).await;
-        assert!(page.body.contains(r#"<option value="live" selected>"#), "the form keeps the filter");
-        assert!(page.body.contains(r#"<option value="success" selected>"#));
-    }
+async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app: TestApp) {
+    let (_, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(3)).await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let member = app
+        .user_with_role(&pid, "member@example.com", "member")
+        .await;
+    let page = member.get(&format!("/projects/{pid}/calls/c001")).await;
+    assert!(!page.body.contains("Delete call"), "no button for members");
+    assert_eq!(
+        member
+            .get_htmx(&format!("/projects/{pid}/calls/c001/delete"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        member
+            .post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 200);
 
-    async fn a_reversed_date_range_is_shown_as_applied_and_said_next_to_the_field(app) {
-        let (owner, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &calls_jsonl(30)).await;
-        let page = owner.get(&format!("/projects/{pid}/calls?from=2025-01-07&to=2025-01-05")).await;
-        assert!(page.body.contains(r#"name="from" value="2025-01-07""#), "the inputs keep what was typed");
-        assert!(page.body.contains(r#"name="to" value="2025-01-05""#));
-        assert!(page.body.contains("“To” is before “From”, so no call can match."), "said next to the field");
-        assert!(ids_in(&page.body).is_empty(), "and applied as shown: nothing matches");
-        let partial = owner.get_htmx(&format!("/projects/{pid}/calls?from=2025-01-07&to=2025-01-05")).await;
-        assert!(partial.body.contains(r#"id="date-range-error" class="field-error filter-error" role="alert" hx-swap-oob="true">“To” is before"#), "{}", partial.body);
-        let fixed = owner.get_htmx(&format!("/projects/{pid}/calls?from=2025-01-05&to=2025-01-07")).await;
-        assert!(fixed.body.contains(r#"hx-swap-oob="true"></p>"#), "the message goes away");
-        assert_eq!(ids_in(&fixed.body), ["c006", "c005", "c004"]);
-    }
+    let dev = app
+        .user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+    dev.get(&format!("/projects/{pid}/calls/c001")).await;
+    let confirm = dev
+        .get_htmx(&format!("/projects/{pid}/calls/c001/delete"))
+        .await;
+    assert!(
+        confirm
+            .body
+            .contains("Delete the call of Jan 2, 2025, 10:00 from +33600000001?"),
+        "{}",
+        confirm.body
+    );
+    let r = dev
+        .post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[])
+        .await;
+    assert_eq!(
+        r.header("hx-redirect"),
+        Some(format!("/projects/{pid}/calls"))
+    );
+    assert_eq!(
+        r.header("x-callem-toast").as_deref(),
+        Some("Call+deleted."),
+        "a confirmation after the redirect"
+    );
+    assert_eq!(
+        dev.get(&format!("/projects/{pid}/calls/c001")).await.status,
+        404
+    );
+    assert_eq!(
+        app.api("GET", "/v1/calls/c001", &key).await.status,
+        404,
+        "gone from the API too"
+    );
+    let p = pid.clone();
+    let events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    assert!(events
+        .iter()
+        .any(|e| e.action == "call.deleted" && e.target_id.as_deref() == Some("c001")));
+    assert_eq!(
+        dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[])
+            .await
+            .status,
+        404
+    );
+}
 
-    async fn the_calls_pager_reads_well_and_a_call_leads_back_to_the_same_view(app) {
-        let (owner, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &calls_jsonl(300)).await;
-        let page = owner.get(&format!("/projects/{pid}/calls?page=6")).await;
-        let pager = &page.body[page.body.find(r#"class="pages""#).unwrap()..];
-        let labels: Vec<String> = regex_lite::Regex::new(r#"class="page(?: [a-z]+)?"[^>]*>([^<]+)<"#).unwrap()
-            .captures_iter(pager).map(|c| c[1].to_owned()).collect();
-        assert_eq!(labels, ["1", "…", "4", "5", "6", "7", "8", "…", "12"]);
-        assert!(page.body.contains(">Success</span>") && page.body.contains(">Fail</span>"), "evaluations read as words");
-        assert!(!page.body.contains(">success</span>"));
-        assert!(page.body.contains("show:#calls-results:top"), "a page change scrolls back up");
-        // A call opened from page 6 of the live calls leads back there.
-        let filtered = owner.get(&format!("/projects/{pid}/calls?status=live&page=2")).await;
-        assert!(filtered.body.contains(">Clear filters</a>"));
-        let id = ids_in(&filtered.body)[0].clone();
-        let call = owner.get(&format!("/projects/{pid}/calls/{id}?status=live&per_page=25&page=2")).await;
-        assert!(call.body.contains(&format!(r#"<a href="/projects/{pid}/calls?status=live&#38;per_page=25&#38;page=2">Calls</a>"#)), "{}", call.body.split("breadcrumb").nth(1).unwrap_or(&call.body).chars().take(300).collect::<String>());
-        let unfiltered = owner.get(&format!("/projects/{pid}/calls")).await;
-        assert!(!unfiltered.body.contains(">Clear filters</a>"));
-    }
+async fn knowledge_items_are_added_viewed_safely_and_deleted(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+    assert!(list.body.contains("No knowledge yet"));
+    let modal = owner
+        .get_htmx(&format!("/projects/{pid}/knowledge/new"))
+        .await;
+    assert!(modal.body.contains(r#"name="content""#) && !modal.body.contains("<html"));
 
-    async fn an_empty_project_lists_its_first_steps_until_calls_arrive(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let page = owner.get(&format!("/projects/{pid}/calls")).await;
-        assert!(page.body.contains(r#"<ol class="first-steps""#));
-        assert!(page.body.contains(&format!("callem import calls --project {pid} calls.jsonl")), "the command for this project");
-        assert!(!page.body.contains("callem demo"), "no hint that fills another project");
-        assert!(page.body.contains(r#"<li class="">"#), "no key yet");
-        app.issue_key(&pid, "", Expiry::Never).await;
-        let page = owner.get(&format!("/projects/{pid}/calls")).await;
-        assert!(page.body.contains(r#"<li class="done">"#), "the key step is done");
-        let filtered = owner.get(&format!("/projects/{pid}/calls?status=live")).await;
-        assert!(!filtered.body.contains("first-steps"), "not for a filter that matches nothing");
-        app.import_calls(&pid, &calls_jsonl(1)).await;
-        let page = owner.get(&format!("/projects/{pid}/calls")).await;
-        assert!(!page.body.contains("first-steps"), "gone once calls are there");
-    }
+    let long = "n".repeat(201);
+    let r = owner
+        .post_htmx(
+            &format!("/projects/{pid}/knowledge"),
+            &[("name", &long), ("description", "d"), ("content", "  ")],
+        )
+        .await;
+    assert!(r.body.contains("Name must be at most 200 characters"));
+    assert!(
+        r.body
+            .contains("Content is required and must not be blank."),
+        "a sentence, like the others"
+    );
+    assert!(
+        r.body.contains(&format!(r#"value="{long}""#)),
+        "values kept"
+    );
+    assert_eq!(count_rows(&app, "knowledge_items").await, 0);
 
-    async fn a_calls_page_shows_summary_analysis_and_the_conversation(app) {
-        let (owner, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &json!({
-            "id": "talk", "status": "completed", "duration": 145, "summary": "Booked a demo <b>now</b>",
-            "evaluation": "success", "endedReason": "user_hangup", "callerNumber": "+33612345678",
-            "callAnalysis": {"leadQuality": "hot", "appointmentBooked": true},
-            "transcript": [{"role": "assistant", "content": "Bonjour !"}, {"role": "user", "content": "<script>alert('x')</script>"}],
-            "createdAt": "2025-12-15T14:30:00.000Z"
-        }).to_string()).await;
-        let page = owner.get(&format!("/projects/{pid}/calls/talk")).await;
-        assert_eq!(page.status, 200);
-        for needle in ["Booked a demo &#60;b&#62;now&#60;/b&#62;", "user_hangup", "Lead quality", ">hot<", "Appointment booked", ">Yes<", "2m 25s"] {
-            assert!(page.body.contains(needle), "missing {needle}");
-        }
-        assert!(page.body.contains(r#"<li class="turn turn-assistant">"#));
-        assert!(page.body.contains(r#"<li class="turn turn-user">"#));
-        assert!(page.body.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"), "a transcript shows script as text");
-        assert!(!page.body.contains("<script>alert"));
-        let other = app.other_project("Other").await;
-        app.import_calls(&other, r#"{"id":"hidden","status":"live","duration":1}"#).await;
-        assert_eq!(owner.get(&format!("/projects/{pid}/calls/hidden")).await.status, 404);
-    }
+    let text = "## Refunds\nWithin **30 days**.\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))";
+    let r = owner
+        .post_htmx(
+            &format!("/projects/{pid}/knowledge"),
+            &[
+                ("name", "Refund policy"),
+                ("description", "Money back"),
+                ("content", text),
+            ],
+        )
+        .await;
+    let location = r.header("hx-redirect").expect("redirect to the new item");
+    let toast = r.header("x-callem-toast").expect("a confirmation to show");
+    assert_eq!(
+        url::form_urlencoded::parse(format!("t={toast}").as_bytes())
+            .next()
+            .unwrap()
+            .1,
+        "“Refund policy” added to the knowledge base."
+    );
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    let view = owner.get(&location).await;
+    assert!(
+        view.body.contains("<h2>Refunds</h2>") && view.body.contains("<strong>30 days</strong>")
+    );
+    assert!(!view.body.contains("<script>alert"), "raw HTML never runs");
+    assert!(!view.body.contains("javascript:"));
+    let api = app
+        .api("GET", &format!("/v1/knowledge/{id}"), &key)
+        .await
+        .json();
+    assert_eq!(api["name"], "Refund policy");
+    assert_eq!(api["description"], "Money back");
+    assert_eq!(
+        api["text"], text,
+        "the API serves what the dashboard stored"
+    );
 
-    async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app) {
-        let (_, pid) = app.setup_owner().await;
-        app.import_calls(&pid, &calls_jsonl(3)).await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let member = app.user_with_role(&pid, "member@example.com", "member").await;
-        let page = member.get(&format!("/projects/{pid}/calls/c001")).await;
-        assert!(!page.body.contains("Delete call"), "no button for members");
-        assert_eq!(member.get_htmx(&format!("/projects/{pid}/calls/c001/delete")).await.status, 403);
-        assert_eq!(member.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await.status, 403);
-        assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 200);
+    let a = app.agent();
+    a.send(
+        "POST",
+        "/v1/knowledge",
+        &[("authorization", format!("Bearer {key}"))],
+        Some((
+            json!({"name": "From the API", "text": "hello"}).to_string(),
+            "application/json",
+        )),
+    )
+    .await;
+    let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+    assert!(list.body.contains(">From the API<") && list.body.contains(">Refund policy<"));
+    assert!(
+        list.body.contains(">Money back<") && list.body.contains(">&#60; 0.1 KB<"),
+        "sizes in KB"
+    );
 
-        let dev = app.user_with_role(&pid, "dev@example.com", "developer").await;
-        dev.get(&format!("/projects/{pid}/calls/c001")).await;
-        let confirm = dev.get_htmx(&format!("/projects/{pid}/calls/c001/delete")).await;
-        assert!(confirm.body.contains("Delete the call of Jan 2, 2025, 10:00 from +33600000001?"), "{}", confirm.body);
-        let r = dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await;
-        assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/calls")));
-        assert_eq!(r.header("x-callem-toast").as_deref(), Some("Call+deleted."), "a confirmation after the redirect");
-        assert_eq!(dev.get(&format!("/projects/{pid}/calls/c001")).await.status, 404);
-        assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 404, "gone from the API too");
-        let p = pid.clone();
-        let events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
-        assert!(events.iter().any(|e| e.action == "call.deleted" && e.target_id.as_deref() == Some("c001")));
-        assert_eq!(dev.post_htmx(&format!("/projects/{pid}/calls/c001/delete"), &[]).await.status, 404);
-    }
+    let member = app
+        .user_with_role(&pid, "member@example.com", "member")
+        .await;
+    assert!(!member
+        .get(&format!("/projects/{pid}/knowledge"))
+        .await
+        .body
+        .contains("Add item"));
+    assert_eq!(
+        member
+            .post_htmx(
+                &format!("/projects/{pid}/knowledge"),
+                &[("name", "x"), ("content", "y")]
+            )
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        member
+            .post_htmx(&format!("/projects/{pid}/knowledge/{id}/delete"), &[])
+            .await
+            .status,
+        403
+    );
 
-    async fn knowledge_items_are_added_viewed_safely_and_deleted(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
-        assert!(list.body.contains("No knowledge yet"));
-        let modal = owner.get_htmx(&format!("/projects/{pid}/knowledge/new")).await;
-        assert!(modal.body.contains(r#"name="content""#) && !modal.body.contains("<html"));
+    owner.get(&location).await;
+    let confirm = owner.get_htmx(&format!("{location}/delete")).await;
+    assert!(confirm.body.contains("Delete “Refund policy”?"));
+    let r = owner.post_htmx(&format!("{location}/delete"), &[]).await;
+    assert_eq!(
+        r.header("hx-redirect"),
+        Some(format!("/projects/{pid}/knowledge"))
+    );
+    assert_eq!(
+        r.header("x-callem-toast").as_deref(),
+        Some("Knowledge+item+deleted.")
+    );
+    assert_eq!(
+        app.api("GET", &format!("/v1/knowledge/{id}"), &key)
+            .await
+            .status,
+        404
+    );
+    let p = pid.clone();
+    let events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    assert!(events.iter().any(|e| e.action == "knowledge.created"));
+    assert!(events.iter().any(|e| e.action == "knowledge.deleted"));
+}
 
-        let long = "n".repeat(201);
-        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", &long), ("description", "d"), ("content", "  ")]).await;
-        assert!(r.body.contains("Name must be at most 200 characters"));
-        assert!(r.body.contains("Content is required and must not be blank."), "a sentence, like the others");
-        assert!(r.body.contains(&format!(r#"value="{long}""#)), "values kept");
-        assert_eq!(count_rows(&app, "knowledge_items").await, 0);
-
-        let text = "## Refunds\nWithin **30 days**.\n\n<script>alert(1)</script>\n\n[click](javascript:alert(1))";
-        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "Refund policy"), ("description", "Money back"), ("content", text)]).await;
-        let location = r.header("hx-redirect").expect("redirect to the new item");
-        let toast = r.header("x-callem-toast").expect("a confirmation to show");
-        assert_eq!(url::form_urlencoded::parse(format!("t={toast}").as_bytes()).next().unwrap().1, "“Refund policy” added to the knowledge base.");
-        let id = location.rsplit('/').next().unwrap().to_owned();
-        let view = owner.get(&location).await;
-        assert!(view.body.contains("<h2>Refunds</h2>") && view.body.contains("<strong>30 days</strong>"));
-        assert!(!view.body.contains("<script>alert"), "raw HTML never runs");
-        assert!(!view.body.contains("javascript:"));
-        let api = app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.json();
-        assert_eq!(api["name"], "Refund policy");
-        assert_eq!(api["description"], "Money back");
-        assert_eq!(api["text"], text, "the API serves what the dashboard stored");
-
-        let a = app.agent();
-        a.send("POST", "/v1/knowledge", &[("authorization", format!("Bearer {key}"))],
-            Some((json!({"name": "From the API", "text": "hello"}).to_string(), "application/json"))).await;
-        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
-        assert!(list.body.contains(">From the API<") && list.body.contains(">Refund policy<"));
-        assert!(list.body.contains(">Money back<") && list.body.contains(">&#60; 0.1 KB<"), "sizes in KB");
-
-        let member = app.user_with_role(&pid, "member@example.com", "member").await;
-        assert!(!member.get(&format!("/projects/{pid}/knowledge")).await.body.contains("Add item"));
-        assert_eq!(member.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "x"), ("content", "y")]).await.status, 403);
-        assert_eq!(member.post_htmx(&format!("/projects/{pid}/knowledge/{id}/delete"), &[]).await.status, 403);
-
-        owner.get(&location).await;
-        let confirm = owner.get_htmx(&format!("{location}/delete")).await;
-        assert!(confirm.body.contains("Delete “Refund policy”?"));
-        let r = owner.post_htmx(&format!("{location}/delete"), &[]).await;
-        assert_eq!(r.header("hx-redirect"), Some(format!("/projects/{pid}/knowledge")));
-        assert_eq!(r.header("x-callem-toast").as_deref(), Some("Knowledge+item+deleted."));
-        assert_eq!(app.api("GET", &format!("/v1/knowledge/{id}"), &key).await.status, 404);
-        let p = pid.clone();
-        let events = app.db(move |c| Ok(callem::db::audit::for_project(c, &p)?)).await;
-        assert!(events.iter().any(|e| e.action == "knowledge.created"));
-        assert!(events.iter().any(|e| e.action == "knowledge.deleted"));
-    }
-
-    async fn the_knowledge_list_pages_through_every_item(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let p = pid.clone();
-        app.db(move |c| {
-            for i in 0..55 {
-                callem::db::knowledge::insert(c, &callem::db::models::KnowledgeItem {
+async fn the_knowledge_list_pages_through_every_item(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let p = pid.clone();
+    app.db(move |c| {
+        for i in 0..55 {
+            callem::db::knowledge::insert(
+                c,
+                &callem::db::models::KnowledgeItem {
                     id: callem::domain::ids::new_id(),
                     project_id: p.clone(),
                     name: format!("Item {i:02}"),
                     description: None,
                     text: "t".into(),
                     created_at: callem::time::now() - chrono::Duration::minutes(100 - i),
-                })?;
-            }
-            Ok(())
-        }).await;
-        let first = owner.get(&format!("/projects/{pid}/knowledge")).await.body;
-        assert!(first.contains("Showing 1–50 of 55") && first.contains(">Item 54<") && !first.contains(">Item 04<"));
-        assert!(first.contains("?page=2\">Next</a>") && !first.contains(">Previous<"));
-        let second = owner.get(&format!("/projects/{pid}/knowledge?page=2")).await.body;
-        assert!(second.contains("Showing 51–55 of 55") && second.contains(">Item 00<") && !second.contains(">Next<"));
-        assert!(owner.get(&format!("/projects/{pid}/knowledge?page=abc")).await.body.contains("Showing 1–50 of 55"));
-    }
-
-    async fn the_demo_is_realistic_and_safe_to_run_twice(app) {
-        let url = app.db.url().to_owned();
-        let run = || {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
-                .arg("demo")
-                .env("DATABASE_URL", &url)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        run();
-        let out = run();
-        assert!(out.contains("Demo project ready: 3000 calls and 20 knowledge items."), "{out}");
-        let password = out.lines().find_map(|l| l.trim().strip_prefix("password: ")).unwrap().trim().to_owned();
-        assert_eq!(count_rows(&app, "calls").await, 3000, "refreshed, not doubled");
-        assert_eq!(count_rows(&app, "knowledge_items").await, 20);
-        assert_eq!(count_rows(&app, "projects").await, 1);
-        let agent = app.agent();
-        agent.login("demo@callem.local", &password).await;
-        let r = agent.get("/").await;
-        let calls = agent.get(&format!("{}/calls", r.location())).await;
-        assert!(calls.body.contains("Showing 1–25 of 3000"));
-    }
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+    let first = owner.get(&format!("/projects/{pid}/knowledge")).await.body;
+    assert!(
+        first.contains("Showing 1–50 of 55")
+            && first.contains(">Item 54<")
+            && !first.contains(">Item 04<")
+    );
+    assert!(first.contains("?page=2\">Next</a>") && !first.contains(">Previous<"));
+    let second = owner
+        .get(&format!("/projects/{pid}/knowledge?page=2"))
+        .await
+        .body;
+    assert!(
+        second.contains("Showing 51–55 of 55")
+            && second.contains(">Item 00<")
+            && !second.contains(">Next<")
+    );
+    assert!(owner
+        .get(&format!("/projects/{pid}/knowledge?page=abc"))
+        .await
+        .body
+        .contains("Showing 1–50 of 55"));
 }
+
+async fn the_demo_is_realistic_and_safe_to_run_twice(app: TestApp) {
+    let url = app.db.url().to_owned();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
+            .arg("demo")
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run();
+    let out = run();
+    assert!(
+        out.contains("Demo project ready: 3000 calls and 20 knowledge items."),
+        "{out}"
+    );
+    let password = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        count_rows(&app, "calls").await,
+        3000,
+        "refreshed, not doubled"
+    );
+    assert_eq!(count_rows(&app, "knowledge_items").await, 20);
+    assert_eq!(count_rows(&app, "projects").await, 1);
+    let agent = app.agent();
+    agent.login("demo@callem.local", &password).await;
+    let r = agent.get("/").await;
+    let calls = agent.get(&format!("{}/calls", r.location())).await;
+    assert!(calls.body.contains("Showing 1–25 of 3000"));
+}
+
+crate::on_both_backends!(
+    the_calls_table_pages_newest_first_and_links_survive_reload,
+    calls_filter_by_status_evaluation_and_dates,
+    a_reversed_date_range_is_shown_as_applied_and_said_next_to_the_field,
+    the_calls_pager_reads_well_and_a_call_leads_back_to_the_same_view,
+    an_empty_project_lists_its_first_steps_until_calls_arrive,
+    a_calls_page_shows_summary_analysis_and_the_conversation,
+    deleting_a_call_removes_it_everywhere_and_members_cannot,
+    knowledge_items_are_added_viewed_safely_and_deleted,
+    the_knowledge_list_pages_through_every_item,
+    the_demo_is_realistic_and_safe_to_run_twice
+);
 
 /// `pagination.total` of a list endpoint, as an API client reads it.
 async fn api_total(app: &TestApp, key: &str, list: &str) -> i64 {
@@ -298,48 +603,85 @@ async fn api_total(app: &TestApp, key: &str, list: &str) -> i64 {
         .unwrap()
 }
 
-crate::on_both_backends! {
-    async fn totals_follow_every_create_and_delete_path(app) {
-        let (owner, pid) = app.setup_owner().await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        let auth = || vec![("authorization", format!("Bearer {key}"))];
-        let a = app.agent();
-        let mut api_ids = Vec::new();
-        for name in ["one", "two"] {
-            let r = a.send("POST", "/v1/knowledge", &auth(),
-                Some((json!({"name": name, "text": "t"}).to_string(), "application/json"))).await;
-            api_ids.push(r.json()["id"].as_str().unwrap().to_owned());
-        }
-        assert_eq!(api_total(&app, &key, "knowledge").await, 2, "API creates");
-        a.send("DELETE", &format!("/v1/knowledge/{}", api_ids[0]), &auth(), None).await;
-        assert_eq!(api_total(&app, &key, "knowledge").await, 1, "API delete");
-        owner.get(&format!("/projects/{pid}/knowledge")).await;
-        let r = owner.post_htmx(&format!("/projects/{pid}/knowledge"), &[("name", "three"), ("content", "x")]).await;
-        let location = r.header("hx-redirect").unwrap();
-        assert_eq!(api_total(&app, &key, "knowledge").await, 2, "dashboard create");
-        owner.post_htmx(&format!("{location}/delete"), &[]).await;
-        assert_eq!(api_total(&app, &key, "knowledge").await, 1, "dashboard delete");
-        let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
-        assert!(list.body.contains("· 1 item"), "the dashboard's count too");
-
-        app.import_calls(&pid, &calls_jsonl(5)).await;
-        assert_eq!(api_total(&app, &key, "calls").await, 5, "import");
-        a.send("DELETE", "/v1/calls/c004", &auth(), None).await;
-        assert_eq!(api_total(&app, &key, "calls").await, 4, "API delete");
-        owner.get(&format!("/projects/{pid}/calls/c003")).await;
-        owner.post_htmx(&format!("/projects/{pid}/calls/c003/delete"), &[]).await;
-        assert_eq!(api_total(&app, &key, "calls").await, 3, "dashboard delete");
-
-        // The demo, created and then refreshed: its totals are its rows, not their sum.
-        let url = app.db.url().to_owned();
-        for _ in 0..2 {
-            let (code, _, err) = run_callem(&url, &["demo"], None);
-            assert_eq!(code, 0, "{err}");
-        }
-        let demo = app.db(|c| Ok(callem::db::projects::find_by_name(c, "Demo")?)).await.unwrap();
-        let (_, demo_key) = app.issue_key(&demo.id, "", Expiry::Never).await;
-        assert_eq!(api_total(&app, &demo_key, "calls").await, 3000);
-        assert_eq!(api_total(&app, &demo_key, "knowledge").await, 20);
-        assert_eq!(api_total(&app, &key, "calls").await, 3, "other projects untouched");
+async fn totals_follow_every_create_and_delete_path(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let auth = || vec![("authorization", format!("Bearer {key}"))];
+    let a = app.agent();
+    let mut api_ids = Vec::new();
+    for name in ["one", "two"] {
+        let r = a
+            .send(
+                "POST",
+                "/v1/knowledge",
+                &auth(),
+                Some((
+                    json!({"name": name, "text": "t"}).to_string(),
+                    "application/json",
+                )),
+            )
+            .await;
+        api_ids.push(r.json()["id"].as_str().unwrap().to_owned());
     }
+    assert_eq!(api_total(&app, &key, "knowledge").await, 2, "API creates");
+    a.send(
+        "DELETE",
+        &format!("/v1/knowledge/{}", api_ids[0]),
+        &auth(),
+        None,
+    )
+    .await;
+    assert_eq!(api_total(&app, &key, "knowledge").await, 1, "API delete");
+    owner.get(&format!("/projects/{pid}/knowledge")).await;
+    let r = owner
+        .post_htmx(
+            &format!("/projects/{pid}/knowledge"),
+            &[("name", "three"), ("content", "x")],
+        )
+        .await;
+    let location = r.header("hx-redirect").unwrap();
+    assert_eq!(
+        api_total(&app, &key, "knowledge").await,
+        2,
+        "dashboard create"
+    );
+    owner.post_htmx(&format!("{location}/delete"), &[]).await;
+    assert_eq!(
+        api_total(&app, &key, "knowledge").await,
+        1,
+        "dashboard delete"
+    );
+    let list = owner.get(&format!("/projects/{pid}/knowledge")).await;
+    assert!(list.body.contains("· 1 item"), "the dashboard's count too");
+
+    app.import_calls(&pid, &calls_jsonl(5)).await;
+    assert_eq!(api_total(&app, &key, "calls").await, 5, "import");
+    a.send("DELETE", "/v1/calls/c004", &auth(), None).await;
+    assert_eq!(api_total(&app, &key, "calls").await, 4, "API delete");
+    owner.get(&format!("/projects/{pid}/calls/c003")).await;
+    owner
+        .post_htmx(&format!("/projects/{pid}/calls/c003/delete"), &[])
+        .await;
+    assert_eq!(api_total(&app, &key, "calls").await, 3, "dashboard delete");
+
+    // The demo, created and then refreshed: its totals are its rows, not their sum.
+    let url = app.db.url().to_owned();
+    for _ in 0..2 {
+        let (code, _, err) = run_callem(&url, &["demo"], None);
+        assert_eq!(code, 0, "{err}");
+    }
+    let demo = app
+        .db(|c| Ok(callem::db::projects::find_by_name(c, "Demo")?))
+        .await
+        .unwrap();
+    let (_, demo_key) = app.issue_key(&demo.id, "", Expiry::Never).await;
+    assert_eq!(api_total(&app, &demo_key, "calls").await, 3000);
+    assert_eq!(api_total(&app, &demo_key, "knowledge").await, 20);
+    assert_eq!(
+        api_total(&app, &key, "calls").await,
+        3,
+        "other projects untouched"
+    );
 }
+
+crate::on_both_backends!(totals_follow_every_create_and_delete_path);

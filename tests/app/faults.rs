@@ -138,31 +138,35 @@ async fn a_refusing_postgres_under_load_fails_fast_for_every_request() {
     recovers(&base, &key).await;
 }
 
-crate::on_both_backends! {
-    async fn readiness_stays_ready_while_every_connection_is_busy(app) {
-        // Every connection of the pool (8 in tests) is taken by slow work.
-        let busy: Vec<_> = (0..8)
-            .map(|_| {
-                let pool = app.pool.clone();
-                actix_web::rt::spawn(async move {
-                    callem::db::run(&pool, |_| {
-                        std::thread::sleep(Duration::from_millis(1500));
-                        Ok(())
-                    })
-                    .await
+async fn readiness_stays_ready_while_every_connection_is_busy(app: TestApp) {
+    // Every connection of the pool (8 in tests) is taken by slow work.
+    let busy: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = app.pool.clone();
+            actix_web::rt::spawn(async move {
+                callem::db::run(&pool, |_| {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    Ok(())
                 })
+                .await
             })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let started = Instant::now();
-        let r = app.agent().get("/readyz").await;
-        assert_eq!(r.status, 200, "busy is not down: {}", r.body);
-        assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
-        for b in busy {
-            b.await.unwrap().unwrap();
-        }
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let r = app.agent().get("/readyz").await;
+    assert_eq!(r.status, 200, "busy is not down: {}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    for b in busy {
+        b.await.unwrap().unwrap();
     }
 }
+
+crate::on_both_backends!(readiness_stays_ready_while_every_connection_is_busy);
 
 #[actix_web::test]
 async fn a_locked_sqlite_database_is_a_503_to_retry_not_a_500() {

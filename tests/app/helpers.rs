@@ -20,26 +20,23 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs one async test body on SQLite, and again on PostgreSQL as its own test.
+/// Runs each named `async fn name(app: TestApp)` on SQLite, and again on PostgreSQL, as two
+/// tests in a module of that name (the bodies stay ordinary functions that `cargo fmt` formats).
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
+    ($($name:ident),* $(,)?) => {
         $(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn body($app: $crate::helpers::TestApp) $body
-
             #[actix_web::test]
             async fn sqlite() {
-                body($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
             }
 
             #[actix_web::test]
             #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
             async fn postgres() {
                 if let Some(app) = $crate::helpers::TestApp::spawn_postgres().await {
-                    body(app).await
+                    super::$name(app).await
                 }
             }
         }

@@ -33,38 +33,79 @@ async fn big_items(app: &TestApp, pid: &str, n: usize, size: usize) {
     .await;
 }
 
-crate::on_both_backends! {
-    async fn a_page_larger_than_a_batch_is_the_same_json_as_a_small_one(app) {
-        let pid = app.other_project("P").await;
-        let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-        // 30 items of 300 KiB: about 9 MiB, several batches.
-        big_items(&app, &pid, 30, 300 * 1024).await;
-        let all = app.api("GET", "/v1/knowledge?limit=1000", &key).await;
-        assert_eq!(all.status, 200);
-        assert_eq!(all.header("content-type").as_deref(), Some("application/json"));
-        let v: Value = all.json();
-        let names: Vec<String> = v["data"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect();
-        // The same order as pages small enough to be one query each.
-        let mut paged = Vec::new();
-        for offset in (0..30).step_by(3) {
-            let p = app.api("GET", &format!("/v1/knowledge?limit=3&offset={offset}"), &key).await.json();
-            paged.extend(p["data"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()));
-        }
-        assert_eq!(names, paged, "newest first, every item once");
-        let mut sorted = names.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), 30);
-        assert!(names[0] == "item 029" || names[0] == "item 028", "{names:?}");
-        assert_eq!(v["pagination"], serde_json::json!({"total": 30, "limit": 1000, "offset": 0}));
-        assert_eq!(v["data"][0]["text"].as_str().unwrap().len(), 3 + 300 * 1024);
-
-        let page = app.api("GET", "/v1/knowledge?limit=5&offset=10", &key).await.json();
-        let names5: Vec<&str> = page["data"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-        assert_eq!(names5, names[10..15].iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(page["pagination"], serde_json::json!({"total": 30, "limit": 5, "offset": 10}));
+async fn a_page_larger_than_a_batch_is_the_same_json_as_a_small_one(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    // 30 items of 300 KiB: about 9 MiB, several batches.
+    big_items(&app, &pid, 30, 300 * 1024).await;
+    let all = app.api("GET", "/v1/knowledge?limit=1000", &key).await;
+    assert_eq!(all.status, 200);
+    assert_eq!(
+        all.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let v: Value = all.json();
+    let names: Vec<String> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    // The same order as pages small enough to be one query each.
+    let mut paged = Vec::new();
+    for offset in (0..30).step_by(3) {
+        let p = app
+            .api(
+                "GET",
+                &format!("/v1/knowledge?limit=3&offset={offset}"),
+                &key,
+            )
+            .await
+            .json();
+        paged.extend(
+            p["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_owned()),
+        );
     }
+    assert_eq!(names, paged, "newest first, every item once");
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 30);
+    assert!(
+        names[0] == "item 029" || names[0] == "item 028",
+        "{names:?}"
+    );
+    assert_eq!(
+        v["pagination"],
+        serde_json::json!({"total": 30, "limit": 1000, "offset": 0})
+    );
+    assert_eq!(v["data"][0]["text"].as_str().unwrap().len(), 3 + 300 * 1024);
+
+    let page = app
+        .api("GET", "/v1/knowledge?limit=5&offset=10", &key)
+        .await
+        .json();
+    let names5: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names5,
+        names[10..15].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        page["pagination"],
+        serde_json::json!({"total": 30, "limit": 5, "offset": 10})
+    );
 }
+
+crate::on_both_backends!(a_page_larger_than_a_batch_is_the_same_json_as_a_small_one);
 
 /// Reads a whole response over a plain socket, keeping none of it; returns its length.
 fn drain(base: &str, path: &str, key: &str) -> usize {

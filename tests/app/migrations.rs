@@ -28,19 +28,23 @@ fn both_backends_have_the_same_migrations_with_up_and_down() {
     }
 }
 
-crate::on_both_backends! {
-    async fn migrations_go_up_down_and_up_again(app) {
-        let users_before = count_rows(&app, "users").await;
-        assert_eq!(users_before, 0);
-        let reverted = app.db(migrations::revert_all).await;
-        assert!(reverted >= 1);
-        let again = app.db(migrations::run_pending).await;
-        assert_eq!(again, reverted);
-        // The schema works after the round trip.
-        assert_eq!(app.db(|c| Ok(db::users::count(c)?)).await, 0);
-        assert_eq!(app.db(migrations::run_pending).await, 0, "nothing left pending");
-    }
+async fn migrations_go_up_down_and_up_again(app: TestApp) {
+    let users_before = count_rows(&app, "users").await;
+    assert_eq!(users_before, 0);
+    let reverted = app.db(migrations::revert_all).await;
+    assert!(reverted >= 1);
+    let again = app.db(migrations::run_pending).await;
+    assert_eq!(again, reverted);
+    // The schema works after the round trip.
+    assert_eq!(app.db(|c| Ok(db::users::count(c)?)).await, 0);
+    assert_eq!(
+        app.db(migrations::run_pending).await,
+        0,
+        "nothing left pending"
+    );
 }
+
+crate::on_both_backends!(migrations_go_up_down_and_up_again);
 
 /// Columns of a table as the database has them.
 fn db_columns(conn: &mut callem::db::DbConnection, table: &str) -> Vec<String> {
@@ -70,43 +74,158 @@ fn db_columns(conn: &mut callem::db::DbConnection, table: &str) -> Vec<String> {
     cols
 }
 
-crate::on_both_backends! {
-    async fn the_schema_in_the_code_matches_the_migrated_database(app) {
-        use callem::db::schema::*;
-        use diesel::Column;
-        let expected: Vec<(&str, Vec<&str>)> = vec![
-            ("settings", vec![settings::name::NAME, settings::value::NAME]),
-            ("projects", vec![projects::id::NAME, projects::name::NAME, projects::created_at::NAME, projects::calls_count::NAME, projects::knowledge_count::NAME]),
-            ("users", vec![users::id::NAME, users::email::NAME, users::password_hash::NAME, users::created_at::NAME, users::session_epoch::NAME]),
-            ("memberships", vec![memberships::project_id::NAME, memberships::user_id::NAME, memberships::role::NAME, memberships::created_at::NAME]),
-            ("api_keys", vec![api_keys::id::NAME, api_keys::project_id::NAME, api_keys::name::NAME, api_keys::prefix::NAME, api_keys::key_hash::NAME, api_keys::allowed_ips::NAME, api_keys::expires_at::NAME, api_keys::last_used_at::NAME, api_keys::last_used_ip::NAME, api_keys::created_by::NAME, api_keys::created_at::NAME, api_keys::revoked_by::NAME, api_keys::revoked_at::NAME]),
-            ("calls", vec![calls::id::NAME, calls::project_id::NAME, calls::status::NAME, calls::duration::NAME, calls::summary::NAME, calls::evaluation::NAME, calls::ended_reason::NAME, calls::caller_number::NAME, calls::called_number::NAME, calls::is_engaged::NAME, calls::call_analysis::NAME, calls::transcript::NAME, calls::created_at::NAME, calls::updated_at::NAME]),
-            ("knowledge_items", vec![knowledge_items::id::NAME, knowledge_items::project_id::NAME, knowledge_items::name::NAME, knowledge_items::description::NAME, knowledge_items::text::NAME, knowledge_items::created_at::NAME]),
-            ("audit_events", vec![audit_events::id::NAME, audit_events::project_id::NAME, audit_events::actor_user_id::NAME, audit_events::action::NAME, audit_events::target_type::NAME, audit_events::target_id::NAME, audit_events::ip::NAME, audit_events::created_at::NAME, audit_events::actor_kind::NAME, audit_events::actor_key_id::NAME]),
-            ("sign_in_failures", vec![sign_in_failures::email::NAME, sign_in_failures::failures::NAME, sign_in_failures::last_failure_at::NAME]),
-        ];
-        for (table, cols) in expected {
-            let mut cols: Vec<String> = cols.into_iter().map(str::to_owned).collect();
-            cols.sort();
-            let t = table.to_owned();
-            let actual = app.db(move |c| Ok(db_columns(c, &t))).await;
-            assert_eq!(actual, cols, "src/db/schema.rs and the migrations disagree on {table}");
-        }
-        // And every table loads through Diesel with its declared types.
-        app.db(|c| {
-            use diesel::prelude::*;
-            settings::table.select(settings::all_columns).load::<(String, String)>(c)?;
-            projects::table.select(callem::db::models::Project::as_select()).load(c)?;
-            users::table.select(callem::db::models::User::as_select()).load(c)?;
-            api_keys::table.select(callem::db::models::ApiKey::as_select()).load(c)?;
-            calls::table.select(callem::db::models::Call::as_select()).load(c)?;
-            knowledge_items::table.select(callem::db::models::KnowledgeItem::as_select()).load(c)?;
-            audit_events::table.select(callem::db::models::AuditEvent::as_select()).load(c)?;
-            memberships::table.select(callem::db::models::Membership::as_select()).load(c)?;
-            Ok(())
-        }).await;
+async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
+    use callem::db::schema::*;
+    use diesel::Column;
+    let expected: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "settings",
+            vec![settings::name::NAME, settings::value::NAME],
+        ),
+        (
+            "projects",
+            vec![
+                projects::id::NAME,
+                projects::name::NAME,
+                projects::created_at::NAME,
+                projects::calls_count::NAME,
+                projects::knowledge_count::NAME,
+            ],
+        ),
+        (
+            "users",
+            vec![
+                users::id::NAME,
+                users::email::NAME,
+                users::password_hash::NAME,
+                users::created_at::NAME,
+                users::session_epoch::NAME,
+            ],
+        ),
+        (
+            "memberships",
+            vec![
+                memberships::project_id::NAME,
+                memberships::user_id::NAME,
+                memberships::role::NAME,
+                memberships::created_at::NAME,
+            ],
+        ),
+        (
+            "api_keys",
+            vec![
+                api_keys::id::NAME,
+                api_keys::project_id::NAME,
+                api_keys::name::NAME,
+                api_keys::prefix::NAME,
+                api_keys::key_hash::NAME,
+                api_keys::allowed_ips::NAME,
+                api_keys::expires_at::NAME,
+                api_keys::last_used_at::NAME,
+                api_keys::last_used_ip::NAME,
+                api_keys::created_by::NAME,
+                api_keys::created_at::NAME,
+                api_keys::revoked_by::NAME,
+                api_keys::revoked_at::NAME,
+            ],
+        ),
+        (
+            "calls",
+            vec![
+                calls::id::NAME,
+                calls::project_id::NAME,
+                calls::status::NAME,
+                calls::duration::NAME,
+                calls::summary::NAME,
+                calls::evaluation::NAME,
+                calls::ended_reason::NAME,
+                calls::caller_number::NAME,
+                calls::called_number::NAME,
+                calls::is_engaged::NAME,
+                calls::call_analysis::NAME,
+                calls::transcript::NAME,
+                calls::created_at::NAME,
+                calls::updated_at::NAME,
+            ],
+        ),
+        (
+            "knowledge_items",
+            vec![
+                knowledge_items::id::NAME,
+                knowledge_items::project_id::NAME,
+                knowledge_items::name::NAME,
+                knowledge_items::description::NAME,
+                knowledge_items::text::NAME,
+                knowledge_items::created_at::NAME,
+            ],
+        ),
+        (
+            "audit_events",
+            vec![
+                audit_events::id::NAME,
+                audit_events::project_id::NAME,
+                audit_events::actor_user_id::NAME,
+                audit_events::action::NAME,
+                audit_events::target_type::NAME,
+                audit_events::target_id::NAME,
+                audit_events::ip::NAME,
+                audit_events::created_at::NAME,
+                audit_events::actor_kind::NAME,
+                audit_events::actor_key_id::NAME,
+            ],
+        ),
+        (
+            "sign_in_failures",
+            vec![
+                sign_in_failures::email::NAME,
+                sign_in_failures::failures::NAME,
+                sign_in_failures::last_failure_at::NAME,
+            ],
+        ),
+    ];
+    for (table, cols) in expected {
+        let mut cols: Vec<String> = cols.into_iter().map(str::to_owned).collect();
+        cols.sort();
+        let t = table.to_owned();
+        let actual = app.db(move |c| Ok(db_columns(c, &t))).await;
+        assert_eq!(
+            actual, cols,
+            "src/db/schema.rs and the migrations disagree on {table}"
+        );
     }
+    // And every table loads through Diesel with its declared types.
+    app.db(|c| {
+        use diesel::prelude::*;
+        settings::table
+            .select(settings::all_columns)
+            .load::<(String, String)>(c)?;
+        projects::table
+            .select(callem::db::models::Project::as_select())
+            .load(c)?;
+        users::table
+            .select(callem::db::models::User::as_select())
+            .load(c)?;
+        api_keys::table
+            .select(callem::db::models::ApiKey::as_select())
+            .load(c)?;
+        calls::table
+            .select(callem::db::models::Call::as_select())
+            .load(c)?;
+        knowledge_items::table
+            .select(callem::db::models::KnowledgeItem::as_select())
+            .load(c)?;
+        audit_events::table
+            .select(callem::db::models::AuditEvent::as_select())
+            .load(c)?;
+        memberships::table
+            .select(callem::db::models::Membership::as_select())
+            .load(c)?;
+        Ok(())
+    })
+    .await;
 }
+
+crate::on_both_backends!(the_schema_in_the_code_matches_the_migrated_database);
 
 #[actix_web::test]
 #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]

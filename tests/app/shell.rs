@@ -6,70 +6,149 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-crate::on_both_backends! {
-    async fn other_projects_are_not_found(app) {
-        let (owner, project_id) = app.setup_owner().await;
-        let foreign = app.other_project("Someone else").await;
-        for path in ["", "/settings/api-keys", "/calls", "/knowledge", "/settings/api-keys/new"] {
-            let r = owner.get(&format!("/projects/{foreign}{path}")).await;
-            assert_eq!(r.status, 404, "{path}");
-            assert!(!r.body.contains("Someone else"));
-        }
-        assert_eq!(owner.get("/projects/000000000000000000000000/settings/api-keys").await.status, 404);
-        assert_eq!(owner.get("/projects/not-an-id").await.status, 404);
-        assert_eq!(owner.get(&format!("/projects/{project_id}/settings/api-keys")).await.status, 200);
+async fn other_projects_are_not_found(app: TestApp) {
+    let (owner, project_id) = app.setup_owner().await;
+    let foreign = app.other_project("Someone else").await;
+    for path in [
+        "",
+        "/settings/api-keys",
+        "/calls",
+        "/knowledge",
+        "/settings/api-keys/new",
+    ] {
+        let r = owner.get(&format!("/projects/{foreign}{path}")).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.body.contains("Someone else"));
     }
-
-    async fn the_shell_has_the_sidebar_and_project_selector(app) {
-        let (owner, project_id) = app.setup_owner().await;
-        let second = app.other_project("Second line").await;
-        let (pid, oid) = (second.clone(), app.db(|c| Ok(callem::db::users::find_by_email(c, OWNER_EMAIL)?.unwrap().id)).await);
-        app.db(move |c| Ok(callem::db::memberships::upsert(c, &pid, &oid, "member", callem::time::now())?)).await;
-        let page = owner.get(&format!("/projects/{project_id}/knowledge")).await;
-        assert_eq!(page.status, 200);
-        for needle in ["Knowledge Base", "Calls", "Settings", "Build", "Monitor", "Second line", "No knowledge yet"] {
-            assert!(page.body.contains(needle), "missing {needle}");
-        }
-        assert!(page.body.contains(&format!(r#"<option value="/projects/{second}">Second line</option>"#)));
-        let r = owner.get(&format!("/projects/{second}/settings/api-keys")).await;
-        assert_eq!(r.status, 200);
-        assert!(r.body.contains(">Member<"));
-        assert_eq!(owner.get(&format!("/projects/{project_id}/calls")).await.status, 200);
-        assert_eq!(owner.get(&format!("/projects/{project_id}")).await.location(), format!("/projects/{project_id}/calls"));
-    }
-
-    async fn health_and_readiness_answer_json(app) {
-        let a = app.agent();
-        let r = a.get("/healthz").await;
-        assert_eq!(r.status, 200);
-        let id = r.header("x-request-id").expect("every response names its request id");
-        assert_ne!(a.get("/healthz").await.header("x-request-id"), Some(id), "one id per request");
-        assert_eq!(r.json()["status"], "ok");
-        let r = a.get("/readyz").await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.json()["database"], "ok");
-    }
-
-    async fn assets_are_embedded_hashed_and_local(app) {
-        let a = app.agent();
-        let page = a.get("/setup").await;
-        let re = regex_lite::Regex::new(r#"(?:src|href)="([^"]+)""#).unwrap();
-        let urls: Vec<String> = re.captures_iter(&page.body).map(|c| c[1].to_owned()).collect();
-        assert!(urls.iter().any(|u| u.contains("htmx-2.0.11.")));
-        for u in &urls {
-            assert!(u.starts_with('/'), "external asset {u}");
-        }
-        for u in urls.iter().filter(|u| u.starts_with("/static/")) {
-            let r = a.get(u).await;
-            assert_eq!(r.status, 200, "{u}");
-            assert!(r.header("cache-control").unwrap().contains("immutable"));
-        }
-        assert_eq!(a.get("/static/app.css").await.status, 404, "only hashed names are served");
-        let r = a.get("/nowhere").await;
-        assert_eq!(r.status, 404);
-        assert!(r.body.contains("Page not found"));
-    }
+    assert_eq!(
+        owner
+            .get("/projects/000000000000000000000000/settings/api-keys")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(owner.get("/projects/not-an-id").await.status, 404);
+    assert_eq!(
+        owner
+            .get(&format!("/projects/{project_id}/settings/api-keys"))
+            .await
+            .status,
+        200
+    );
 }
+
+async fn the_shell_has_the_sidebar_and_project_selector(app: TestApp) {
+    let (owner, project_id) = app.setup_owner().await;
+    let second = app.other_project("Second line").await;
+    let (pid, oid) = (
+        second.clone(),
+        app.db(|c| {
+            Ok(callem::db::users::find_by_email(c, OWNER_EMAIL)?
+                .unwrap()
+                .id)
+        })
+        .await,
+    );
+    app.db(move |c| {
+        Ok(callem::db::memberships::upsert(
+            c,
+            &pid,
+            &oid,
+            "member",
+            callem::time::now(),
+        )?)
+    })
+    .await;
+    let page = owner
+        .get(&format!("/projects/{project_id}/knowledge"))
+        .await;
+    assert_eq!(page.status, 200);
+    for needle in [
+        "Knowledge Base",
+        "Calls",
+        "Settings",
+        "Build",
+        "Monitor",
+        "Second line",
+        "No knowledge yet",
+    ] {
+        assert!(page.body.contains(needle), "missing {needle}");
+    }
+    assert!(page.body.contains(&format!(
+        r#"<option value="/projects/{second}">Second line</option>"#
+    )));
+    let r = owner
+        .get(&format!("/projects/{second}/settings/api-keys"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(">Member<"));
+    assert_eq!(
+        owner
+            .get(&format!("/projects/{project_id}/calls"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        owner
+            .get(&format!("/projects/{project_id}"))
+            .await
+            .location(),
+        format!("/projects/{project_id}/calls")
+    );
+}
+
+async fn health_and_readiness_answer_json(app: TestApp) {
+    let a = app.agent();
+    let r = a.get("/healthz").await;
+    assert_eq!(r.status, 200);
+    let id = r
+        .header("x-request-id")
+        .expect("every response names its request id");
+    assert_ne!(
+        a.get("/healthz").await.header("x-request-id"),
+        Some(id),
+        "one id per request"
+    );
+    assert_eq!(r.json()["status"], "ok");
+    let r = a.get("/readyz").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["database"], "ok");
+}
+
+async fn assets_are_embedded_hashed_and_local(app: TestApp) {
+    let a = app.agent();
+    let page = a.get("/setup").await;
+    let re = regex_lite::Regex::new(r#"(?:src|href)="([^"]+)""#).unwrap();
+    let urls: Vec<String> = re
+        .captures_iter(&page.body)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(urls.iter().any(|u| u.contains("htmx-2.0.11.")));
+    for u in &urls {
+        assert!(u.starts_with('/'), "external asset {u}");
+    }
+    for u in urls.iter().filter(|u| u.starts_with("/static/")) {
+        let r = a.get(u).await;
+        assert_eq!(r.status, 200, "{u}");
+        assert!(r.header("cache-control").unwrap().contains("immutable"));
+    }
+    assert_eq!(
+        a.get("/static/app.css").await.status,
+        404,
+        "only hashed names are served"
+    );
+    let r = a.get("/nowhere").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("Page not found"));
+}
+
+crate::on_both_backends!(
+    other_projects_are_not_found,
+    the_shell_has_the_sidebar_and_project_selector,
+    health_and_readiness_answer_json,
+    assets_are_embedded_hashed_and_local
+);
 
 /// A TCP relay in front of PostgreSQL that can be cut and restored, to take the real database
 /// away from a running server without stopping the shared PostgreSQL.
