@@ -11,6 +11,7 @@ use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked, DatabaseUrl, Pool
 use crate::domain::account::{EmailAddress, Password, ProjectName};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
+use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::role::Role;
 use crate::{startup, time};
@@ -27,8 +28,13 @@ pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn require_project(pool: &Pool, project_id: &str) -> anyhow::Result<()> {
-    let id = project_id.to_owned();
+/// The `--project` argument as an id (one no project can have names none).
+fn project_id(given: &str) -> anyhow::Result<ProjectId> {
+    ProjectId::parse(given).map_err(|_| anyhow!("no project with id '{given}'"))
+}
+
+async fn require_project(pool: &Pool, project_id: &ProjectId) -> anyhow::Result<()> {
+    let id = project_id.clone();
     let found = db::run(pool, move |conn| Ok(db::projects::find(conn, &id)?)).await?;
     match found {
         Some(_) => Ok(()),
@@ -42,7 +48,7 @@ pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<(
         ProjectCommand::Create { name } => {
             let name = ProjectName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
             let pool = open(url).await?;
-            let id = crate::domain::ids::new_id();
+            let id = ProjectId::generate();
             let new_id = id.clone();
             db::run(&pool, move |conn| {
                 Ok(db::projects::insert(
@@ -69,6 +75,7 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
             let role: Role = role.parse().map_err(|e| anyhow!("--role: {e}"))?;
+            let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
             let lookup = email.as_str().to_owned();
@@ -94,7 +101,7 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
                     email.as_str(),
                     hash.as_deref(),
                     &project,
-                    role.as_str(),
+                    role,
                     time::now(),
                 )
             })
@@ -134,6 +141,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
             let rules = IpRules::parse(&allowed_ips).map_err(|e| anyhow!("--allowed-ips: {e}"))?;
             let expiry = Expiry::from_cli(&expires, time::now().date())
                 .map_err(|e| anyhow!("--expires: {e}"))?;
+            let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
             let (_, secret) = db::run(&pool, move |conn| {
@@ -152,6 +160,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::List { project } => {
+            let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
             let keys = db::run(&pool, move |conn| {
@@ -182,15 +191,25 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     }
                     Some(at) => time::date_label(at),
                 };
-                rows.push([k.id, k.name, masked_prefix(&k.prefix), ips, last, exp]);
+                rows.push([
+                    k.id.into_string(),
+                    k.name,
+                    masked_prefix(&k.prefix),
+                    ips,
+                    last,
+                    exp,
+                ]);
             }
             print_table(&rows);
             Ok(())
         }
         KeysCommand::Revoke { project, key_id } => {
+            let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
-            let kid = key_id.clone();
+            let Ok(kid) = KeyId::parse(&key_id) else {
+                bail!("no key with id '{key_id}' in this project");
+            };
             let outcome = db::run(&pool, move |conn| {
                 db::api_keys::revoke(conn, &project, &kid, None, None, time::now())
             })
@@ -233,11 +252,12 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
             std::fs::File::open(&file).with_context(|| format!("cannot open {file}"))?,
         ))
     };
+    let project = project_id(&project)?;
     let rows = crate::import::read_calls(reader, &project, time::now())?;
     let pool = open(url).await?;
     require_project(&pool, &project).await?;
     let count = rows.len();
-    let ids: Vec<String> = rows.iter().map(|r| r.call.id.clone()).collect();
+    let ids: Vec<CallId> = rows.iter().map(|r| r.call.id.clone()).collect();
     let clash = db::run(&pool, move |conn| Ok(db::calls::existing_ids(conn, &ids)?)).await?;
     if let Some(id) = clash.first() {
         let line = rows
@@ -283,7 +303,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                     (p.id, n)
                 }
                 None => {
-                    let id = crate::domain::ids::new_id();
+                    let id = ProjectId::generate();
                     db::projects::insert(conn, &id, demo::PROJECT_NAME, now)?;
                     (id, 0)
                 }
@@ -293,7 +313,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                 demo::USER_EMAIL,
                 Some(&hash),
                 &project_id,
-                "owner",
+                Role::Owner,
                 now,
             )?;
             if let Some((user_id, false)) = added {
@@ -304,7 +324,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
             let mut joined = Vec::new();
             for (user_id, email) in owners.into_iter().filter(|(_, e)| e != demo::USER_EMAIL) {
                 if db::memberships::role_of(conn, &user_id, &project_id)?.is_none() {
-                    db::memberships::upsert(conn, &project_id, &user_id, "owner", now)?;
+                    db::memberships::upsert(conn, &project_id, &user_id, Role::Owner, now)?;
                     joined.push(email);
                 }
             }

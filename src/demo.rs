@@ -8,7 +8,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::db::models::{Call, KnowledgeItem};
-use crate::domain::ids;
+use crate::domain::calls::CallStatus;
+use crate::domain::ids::{CallId, KnowledgeId, ProjectId};
 
 pub const PROJECT_NAME: &str = "Demo";
 pub const USER_EMAIL: &str = "demo@callem.local";
@@ -115,7 +116,7 @@ fn phone(rng: &mut StdRng) -> String {
 }
 
 /// `count` calls of the last 30 days before `now`, for `project_id`.
-pub fn calls(project_id: &str, count: usize, now: NaiveDateTime, seed: u64) -> Vec<Call> {
+pub fn calls(project_id: &ProjectId, count: usize, now: NaiveDateTime, seed: u64) -> Vec<Call> {
     let mut rng = StdRng::seed_from_u64(seed);
     let lines = [phone(&mut rng), phone(&mut rng), phone(&mut rng)];
     (0..count)
@@ -139,9 +140,13 @@ pub fn calls(project_id: &str, count: usize, now: NaiveDateTime, seed: u64) -> V
                 _ => None,
             };
             Call {
-                id: ids::new_id(),
-                project_id: project_id.to_owned(),
-                status: if live { "live" } else { "completed" }.to_owned(),
+                id: CallId::generate(),
+                project_id: project_id.clone(),
+                status: if live {
+                    CallStatus::Live
+                } else {
+                    CallStatus::Completed
+                },
                 duration: duration.round(),
                 summary: (!live).then(|| s.summary.to_owned()),
                 evaluation: if live {
@@ -196,13 +201,13 @@ const TOPICS: [(&str, &str); 20] = [
 ];
 
 /// About twenty knowledge items in Markdown, with `## ` sections.
-pub fn knowledge(project_id: &str, now: NaiveDateTime) -> Vec<KnowledgeItem> {
+pub fn knowledge(project_id: &ProjectId, now: NaiveDateTime) -> Vec<KnowledgeItem> {
     TOPICS
         .iter()
         .enumerate()
         .map(|(i, (name, description))| KnowledgeItem {
-            id: ids::new_id(),
-            project_id: project_id.to_owned(),
+            id: KnowledgeId::generate(),
+            project_id: project_id.clone(),
             name: (*name).to_owned(),
             description: Some((*description).to_owned()),
             text: format!(
@@ -225,9 +230,10 @@ mod tests {
     #[test]
     fn demo_calls_are_varied_and_valid() {
         let now = crate::time::now();
-        let calls = calls("p", 500, now, 7);
+        let project = ProjectId::generate();
+        let calls = calls(&project, 500, now, 7);
         assert_eq!(calls.len(), 500);
-        assert!(calls.iter().any(|c| c.status == "live"));
+        assert!(calls.iter().any(|c| c.status == CallStatus::Live));
         assert!(calls
             .iter()
             .any(|c| c.evaluation.as_deref() == Some("fail")));
@@ -248,6 +254,6 @@ mod tests {
             .is_ok());
             assert!(c.created_at < now);
         }
-        assert_eq!(knowledge("p", now).len(), 20);
+        assert_eq!(knowledge(&project, now).len(), 20);
     }
 }

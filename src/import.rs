@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::Call;
 use crate::domain::calls::CallRecord;
-use crate::domain::ids;
+use crate::domain::ids::{CallId, ProjectId};
 
 /// A validated call and the line it came from.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub const MAX_LINE_BYTES: usize = crate::api::MAX_BODY_BYTES;
 /// only up to [`MAX_LINE_BYTES`] (and its line break): a longer one is refused, not buffered.
 pub fn read_calls(
     mut reader: impl BufRead,
-    project_id: &str,
+    project_id: &ProjectId,
     now: NaiveDateTime,
 ) -> anyhow::Result<Vec<ImportedCall>> {
     let mut out = Vec::new();
@@ -66,7 +66,7 @@ pub fn read_calls(
             Ok(r) => r,
             Err(e) => bail!("line {n}: {e}; nothing was imported"),
         };
-        let id = record.id.clone().unwrap_or_else(ids::new_id);
+        let id = record.id.clone().unwrap_or_else(CallId::generate);
         if !seen.insert(id.clone()) {
             bail!("line {n}: id '{id}' appears twice in the file; nothing was imported");
         }
@@ -75,7 +75,7 @@ pub fn read_calls(
             line: n,
             call: Call {
                 id,
-                project_id: project_id.to_owned(),
+                project_id: project_id.clone(),
                 status: record.status,
                 duration: record.duration,
                 summary: record.summary,
@@ -142,6 +142,10 @@ mod tests {
         crate::time::now()
     }
 
+    fn p() -> ProjectId {
+        ProjectId::parse("p1").unwrap()
+    }
+
     /// A valid call line of exactly `len` bytes (its summary pads it).
     fn call_line_of(len: usize) -> String {
         let empty = r#"{"status":"live","duration":1,"summary":""}"#;
@@ -156,19 +160,19 @@ mod tests {
             call_line_of(60),
             call_line_of(MAX_LINE_BYTES + 1)
         );
-        let e = read_calls(input.as_bytes(), "p", now()).unwrap_err();
+        let e = read_calls(input.as_bytes(), &p(), now()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "line 2: longer than 1 MiB (1048576 bytes), the limit for one call; nothing was imported"
         );
         // With \r\n line breaks, and as the last line without one.
         let crlf = format!("{}\r\n", call_line_of(MAX_LINE_BYTES + 1));
-        assert!(read_calls(crlf.as_bytes(), "p", now())
+        assert!(read_calls(crlf.as_bytes(), &p(), now())
             .unwrap_err()
             .to_string()
             .starts_with("line 1: longer than 1 MiB"));
         let last = format!("\n{}", call_line_of(MAX_LINE_BYTES + 1));
-        assert!(read_calls(last.as_bytes(), "p", now())
+        assert!(read_calls(last.as_bytes(), &p(), now())
             .unwrap_err()
             .to_string()
             .starts_with("line 2: longer than 1 MiB"));
@@ -178,7 +182,7 @@ mod tests {
     fn a_line_of_exactly_one_mebibyte_is_accepted() {
         for newline in ["\n", "\r\n", ""] {
             let input = format!("{}{newline}", call_line_of(MAX_LINE_BYTES));
-            let calls = read_calls(input.as_bytes(), "p", now()).unwrap();
+            let calls = read_calls(input.as_bytes(), &p(), now()).unwrap();
             assert_eq!(calls.len(), 1, "{newline:?}");
             assert_eq!(calls[0].line, 1);
         }
@@ -188,7 +192,7 @@ mod tests {
     fn an_endless_line_is_refused_without_being_read_whole() {
         // An unbounded reader would exhaust memory here; the bounded one stops at 1 MiB.
         let endless = std::io::BufReader::new(std::io::repeat(b'x'));
-        let e = read_calls(endless, "p", now()).unwrap_err();
+        let e = read_calls(endless, &p(), now()).unwrap_err();
         assert!(
             e.to_string().starts_with("line 1: longer than 1 MiB"),
             "{e}"
@@ -198,16 +202,16 @@ mod tests {
     #[test]
     fn lines_are_numbered_across_blank_lines_and_bad_bytes_are_named() {
         let input = format!("{}\n\n\r\n{}\n", call_line_of(60), call_line_of(70));
-        let calls = read_calls(input.as_bytes(), "p", now()).unwrap();
+        let calls = read_calls(input.as_bytes(), &p(), now()).unwrap();
         assert_eq!(calls.iter().map(|c| c.line).collect::<Vec<_>>(), [1, 4]);
-        let e = read_calls(&b"\n\xff\xfe\n"[..], "p", now()).unwrap_err();
+        let e = read_calls(&b"\n\xff\xfe\n"[..], &p(), now()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "line 2: cannot be read (not valid UTF-8); nothing was imported"
         );
         let e = read_calls(
             &br#"{"status":"live","duration":1,"summary":"a\u0000"}"#[..],
-            "p",
+            &p(),
             now(),
         )
         .unwrap_err();
@@ -222,12 +226,12 @@ mod tests {
 
         #[test]
         fn no_bytes_make_the_reader_panic(input in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = read_calls(&input[..], "p", now());
+            let _ = read_calls(&input[..], &p(), now());
         }
 
         #[test]
         fn no_text_makes_the_reader_panic(input in any::<String>()) {
-            let _ = read_calls(input.as_bytes(), "p", now());
+            let _ = read_calls(input.as_bytes(), &p(), now());
         }
 
         #[test]
@@ -236,12 +240,12 @@ mod tests {
                 .iter()
                 .map(|id| format!("{{\"id\":\"{id}\",\"status\":\"completed\",\"duration\":2}}\n"))
                 .collect();
-            let calls = read_calls(input.as_bytes(), "p", now()).unwrap();
+            let calls = read_calls(input.as_bytes(), &p(), now()).unwrap();
             prop_assert_eq!(calls.len(), ids.len());
             for (i, c) in calls.iter().enumerate() {
                 prop_assert_eq!(c.line, i + 1);
-                prop_assert!(ids.contains(&c.call.id));
-                prop_assert_eq!(c.call.project_id.as_str(), "p");
+                prop_assert!(ids.iter().any(|id| id == c.call.id.as_str()));
+                prop_assert_eq!(c.call.project_id.as_str(), "p1");
             }
         }
     }

@@ -6,8 +6,9 @@ use super::dto::CallDto;
 use super::error::ApiError;
 use super::list::{self, Listing};
 use super::{authenticated, authenticated_fetch, delete_one};
+use crate::auth::api_key::Credentials;
 use crate::db::{self, models::Call};
-use crate::domain::ids::Id;
+use crate::domain::ids::{CallId, Lookup};
 use crate::state::AppState;
 
 static CALLS: Listing<Call> = Listing {
@@ -19,44 +20,44 @@ static CALLS: Listing<Call> = Listing {
 };
 
 fn call_position(c: &Call) -> (chrono::NaiveDateTime, &str) {
-    (c.created_at, &c.id)
+    (c.created_at, c.id.as_str())
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    list::respond::<_, CallDto>(&req, &state, &CALLS).await
+pub async fn list(
+    req: HttpRequest,
+    credentials: Credentials,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    list::respond::<_, CallDto>(&req, credentials, &state, &CALLS).await
 }
 
 pub async fn get(
-    req: HttpRequest,
+    credentials: Credentials,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<Lookup<CallId>>,
 ) -> Result<HttpResponse, ApiError> {
-    let call = match Id::parse(&id) {
-        Ok(id) => {
-            authenticated_fetch(&req, &state, move |conn, key_hash| {
-                db::calls::find_with_key(conn, key_hash, id.as_str())
+    let call = match id.into_inner().0 {
+        Some(id) => {
+            authenticated_fetch(credentials, &state, move |conn, key_hash| {
+                db::api_keys::find_with_call(conn, key_hash, &id)
             })
             .await?
         }
-        // No call has this id (a NUL in it, say): authenticate as usual, then not found.
-        Err(_) => authenticated(&req, &state, |_, _| Ok(None)).await?,
+        // No call can have this id (a NUL in it, say): authenticate as usual, then not found.
+        None => authenticated(credentials, &state, |_, _| Ok(None)).await?,
     };
     Ok(HttpResponse::Ok().json(CallDto::from(call.ok_or(ApiError::CALL_NOT_FOUND)?)))
 }
 
 pub async fn delete(
-    req: HttpRequest,
+    credentials: Credentials,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<Lookup<CallId>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Ok(id) = Id::parse(&id) else {
-        authenticated(&req, &state, |_, _| Ok(())).await?;
-        return Err(ApiError::CALL_NOT_FOUND);
-    };
-    delete_one(&req, &state, id.into_string(), &REMOVAL).await
+    delete_one(credentials, &state, id.into_inner(), &REMOVAL).await
 }
 
-static REMOVAL: super::Removal = super::Removal {
+static REMOVAL: super::Removal<CallId> = super::Removal {
     action: "call.deleted",
     target_type: "call",
     remove: db::calls::delete,

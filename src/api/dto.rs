@@ -1,17 +1,22 @@
-//! What `/v1` sends: camelCase objects built from rows, never the rows themselves.
+//! What `/v1` sends and takes: camelCase objects built from rows (never the rows themselves),
+//! and request bodies read field by field, then converted into domain values with `TryFrom`.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Number;
+use serde_json::Value;
 
 use crate::db::models::{Call, KnowledgeItem};
+use crate::domain::calls::CallStatus;
+use crate::domain::ids::{CallId, KnowledgeId};
+use crate::domain::knowledge::{Field, FieldError, Given, NewKnowledge};
 use crate::time::iso_millis;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallDto {
-    pub id: String,
-    pub status: String,
+    pub id: CallId,
+    pub status: CallStatus,
     pub duration: Number,
     pub summary: Option<String>,
     pub evaluation: Option<String>,
@@ -66,7 +71,7 @@ impl From<Call> for CallDto {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KnowledgeDto {
-    pub id: String,
+    pub id: KnowledgeId,
     pub name: String,
     pub description: Option<String>,
     pub text: String,
@@ -102,4 +107,47 @@ pub struct ListEnvelope<T> {
 pub struct Deleted {
     pub id: String,
     pub deleted: bool,
+}
+
+/// `POST /v1/knowledge`'s body. Each field is taken whatever JSON it holds, so that a wrong
+/// type is refused with the contract's message naming the field (not serde's wording).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewKnowledgeBody {
+    #[serde(default, deserialize_with = "given")]
+    pub name: Given,
+    #[serde(default, deserialize_with = "given")]
+    pub description: Given,
+    #[serde(default, deserialize_with = "given")]
+    pub text: Given,
+}
+
+fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Given, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None => Given::Nothing,
+        Some(Value::String(s)) => Given::Text(s),
+        Some(_) => Given::NotText,
+    })
+}
+
+impl TryFrom<NewKnowledgeBody> for NewKnowledge {
+    type Error = FieldError;
+
+    /// The first refusal, types before values, in the order name, text, description.
+    fn try_from(body: NewKnowledgeBody) -> Result<Self, FieldError> {
+        let name = body.name.required(Field::Name)?;
+        let text = body.text.required(Field::Text)?;
+        let description = body.description.optional(Field::Description)?;
+        // A refusal names at least one field.
+        NewKnowledge::parse(name, description, text).map_err(|mut all| all.swap_remove(0))
+    }
+}
+
+/// What the API calls a knowledge item's field: its JSON name.
+pub fn knowledge_field_name(field: Field) -> &'static str {
+    match field {
+        Field::Name => "name",
+        Field::Text => "text",
+        Field::Description => "description",
+    }
 }

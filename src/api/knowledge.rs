@@ -2,12 +2,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::KnowledgeDto;
+use super::dto::{knowledge_field_name, KnowledgeDto, NewKnowledgeBody};
 use super::error::ApiError;
 use super::list::{self, Listing};
 use super::{authenticated, delete_one, read_json};
-use crate::db::{self, models::KnowledgeItem};
-use crate::domain::ids::{self, Id};
+use crate::auth::api_key::Credentials;
+use crate::db::{self, audit::Change, models::KnowledgeItem};
+use crate::domain::ids::{KnowledgeId, Lookup};
 use crate::domain::knowledge::NewKnowledge;
 use crate::state::AppState;
 use crate::time;
@@ -21,24 +22,27 @@ static ITEMS: Listing<KnowledgeItem> = Listing {
 };
 
 fn item_position(k: &KnowledgeItem) -> (chrono::NaiveDateTime, &str) {
-    (k.created_at, &k.id)
+    (k.created_at, k.id.as_str())
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    list::respond::<_, KnowledgeDto>(&req, &state, &ITEMS).await
+pub async fn list(
+    req: HttpRequest,
+    credentials: Credentials,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    list::respond::<_, KnowledgeDto>(&req, credentials, &state, &ITEMS).await
 }
 
 pub async fn get(
-    req: HttpRequest,
+    credentials: Credentials,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<Lookup<KnowledgeId>>,
 ) -> Result<HttpResponse, ApiError> {
     // An id no item can have (a NUL in it, say) is not looked up, but still authenticated.
-    let id = Id::parse(&id).ok();
-    let item = authenticated(&req, &state, move |conn, who| {
+    let id = id.into_inner().0;
+    let item = authenticated(credentials, &state, move |conn, who| {
         let id = id.ok_or(ApiError::KNOWLEDGE_NOT_FOUND)?;
-        db::knowledge::find(conn, &who.project_id, id.as_str())?
-            .ok_or(ApiError::KNOWLEDGE_NOT_FOUND)
+        db::knowledge::find(conn, &who.project_id, &id)?.ok_or(ApiError::KNOWLEDGE_NOT_FOUND)
     })
     .await?;
     Ok(HttpResponse::Ok().json(KnowledgeDto::from(item)))
@@ -46,19 +50,28 @@ pub async fn get(
 
 pub async fn create(
     req: HttpRequest,
+    credentials: Credentials,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     // The body is read first but judged after authentication: a client without a valid key
     // learns nothing about its body.
-    let parsed = read_json(&req, payload)
-        .await
-        .and_then(|v| NewKnowledge::from_json(&v).map_err(ApiError::from));
-    let ip = crate::request::client_ip(&req).to_string();
-    let item = authenticated(&req, &state, move |conn, who| {
+    let parsed = read_json(&req, payload).await.and_then(|v| {
+        let not_an_object =
+            || ApiError::BadRequest("body must be a JSON object with name and text".into());
+        // serde would also read a struct from an array of its fields: only an object is one.
+        if !v.is_object() {
+            return Err(not_an_object());
+        }
+        let body: NewKnowledgeBody = serde_json::from_value(v).map_err(|_| not_an_object())?;
+        NewKnowledge::try_from(body)
+            .map_err(|e| ApiError::BadRequest(e.message(knowledge_field_name(e.field))))
+    });
+    let ip = credentials.client().to_string();
+    let item = authenticated(credentials, &state, move |conn, who| {
         let new = parsed?;
         let row = KnowledgeItem {
-            id: ids::new_id(),
+            id: KnowledgeId::generate(),
             project_id: who.project_id.clone(),
             name: new.name,
             description: new.description,
@@ -70,28 +83,26 @@ pub async fn create(
             actor: db::audit::Actor::Key(&who.key_id),
             action: "knowledge.created",
             target_type: "knowledge_item",
-            target_id: &row.id,
+            target_id: row.id.as_str(),
             ip: Some(&ip),
         };
-        Ok(db::knowledge::insert_with_audit(conn, &row, &event)?)
+        Ok(db::audit::audited(conn, &event, row.created_at, |conn| {
+            Ok(Change::Made(db::knowledge::insert(conn, &row)?))
+        })?)
     })
     .await?;
     Ok(HttpResponse::Created().json(KnowledgeDto::from(item)))
 }
 
 pub async fn delete(
-    req: HttpRequest,
+    credentials: Credentials,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<Lookup<KnowledgeId>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Ok(id) = Id::parse(&id) else {
-        authenticated(&req, &state, |_, _| Ok(())).await?;
-        return Err(ApiError::KNOWLEDGE_NOT_FOUND);
-    };
-    delete_one(&req, &state, id.into_string(), &REMOVAL).await
+    delete_one(credentials, &state, id.into_inner(), &REMOVAL).await
 }
 
-static REMOVAL: super::Removal = super::Removal {
+static REMOVAL: super::Removal<KnowledgeId> = super::Removal {
     action: "knowledge.deleted",
     target_type: "knowledge_item",
     remove: db::knowledge::delete,

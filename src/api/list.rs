@@ -11,20 +11,23 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{authenticated, dto, page};
+use crate::auth::api_key::Credentials;
 use crate::db::{self, DbConnection, Resume};
+use crate::domain::ids::ProjectId;
 use crate::state::AppState;
 
 /// What a batch aims at, in serialised bytes.
 pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 
 /// Reads up to `limit` of a project's rows, newest first, from `Resume`.
-pub type ReadBatch<Row> = fn(&mut DbConnection, &str, Resume<'_>, i64) -> QueryResult<Vec<Row>>;
+pub type ReadBatch<Row> =
+    fn(&mut DbConnection, &ProjectId, Resume<'_>, i64) -> QueryResult<Vec<Row>>;
 
 /// How a list endpoint reads its table.
 pub struct Listing<Row: 'static> {
     pub batch: ReadBatch<Row>,
     /// The project's total.
-    pub total: fn(&mut DbConnection, &str) -> QueryResult<i64>,
+    pub total: fn(&mut DbConnection, &ProjectId) -> QueryResult<i64>,
     /// The row's place in the order: `created_at` and id.
     pub position: fn(&Row) -> (NaiveDateTime, &str),
     /// Rows in the first batch (before any size is known): what one batch of the largest
@@ -52,7 +55,7 @@ fn next_batch_rows(bytes: usize, rows: usize, cap: i64) -> i64 {
 fn render_batch<Row, Dto>(
     listing: &Listing<Row>,
     conn: &mut DbConnection,
-    project_id: &str,
+    project_id: &ProjectId,
     from: Resume<'_>,
     want: i64,
     due: i64,
@@ -98,6 +101,7 @@ fn tail(footer: &[u8]) -> Bytes {
 /// The project's rows, one page of them, in the list envelope as `Dto`s.
 pub async fn respond<Row, Dto>(
     req: &HttpRequest,
+    credentials: Credentials,
     state: &web::Data<AppState>,
     listing: &'static Listing<Row>,
 ) -> Result<HttpResponse, ApiError>
@@ -106,7 +110,7 @@ where
     Dto: From<Row> + Serialize + 'static,
 {
     let page = page(req);
-    let (project_id, head, rest, footer) = authenticated(req, state, move |conn, who| {
+    let (project_id, head, rest, footer) = authenticated(credentials, state, move |conn, who| {
         let page = page?;
         let want = page.limit.min(listing.first_batch);
         let (rows, rest) = render_batch::<Row, Dto>(

@@ -19,10 +19,11 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 
-use crate::auth::api_key::{bearer_token, check_key, record_use, verify, Principal};
+use crate::auth::api_key::{authenticate, Credentials, Principal};
 use crate::db::models::KeyCheck;
-use crate::db::{self, DbConnection};
-use crate::domain::api_key::hash_token;
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::api_key::KeyHash;
+use crate::domain::ids::{Lookup, ProjectId};
 use crate::request::client_ip;
 use crate::state::AppState;
 use crate::time;
@@ -169,10 +170,10 @@ fn api_error_for(e: &actix_web::Error) -> ApiError {
     }
 }
 
-/// Authenticates the request (the contract's five checks) and runs `work` for its project,
-/// on the same database connection: one pool checkout per request.
+/// Authenticates the request (checks 3 to 5 on the key found by its hash) and runs `work` for
+/// its project, on the same database connection: one pool checkout per request.
 pub async fn authenticated<T, F>(
-    req: &HttpRequest,
+    credentials: Credentials,
     state: &web::Data<AppState>,
     work: F,
 ) -> Result<T, ApiError>
@@ -180,90 +181,91 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, &Principal) -> Result<T, ApiError> + Send + 'static,
 {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = bearer_token(header)?.to_owned();
-    let client = client_ip(req);
     let shared = state.clone();
     db::run_with(&state.pool, move |conn| {
-        let principal = check_key(conn, &token, client, time::now(), &shared.last_use)?;
-        work(conn, &principal)
+        let key =
+            db::api_keys::find_by_hash(conn, credentials.key_hash()).map_err(DbError::from)?;
+        let who = authenticate(
+            conn,
+            &credentials,
+            key.as_ref(),
+            time::now(),
+            &shared.last_use,
+        )?;
+        work(conn, &who)
     })
     .await
 }
 
 /// Like [`authenticated`] for a resource read in the same query as the key: `fetch` gets the
-/// token's hash and returns the key row with the resource. One round trip for the hottest
+/// key's hash and returns the key row with the resource. One round trip for the hottest
 /// path, and still no cache: a revoked key is refused by that very query.
 pub async fn authenticated_fetch<T, F>(
-    req: &HttpRequest,
+    credentials: Credentials,
     state: &web::Data<AppState>,
     fetch: F,
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &str) -> diesel::QueryResult<Option<(KeyCheck, T)>>
+    F: FnOnce(&mut DbConnection, &KeyHash) -> diesel::QueryResult<Option<(KeyCheck, T)>>
         + Send
         + 'static,
 {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = bearer_token(header)?.to_owned();
-    let client = client_ip(req);
     let shared = state.clone();
     db::run_with(&state.pool, move |conn| {
-        let now = time::now();
-        let (key, item) = match fetch(conn, &hash_token(&token))? {
-            Some((key, item)) => (Some(key), Some(item)),
-            None => (None, None),
-        };
-        let who = verify(key.as_ref(), client, now)?;
-        record_use(conn, &who, client, now, &shared.last_use)?;
+        let (key, item) = fetch(conn, credentials.key_hash())?.unzip();
+        authenticate(
+            conn,
+            &credentials,
+            key.as_ref(),
+            time::now(),
+            &shared.last_use,
+        )?;
         item.ok_or_else(|| ApiError::Internal("a key row came without its resource".into()))
     })
     .await
 }
 
-/// Deletes one of the project's rows for good; `not_found` when it has no such row.
-pub async fn delete_one(
-    req: &HttpRequest,
+/// Deletes one of the project's rows for good, with its audit event (the key as actor);
+/// `not_found` when the project has no such row (or no row can have this id).
+pub async fn delete_one<Id: AsRef<str> + Send + 'static>(
+    credentials: Credentials,
     state: &web::Data<AppState>,
-    id: String,
-    what: &'static Removal,
+    id: Lookup<Id>,
+    what: &'static Removal<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = id.clone();
-    let ip = client_ip(req).to_string();
-    authenticated(req, state, move |conn, who| {
+    let ip = credentials.client().to_string();
+    let id = authenticated(credentials, state, move |conn, who| {
+        let id = id.0.ok_or(ApiError::NotFound(what.not_found))?;
         let event = db::audit::Event {
             project_id: &who.project_id,
             actor: db::audit::Actor::Key(&who.key_id),
             action: what.action,
             target_type: what.target_type,
-            target_id: &target,
+            target_id: id.as_ref(),
             ip: Some(&ip),
         };
-        let removed = db::audit::record_if(conn, &event, time::now(), |conn| {
-            (what.remove)(conn, &who.project_id, &target)
+        let removed = db::audit::audited_if(conn, &event, time::now(), |conn| {
+            (what.remove)(conn, &who.project_id, &id)
         })?;
         if removed {
-            Ok(())
+            Ok(id)
         } else {
             Err(ApiError::NotFound(what.not_found))
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(dto::Deleted { id, deleted: true }))
+    Ok(HttpResponse::Ok().json(dto::Deleted {
+        id: id.as_ref().to_owned(),
+        deleted: true,
+    }))
 }
 
 /// A kind of row `DELETE` removes: how, what its audit event says, and the 404's message.
-pub struct Removal {
+pub struct Removal<Id: 'static> {
     pub action: &'static str,
     pub target_type: &'static str,
-    pub remove: fn(&mut DbConnection, &str, &str) -> diesel::QueryResult<bool>,
+    pub remove: fn(&mut DbConnection, &ProjectId, &Id) -> diesel::QueryResult<bool>,
     pub not_found: &'static str,
 }
 

@@ -1,24 +1,32 @@
-//! API-key authentication for `/v1`: the contract's five checks, in its order. The first two
-//! need no database; the key is then found by its SHA-256 through the unique index, on every
-//! request (no cache can answer for a revoked key).
+//! API-key authentication for `/v1`: the contract's five checks, in its order. Checks 1 and 2
+//! (header, format) are the [`Credentials`] extractor and need no database; [`authenticate`]
+//! alone sequences checks 3 to 5, on the key row that the handler's own query brought back
+//! (found by its SHA-256 through the unique index on every request: no cache can answer for a
+//! revoked key).
 
 use std::collections::HashMap;
+use std::future::{ready, Ready};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
 use chrono::NaiveDateTime;
 
+use crate::api::error::ApiError;
 use crate::db::{self, models::KeyCheck, DbConnection, DbError};
-use crate::domain::api_key::{hash_token, is_well_formed};
+use crate::domain::api_key::{hash_token, is_well_formed, KeyHash};
 use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::is_expired;
+use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 
 /// The key a request was authenticated with.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key_id: String,
-    pub project_id: String,
+    pub key_id: KeyId,
+    pub project_id: ProjectId,
 }
 
 /// Why authentication failed, in the contract's order.
@@ -52,8 +60,66 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
     }
 }
 
-/// Checks 3 to 5 on the key found for the token's hash (`None`: no such key).
-pub fn verify(
+/// A request's API credentials after checks 1 and 2: the presented key's hash (the key itself
+/// is not kept) and the client's address, for check 5.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    key_hash: KeyHash,
+    client: ClientAddr,
+}
+
+impl Credentials {
+    pub fn new(authorization: Option<&str>, client: ClientAddr) -> Result<Self, AuthFailure> {
+        Ok(Credentials {
+            key_hash: hash_token(bearer_token(authorization)?),
+            client,
+        })
+    }
+
+    /// What the key is looked up by.
+    pub fn key_hash(&self) -> &KeyHash {
+        &self.key_hash
+    }
+
+    pub fn client(&self) -> ClientAddr {
+        self.client
+    }
+}
+
+impl FromRequest for Credentials {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        ready(Credentials::new(header, crate::request::client_ip(req)).map_err(ApiError::from))
+    }
+}
+
+/// Checks 3 to 5 on the key row found for the credentials' hash (`None`: no such key), then
+/// records the key's use when it is due. Every authenticated `/v1` request passes here.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    credentials: &Credentials,
+    key: Option<&KeyCheck>,
+    now: NaiveDateTime,
+    last_use: &LastUseThrottle,
+) -> Result<Principal, AuthFailure> {
+    let who = verify(key, credentials.client, now)?;
+    if last_use.due(&who.key_id) {
+        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
+        let client = credentials.client.to_string();
+        db::api_keys::record_use(conn, &who.key_id, &client, now, not_since)
+            .map_err(DbError::from)?;
+    }
+    Ok(who)
+}
+
+/// Checks 3 to 5, in the contract's order.
+fn verify(
     key: Option<&KeyCheck>,
     client: ClientAddr,
     now: NaiveDateTime,
@@ -82,48 +148,18 @@ pub fn verify(
     })
 }
 
-/// Records the key's use (time and client address) when `last_use` says it is due.
-pub fn record_use(
-    conn: &mut DbConnection,
-    who: &Principal,
-    client: ClientAddr,
-    now: NaiveDateTime,
-    last_use: &LastUseThrottle,
-) -> Result<(), DbError> {
-    if last_use.due(&who.key_id) {
-        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
-        db::api_keys::record_use(conn, &who.key_id, &client.to_string(), now, not_since)?;
-    }
-    Ok(())
-}
-
-/// Checks 3 to 5 against the database (the key found by its hash through the unique index),
-/// then records the use when due.
-pub fn check_key(
-    conn: &mut DbConnection,
-    token: &str,
-    client: ClientAddr,
-    now: NaiveDateTime,
-    last_use: &LastUseThrottle,
-) -> Result<Principal, AuthFailure> {
-    let key = db::api_keys::find_by_hash(conn, &hash_token(token)).map_err(DbError::from)?;
-    let who = verify(key.as_ref(), client, now)?;
-    record_use(conn, &who, client, now, last_use)?;
-    Ok(who)
-}
-
 /// Keeps "last used" writes to at most one a minute per key: this process skips the write
 /// when it tried less than a minute ago, and the conditional UPDATE keeps replicas to one.
 #[derive(Debug, Default)]
 pub struct LastUseThrottle {
-    tried: Mutex<HashMap<String, Instant>>,
+    tried: Mutex<HashMap<KeyId, Instant>>,
 }
 
 impl LastUseThrottle {
     pub const INTERVAL_SECS: i64 = 60;
 
     /// True at most once a minute per key (in this process).
-    pub fn due(&self, key_id: &str) -> bool {
+    pub fn due(&self, key_id: &KeyId) -> bool {
         let now = Instant::now();
         let interval = Duration::from_secs(Self::INTERVAL_SECS as u64);
         let Ok(mut tried) = self.tried.lock() else {
@@ -135,7 +171,7 @@ impl LastUseThrottle {
                 if tried.len() > 10_000 {
                     tried.retain(|_, at| now.duration_since(*at) < interval);
                 }
-                tried.insert(key_id.to_owned(), now);
+                tried.insert(key_id.clone(), now);
                 true
             }
         }
@@ -174,11 +210,25 @@ mod tests {
     }
 
     #[test]
+    fn credentials_keep_the_keys_hash_and_never_the_key() {
+        let key = format!("ck_live_{}", "b".repeat(60));
+        let client = ClientAddr::Known(std::net::IpAddr::from([192, 0, 2, 1]));
+        let c = Credentials::new(Some(&format!("Bearer {key}")), client).unwrap();
+        assert_eq!(c.key_hash(), &hash_token(&key));
+        assert!(!format!("{c:?}").contains(&key));
+        assert!(matches!(
+            Credentials::new(Some("Bearer ck_live_short"), client),
+            Err(AuthFailure::BadFormat)
+        ));
+    }
+
+    #[test]
     fn the_throttle_allows_one_write_a_minute_per_key() {
         let t = LastUseThrottle::default();
-        assert!(t.due("a"));
-        assert!(!t.due("a"));
-        assert!(t.due("b"));
+        let (a, b) = (KeyId::generate(), KeyId::generate());
+        assert!(t.due(&a));
+        assert!(!t.due(&a));
+        assert!(t.due(&b));
     }
 
     proptest! {

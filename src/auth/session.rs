@@ -7,6 +7,8 @@ use actix_session::{Session, SessionExt, SessionGetError, SessionInsertError};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
+use crate::domain::ids::UserId;
+
 const USER_ID: &str = "user_id";
 const EPOCH: &str = "epoch";
 const CSRF_TOKEN: &str = "csrf";
@@ -21,7 +23,7 @@ impl TypedSession {
 
     /// Starts a fresh session for a user who just signed in (new cookie, new CSRF token),
     /// tied to the user's current session epoch.
-    pub fn sign_in(&self, user_id: &str, epoch: i64) -> Result<(), SessionInsertError> {
+    pub fn sign_in(&self, user_id: &UserId, epoch: i64) -> Result<(), SessionInsertError> {
         // A new session key on sign-in (no fixation); purge() would drop the inserts below.
         self.0.clear();
         self.0.renew();
@@ -33,14 +35,14 @@ impl TypedSession {
         )
     }
 
-    pub fn user_id(&self) -> Result<Option<String>, SessionGetError> {
+    pub fn user_id(&self) -> Result<Option<UserId>, SessionGetError> {
         self.0.get(USER_ID)
     }
 
     /// The user and the session epoch this cookie was issued in; the database decides whether
     /// that epoch is still current.
-    pub fn signed_in(&self) -> Option<(String, i64)> {
-        let user = self.0.get::<String>(USER_ID).ok().flatten()?;
+    pub fn signed_in(&self) -> Option<(UserId, i64)> {
+        let user = self.0.get::<UserId>(USER_ID).ok().flatten()?;
         let epoch = self.0.get::<i64>(EPOCH).ok().flatten()?;
         Some((user, epoch))
     }

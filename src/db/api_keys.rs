@@ -3,23 +3,24 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::audit::{self, Event};
-use super::models::{ApiKey, KeyCheck, NewApiKey};
+use super::audit::{self, Change, Event};
+use super::models::{ApiKey, Call, KeyCheck, NewApiKey};
 use super::schema::api_keys;
 use super::{DbConnection, DbError};
-use crate::domain::api_key::{ApiKeyName, ApiKeySecret};
+use crate::domain::api_key::{ApiKeyName, ApiKeySecret, KeyHash};
 use crate::domain::expiry::Expiry;
+use crate::domain::ids::{CallId, KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
 
 /// What a new key is made of, already parsed.
 #[derive(Debug)]
 pub struct KeyRequest<'a> {
-    pub project_id: &'a str,
+    pub project_id: &'a ProjectId,
     pub name: &'a ApiKeyName,
     pub rules: &'a IpRules,
     pub expiry: Expiry,
     /// The user creating it (`None` from the command line).
-    pub actor_user_id: Option<&'a str>,
+    pub actor_user_id: Option<&'a UserId>,
     pub ip: Option<&'a str>,
 }
 
@@ -29,12 +30,20 @@ pub fn issue(
     conn: &mut DbConnection,
     request: &KeyRequest<'_>,
     now: NaiveDateTime,
-) -> Result<(String, ApiKeySecret), DbError> {
+) -> Result<(KeyId, ApiKeySecret), DbError> {
     let secret = ApiKeySecret::generate();
-    let key_id = crate::domain::ids::new_id();
+    let key_id = KeyId::generate();
     let (prefix, hash) = (secret.prefix(), secret.hash());
     let allowed_ips = request.rules.to_storage();
-    conn.transaction::<_, DbError, _>(|conn| {
+    let event = Event {
+        project_id: request.project_id,
+        actor: audit::Actor::user_or_command_line(request.actor_user_id),
+        action: "api_key.created",
+        target_type: "api_key",
+        target_id: key_id.as_str(),
+        ip: request.ip,
+    };
+    audit::audited(conn, &event, now, |conn| {
         diesel::insert_into(api_keys::table)
             .values(NewApiKey {
                 id: &key_id,
@@ -48,25 +57,13 @@ pub fn issue(
                 created_at: now,
             })
             .execute(conn)?;
-        audit::record(
-            conn,
-            &Event {
-                project_id: request.project_id,
-                actor: audit::Actor::user_or_command_line(request.actor_user_id),
-                action: "api_key.created",
-                target_type: "api_key",
-                target_id: &key_id,
-                ip: request.ip,
-            },
-            now,
-        )?;
-        Ok(())
+        Ok(Change::Made(()))
     })?;
     Ok((key_id, secret))
 }
 
 /// A project's keys that are not revoked, newest first.
-pub fn list_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<ApiKey>> {
+pub fn list_active(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Vec<ApiKey>> {
     api_keys::table
         .filter(api_keys::project_id.eq(project_id))
         .filter(api_keys::revoked_at.is_null())
@@ -77,7 +74,7 @@ pub fn list_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec
 
 /// One key of a project, revoked or not.
 /// Whether the project has at least one key that is not revoked.
-pub fn any_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<bool> {
+pub fn any_active(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         api_keys::table
             .filter(api_keys::project_id.eq(project_id))
@@ -88,8 +85,8 @@ pub fn any_active(conn: &mut DbConnection, project_id: &str) -> QueryResult<bool
 
 pub fn find_in_project(
     conn: &mut DbConnection,
-    project_id: &str,
-    key_id: &str,
+    project_id: &ProjectId,
+    key_id: &KeyId,
 ) -> QueryResult<Option<ApiKey>> {
     api_keys::table
         .filter(api_keys::project_id.eq(project_id))
@@ -101,10 +98,30 @@ pub fn find_in_project(
 
 /// What authentication needs of the key whose hash this is (through the unique index),
 /// revoked or not.
-pub fn find_by_hash(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<KeyCheck>> {
+pub fn find_by_hash(conn: &mut DbConnection, key_hash: &KeyHash) -> QueryResult<Option<KeyCheck>> {
     api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))
         .select(KeyCheck::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The key with this hash and, in the same round trip, the call `call_id` of the key's own
+/// project: the API's hottest path (`GET /v1/calls/{id}`) costs one query.
+pub fn find_with_call(
+    conn: &mut DbConnection,
+    key_hash: &KeyHash,
+    call_id: &CallId,
+) -> QueryResult<Option<(KeyCheck, Option<Call>)>> {
+    use super::schema::calls;
+    api_keys::table
+        .left_join(
+            calls::table.on(calls::project_id
+                .eq(api_keys::project_id)
+                .and(calls::id.eq(call_id))),
+        )
+        .filter(api_keys::key_hash.eq(key_hash))
+        .select((KeyCheck::as_select(), Option::<Call>::as_select()))
         .first(conn)
         .optional()
 }
@@ -123,18 +140,26 @@ pub enum Revoked {
 /// Revokes a key of a project and records the audit event, in one transaction.
 pub fn revoke(
     conn: &mut DbConnection,
-    project_id: &str,
-    key_id: &str,
-    by_user: Option<&str>,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+    by_user: Option<&UserId>,
     ip: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Revoked, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    let event = Event {
+        project_id,
+        actor: audit::Actor::user_or_command_line(by_user),
+        action: "api_key.revoked",
+        target_type: "api_key",
+        target_id: key_id.as_str(),
+        ip,
+    };
+    audit::audited(conn, &event, now, |conn| {
         let Some(key) = find_in_project(conn, project_id, key_id)? else {
-            return Ok(Revoked::NotFound);
+            return Ok(Change::Unchanged(Revoked::NotFound));
         };
         if key.revoked_at.is_some() {
-            return Ok(Revoked::Already(key.name));
+            return Ok(Change::Unchanged(Revoked::Already(key.name)));
         }
         diesel::update(
             api_keys::table
@@ -146,19 +171,7 @@ pub fn revoke(
             api_keys::revoked_by.eq(by_user),
         ))
         .execute(conn)?;
-        audit::record(
-            conn,
-            &Event {
-                project_id,
-                actor: audit::Actor::user_or_command_line(by_user),
-                action: "api_key.revoked",
-                target_type: "api_key",
-                target_id: key_id,
-                ip,
-            },
-            now,
-        )?;
-        Ok(Revoked::Now(key.name))
+        Ok(Change::Made(Revoked::Now(key.name)))
     })
 }
 
@@ -166,7 +179,7 @@ pub fn revoke(
 /// was written. The condition keeps this to one write a minute however many requests arrive.
 pub fn record_use(
     conn: &mut DbConnection,
-    key_id: &str,
+    key_id: &KeyId,
     ip: &str,
     now: NaiveDateTime,
     not_since: NaiveDateTime,

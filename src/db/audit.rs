@@ -3,24 +3,26 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::ids::{EventId, KeyId, ProjectId, UserId};
+
 use super::models::AuditEvent;
 use super::schema::audit_events;
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor<'a> {
     /// A signed-in user, in the dashboard.
-    User(&'a str),
+    User(&'a UserId),
     /// An API key, through `/v1`.
-    Key(&'a str),
+    Key(&'a KeyId),
     /// `callem` on the server.
     CommandLine,
 }
 
 impl<'a> Actor<'a> {
     /// A user when there is one, else the command line (the key commands' `created_by`).
-    pub fn user_or_command_line(user_id: Option<&'a str>) -> Self {
+    pub fn user_or_command_line(user_id: Option<&'a UserId>) -> Self {
         user_id.map_or(Actor::CommandLine, Actor::User)
     }
 
@@ -36,7 +38,7 @@ impl<'a> Actor<'a> {
 /// What happened, to be recorded in the same transaction as the change itself.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    pub project_id: &'a str,
+    pub project_id: &'a ProjectId,
     pub actor: Actor<'a>,
     pub action: &'a str,
     pub target_type: &'a str,
@@ -47,15 +49,15 @@ pub struct Event<'a> {
 pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values(AuditEvent {
-            id: crate::domain::ids::new_id(),
-            project_id: Some(event.project_id.to_owned()),
+            id: EventId::generate(),
+            project_id: Some(event.project_id.clone()),
             actor_user_id: match event.actor {
-                Actor::User(id) => Some(id.to_owned()),
+                Actor::User(id) => Some(id.clone()),
                 _ => None,
             },
             actor_kind: event.actor.kind().to_owned(),
             actor_key_id: match event.actor {
-                Actor::Key(id) => Some(id.to_owned()),
+                Actor::Key(id) => Some(id.clone()),
                 _ => None,
             },
             action: event.action.to_owned(),
@@ -69,25 +71,50 @@ pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) ->
 }
 
 /// Runs `change` and, when it reports that something changed, records `event` — both in one
-/// transaction, so no change goes unrecorded and no event is left without its change.
-pub fn record_if(
+/// transaction, so no change goes unrecorded and no event is left without its change. Every
+/// audited change goes through here: the dashboard's, the API's and the command line's.
+pub fn audited<T>(
+    conn: &mut DbConnection,
+    event: &Event<'_>,
+    now: NaiveDateTime,
+    change: impl FnOnce(&mut DbConnection) -> Result<Change<T>, DbError>,
+) -> Result<T, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| match change(conn)? {
+        Change::Made(value) => {
+            record(conn, event, now)?;
+            Ok(value)
+        }
+        Change::Unchanged(value) => Ok(value),
+    })
+}
+
+/// What an audited change did: only a change that was made is recorded.
+#[derive(Debug)]
+pub enum Change<T> {
+    Made(T),
+    Unchanged(T),
+}
+
+/// [`audited`] for a change that either happened or found nothing to change (a delete).
+pub fn audited_if(
     conn: &mut DbConnection,
     event: &Event<'_>,
     now: NaiveDateTime,
     change: impl FnOnce(&mut DbConnection) -> QueryResult<bool>,
-) -> Result<bool, super::DbError> {
-    use diesel::Connection;
-    conn.transaction::<_, super::DbError, _>(|conn| {
-        if !change(conn)? {
-            return Ok(false);
-        }
-        record(conn, event, now)?;
-        Ok(true)
+) -> Result<bool, DbError> {
+    audited(conn, event, now, |conn| {
+        Ok(match change(conn)? {
+            true => Change::Made(true),
+            false => Change::Unchanged(false),
+        })
     })
 }
 
 /// A project's events, newest first.
-pub fn for_project(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<AuditEvent>> {
+pub fn for_project(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::project_id.eq(project_id))
         .order((audit_events::created_at.desc(), audit_events::id.desc()))

@@ -2,6 +2,8 @@
 
 use diesel::prelude::*;
 
+use crate::domain::ids::{CallId, ProjectId};
+
 use super::models::Call;
 use super::schema::calls;
 use super::{DbConnection, DbError};
@@ -12,7 +14,7 @@ use crate::domain::call_filter::{CallFilter, EvaluationFilter};
 /// rows when others are added or deleted meanwhile).
 pub fn batch(
     conn: &mut DbConnection,
-    project_id: &str,
+    project_id: &ProjectId,
     from: super::Resume<'_>,
     limit: i64,
 ) -> QueryResult<Vec<Call>> {
@@ -34,14 +36,14 @@ pub fn batch(
 }
 
 /// The project's number of calls.
-pub fn total(conn: &mut DbConnection, project_id: &str) -> QueryResult<i64> {
+pub fn total(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<i64> {
     Ok(super::projects::totals(conn, project_id)?.0)
 }
 
 type Backend = <DbConnection as Connection>::Backend;
 
 /// A project's calls narrowed by the dashboard's filters.
-fn filtered<'a>(project_id: &'a str, f: &'a CallFilter) -> calls::BoxedQuery<'a, Backend> {
+fn filtered<'a>(project_id: &'a ProjectId, f: &'a CallFilter) -> calls::BoxedQuery<'a, Backend> {
     let mut q = calls::table
         .filter(calls::project_id.eq(project_id))
         .into_boxed();
@@ -65,14 +67,18 @@ fn filtered<'a>(project_id: &'a str, f: &'a CallFilter) -> calls::BoxedQuery<'a,
 /// How many of a project's calls match the filter.
 pub fn count_matching(
     conn: &mut DbConnection,
-    project_id: &str,
+    project_id: &ProjectId,
     f: &CallFilter,
 ) -> QueryResult<i64> {
     filtered(project_id, f).count().get_result(conn)
 }
 
 /// The filter's page of a project's matching calls, newest first.
-pub fn search(conn: &mut DbConnection, project_id: &str, f: &CallFilter) -> QueryResult<Vec<Call>> {
+pub fn search(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    f: &CallFilter,
+) -> QueryResult<Vec<Call>> {
     filtered(project_id, f)
         .order((calls::created_at.desc(), calls::id.desc()))
         .limit(f.per_page)
@@ -81,7 +87,7 @@ pub fn search(conn: &mut DbConnection, project_id: &str, f: &CallFilter) -> Quer
 }
 
 /// The distinct evaluations used in a project, for the filter's choices.
-pub fn evaluations(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec<String>> {
+pub fn evaluations(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Vec<String>> {
     calls::table
         .filter(calls::project_id.eq(project_id))
         .filter(calls::evaluation.is_not_null())
@@ -91,7 +97,11 @@ pub fn evaluations(conn: &mut DbConnection, project_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
-pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<Option<Call>> {
+pub fn find(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &CallId,
+) -> QueryResult<Option<Call>> {
     calls::table
         .filter(calls::project_id.eq(project_id))
         .filter(calls::id.eq(id))
@@ -102,7 +112,7 @@ pub fn find(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<
 
 /// Deletes a project's call; false when there was none. (The project's total is kept by a
 /// trigger, as for every insert and delete.)
-pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConnection, project_id: &ProjectId, id: &CallId) -> QueryResult<bool> {
     diesel::delete(
         calls::table
             .filter(calls::project_id.eq(project_id))
@@ -113,14 +123,14 @@ pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResul
 }
 
 /// Which of these ids already exist (in any project: ids are global).
-pub fn existing_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<String>> {
+pub fn existing_ids(conn: &mut DbConnection, ids: &[CallId]) -> QueryResult<Vec<CallId>> {
     let mut found = Vec::new();
     for chunk in ids.chunks(500) {
         found.extend(
             calls::table
                 .filter(calls::id.eq_any(chunk))
                 .select(calls::id)
-                .load::<String>(conn)?,
+                .load::<CallId>(conn)?,
         );
     }
     Ok(found)
@@ -161,29 +171,6 @@ pub fn insert_all(
 }
 
 /// Deletes all of a project's calls; returns how many.
-pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
+pub fn delete_all(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<usize> {
     diesel::delete(calls::table.filter(calls::project_id.eq(project_id))).execute(conn)
-}
-
-/// The key with this hash and, in the same round trip, the call `call_id` of the key's own
-/// project: the API's hottest path costs one query.
-pub fn find_with_key(
-    conn: &mut DbConnection,
-    key_hash: &str,
-    call_id: &str,
-) -> QueryResult<Option<(super::models::KeyCheck, Option<Call>)>> {
-    use super::schema::api_keys;
-    api_keys::table
-        .left_join(
-            calls::table.on(calls::project_id
-                .eq(api_keys::project_id)
-                .and(calls::id.eq(call_id))),
-        )
-        .filter(api_keys::key_hash.eq(key_hash))
-        .select((
-            super::models::KeyCheck::as_select(),
-            Option::<Call>::as_select(),
-        ))
-        .first(conn)
-        .optional()
 }

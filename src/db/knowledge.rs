@@ -2,14 +2,16 @@
 
 use diesel::prelude::*;
 
+use crate::domain::ids::{KnowledgeId, ProjectId};
+
 use super::models::KnowledgeItem;
 use super::schema::knowledge_items as ki;
-use super::{DbConnection, DbError};
+use super::DbConnection;
 
 /// One page of a project's items, newest first (ties by id), and the project's total.
 pub fn list(
     conn: &mut DbConnection,
-    project_id: &str,
+    project_id: &ProjectId,
     limit: i64,
     offset: i64,
 ) -> QueryResult<(Vec<KnowledgeItem>, i64)> {
@@ -28,7 +30,7 @@ pub fn list(
 /// after the row a previous batch ended on (keyset).
 pub fn batch(
     conn: &mut DbConnection,
-    project_id: &str,
+    project_id: &ProjectId,
     from: super::Resume<'_>,
     limit: i64,
 ) -> QueryResult<Vec<KnowledgeItem>> {
@@ -50,14 +52,14 @@ pub fn batch(
 }
 
 /// The project's number of knowledge items.
-pub fn total(conn: &mut DbConnection, project_id: &str) -> QueryResult<i64> {
+pub fn total(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<i64> {
     Ok(super::projects::totals(conn, project_id)?.1)
 }
 
 pub fn find(
     conn: &mut DbConnection,
-    project_id: &str,
-    id: &str,
+    project_id: &ProjectId,
+    id: &KnowledgeId,
 ) -> QueryResult<Option<KnowledgeItem>> {
     ki::table
         .filter(ki::project_id.eq(project_id))
@@ -79,7 +81,11 @@ pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<Know
 }
 
 /// Deletes a project's item; false when there was none.
-pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResult<bool> {
+pub fn delete(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &KnowledgeId,
+) -> QueryResult<bool> {
     diesel::delete(
         ki::table
             .filter(ki::project_id.eq(project_id))
@@ -89,20 +95,7 @@ pub fn delete(conn: &mut DbConnection, project_id: &str, id: &str) -> QueryResul
     .map(|n| n > 0)
 }
 
-/// Stores an item and its audit event in one transaction, and reads the item back.
-pub fn insert_with_audit(
-    conn: &mut DbConnection,
-    item: &KnowledgeItem,
-    event: &super::audit::Event<'_>,
-) -> Result<KnowledgeItem, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
-        let stored = insert(conn, item)?;
-        super::audit::record(conn, event, item.created_at)?;
-        Ok(stored)
-    })
-}
-
 /// Deletes all of a project's knowledge items; returns how many.
-pub fn delete_all(conn: &mut DbConnection, project_id: &str) -> QueryResult<usize> {
+pub fn delete_all(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<usize> {
     diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)
 }

@@ -3,6 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::role::Role;
+
 use super::models::Membership;
 use super::schema::memberships;
 use super::DbConnection;
@@ -10,9 +13,9 @@ use super::DbConnection;
 /// The role of a user in a project, if they belong to it.
 pub fn role_of(
     conn: &mut DbConnection,
-    user_id: &str,
-    project_id: &str,
-) -> QueryResult<Option<String>> {
+    user_id: &UserId,
+    project_id: &ProjectId,
+) -> QueryResult<Option<Role>> {
     memberships::table
         .filter(memberships::user_id.eq(user_id))
         .filter(memberships::project_id.eq(project_id))
@@ -24,9 +27,9 @@ pub fn role_of(
 /// Adds the user to the project, or changes their role when they already belong to it.
 pub fn upsert(
     conn: &mut DbConnection,
-    project_id: &str,
-    user_id: &str,
-    role: &str,
+    project_id: &ProjectId,
+    user_id: &UserId,
+    role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     conn.transaction(|conn| {
@@ -40,9 +43,9 @@ pub fn upsert(
         if updated == 0 {
             diesel::insert_into(memberships::table)
                 .values(Membership {
-                    project_id: project_id.to_owned(),
-                    user_id: user_id.to_owned(),
-                    role: role.to_owned(),
+                    project_id: project_id.clone(),
+                    user_id: user_id.clone(),
+                    role,
                     created_at: now,
                 })
                 .execute(conn)?;
@@ -55,12 +58,12 @@ pub fn upsert(
 /// this server up), each once.
 pub fn owners_of_other_projects(
     conn: &mut DbConnection,
-    except: &str,
-) -> QueryResult<Vec<(String, String)>> {
+    except: &ProjectId,
+) -> QueryResult<Vec<(UserId, String)>> {
     use super::schema::users;
     memberships::table
         .inner_join(users::table)
-        .filter(memberships::role.eq("owner"))
+        .filter(memberships::role.eq(Role::Owner))
         .filter(memberships::project_id.ne(except))
         .select((users::id, users::email))
         .distinct()

@@ -12,6 +12,7 @@ pub mod projects;
 pub mod schema;
 pub mod settings;
 pub mod sign_in_failures;
+pub mod types;
 pub mod users;
 
 use std::time::Duration;

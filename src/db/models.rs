@@ -4,11 +4,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::domain::api_key::KeyHash;
+use crate::domain::calls::CallStatus;
+use crate::domain::ids::{CallId, EventId, KeyId, KnowledgeId, ProjectId, UserId};
+use crate::domain::role::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = projects)]
 pub struct Project {
-    pub id: String,
+    pub id: ProjectId,
     pub name: String,
     pub created_at: NaiveDateTime,
 }
@@ -16,7 +20,7 @@ pub struct Project {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = projects)]
 pub struct NewProject<'a> {
-    pub id: &'a str,
+    pub id: &'a ProjectId,
     pub name: &'a str,
     pub created_at: NaiveDateTime,
 }
@@ -24,7 +28,7 @@ pub struct NewProject<'a> {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
@@ -35,7 +39,7 @@ pub struct User {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: &'a str,
+    pub id: &'a UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub created_at: NaiveDateTime,
@@ -44,27 +48,27 @@ pub struct NewUser<'a> {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = memberships)]
 pub struct Membership {
-    pub project_id: String,
-    pub user_id: String,
-    pub role: String,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub role: Role,
     pub created_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
-    pub id: String,
-    pub project_id: String,
+    pub id: KeyId,
+    pub project_id: ProjectId,
     pub name: String,
     pub prefix: String,
-    pub key_hash: String,
+    pub key_hash: KeyHash,
     pub allowed_ips: String,
     pub expires_at: Option<NaiveDateTime>,
     pub last_used_at: Option<NaiveDateTime>,
     pub last_used_ip: Option<String>,
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
     pub created_at: NaiveDateTime,
-    pub revoked_by: Option<String>,
+    pub revoked_by: Option<UserId>,
     pub revoked_at: Option<NaiveDateTime>,
 }
 
@@ -72,8 +76,8 @@ pub struct ApiKey {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
 pub struct KeyCheck {
-    pub id: String,
-    pub project_id: String,
+    pub id: KeyId,
+    pub project_id: ProjectId,
     pub allowed_ips: String,
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -82,23 +86,23 @@ pub struct KeyCheck {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct NewApiKey<'a> {
-    pub id: &'a str,
-    pub project_id: &'a str,
+    pub id: &'a KeyId,
+    pub project_id: &'a ProjectId,
     pub name: &'a str,
     pub prefix: &'a str,
-    pub key_hash: &'a str,
+    pub key_hash: &'a KeyHash,
     pub allowed_ips: &'a str,
     pub expires_at: Option<NaiveDateTime>,
-    pub created_by: Option<&'a str>,
+    pub created_by: Option<&'a UserId>,
     pub created_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
-    pub id: String,
-    pub project_id: Option<String>,
-    pub actor_user_id: Option<String>,
+    pub id: EventId,
+    pub project_id: Option<ProjectId>,
+    pub actor_user_id: Option<UserId>,
     pub action: String,
     pub target_type: String,
     pub target_id: Option<String>,
@@ -106,15 +110,15 @@ pub struct AuditEvent {
     pub created_at: NaiveDateTime,
     /// `user`, `api_key` or `command_line`.
     pub actor_kind: String,
-    pub actor_key_id: Option<String>,
+    pub actor_key_id: Option<KeyId>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = calls)]
 pub struct Call {
-    pub id: String,
-    pub project_id: String,
-    pub status: String,
+    pub id: CallId,
+    pub project_id: ProjectId,
+    pub status: CallStatus,
     pub duration: f64,
     pub summary: Option<String>,
     pub evaluation: Option<String>,
@@ -131,8 +135,8 @@ pub struct Call {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = knowledge_items)]
 pub struct KnowledgeItem {
-    pub id: String,
-    pub project_id: String,
+    pub id: KnowledgeId,
+    pub project_id: ProjectId,
     pub name: String,
     pub description: Option<String>,
     pub text: String,

@@ -3,13 +3,16 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::role::Role;
+
 use super::models::{NewProject, Project};
 use super::schema::{memberships, projects};
 use super::DbConnection;
 
 pub fn insert(
     conn: &mut DbConnection,
-    id: &str,
+    id: &ProjectId,
     name: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -23,7 +26,7 @@ pub fn insert(
         .map(|_| ())
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Project>> {
+pub fn find(conn: &mut DbConnection, id: &ProjectId) -> QueryResult<Option<Project>> {
     projects::table
         .find(id)
         .select(Project::as_select())
@@ -32,7 +35,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Project>> {
 }
 
 /// The projects a user belongs to, with the role, oldest first.
-pub fn for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(Project, String)>> {
+pub fn for_user(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<Vec<(Project, Role)>> {
     projects::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
@@ -53,7 +56,7 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<P
 
 /// A project's totals: (calls, knowledge items), kept by triggers on `calls` and
 /// `knowledge_items` (see the `counter_triggers` migration).
-pub fn totals(conn: &mut DbConnection, project_id: &str) -> QueryResult<(i64, i64)> {
+pub fn totals(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<(i64, i64)> {
     projects::table
         .find(project_id)
         .select((projects::calls_count, projects::knowledge_count))

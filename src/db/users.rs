@@ -3,20 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::role::Role;
+
 use super::models::{NewUser, User};
 use super::schema::users;
 use super::{memberships, projects, settings, DbConnection, DbError};
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
@@ -37,8 +32,8 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
 /// The ids made by a first-run setup.
 #[derive(Debug, Clone)]
 pub struct SetupDone {
-    pub user_id: String,
-    pub project_id: String,
+    pub user_id: UserId,
+    pub project_id: ProjectId,
 }
 
 /// Why setup did not happen.
@@ -91,8 +86,8 @@ pub fn create_first_owner(
             )) => return Err(SetupError::AlreadyDone),
             Err(e) => return Err(DbError::from(e).into()),
         }
-        let user_id = crate::domain::ids::new_id();
-        let project_id = crate::domain::ids::new_id();
+        let user_id = UserId::generate();
+        let project_id = ProjectId::generate();
         insert(
             conn,
             &NewUser {
@@ -104,7 +99,8 @@ pub fn create_first_owner(
         )
         .map_err(DbError::from)?;
         projects::insert(conn, &project_id, project_name, now).map_err(DbError::from)?;
-        memberships::upsert(conn, &project_id, &user_id, "owner", now).map_err(DbError::from)?;
+        memberships::upsert(conn, &project_id, &user_id, Role::Owner, now)
+            .map_err(DbError::from)?;
         Ok(SetupDone {
             user_id,
             project_id,
@@ -118,10 +114,10 @@ pub fn add_to_project(
     conn: &mut DbConnection,
     email: &str,
     password_hash: Option<&str>,
-    project_id: &str,
-    role: &str,
+    project_id: &ProjectId,
+    role: Role,
     now: NaiveDateTime,
-) -> Result<Option<(String, bool)>, DbError> {
+) -> Result<Option<(UserId, bool)>, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
         let (user_id, created) = match find_by_email(conn, email)? {
             Some(u) => (u.id, false),
@@ -129,7 +125,7 @@ pub fn add_to_project(
                 let Some(hash) = password_hash else {
                     return Ok(None);
                 };
-                let id = crate::domain::ids::new_id();
+                let id = UserId::generate();
                 insert(
                     conn,
                     &NewUser {
@@ -151,7 +147,7 @@ pub fn add_to_project(
 /// user (as sign-out does): whoever knew the old password is signed out everywhere.
 pub fn set_password(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     password_hash: &str,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
@@ -166,7 +162,7 @@ pub fn set_password(
 /// The user a session names, if that session is still valid (issued in the current epoch).
 pub fn find_signed_in(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     epoch: i64,
 ) -> QueryResult<Option<User>> {
     users::table
@@ -178,7 +174,7 @@ pub fn find_signed_in(
 }
 
 /// Ends every session of the user, on every replica.
-pub fn end_sessions(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+pub fn end_sessions(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
         .set(users::session_epoch.eq(users::session_epoch + 1))
         .execute(conn)

@@ -53,7 +53,7 @@ impl ApiKeySecret {
     }
 
     /// The hex SHA-256 of the whole key, the only form that is stored.
-    pub fn hash(&self) -> String {
+    pub fn hash(&self) -> KeyHash {
         hash_token(&self.0)
     }
 }
@@ -71,8 +71,25 @@ impl fmt::Display for ApiKeySecret {
 }
 
 /// Hex SHA-256 of a presented token.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+pub fn hash_token(token: &str) -> KeyHash {
+    KeyHash(hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+/// The SHA-256 of a key, hex: all that is stored of it, and what a presented key is looked up
+/// by (through a unique index).
+#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub struct KeyHash(String);
+
+impl KeyHash {
+    /// A hash read back from the database.
+    pub fn from_stored(s: String) -> Self {
+        KeyHash(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Whether a presented token has the key's exact shape: `ck_live_` + 60 of `[a-z0-9]`.
@@ -131,7 +148,7 @@ mod tests {
             assert!(is_well_formed(k.expose_secret()), "{}", k.expose_secret());
             assert_eq!(k.expose_secret().len(), 68);
             assert_eq!(k.prefix(), &k.expose_secret()[..12]);
-            assert_eq!(k.hash().len(), 64);
+            assert_eq!(k.hash().as_str().len(), 64);
         }
     }
 
@@ -179,7 +196,7 @@ mod tests {
     #[test]
     fn hash_is_hex_sha256() {
         assert_eq!(
-            hash_token("abc"),
+            hash_token("abc").as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -4,14 +4,14 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use super::ids::Id;
+use super::ids::{self, CallId};
 use super::{without_nul, Invalid};
 
 /// A valid call, ready to store. JSON fields are kept as serialised text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRecord {
-    pub id: Option<String>,
-    pub status: String,
+    pub id: Option<CallId>,
+    pub status: CallStatus,
     pub duration: f64,
     pub summary: Option<String>,
     pub evaluation: Option<String>,
@@ -28,6 +28,44 @@ pub struct CallRecord {
 }
 
 pub const STATUSES: [&str; 2] = ["completed", "live"];
+
+/// Whether a call has ended or is still going on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    Completed,
+    Live,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Completed => "completed",
+            CallStatus::Live => "live",
+        }
+    }
+}
+
+impl std::str::FromStr for CallStatus {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "completed" => Ok(CallStatus::Completed),
+            "live" => Ok(CallStatus::Live),
+            _ => Err(Invalid::new("status must be \"completed\" or \"live\"")),
+        }
+    }
+}
+
+impl std::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 const KNOWN_FIELDS: [&str; 13] = [
     "id",
     "status",
@@ -55,11 +93,11 @@ impl CallRecord {
         }
         let id = match obj.get("id") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Id::parse(s)?.into_string()),
-            Some(_) => return Err(Id::refusal()),
+            Some(Value::String(s)) => Some(CallId::parse(s)?),
+            Some(_) => return Err(ids::refusal()),
         };
         let status = match obj.get("status") {
-            Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => s.clone(),
+            Some(Value::String(s)) => s.parse::<CallStatus>()?,
             _ => return Err(Invalid::new("status must be \"completed\" or \"live\"")),
         };
         let duration = match obj.get("duration") {
@@ -159,7 +197,7 @@ mod tests {
             "createdAt": "2025-12-15T14:30:00.000Z", "updatedAt": "2025-12-15T14:32:25.000+01:00"
         }))
         .unwrap();
-        assert_eq!(c.id.as_deref(), Some("call_1"));
+        assert_eq!(c.id.as_ref().map(|i| i.as_str()), Some("call_1"));
         assert_eq!(c.duration, 145.0);
         assert_eq!(c.created_at.unwrap().to_string(), "2025-12-15 14:30:00");
         assert_eq!(c.updated_at.unwrap().to_string(), "2025-12-15 13:32:25");
@@ -302,7 +340,7 @@ mod tests {
                 prop_assert!(serde_json::from_str::<Value>(&c.call_analysis).unwrap().is_object());
                 prop_assert!(serde_json::from_str::<Value>(&c.transcript).unwrap().is_array());
                 if let Some(id) = &c.id {
-                    prop_assert!(Id::parse(id).is_ok());
+                    prop_assert!(CallId::parse(id.as_str()).is_ok());
                 }
                 for text in [&c.summary, &c.evaluation, &c.ended_reason, &c.caller_number, &c.called_number].into_iter().flatten() {
                     prop_assert!(!text.contains('\0'));
@@ -328,7 +366,7 @@ mod tests {
             let status = if live { "live" } else { "completed" };
             let v = json!({"id": id, "status": status, "duration": duration, "summary": summary, "isEngaged": engaged});
             let c = CallRecord::from_json(&v).unwrap();
-            prop_assert_eq!(c.id, id);
+            prop_assert_eq!(c.id.map(CallId::into_string), id);
             prop_assert_eq!(c.status.as_str(), status);
             prop_assert_eq!(c.duration, duration);
             prop_assert_eq!(c.summary, summary);

@@ -1,8 +1,8 @@
-//! A knowledge item as submitted: name, optional description, text.
+//! A knowledge item as submitted: name, optional description, text. A refusal names the field
+//! and the problem; the caller says what the field is called where the message is shown (the
+//! API its JSON names, the dashboard its form labels: Content is the API's `text`).
 
-use serde_json::Value;
-
-use super::{without_nul, Invalid};
+use super::without_nul;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -15,130 +15,169 @@ pub struct NewKnowledge {
     pub text: String,
 }
 
-/// What each field is called where the message is shown: the API names its JSON fields, the
-/// dashboard its form labels (Content is the API's `text`). Limits and wording are the same.
-#[derive(Debug, Clone, Copy)]
-pub struct Labels {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub text: &'static str,
+/// The fields of an item, in the order they are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Text,
+    Description,
 }
 
-pub const API_LABELS: Labels = Labels {
-    name: "name",
-    description: "description",
-    text: "text",
-};
-pub const FORM_LABELS: Labels = Labels {
-    name: "Name",
-    description: "Description",
-    text: "Content",
-};
+/// What is wrong with a field's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Absent, null, or only spaces.
+    Blank,
+    /// Longer than allowed (the limit, as said to a person).
+    TooLong(&'static str),
+    /// A NUL character, which PostgreSQL cannot store.
+    Nul,
+    /// Not a string (not even null, where null is allowed).
+    NotText { null_allowed: bool },
+}
 
-pub fn parse_name(name: &str, label: &str) -> Result<String, Invalid> {
+/// A refused field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: Field,
+    pub problem: Problem,
+}
+
+impl FieldError {
+    /// The message, with the field called `label`.
+    pub fn message(&self, label: &str) -> String {
+        match &self.problem {
+            Problem::Blank => format!("{label} is required and must not be blank"),
+            Problem::TooLong(limit) => format!("{label} must be at most {limit}"),
+            Problem::Nul => format!("{label} must not contain NUL characters"),
+            Problem::NotText { null_allowed: true } => format!("{label} must be a string or null"),
+            Problem::NotText {
+                null_allowed: false,
+            } => format!("{label} must be a string"),
+        }
+    }
+}
+
+fn refuse(field: Field, problem: Problem) -> FieldError {
+    FieldError { field, problem }
+}
+
+fn no_nul(value: &str, field: Field) -> Result<&str, FieldError> {
+    without_nul(value, "").map_err(|_| refuse(field, Problem::Nul))
+}
+
+pub fn parse_name(name: &str) -> Result<String, FieldError> {
     // Counted as given, surrounding spaces included, as the OpenAPI `maxLength` counts.
     let given = name.chars().count();
     let name = name.trim();
     if name.is_empty() {
-        return Err(Invalid::new(format!(
-            "{label} is required and must not be blank"
-        )));
+        return Err(refuse(Field::Name, Problem::Blank));
     }
     if given > MAX_NAME_CHARS {
-        return Err(Invalid::new(format!(
-            "{label} must be at most {MAX_NAME_CHARS} characters"
-        )));
+        return Err(refuse(Field::Name, Problem::TooLong("200 characters")));
     }
-    Ok(without_nul(name, label)?.to_owned())
+    Ok(no_nul(name, Field::Name)?.to_owned())
 }
 
-pub fn parse_description(
-    description: Option<&str>,
-    label: &str,
-) -> Result<Option<String>, Invalid> {
+pub fn parse_description(description: Option<&str>) -> Result<Option<String>, FieldError> {
     if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
-        return Err(Invalid::new(format!(
-            "{label} must be at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
+        return Err(refuse(
+            Field::Description,
+            Problem::TooLong("2000 characters"),
+        ));
     }
     let description = description.map(str::trim).filter(|d| !d.is_empty());
     description
-        .map(|d| without_nul(d, label).map(str::to_owned))
+        .map(|d| no_nul(d, Field::Description).map(str::to_owned))
         .transpose()
 }
 
-pub fn parse_text(text: &str, label: &str) -> Result<String, Invalid> {
+pub fn parse_text(text: &str) -> Result<String, FieldError> {
     if text.trim().is_empty() {
-        return Err(Invalid::new(format!(
-            "{label} is required and must not be blank"
-        )));
+        return Err(refuse(Field::Text, Problem::Blank));
     }
     if text.len() > MAX_TEXT_BYTES {
-        return Err(Invalid::new(format!("{label} must be at most 512 KiB")));
+        return Err(refuse(Field::Text, Problem::TooLong("512 KiB")));
     }
-    Ok(without_nul(text, label)?.to_owned())
+    Ok(no_nul(text, Field::Text)?.to_owned())
 }
 
 impl NewKnowledge {
-    /// Validates the three fields; the first failure is returned, its message naming the field.
-    pub fn parse(name: &str, description: Option<&str>, text: &str) -> Result<Self, Invalid> {
-        let l = API_LABELS;
-        Ok(NewKnowledge {
-            name: parse_name(name, l.name)?,
-            text: parse_text(text, l.text)?,
-            description: parse_description(description, l.description)?,
-        })
-    }
-
-    /// Validates a JSON body `{"name", "description"?, "text"}`, naming the field at fault.
-    pub fn from_json(body: &Value) -> Result<Self, Invalid> {
-        let Some(obj) = body.as_object() else {
-            return Err(Invalid::new(
-                "body must be a JSON object with name and text",
-            ));
-        };
-        let name = required_string(obj.get("name"), "name")?;
-        let text = required_string(obj.get("text"), "text")?;
-        let description = match obj.get("description") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => return Err(Invalid::new("description must be a string or null")),
-        };
-        Self::parse(name, description, text)
+    /// Validates the three fields; every refusal is returned, in the order of [`Field`].
+    pub fn parse(
+        name: &str,
+        description: Option<&str>,
+        text: &str,
+    ) -> Result<Self, Vec<FieldError>> {
+        match (
+            parse_name(name),
+            parse_text(text),
+            parse_description(description),
+        ) {
+            (Ok(name), Ok(text), Ok(description)) => Ok(NewKnowledge {
+                name,
+                description,
+                text,
+            }),
+            (n, t, d) => Err([n.err(), t.err(), d.err()].into_iter().flatten().collect()),
+        }
     }
 }
 
-fn required_string<'a>(v: Option<&'a Value>, field: &str) -> Result<&'a str, Invalid> {
-    match v {
-        None | Some(Value::Null) => Err(Invalid::new(format!(
-            "{field} is required and must not be blank"
-        ))),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Invalid::new(format!("{field} must be a string"))),
+/// A field as it came in a JSON body: the edge reads each field whatever JSON it holds, so
+/// that a wrong type is refused by name like any other problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Given {
+    /// Absent or null.
+    #[default]
+    Nothing,
+    Text(String),
+    /// A number, a boolean, an array or an object.
+    NotText,
+}
+
+impl Given {
+    /// The text of a required field (absent is blank, as the form's empty field is).
+    pub fn required(&self, field: Field) -> Result<&str, FieldError> {
+        match self {
+            Given::Nothing => Err(refuse(field, Problem::Blank)),
+            Given::Text(s) => Ok(s),
+            Given::NotText => Err(refuse(
+                field,
+                Problem::NotText {
+                    null_allowed: false,
+                },
+            )),
+        }
+    }
+
+    /// The text of an optional field.
+    pub fn optional(&self, field: Field) -> Result<Option<&str>, FieldError> {
+        match self {
+            Given::Nothing => Ok(None),
+            Given::Text(s) => Ok(Some(s)),
+            Given::NotText => Err(refuse(field, Problem::NotText { null_allowed: true })),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn lengths_count_the_input_as_given_like_the_openapi_schema() {
         let padded = format!("  {}", "n".repeat(199));
-        assert!(
-            parse_name(&padded, "name").is_err(),
-            "201 characters as sent"
-        );
-        assert_eq!(parse_name(&"n".repeat(200), "name").unwrap().len(), 200);
+        assert!(parse_name(&padded).is_err(), "201 characters as sent");
+        assert_eq!(parse_name(&"n".repeat(200)).unwrap().len(), 200);
         let long = format!(" {}", "d".repeat(2000));
-        assert!(parse_description(Some(&long), "description").is_err());
-        assert_eq!(parse_description(Some("   "), "description").unwrap(), None);
+        assert!(parse_description(Some(&long)).is_err());
+        assert_eq!(parse_description(Some("   ")).unwrap(), None);
     }
 
-    use super::*;
-    use serde_json::json;
-
     #[test]
-    fn json_bodies_are_checked_field_by_field() {
-        let ok = NewKnowledge::from_json(&json!({"name": " FAQ ", "text": "Hello"})).unwrap();
+    fn every_refused_field_is_named_in_order_with_its_problem() {
+        let ok = NewKnowledge::parse(" FAQ ", None, "Hello").unwrap();
         assert_eq!(
             ok,
             NewKnowledge {
@@ -147,66 +186,69 @@ mod tests {
                 text: "Hello".into()
             }
         );
+        let errors = NewKnowledge::parse("  ", Some(&"d".repeat(2001)), "a\u{0}").unwrap_err();
+        let got: Vec<_> = errors.iter().map(|e| (e.field, e.message("X"))).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Field::Name,
+                    "X is required and must not be blank".to_owned()
+                ),
+                (Field::Text, "X must not contain NUL characters".to_owned()),
+                (
+                    Field::Description,
+                    "X must be at most 2000 characters".to_owned()
+                ),
+            ]
+        );
         let cases = [
             (
-                json!({"text": "x"}),
-                "name is required and must not be blank",
+                NewKnowledge::parse(&"n".repeat(201), None, "x"),
+                "X must be at most 200 characters",
             ),
             (
-                json!({"name": "  ", "text": "x"}),
-                "name is required and must not be blank",
-            ),
-            (json!({"name": 5, "text": "x"}), "name must be a string"),
-            (
-                json!({"name": "n"}),
-                "text is required and must not be blank",
+                NewKnowledge::parse("n", None, &"x".repeat(512 * 1024 + 1)),
+                "X must be at most 512 KiB",
             ),
             (
-                json!({"name": "n", "text": " \n"}),
-                "text is required and must not be blank",
-            ),
-            (json!({"name": "n", "text": ["x"]}), "text must be a string"),
-            (
-                json!({"name": "n", "text": "x", "description": 3}),
-                "description must be a string or null",
+                NewKnowledge::parse("n", None, " \n"),
+                "X is required and must not be blank",
             ),
             (
-                json!({"name": "n".repeat(201), "text": "x"}),
-                "name must be at most 200 characters",
+                NewKnowledge::parse("a\u{0}b", None, "x"),
+                "X must not contain NUL characters",
             ),
             (
-                json!({"name": "n", "text": "x".repeat(512 * 1024 + 1)}),
-                "text must be at most 512 KiB",
-            ),
-            (json!([1]), "body must be a JSON object with name and text"),
-            (
-                json!({"name": "a\u{0}b", "text": "x"}),
-                "name must not contain NUL characters",
-            ),
-            (
-                json!({"name": "n", "text": "x", "description": "\u{0}"}),
-                "description must not contain NUL characters",
-            ),
-            (
-                json!({"name": "n", "text": "x\u{0}"}),
-                "text must not contain NUL characters",
+                NewKnowledge::parse("n", Some("\u{0}"), "x"),
+                "X must not contain NUL characters",
             ),
         ];
-        for (body, message) in cases {
-            assert_eq!(NewKnowledge::from_json(&body).unwrap_err().0, message);
+        for (result, message) in cases {
+            assert_eq!(result.unwrap_err()[0].message("X"), message);
         }
     }
 
     #[test]
-    fn the_form_names_its_own_labels_for_a_nul() {
-        let l = FORM_LABELS;
+    fn a_field_of_the_wrong_type_is_refused_by_name() {
         assert_eq!(
-            parse_name("\u{0}", l.name).unwrap_err().0,
-            "Name must not contain NUL characters"
+            Given::NotText
+                .required(Field::Name)
+                .unwrap_err()
+                .message("name"),
+            "name must be a string"
         );
         assert_eq!(
-            parse_text("a\u{0}", l.text).unwrap_err().0,
-            "Content must not contain NUL characters"
+            Given::NotText
+                .optional(Field::Description)
+                .unwrap_err()
+                .message("description"),
+            "description must be a string or null"
         );
+        assert_eq!(
+            Given::Nothing.required(Field::Text).unwrap_err().problem,
+            Problem::Blank
+        );
+        assert_eq!(Given::Nothing.optional(Field::Description).unwrap(), None);
     }
 }

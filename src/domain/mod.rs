@@ -1,5 +1,6 @@
 //! Domain types: user input parsed into values that are valid by construction.
-//! No actix, no diesel here.
+//! No actix and no SQL here. Ids, roles and call statuses derive Diesel's `AsExpression` and
+//! `FromSqlRow` (they are stored as TEXT); how they are read and written is in `db::types`.
 
 pub mod account;
 pub mod api_key;

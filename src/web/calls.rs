@@ -10,6 +10,7 @@ use super::htmx;
 use super::shell::{Editor, Section, Shell};
 use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
+use crate::domain::ids::{CallId, ProjectId};
 use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
@@ -18,7 +19,7 @@ pub struct CallRow {
     pub id: String,
     pub date: String,
     pub full_date: String,
-    pub status: String,
+    pub status: &'static str,
     pub duration: String,
     pub caller: String,
     pub called: String,
@@ -40,10 +41,10 @@ pub fn evaluation_label(value: &str) -> String {
 impl From<&Call> for CallRow {
     fn from(c: &Call) -> Self {
         CallRow {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             date: time::datetime_label(c.created_at),
             full_date: time::full_label(c.created_at),
-            status: c.status.clone(),
+            status: c.status.as_str(),
             duration: time::duration_label(c.duration),
             caller: c.caller_number.clone().unwrap_or_else(|| "—".into()),
             called: c.called_number.clone().unwrap_or_else(|| "—".into()),
@@ -93,7 +94,7 @@ pub struct FirstSteps {
     pub has_key: bool,
     pub can_manage_keys: bool,
     pub keys_url: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
 }
 
 #[derive(Template)]
@@ -285,7 +286,7 @@ fn display_value(v: &Value) -> String {
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, CallId)>,
     shell: Shell,
 ) -> Result<HttpResponse, WebError> {
     let (_, cid) = path.into_inner();
@@ -334,7 +335,7 @@ pub async fn show(
 /// GET the delete confirmation (an htmx fragment).
 pub async fn confirm_delete(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, CallId)>,
     Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, cid) = path.into_inner();
@@ -354,7 +355,7 @@ pub async fn confirm_delete(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, CallId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, cid) = path.into_inner();

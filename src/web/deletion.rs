@@ -9,7 +9,7 @@ use super::error::WebError;
 use super::htmx;
 use super::shell::Editor;
 use crate::db::{self, audit::Actor, audit::Event, DbConnection};
-use crate::domain::ids::Id;
+use crate::domain::ids::{CallId, KnowledgeId, ProjectId};
 use crate::state::AppState;
 use crate::time;
 
@@ -22,16 +22,16 @@ pub struct ConfirmDelete {
 }
 
 /// What a kind of item is called in the audit log, where its list is, and how it is deleted.
-pub struct Kind {
+pub struct Kind<Id: 'static> {
     pub action: &'static str,
     pub target_type: &'static str,
     pub list_path: &'static str,
-    pub remove: fn(&mut DbConnection, &str, &str) -> QueryResult<bool>,
+    pub remove: fn(&mut DbConnection, &ProjectId, &Id) -> QueryResult<bool>,
     /// The confirmation shown once it is done.
     pub done: &'static str,
 }
 
-pub const CALL: Kind = Kind {
+pub const CALL: Kind<CallId> = Kind {
     action: "call.deleted",
     target_type: "call",
     list_path: "calls",
@@ -39,7 +39,7 @@ pub const CALL: Kind = Kind {
     done: "Call deleted.",
 };
 
-pub const KNOWLEDGE_ITEM: Kind = Kind {
+pub const KNOWLEDGE_ITEM: Kind<KnowledgeId> = Kind {
     action: "knowledge.deleted",
     target_type: "knowledge_item",
     list_path: "knowledge",
@@ -47,39 +47,35 @@ pub const KNOWLEDGE_ITEM: Kind = Kind {
     done: "Knowledge item deleted.",
 };
 
-/// Deletes `id` from the shell's project, recording who did it; a missing item, or an id no
-/// item can have, is a 404.
-pub async fn delete(
+/// Deletes `id` from the shell's project, recording who did it; a missing item is a 404.
+pub async fn delete<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
     state: &AppState,
     Editor(shell): &Editor,
-    id: String,
-    kind: &'static Kind,
+    id: Id,
+    kind: &'static Kind<Id>,
 ) -> Result<HttpResponse, WebError> {
-    let id = Id::parse(&id)
-        .map_err(|_| WebError::NotFound)?
-        .into_string();
     let ip = super::client_ip(req).to_string();
+    let shown = id.as_ref().to_owned();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
-    let target = id.clone();
     let deleted = db::run(&state.pool, move |conn| {
         let event = Event {
             project_id: &pid,
             actor: Actor::User(&uid),
             action: kind.action,
             target_type: kind.target_type,
-            target_id: &target,
+            target_id: id.as_ref(),
             ip: Some(&ip),
         };
-        db::audit::record_if(conn, &event, time::now(), |conn| {
-            (kind.remove)(conn, &pid, &target)
+        db::audit::audited_if(conn, &event, time::now(), |conn| {
+            (kind.remove)(conn, &pid, &id)
         })
     })
     .await?;
     if !deleted {
         return Err(WebError::NotFound);
     }
-    tracing::info!(id = %id, kind = kind.target_type, "deleted from the dashboard");
+    tracing::info!(id = %shown, kind = kind.target_type, "deleted from the dashboard");
     Ok(htmx::with_toast(
         htmx::redirect(req, &shell.url(kind.list_path)),
         kind.done,

@@ -11,12 +11,13 @@ use super::error::WebError;
 use super::htmx;
 use crate::auth::session::TypedSession;
 use crate::db;
+use crate::domain::ids::UserId;
 use crate::state::AppState;
 
 /// The signed-in user, put in the request's extensions by the guard.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
 }
 

@@ -8,11 +8,9 @@ use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::htmx;
 use super::shell::{Editor, Section, Shell};
-use crate::db::{self, audit::Event, models::KnowledgeItem};
-use crate::domain::ids;
-use crate::domain::knowledge::{
-    parse_description, parse_name, parse_text, FORM_LABELS, MAX_NAME_CHARS,
-};
+use crate::db::{self, audit::Change, audit::Event, models::KnowledgeItem};
+use crate::domain::ids::{KnowledgeId, ProjectId};
+use crate::domain::knowledge::{Field, NewKnowledge, MAX_NAME_CHARS};
 use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
@@ -29,7 +27,7 @@ pub struct ItemRow {
 impl From<&KnowledgeItem> for ItemRow {
     fn from(k: &KnowledgeItem) -> Self {
         ItemRow {
-            id: k.id.clone(),
+            id: k.id.to_string(),
             name: k.name.clone(),
             description: k.description.clone(),
             size: time::size_label(k.text.len()),
@@ -137,33 +135,33 @@ pub async fn create(
     Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let l = FORM_LABELS;
-    let parsed = (
-        parse_name(&form.name, l.name),
-        parse_description(Some(&form.description), l.description),
-        parse_text(&form.content, l.text),
-    );
-    let (name, description, text) = match parsed {
-        (Ok(n), Ok(d), Ok(t)) => (n, d, t),
-        (n, d, t) => {
+    let new = match NewKnowledge::parse(&form.name, Some(&form.description), &form.content) {
+        Ok(new) => new,
+        Err(refused) => {
+            let said = |field: Field| {
+                refused
+                    .iter()
+                    .find(|e| e.field == field)
+                    .map(|e| sentence(e.message(form_label(field))))
+            };
             return htmx::html(&NewItemModal {
                 action: shell.url("knowledge"),
                 max_name: MAX_NAME_CHARS,
-                name_error: n.err().map(|e| sentence(e.0)),
-                description_error: d.err().map(|e| sentence(e.0)),
-                content_error: t.err().map(|e| sentence(e.0)),
+                name_error: said(Field::Name),
+                description_error: said(Field::Description),
+                content_error: said(Field::Text),
                 name: form.name,
                 description: form.description,
                 content: form.content,
-            })
+            });
         }
     };
     let item = KnowledgeItem {
-        id: ids::new_id(),
+        id: KnowledgeId::generate(),
         project_id: shell.project_id.clone(),
-        name,
-        description,
-        text,
+        name: new.name,
+        description: new.description,
+        text: new.text,
         created_at: time::now(),
     };
     let ip = super::client_ip(&req).to_string();
@@ -174,16 +172,27 @@ pub async fn create(
             actor: db::audit::Actor::User(&uid),
             action: "knowledge.created",
             target_type: "knowledge_item",
-            target_id: &item.id,
+            target_id: item.id.as_str(),
             ip: Some(&ip),
         };
-        db::knowledge::insert_with_audit(conn, &item, &event)
+        db::audit::audited(conn, &event, item.created_at, |conn| {
+            Ok(Change::Made(db::knowledge::insert(conn, &item)?))
+        })
     })
     .await?;
     Ok(htmx::with_toast(
         htmx::redirect(&req, &shell.url(&format!("knowledge/{}", stored.id))),
         &format!("“{}” added to the knowledge base.", stored.name),
     ))
+}
+
+/// What the form calls a field (the API's `text` is the form's Content).
+fn form_label(field: Field) -> &'static str {
+    match field {
+        Field::Name => "Name",
+        Field::Description => "Description",
+        Field::Text => "Content",
+    }
 }
 
 /// The domain's message as the dashboard writes its others: a sentence, with its full stop.
@@ -196,7 +205,7 @@ fn sentence(mut message: String) -> String {
 
 pub async fn show(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, KnowledgeId)>,
     shell: Shell,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -211,7 +220,7 @@ pub async fn show(
 
 pub async fn confirm_delete(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, KnowledgeId)>,
     Editor(shell): Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -229,7 +238,7 @@ pub async fn confirm_delete(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, KnowledgeId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();

@@ -18,6 +18,8 @@ pub mod static_files;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
+use error::WebError;
+
 pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
@@ -53,6 +55,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/projects/{project_id}")
                 .wrap(from_fn(guard::require_user))
+                // Ids are typed in the handlers' paths: one that no row can have is a 404 page.
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| WebError::NotFound.into()),
+                )
                 .route("", web::get().to(home::project))
                 .service(calls_routes())
                 .service(knowledge_routes())

@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::session::TypedSession;
 use crate::db;
-use crate::domain::ids::Id;
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::state::AppState;
 
@@ -29,17 +29,17 @@ pub enum Section {
 
 #[derive(Debug, Clone)]
 pub struct ProjectLink {
-    pub id: String,
+    pub id: ProjectId,
     pub name: String,
 }
 
 /// What the layout needs, loaded once per page.
 #[derive(Debug, Clone)]
 pub struct Shell {
-    pub user_id: String,
+    pub user_id: UserId,
     pub user_email: String,
     pub projects: Vec<ProjectLink>,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub project_name: String,
     pub role: Role,
     pub csrf_token: String,
@@ -52,7 +52,7 @@ impl Shell {
         state: &AppState,
         user: &CurrentUser,
         session: &TypedSession,
-        project_id: &str,
+        project_id: &ProjectId,
         section: Section,
     ) -> Result<Shell, WebError> {
         let user_id = user.id.clone();
@@ -62,11 +62,8 @@ impl Shell {
         .await?;
         let (current, role) = memberships
             .iter()
-            .find(|(p, _)| p.id == project_id)
+            .find(|(p, _)| p.id == *project_id)
             .ok_or(WebError::NotFound)?;
-        let role: Role = role
-            .parse()
-            .map_err(|_| WebError::Internal(format!("bad role stored: {role}")))?;
         Ok(Shell {
             user_id: user.id.clone(),
             user_email: user.email.clone(),
@@ -79,7 +76,7 @@ impl Shell {
                     name: p.name.clone(),
                 })
                 .collect(),
-            role,
+            role: *role,
             csrf_token: session.csrf_token()?,
             section,
         })
@@ -119,17 +116,15 @@ impl Shell {
         }
     }
 
-    /// One row of this project (a call, a knowledge item), or a 404; an id no row can have
-    /// is a 404 without a query.
-    pub async fn find<T: Send + 'static>(
+    /// One row of this project (a call, a knowledge item), or a 404.
+    pub async fn find<Id: Send + 'static, T: Send + 'static>(
         &self,
         state: &AppState,
-        id: String,
-        find: fn(&mut crate::db::DbConnection, &str, &str) -> diesel::QueryResult<Option<T>>,
+        id: Id,
+        find: fn(&mut crate::db::DbConnection, &ProjectId, &Id) -> diesel::QueryResult<Option<T>>,
     ) -> Result<T, WebError> {
-        let id = Id::parse(&id).map_err(|_| WebError::NotFound)?;
         let pid = self.project_id.clone();
-        db::run(&state.pool, move |conn| Ok(find(conn, &pid, id.as_str())?))
+        db::run(&state.pool, move |conn| Ok(find(conn, &pid, &id)?))
             .await?
             .ok_or(WebError::NotFound)
     }
@@ -161,11 +156,12 @@ impl FromRequest for Shell {
                 .get::<CurrentUser>()
                 .cloned()
                 .ok_or(WebError::NotFound)?;
+            // A project id no row can have is a 404 without a query.
             let project_id = req
                 .match_info()
                 .get("project_id")
-                .ok_or(WebError::NotFound)?
-                .to_owned();
+                .and_then(|id| ProjectId::parse(id).ok())
+                .ok_or(WebError::NotFound)?;
             let session = TypedSession::from_session(req.get_session());
             let section = Shell::section_of(req.path());
             Shell::load(&state, &user, &session, &project_id, section).await

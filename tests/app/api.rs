@@ -56,10 +56,11 @@ async fn authentication_checks_answer_in_the_contract_order(app: TestApp) {
         )
         .await;
     let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
-    let p = pid.clone();
+    let p = project(&pid);
     app.db(move |c| {
         use callem::db::schema::api_keys::dsl::*;
         use diesel::prelude::*;
+        let revoked_id = callem::domain::ids::KeyId::parse(&revoked_id).unwrap();
         callem::db::api_keys::revoke(c, &p, &revoked_id, None, None, callem::time::now())?;
         diesel::update(api_keys.find(&expired_id))
             .set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1))))
@@ -597,7 +598,10 @@ async fn last_use_is_written_at_most_once_a_minute(app: TestApp) {
     for _ in 0..49 {
         assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
     }
-    let (p, k) = (pid.clone(), key_id.clone());
+    let (p, k) = (
+        project(&pid),
+        callem::domain::ids::KeyId::parse(&key_id).unwrap(),
+    );
     let stored = app
         .db(move |c| Ok(callem::db::api_keys::find_in_project(c, &p, &k)?))
         .await
@@ -902,7 +906,7 @@ async fn changes_through_the_api_are_audited_with_the_key_as_actor(app: TestApp)
     );
     assert_eq!(code, 0, "{err}");
 
-    let p = pid.clone();
+    let p = project(&pid);
     let mut events = app
         .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
         .await;
@@ -913,7 +917,7 @@ async fn changes_through_the_api_are_audited_with_the_key_as_actor(app: TestApp)
             (
                 e.action.clone(),
                 e.actor_kind.clone(),
-                e.actor_key_id.clone(),
+                e.actor_key_id.as_ref().map(|k| k.to_string()),
                 e.actor_user_id.is_some(),
             )
         })

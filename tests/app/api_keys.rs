@@ -155,7 +155,7 @@ async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: Tes
     assert!(r.body.contains("Production CRM Integration"));
 
     let stored = app
-        .db(move |c| Ok(db::api_keys::list_active(c, &pid)?))
+        .db(move |c| Ok(db::api_keys::list_active(c, &project(&pid))?))
         .await;
     assert_eq!(stored.len(), 1);
     let k = &stored[0];
@@ -185,7 +185,7 @@ async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: Tes
 
     let everything = app.db(|c| Ok(dump_all_tables(c))).await;
     assert!(
-        everything.contains(&k.key_hash),
+        everything.contains(k.key_hash.as_str()),
         "the dump sees the api_keys table"
     );
     assert!(
@@ -193,7 +193,7 @@ async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: Tes
         "the full key is stored nowhere"
     );
 
-    let page = owner.get(&keys_path(&k.project_id)).await;
+    let page = owner.get(&keys_path(k.project_id.as_str())).await;
     assert!(
         !page.body.contains(&key),
         "a reload never shows the key again"
@@ -235,7 +235,7 @@ async fn the_list_shows_the_five_columns_in_their_formats(app: TestApp) {
             ],
         )
         .await;
-    let p = pid.clone();
+    let p = project(&pid);
     app.db(move |c| {
         use callem::db::schema::api_keys::dsl::*;
         use diesel::prelude::*;
@@ -295,7 +295,7 @@ async fn revoking_asks_by_name_removes_the_row_and_records_who(app: TestApp) {
             &[("name", "Keep me"), ("expires", "never")],
         )
         .await;
-    let p = pid.clone();
+    let p = project(&pid);
     let key = app
         .db(move |c| Ok(db::api_keys::list_active(c, &p)?))
         .await
@@ -313,7 +313,7 @@ async fn revoking_asks_by_name_removes_the_row_and_records_who(app: TestApp) {
     assert_eq!(r.status, 200);
     assert!(r.body.contains(r#"hx-swap-oob="true""#));
     assert!(!r.body.contains(">Staging<") && r.body.contains(">Keep me<"));
-    let (p, kid) = (pid.clone(), key.id.clone());
+    let (p, kid) = (project(&pid), key.id.clone());
     let stored = app
         .db(move |c| Ok(db::api_keys::find_in_project(c, &p, &kid)?))
         .await
@@ -324,7 +324,7 @@ async fn revoking_asks_by_name_removes_the_row_and_records_who(app: TestApp) {
         .post_htmx(&format!("{}/{}/revoke", keys_path(&pid), key.id), &[])
         .await;
     assert_eq!(again.status, 200, "revoking twice is harmless");
-    let p = pid.clone();
+    let p = project(&pid);
     let events = app.db(move |c| Ok(db::audit::for_project(c, &p)?)).await;
     assert_eq!(
         events
@@ -347,7 +347,7 @@ async fn revoking_asks_by_name_removes_the_row_and_records_who(app: TestApp) {
 async fn keys_of_another_project_are_not_found(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let other = app.other_project("Other").await;
-    let o = other.clone();
+    let o = project(&other);
     let (foreign_id, _) = app
         .db(move |c| {
             db::api_keys::issue(
@@ -378,7 +378,7 @@ async fn keys_of_another_project_are_not_found(app: TestApp) {
     );
     let fid = foreign_id.clone();
     let k = app
-        .db(move |c| Ok(db::api_keys::find_in_project(c, &other, &fid)?))
+        .db(move |c| Ok(db::api_keys::find_in_project(c, &project(&other), &fid)?))
         .await
         .unwrap();
     assert!(k.revoked_at.is_none());
@@ -393,7 +393,7 @@ async fn developers_and_members_read_but_cannot_create_or_revoke(app: TestApp) {
             &[("name", "Owner's key"), ("expires", "never")],
         )
         .await;
-    let p = pid.clone();
+    let p = project(&pid);
     let key_id = app.db(move |c| Ok(db::api_keys::list_active(c, &p)?)).await[0]
         .id
         .clone();
@@ -436,7 +436,7 @@ async fn developers_and_members_read_but_cannot_create_or_revoke(app: TestApp) {
         assert_eq!(r.status, 403, "{role} revoke");
     }
     assert_eq!(count_rows(&app, "api_keys").await, 1);
-    let p = pid.clone();
+    let p = project(&pid);
     assert!(
         app.db(move |c| Ok(db::api_keys::list_active(c, &p)?)).await[0]
             .revoked_at

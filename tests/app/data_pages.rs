@@ -345,7 +345,7 @@ async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app: TestApp) 
         404,
         "gone from the API too"
     );
-    let p = pid.clone();
+    let p = project(&pid);
     let events = app
         .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
         .await;
@@ -489,7 +489,7 @@ async fn knowledge_items_are_added_viewed_safely_and_deleted(app: TestApp) {
             .status,
         404
     );
-    let p = pid.clone();
+    let p = project(&pid);
     let events = app
         .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
         .await;
@@ -499,13 +499,13 @@ async fn knowledge_items_are_added_viewed_safely_and_deleted(app: TestApp) {
 
 async fn the_knowledge_list_pages_through_every_item(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
-    let p = pid.clone();
+    let p = project(&pid);
     app.db(move |c| {
         for i in 0..55 {
             callem::db::knowledge::insert(
                 c,
                 &callem::db::models::KnowledgeItem {
-                    id: callem::domain::ids::new_id(),
+                    id: callem::domain::ids::KnowledgeId::generate(),
                     project_id: p.clone(),
                     name: format!("Item {i:02}"),
                     description: None,
@@ -674,7 +674,7 @@ async fn totals_follow_every_create_and_delete_path(app: TestApp) {
         .db(|c| Ok(callem::db::projects::find_by_name(c, "Demo")?))
         .await
         .unwrap();
-    let (_, demo_key) = app.issue_key(&demo.id, "", Expiry::Never).await;
+    let (_, demo_key) = app.issue_key(demo.id.as_str(), "", Expiry::Never).await;
     assert_eq!(api_total(&app, &demo_key, "calls").await, 3000);
     assert_eq!(api_total(&app, &demo_key, "knowledge").await, 20);
     assert_eq!(

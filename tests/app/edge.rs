@@ -70,7 +70,10 @@ async fn every_forwarded_for_line_is_read_and_a_silent_proxy_opens_no_ip_rule(ap
         (403, "IP address not allowed".into()),
         "a first line of the client's choosing is not the client"
     );
-    let (p, k) = (pid.clone(), kid.clone());
+    let (p, k) = (
+        project(&pid),
+        callem::domain::ids::KeyId::parse(&kid).unwrap(),
+    );
     let stored = proxied
         .db(move |c| Ok(callem::db::api_keys::find_in_project(c, &p, &k)?))
         .await

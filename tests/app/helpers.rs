@@ -8,6 +8,7 @@ use std::time::Duration;
 use awc::http::header::HeaderMap;
 use callem::config::{parse_trusted_proxies, Settings};
 use callem::db::{self, DatabaseUrl, DbConnection, Pool};
+use callem::domain::ids::ProjectId;
 use callem::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
@@ -42,6 +43,11 @@ macro_rules! on_both_backends {
         }
         )*
     };
+}
+
+/// A project id as the tests hold it (from a URL) typed for the database layer.
+pub fn project(id: &str) -> ProjectId {
+    ProjectId::parse(id).expect("a project id")
 }
 
 /// The admin URL of the test PostgreSQL server, or None (skipping) when not configured.
@@ -185,7 +191,7 @@ impl TestApp {
         allowed_ips: &str,
         expiry: callem::domain::expiry::Expiry,
     ) -> (String, String) {
-        let (pid, ips) = (project_id.to_owned(), allowed_ips.to_owned());
+        let (pid, ips) = (project(project_id), allowed_ips.to_owned());
         let (id, secret) = self
             .db(move |conn| {
                 let rules = callem::domain::ip_rules::IpRules::parse(&ips).unwrap();
@@ -204,13 +210,14 @@ impl TestApp {
                 )
             })
             .await;
-        (id, secret.expose_secret().to_owned())
+        (id.into_string(), secret.expose_secret().to_owned())
     }
 
     /// Imports calls (JSON Lines) into a project through the import code path.
     pub async fn import_calls(&self, project_id: &str, jsonl: &str) -> usize {
-        let rows = callem::import::read_calls(jsonl.as_bytes(), project_id, callem::time::now())
-            .expect("valid calls");
+        let rows =
+            callem::import::read_calls(jsonl.as_bytes(), &project(project_id), callem::time::now())
+                .expect("valid calls");
         let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
         self.db(move |conn| db::calls::insert_all(conn, &calls, |_| {}))
             .await
@@ -284,20 +291,14 @@ impl TestApp {
 
     /// Adds a user with a role to a project (as `callem user create` does) and signs them in.
     pub async fn user_with_role(&self, project_id: &str, email: &str, role: &str) -> Agent {
-        let (email_s, pid, role_s) = (email.to_owned(), project_id.to_owned(), role.to_owned());
+        let (email_s, pid) = (email.to_owned(), project(project_id));
+        let role: callem::domain::role::Role = role.parse().unwrap();
         let hash = callem::auth::password::hash(
             &callem::domain::account::Password::parse(PASSWORD).unwrap(),
         )
         .unwrap();
         self.db(move |conn| {
-            db::users::add_to_project(
-                conn,
-                &email_s,
-                Some(&hash),
-                &pid,
-                &role_s,
-                callem::time::now(),
-            )
+            db::users::add_to_project(conn, &email_s, Some(&hash), &pid, role, callem::time::now())
         })
         .await;
         let agent = self.agent();
@@ -307,7 +308,7 @@ impl TestApp {
 
     /// Creates a second project (with no members).
     pub async fn other_project(&self, name: &str) -> String {
-        let id = callem::domain::ids::new_id();
+        let id = ProjectId::generate();
         let (pid, name) = (id.clone(), name.to_owned());
         self.db(move |conn| {
             Ok(db::projects::insert(
@@ -318,7 +319,7 @@ impl TestApp {
             )?)
         })
         .await;
-        id
+        id.into_string()
     }
 }
 

@@ -21,13 +21,13 @@ fn calls_jsonl(n: usize) -> String {
 }
 
 async fn add_knowledge(app: &TestApp, pid: &str, n: i64) {
-    let p = pid.to_owned();
+    let p = project(pid);
     app.db(move |c| {
         for i in 0..n {
             callem::db::knowledge::insert(
                 c,
                 &callem::db::models::KnowledgeItem {
-                    id: callem::domain::ids::new_id(),
+                    id: callem::domain::ids::KnowledgeId::generate(),
                     project_id: p.clone(),
                     name: format!("Item {i:02}"),
                     description: None,

@@ -12,14 +12,14 @@ use crate::helpers::*;
 /// Stores `n` items of `size` bytes of text, two at each second (newest last; ties broken
 /// by id).
 async fn big_items(app: &TestApp, pid: &str, n: usize, size: usize) {
-    let pid = pid.to_owned();
+    let pid = project(pid);
     app.db(move |conn| {
         let base = callem::time::now() - chrono::Duration::seconds(n as i64);
         for i in 0..n {
             callem::db::knowledge::insert(
                 conn,
                 &KnowledgeItem {
-                    id: callem::domain::ids::new_id(),
+                    id: callem::domain::ids::KnowledgeId::generate(),
                     project_id: pid.clone(),
                     name: format!("item {i:03}"),
                     description: None,

@@ -52,9 +52,9 @@ async fn the_shell_has_the_sidebar_and_project_selector(app: TestApp) {
     app.db(move |c| {
         Ok(callem::db::memberships::upsert(
             c,
-            &pid,
+            &project(&pid),
             &oid,
-            "member",
+            callem::domain::role::Role::Member,
             callem::time::now(),
         )?)
     })

@@ -12,7 +12,7 @@ use super::super::{client_ip, htmx};
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
-use crate::domain::ids::Id;
+use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 
 use crate::state::AppState;
@@ -52,7 +52,7 @@ impl KeyRow {
             last_used: k
                 .last_used_at
                 .map(|t| (time::relative(t, now), time::full_label(t))),
-            id: k.id,
+            id: k.id.into_string(),
             name: k.name,
             ip_restriction,
             expires,
@@ -226,14 +226,11 @@ pub async fn create(
 /// GET the revoke confirmation (an htmx fragment).
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, KeyId)>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
     let pid = shell.project_id.clone();
-    let kid = Id::parse(&kid)
-        .map_err(|_| WebError::NotFound)?
-        .into_string();
     let key = {
         let (pid, kid) = (pid.clone(), kid.clone());
         db::run(&state.pool, move |conn| {
@@ -254,14 +251,11 @@ pub async fn confirm_revoke(
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ProjectId, KeyId)>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
     let pid = shell.project_id.clone();
-    let kid = Id::parse(&kid)
-        .map_err(|_| WebError::NotFound)?
-        .into_string();
     let ip = client_ip(&req).to_string();
     let uid = shell.user_id.clone();
     let outcome = {
