@@ -129,13 +129,13 @@ async fn authentication_checks_answer_in_the_contract_order(app: TestApp) {
         let r = a.send("GET", "/v1/calls", &headers, None).await;
         assert_eq!(error(&r), (status, message.to_owned()), "{headers:?}");
     }
-    let r = app.api("GET", "/v1/calls", &good).await;
+    let r = app.list_calls(&good, "").await;
     assert_eq!(r.status, 200);
 }
 
 async fn calls_are_listed_newest_first_with_the_exact_fields(app: TestApp) {
     let (pid, key) = project_with_calls(&app).await;
-    let r = app.api("GET", "/v1/calls", &key).await;
+    let r = app.list_calls(&key, "").await;
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(
@@ -164,20 +164,17 @@ async fn calls_are_listed_newest_first_with_the_exact_fields(app: TestApp) {
     assert_eq!(b["isEngaged"], json!(false));
     assert_eq!(b["updatedAt"], "2025-12-16T09:00:00.000Z");
 
-    let r = app
-        .api("GET", "/v1/calls?limit=1&offset=1", &key)
-        .await
-        .json();
+    let r = app.list_calls(&key, "?limit=1&offset=1").await.json();
     assert_eq!(
         r["pagination"],
         json!({"total": 3, "limit": 1, "offset": 1})
     );
     assert_eq!(r["data"][0]["id"], "call_b");
-    let r = app.api("GET", "/v1/calls?offset=10", &key).await.json();
+    let r = app.list_calls(&key, "?offset=10").await.json();
     assert_eq!(r["data"], json!([]));
     assert_eq!(r["pagination"]["total"], 3);
 
-    let single = app.api("GET", "/v1/calls/call_a", &key).await;
+    let single = app.get_call(&key, "call_a").await;
     assert_eq!(single.status, 200);
     assert_eq!(
         single.json(),
@@ -197,7 +194,7 @@ async fn bad_pagination_is_a_400_naming_the_parameter(app: TestApp) {
         "limit=1.5",
         "limit=",
     ] {
-        let r = app.api("GET", &format!("/v1/calls?{q}"), &key).await;
+        let r = app.list_calls(&key, &format!("?{q}")).await;
         assert_eq!(
             error(&r),
             (400, "limit must be an integer between 1 and 1000".into()),
@@ -205,7 +202,7 @@ async fn bad_pagination_is_a_400_naming_the_parameter(app: TestApp) {
         );
     }
     for q in ["offset=-1", "offset=x", "offset=1.5"] {
-        let r = app.api("GET", &format!("/v1/knowledge?{q}"), &key).await;
+        let r = app.list_knowledge(&key, &format!("?{q}")).await;
         assert_eq!(
             error(&r),
             (
@@ -215,7 +212,7 @@ async fn bad_pagination_is_a_400_naming_the_parameter(app: TestApp) {
             "{q}"
         );
     }
-    let r = app.api("GET", "/v1/calls?limit=1000", &key).await;
+    let r = app.list_calls(&key, "?limit=1000").await;
     assert_eq!(r.json()["pagination"]["limit"], 1000);
 }
 
@@ -227,11 +224,11 @@ async fn another_projects_data_is_never_served(app: TestApp) {
     let (_, other_key) = app.issue_key(&other, "", Expiry::Never).await;
     let k = app.api("POST", "/v1/knowledge", &other_key).await;
     assert_eq!(k.status, 415);
-    let r = app.api("GET", "/v1/calls/theirs", &key).await;
+    let r = app.get_call(&key, "theirs").await;
     assert_eq!(error(&r), (404, "Call not found".into()));
-    let r = app.api("DELETE", "/v1/calls/theirs", &key).await;
+    let r = app.delete_call(&key, "theirs").await;
     assert_eq!(error(&r), (404, "Call not found".into()));
-    let list = app.api("GET", "/v1/calls", &other_key).await.json();
+    let list = app.list_calls(&other_key, "").await.json();
     assert_eq!(
         list["pagination"]["total"], 1,
         "the other project still has its call"
@@ -241,19 +238,19 @@ async fn another_projects_data_is_never_served(app: TestApp) {
 
 async fn deleting_a_call_is_permanent(app: TestApp) {
     let (_, key) = project_with_calls(&app).await;
-    let r = app.api("DELETE", "/v1/calls/call_a", &key).await;
+    let r = app.delete_call(&key, "call_a").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"id": "call_a", "deleted": true}));
     assert_eq!(
-        error(&app.api("GET", "/v1/calls/call_a", &key).await),
+        error(&app.get_call(&key, "call_a").await),
         (404, "Call not found".into())
     );
     assert_eq!(
-        error(&app.api("DELETE", "/v1/calls/call_a", &key).await),
+        error(&app.delete_call(&key, "call_a").await),
         (404, "Call not found".into())
     );
     assert_eq!(
-        app.api("GET", "/v1/calls", &key).await.json()["pagination"]["total"],
+        app.list_calls(&key, "").await.json()["pagination"]["total"],
         2
     );
 }
@@ -306,33 +303,23 @@ async fn knowledge_is_created_listed_read_and_deleted(app: TestApp) {
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["description"], "Opening hours");
 
-    let list = app.api("GET", "/v1/knowledge", &key).await.json();
+    let list = app.list_knowledge(&key, "").await.json();
     assert_eq!(
         list["pagination"],
         json!({"total": 2, "limit": 100, "offset": 0})
     );
     assert_eq!(list["data"][0]["name"], "Hours", "newest first");
     assert_eq!(list["data"][1], item, "full objects in the list");
-    assert_eq!(
-        app.api("GET", &format!("/v1/knowledge/{id}"), &key)
-            .await
-            .json(),
-        item
-    );
+    assert_eq!(app.get_knowledge(&key, &id).await.json(), item);
 
-    let r = app
-        .api("DELETE", &format!("/v1/knowledge/{id}"), &key)
-        .await;
+    let r = app.delete_knowledge(&key, &id).await;
     assert_eq!(r.json(), json!({"id": id, "deleted": true}));
     assert_eq!(
-        error(&app.api("GET", &format!("/v1/knowledge/{id}"), &key).await),
+        error(&app.get_knowledge(&key, &id).await),
         (404, "Knowledge item not found".into())
     );
     assert_eq!(
-        error(
-            &app.api("DELETE", &format!("/v1/knowledge/{id}"), &key)
-                .await
-        ),
+        error(&app.delete_knowledge(&key, &id).await),
         (404, "Knowledge item not found".into())
     );
 }
@@ -464,7 +451,7 @@ async fn every_v1_response_is_json_even_unknown_paths_and_methods(app: TestApp) 
         (404, "Not found".into())
     );
     assert_eq!(
-        error(&app.api("GET", "/v1/calls/a/b", &key).await),
+        error(&app.get_call(&key, "a/b").await),
         (404, "Not found".into())
     );
     for (m, p) in [
@@ -488,7 +475,7 @@ async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestA
     assert_eq!(r.status, 200);
     let doc = r.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    let call = app.api("GET", "/v1/calls/call_a", &key).await.json();
+    let call = app.get_call(&key, "call_a").await.json();
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -575,12 +562,7 @@ async fn revocation_is_immediate_on_every_server(app: TestApp) {
     owner
         .get(&format!("/projects/{pid}/settings/api-keys"))
         .await;
-    let r = owner
-        .post_htmx(
-            &format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"),
-            &[],
-        )
-        .await;
+    let r = owner.revoke_key(&pid, &key_id).await;
     assert_eq!(r.status, 200);
     let r = through_replica.send("GET", "/v1/calls", &auth, None).await;
     assert_eq!(
@@ -593,10 +575,10 @@ async fn revocation_is_immediate_on_every_server(app: TestApp) {
 async fn last_use_is_written_at_most_once_a_minute(app: TestApp) {
     let (_, pid) = app.setup_owner().await;
     let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
-    assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+    assert_eq!(app.list_calls(&key, "").await.status, 200);
     let after_first = callem::time::now();
     for _ in 0..49 {
-        assert_eq!(app.api("GET", "/v1/calls", &key).await.status, 200);
+        assert_eq!(app.list_calls(&key, "").await.status, 200);
     }
     let (p, k) = (
         project(&pid),
@@ -632,7 +614,7 @@ async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app: TestApp
         let r = match i {
             0 => a.get("/v1/calls").await,
             1 => a.get("/v1/nope").await,
-            _ => limited.api("GET", "/v1/calls", &key).await,
+            _ => limited.list_calls(&key, "").await,
         };
         assert_ne!(r.status, 429);
         assert_eq!(r.header("ratelimit-limit").as_deref(), Some("5"));
@@ -640,7 +622,7 @@ async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app: TestApp
         let reset: u64 = r.header("ratelimit-reset").unwrap().parse().unwrap();
         assert!((1..=60).contains(&reset));
     }
-    let r = limited.api("GET", "/v1/calls", &key).await;
+    let r = limited.list_calls(&key, "").await;
     assert_eq!(error(&r), (429, "Too many requests".into()));
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
@@ -857,16 +839,8 @@ async fn changes_through_the_api_are_audited_with_the_key_as_actor(app: TestApp)
     app.import_calls(&pid, CALL_A).await;
     let auth = [("authorization", format!("Bearer {key}"))];
     let a = app.agent();
-    let created = a
-        .send(
-            "POST",
-            "/v1/knowledge",
-            &auth,
-            Some((
-                json!({"name": "n", "text": "t"}).to_string(),
-                "application/json",
-            )),
-        )
+    let created = app
+        .create_knowledge(&key, &json!({"name": "n", "text": "t"}))
         .await
         .json();
     let item = created["id"].as_str().unwrap().to_owned();
@@ -892,12 +866,7 @@ async fn changes_through_the_api_are_audited_with_the_key_as_actor(app: TestApp)
     owner
         .get(&format!("/projects/{pid}/settings/api-keys"))
         .await;
-    owner
-        .post_htmx(
-            &format!("/projects/{pid}/settings/api-keys/{key_id}/revoke"),
-            &[],
-        )
-        .await;
+    owner.revoke_key(&pid, &key_id).await;
     let url = app.db.url().to_owned();
     let (code, _, err) = run_callem(
         &url,

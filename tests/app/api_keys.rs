@@ -97,8 +97,8 @@ async fn invalid_input_rerenders_the_modal_with_messages_and_values_and_stores_n
     ];
     for (name, ips, expires, on, message) in cases {
         let r = owner
-            .post_htmx(
-                &keys_path(&pid),
+            .create_key(
+                &pid,
                 &[
                     ("name", name),
                     ("allowed_ips", ips),
@@ -121,7 +121,7 @@ async fn invalid_input_rerenders_the_modal_with_messages_and_values_and_stores_n
         assert!(!r.body.contains("ck_live_"));
     }
     let r = owner
-        .post_htmx(&keys_path(&pid), &[("name", "Prod"), ("expires", "45d")])
+        .create_key(&pid, &[("name", "Prod"), ("expires", "45d")])
         .await;
     assert!(r.body.contains("Choose an expiration"));
     assert_eq!(count_rows(&app, "api_keys").await, 0);
@@ -132,8 +132,8 @@ async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: Tes
     let (owner, pid) = app.setup_owner().await;
     owner.get(&keys_path(&pid)).await;
     let r = owner
-        .post_htmx(
-            &keys_path(&pid),
+        .create_key(
+            &pid,
             &[
                 ("name", "  Production CRM Integration "),
                 ("allowed_ips", "203.0.113.7\n10.0.0.0/24, 10.0.0.0/24"),
@@ -209,14 +209,11 @@ async fn the_list_shows_the_five_columns_in_their_formats(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner.get(&keys_path(&pid)).await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
-            &[("name", "Never expires"), ("expires", "never")],
-        )
+        .create_key(&pid, &[("name", "Never expires"), ("expires", "never")])
         .await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
+        .create_key(
+            &pid,
             &[
                 ("name", "Dated"),
                 ("allowed_ips", "1.1.1.1 2.2.2.2 2001:db8::/32"),
@@ -226,8 +223,8 @@ async fn the_list_shows_the_five_columns_in_their_formats(app: TestApp) {
         )
         .await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
+        .create_key(
+            &pid,
             &[
                 ("name", "Old one"),
                 ("allowed_ips", "*, 1.1.1.1"),
@@ -284,16 +281,10 @@ async fn revoking_asks_by_name_removes_the_row_and_records_who(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner.get(&keys_path(&pid)).await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
-            &[("name", "Staging"), ("expires", "never")],
-        )
+        .create_key(&pid, &[("name", "Staging"), ("expires", "never")])
         .await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
-            &[("name", "Keep me"), ("expires", "never")],
-        )
+        .create_key(&pid, &[("name", "Keep me"), ("expires", "never")])
         .await;
     let p = project(&pid);
     let key = app
@@ -388,10 +379,7 @@ async fn developers_and_members_read_but_cannot_create_or_revoke(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner.get(&keys_path(&pid)).await;
     owner
-        .post_htmx(
-            &keys_path(&pid),
-            &[("name", "Owner's key"), ("expires", "never")],
-        )
+        .create_key(&pid, &[("name", "Owner's key"), ("expires", "never")])
         .await;
     let p = project(&pid);
     let key_id = app.db(move |c| Ok(db::api_keys::list_active(c, &p)?)).await[0]
@@ -424,10 +412,7 @@ async fn developers_and_members_read_but_cannot_create_or_revoke(app: TestApp) {
             403
         );
         let r = user
-            .post_htmx(
-                &keys_path(&pid),
-                &[("name", "Sneaky"), ("expires", "never")],
-            )
+            .create_key(&pid, &[("name", "Sneaky"), ("expires", "never")])
             .await;
         assert_eq!(r.status, 403, "{role} create");
         let r = user

@@ -308,7 +308,7 @@ async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app: TestApp) 
             .status,
         403
     );
-    assert_eq!(app.api("GET", "/v1/calls/c001", &key).await.status, 200);
+    assert_eq!(app.get_call(&key, "c001").await.status, 200);
 
     let dev = app
         .user_with_role(&pid, "dev@example.com", "developer")
@@ -341,7 +341,7 @@ async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app: TestApp) 
         404
     );
     assert_eq!(
-        app.api("GET", "/v1/calls/c001", &key).await.status,
+        app.get_call(&key, "c001").await.status,
         404,
         "gone from the API too"
     );
@@ -416,10 +416,7 @@ async fn knowledge_items_are_added_viewed_safely_and_deleted(app: TestApp) {
     );
     assert!(!view.body.contains("<script>alert"), "raw HTML never runs");
     assert!(!view.body.contains("javascript:"));
-    let api = app
-        .api("GET", &format!("/v1/knowledge/{id}"), &key)
-        .await
-        .json();
+    let api = app.get_knowledge(&key, &id).await.json();
     assert_eq!(api["name"], "Refund policy");
     assert_eq!(api["description"], "Money back");
     assert_eq!(
@@ -483,12 +480,7 @@ async fn knowledge_items_are_added_viewed_safely_and_deleted(app: TestApp) {
         r.header("x-callem-toast").as_deref(),
         Some("Knowledge+item+deleted.")
     );
-    assert_eq!(
-        app.api("GET", &format!("/v1/knowledge/{id}"), &key)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.get_knowledge(&key, &id).await.status, 404);
     let p = project(&pid);
     let events = app
         .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))

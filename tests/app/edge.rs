@@ -488,7 +488,7 @@ async fn security_headers_are_on_every_response_and_data_is_never_cached(app: Te
     let (owner, pid) = app.setup_owner().await;
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
     let page = owner.get(&format!("/projects/{pid}/calls")).await;
-    let api = app.api("GET", "/v1/calls", &key).await;
+    let api = app.list_calls(&key, "").await;
     let refused_csrf = owner.send("POST", "/logout", &[], None).await;
     let not_found = owner.get("/nowhere").await;
     let method = app.api("PUT", "/v1/calls", &key).await;

@@ -223,7 +223,50 @@ impl TestApp {
             .await
     }
 
-    /// A request to the API with a bearer token.
+    /// `GET /v1/calls` with a query string (`""`, `"?limit=5"` …).
+    pub async fn list_calls(&self, key: &str, query: &str) -> Resp {
+        self.api("GET", &format!("/v1/calls{query}"), key).await
+    }
+
+    /// `GET /v1/calls/{id}`.
+    pub async fn get_call(&self, key: &str, id: &str) -> Resp {
+        self.api("GET", &format!("/v1/calls/{id}"), key).await
+    }
+
+    /// `DELETE /v1/calls/{id}`.
+    pub async fn delete_call(&self, key: &str, id: &str) -> Resp {
+        self.api("DELETE", &format!("/v1/calls/{id}"), key).await
+    }
+
+    /// `GET /v1/knowledge` with a query string.
+    pub async fn list_knowledge(&self, key: &str, query: &str) -> Resp {
+        self.api("GET", &format!("/v1/knowledge{query}"), key).await
+    }
+
+    /// `GET /v1/knowledge/{id}`.
+    pub async fn get_knowledge(&self, key: &str, id: &str) -> Resp {
+        self.api("GET", &format!("/v1/knowledge/{id}"), key).await
+    }
+
+    /// `POST /v1/knowledge` with a JSON body.
+    pub async fn create_knowledge(&self, key: &str, body: &serde_json::Value) -> Resp {
+        self.agent()
+            .send(
+                "POST",
+                "/v1/knowledge",
+                &[("authorization", format!("Bearer {key}"))],
+                Some((body.to_string(), "application/json")),
+            )
+            .await
+    }
+
+    /// `DELETE /v1/knowledge/{id}`.
+    pub async fn delete_knowledge(&self, key: &str, id: &str) -> Resp {
+        self.api("DELETE", &format!("/v1/knowledge/{id}"), key)
+            .await
+    }
+
+    /// Any request to the API with a bearer token (for methods and paths it does not route).
     pub async fn api(&self, method: &str, path: &str, key: &str) -> Resp {
         self.agent()
             .send(
@@ -488,6 +531,21 @@ impl Agent {
             path,
             &headers,
             Some((body, "application/x-www-form-urlencoded")),
+        )
+        .await
+    }
+
+    /// Creates a key from the dashboard's modal (htmx, as the page does).
+    pub async fn create_key(&self, project_id: &str, fields: &[(&str, &str)]) -> Resp {
+        self.post_htmx(&format!("/projects/{project_id}/settings/api-keys"), fields)
+            .await
+    }
+
+    /// Revokes a key from the dashboard's confirmation (htmx, as the page does).
+    pub async fn revoke_key(&self, project_id: &str, key_id: &str) -> Resp {
+        self.post_htmx(
+            &format!("/projects/{project_id}/settings/api-keys/{key_id}/revoke"),
+            &[],
         )
         .await
     }

@@ -168,7 +168,7 @@ async fn project_with_data(app: &TestApp) -> (String, String, String) {
         .await;
     add_knowledge(app, &pid, 1).await;
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
-    let item = app.api("GET", "/v1/knowledge", &key).await.json()["data"][0]["id"]
+    let item = app.list_knowledge(&key, "").await.json()["data"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -227,24 +227,19 @@ async fn api_ids_with_a_nul_are_not_found_but_only_after_authentication(app: Tes
         );
     }
     assert_eq!(
-        app.api("GET", "/v1/calls/call_a", &key).await.status,
+        app.get_call(&key, "call_a").await.status,
         200,
         "nothing was deleted"
     );
-    assert_eq!(
-        app.api("GET", &format!("/v1/knowledge/{item}"), &key)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get_knowledge(&key, &item).await.status, 200);
 
     // Query parameters with a NUL: a 400 naming them, or ignored.
-    let r = app.api("GET", "/v1/calls?limit=%00", &key).await;
+    let r = app.list_calls(&key, "?limit=%00").await;
     assert_eq!(
         error(&r),
         (400, "limit must be an integer between 1 and 1000".into())
     );
-    let r = app.api("GET", "/v1/knowledge?offset=1%00", &key).await;
+    let r = app.list_knowledge(&key, "?offset=1%00").await;
     assert_eq!(
         error(&r),
         (
@@ -252,7 +247,7 @@ async fn api_ids_with_a_nul_are_not_found_but_only_after_authentication(app: Tes
             "offset must be an integer between 0 and 1000000000".into()
         )
     );
-    assert_eq!(app.api("GET", "/v1/calls?x%00=%00", &key).await.status, 200);
+    assert_eq!(app.list_calls(&key, "?x%00=%00").await.status, 200);
 }
 
 async fn api_knowledge_fields_with_a_nul_are_a_400_naming_the_field(app: TestApp) {

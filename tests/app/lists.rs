@@ -38,7 +38,7 @@ async fn a_page_larger_than_a_batch_is_the_same_json_as_a_small_one(app: TestApp
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
     // 30 items of 300 KiB: about 9 MiB, several batches.
     big_items(&app, &pid, 30, 300 * 1024).await;
-    let all = app.api("GET", "/v1/knowledge?limit=1000", &key).await;
+    let all = app.list_knowledge(&key, "?limit=1000").await;
     assert_eq!(all.status, 200);
     assert_eq!(
         all.header("content-type").as_deref(),
@@ -55,11 +55,7 @@ async fn a_page_larger_than_a_batch_is_the_same_json_as_a_small_one(app: TestApp
     let mut paged = Vec::new();
     for offset in (0..30).step_by(3) {
         let p = app
-            .api(
-                "GET",
-                &format!("/v1/knowledge?limit=3&offset={offset}"),
-                &key,
-            )
+            .list_knowledge(&key, &format!("?limit=3&offset={offset}"))
             .await
             .json();
         paged.extend(
@@ -85,10 +81,7 @@ async fn a_page_larger_than_a_batch_is_the_same_json_as_a_small_one(app: TestApp
     );
     assert_eq!(v["data"][0]["text"].as_str().unwrap().len(), 3 + 300 * 1024);
 
-    let page = app
-        .api("GET", "/v1/knowledge?limit=5&offset=10", &key)
-        .await
-        .json();
+    let page = app.list_knowledge(&key, "?limit=5&offset=10").await.json();
     let names5: Vec<&str> = page["data"]
         .as_array()
         .unwrap()
