@@ -268,7 +268,7 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
         bail!("line {line}: a call with id '{id}' already exists; nothing was imported");
     }
     let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
-    let mut progress = crate::import::Progress::new(count);
+    let mut progress = crate::import::Progress::new("importing calls", count);
     let imported = db::run(&pool, move |conn| {
         db::calls::insert_all(conn, &calls, |done| progress.update(done))
     })
@@ -291,7 +291,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
         .await?
         .map_err(|e| anyhow!(e))?;
     eprintln!("preparing the Demo project…");
-    let mut progress = crate::import::Progress::new(demo::CALLS);
+    let mut progress = crate::import::Progress::new("writing demo calls", demo::CALLS);
     let (project_id, replaced, joined) = db::run(&pool, move |conn| {
         use diesel::Connection;
         conn.transaction::<_, db::DbError, _>(|conn| {

@@ -1,9 +1,9 @@
 //! Reading JSON Lines of calls for `callem import calls`: every line is validated before
 //! anything is stored, and an invalid line is reported by number with the reason.
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::time::Instant;
+use std::io::{BufRead, IsTerminal, Read};
 
 use anyhow::bail;
 use chrono::NaiveDateTime;
@@ -94,41 +94,49 @@ pub fn read_calls(
     Ok(out)
 }
 
-/// Progress on stderr: a live counter on a terminal, a line every 10% otherwise.
+/// Progress on stderr: a live bar (count, rate, time left) on a terminal; a plain line every
+/// 10% otherwise, so a log or a script sees steady, parseable progress.
 pub struct Progress {
+    what: &'static str,
     total: usize,
-    tty: bool,
-    started: Instant,
+    bar: Option<ProgressBar>,
     last_tenth: usize,
 }
 
 impl Progress {
-    pub fn new(total: usize) -> Self {
+    /// Progress of `what` (e.g. "importing calls") towards `total`.
+    pub fn new(what: &'static str, total: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let template = format!(
+                "{what} {{bar:30}} {{pos}}/{{len}} ({{percent}}%, {{per_sec}}, {{eta}} left)"
+            );
+            if let Ok(style) = ProgressStyle::with_template(&template) {
+                bar.set_style(style);
+            }
+            bar
+        });
         Progress {
+            what,
             total,
-            tty: std::io::stderr().is_terminal(),
-            started: Instant::now(),
+            bar,
             last_tenth: 0,
         }
     }
 
     pub fn update(&mut self, done: usize) {
-        let total = self.total.max(1);
-        let pct = done * 100 / total;
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(
-                err,
-                "\rimporting calls: {done}/{} ({pct}%, {rate:.0}/s)",
-                self.total
-            );
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
             if done >= self.total {
-                let _ = writeln!(err);
+                bar.finish();
             }
-        } else if pct / 10 > self.last_tenth || done >= self.total {
+            return;
+        }
+        let pct = done * 100 / self.total.max(1);
+        if pct / 10 > self.last_tenth || done >= self.total {
             self.last_tenth = pct / 10;
-            let _ = writeln!(err, "importing calls: {done}/{} ({pct}%)", self.total);
+            eprintln!("{}: {done}/{} ({pct}%)", self.what, self.total);
         }
     }
 }

@@ -105,6 +105,7 @@ fn raise_open_file_limit() {
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    #[allow(unsafe_code)]
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
         {
@@ -126,6 +127,7 @@ fn raise_open_file_limit() {
 fn return_large_blocks_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    #[allow(unsafe_code)]
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }

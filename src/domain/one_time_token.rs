@@ -40,12 +40,11 @@ fn hash(token: &str) -> String {
 
 /// Whether a presented token is the one whose hash is stored (compared in constant time).
 pub fn matches(presented: &str, stored_hash: &str) -> bool {
-    let h = hash(presented);
-    h.len() == stored_hash.len()
-        && h.bytes()
-            .zip(stored_hash.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    use subtle::ConstantTimeEq;
+    hash(presented)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 #[cfg(test)]

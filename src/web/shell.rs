@@ -121,7 +121,7 @@ impl Shell {
         &self,
         state: &AppState,
         id: Id,
-        find: fn(&mut crate::db::DbConnection, &ProjectId, &Id) -> diesel::QueryResult<Option<T>>,
+        find: fn(&mut db::DbConnection, &ProjectId, &Id) -> diesel::QueryResult<Option<T>>,
     ) -> Result<T, WebError> {
         let pid = self.project_id.clone();
         db::run(&state.pool, move |conn| Ok(find(conn, &pid, &id)?))

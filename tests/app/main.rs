@@ -1,6 +1,9 @@
 //! One integration-test binary: every test runs against the real app over HTTP, on SQLite and
 //! (with TEST_DATABASE_URL) on PostgreSQL.
 
+// Tests may panic on what they did not expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod accounts;
