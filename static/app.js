@@ -2,6 +2,18 @@
 // No inline scripts: the Content-Security-Policy allows only this file and htmx.
 (function () {
   "use strict";
+  // htmx 2 swaps no 4xx/5xx by default. A dashboard failure answers an htmx request with the
+  // server's message as a toast, retargeted to #toasts (see src/web/error.rs), so those are
+  // swapped; a 422 is a form sent back with its messages, swapped where it was asked for.
+  if (window.htmx) {
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true },
+      { code: "[45]..", swap: true, error: true },
+      { code: "...", swap: false }
+    ];
+  }
   var modalRoot = function () { return document.getElementById("modal-root"); };
   var opener = null;
   var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]):not([hidden]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
@@ -57,17 +69,8 @@
     if (xhr.getResponseHeader("HX-Redirect")) {
       try { sessionStorage.setItem("callem:toast", msg); } catch (_) {}
     } else {
-      toast(msg, false);
+      toast(msg);
     }
-  });
-
-  document.addEventListener("htmx:responseError", function (e) {
-    var status = e.detail && e.detail.xhr ? e.detail.xhr.status : 0;
-    var msg = status === 403 ? "You are not allowed to do this, or your session expired. Reload the page."
-      : status === 404 ? "That item no longer exists. Reload the page."
-      : status === 503 ? "The database is unavailable. Try again in a moment."
-      : "Something went wrong (" + status + "). Try again.";
-    toast(msg, true);
   });
 
   // Escape or a click beside a panel that must not be lost: say how to close it instead.
@@ -101,29 +104,28 @@
   window.addEventListener("resize", placeOpenMenus);
   window.addEventListener("scroll", placeOpenMenus, true);
 
-  // Toasts live in one live region that exists from the start, so screen readers announce
-  // them (a region added together with its text is often missed).
-  function toastRegion() {
-    var region = document.getElementById("toasts");
-    if (!region) {
-      region = document.createElement("div");
-      region.id = "toasts";
-      region.className = "toasts";
-      region.setAttribute("role", "status");
-      region.setAttribute("aria-live", "polite");
-      document.body.appendChild(region);
-    }
-    return region;
+  // Toasts live in one live region that is in the page from the start (layouts/app.html), so
+  // screen readers announce them (a region added together with its text is often missed).
+  // Each goes away after a while: those made here, and the server's error toasts.
+  var TOAST_MS = 6000, ERROR_TOAST_MS = 10000;
+  function expire(el) {
+    setTimeout(function () { el.remove(); }, el.classList.contains("toast-error") ? ERROR_TOAST_MS : TOAST_MS);
   }
 
-  function toast(msg, isError) {
+  function toast(msg) {
+    var region = document.getElementById("toasts");
+    if (!region) return;
     var el = document.createElement("div");
-    el.className = "toast" + (isError ? " toast-error" : "");
-    if (isError) el.setAttribute("role", "alert");
+    el.className = "toast";
     el.textContent = msg;
-    toastRegion().appendChild(el);
-    setTimeout(function () { el.remove(); }, 6000);
+    region.appendChild(el);
+    expire(el);
   }
+
+  document.addEventListener("htmx:load", function (e) {
+    var el = e.detail && e.detail.elt;
+    if (el && el.matches && el.matches("#toasts [data-toast]")) expire(el);
+  });
 
   document.addEventListener("keydown", function (e) {
     var modal = document.querySelector("#modal-root .modal");
@@ -231,14 +233,13 @@
   document.addEventListener("htmx:historyRestore", function () { markDoneSteps(document); });
 
   document.addEventListener("DOMContentLoaded", function () {
-    toastRegion();
     if (location.pathname === "/docs/api") {
       try { localStorage.setItem("callem:read-api-docs", "yes"); } catch (_) {}
     }
     markDoneSteps(document);
     try {
       var pending = sessionStorage.getItem("callem:toast");
-      if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending, false); }
+      if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending); }
     } catch (_) {}
     document.querySelectorAll("details[data-dismissible]").forEach(function (d) {
       try { if (localStorage.getItem("callem:" + d.dataset.dismissible) === "closed") d.open = false; } catch (_) {}
