@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -169,6 +169,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// A real mouse click at a point of the window (CSS pixels from its top left).
+    pub async fn click_at(&self, x: f64, y: f64) {
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x,
+                y,
+            })
+            .then(PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(mouse)
+            .await
+            .expect("click at a point");
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field
@@ -322,6 +342,25 @@ async fn assert_visible_to_a_person(b: &Browser, css: &str) {
     b.wait_for(&js, json!("ok")).await;
 }
 
+/// Fails unless a click at the centre of `css` would land on something else (the page behind
+/// an open dialog is covered by its backdrop).
+async fn assert_covered(b: &Browser, css: &str) {
+    let js = format!(
+        "const el = document.querySelector({css:?});
+         const r = el.getBoundingClientRect();
+         const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+         return !!hit && hit !== el && !el.contains(hit);"
+    );
+    b.wait_for(&js, json!(true)).await;
+}
+
+/// Whether a dialog is open (shown with showModal, so the page behind is inert).
+const DIALOG_OPEN: &str = "return !!document.querySelector('#modal-root dialog[open]') && document.querySelector('#modal-root dialog').matches(':modal')";
+/// A call with a transcript, as `callem import calls` reads it.
+const DEMO_CALL: &str = r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#;
+/// The message an action on something gone gets from the server.
+const GONE: &str = "There is nothing here, or you do not have access to it.";
+
 /// Setup, sign-in, the API Keys tab end to end (with the key tried on /v1), a call's
 /// transcript, a knowledge item added and deleted, the small-screen layout, and a restart.
 async fn walk_through(b: Browser, app: TestApp, shots: &str) {
@@ -377,15 +416,27 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text("#keys-table", "No API keys yet").await;
     b.screenshot(&format!("{shots}01-api-keys-empty")).await;
 
-    // The modal: a bad IP rule is refused next to its field, values kept.
+    // The modal is a dialog: the focus moves into it, the page behind is covered, and Escape
+    // or a click beside it closes it, with the focus back on the button that opened it.
     b.click("[data-testid=create-key]").await;
     b.find(".modal #key-name").await;
-    // Focus moves into the modal.
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
     b.wait_for("return document.activeElement.id", json!("key-name"))
         .await;
+    assert_covered(&b, "nav.sidebar a[href$='/calls']").await;
     b.press(Key::Escape).await;
     b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.dataset.testid",
+        json!("create-key"),
+    )
+    .await;
     b.click("[data-testid=create-key]").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.click_at(8.0, 8.0).await;
+    b.gone(".modal").await;
+    b.click("[data-testid=create-key]").await;
+    // A bad IP rule is refused next to its field, values kept, the dialog still open.
     b.type_into("#key-name", "Production CRM Integration").await;
     b.type_into("#key-ips", "203.0.113.7, 10.0.0.5/24").await;
     b.click(".modal button[type=submit]").await;
@@ -395,14 +446,23 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .script("return document.querySelector('#key-name').value")
         .await;
     assert_eq!(kept, "Production CRM Integration");
-    // Focus stays trapped in the dialog.
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.wait_for("return document.activeElement.id", json!("key-ips"))
+        .await;
+    // Tab goes round the dialog and never reaches the page behind.
+    let mut reached_submit = false;
     for _ in 0..12 {
         b.press(Key::Tab).await;
-        let inside = b
-            .script("return !!document.activeElement.closest('.modal')")
+        let behind = b
+            .script("return document.querySelector('.app').contains(document.activeElement)")
             .await;
-        assert_eq!(inside, true, "Tab left the modal");
+        assert_eq!(behind, false, "Tab reached the page behind the dialog");
+        reached_submit |= b
+            .script("return document.activeElement.matches('.modal button[type=submit]')")
+            .await
+            == true;
     }
+    assert!(reached_submit, "Tab moves through the dialog's controls");
     b.screenshot(&format!("{shots}02-create-modal-error")).await;
 
     // Fix it, choose an expiry, create.
@@ -420,15 +480,18 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let key = b.wait_text("#revealed-key", "ck_live_").await;
     assert!(callem::domain::api_key::is_well_formed(key.trim()), "{key}");
     b.wait_text(".modal", "It will not be shown again.").await;
-    // The key is shown once: neither Escape nor a click beside the panel throws it away.
+    // The key is shown once: neither Escape (twice, which Chromium would let close any
+    // dialog) nor a click beside the panel throws it away; each says how to close it.
+    const HINT_SHOWN: &str = "return !document.querySelector('[data-static-hint]').hidden";
     b.press(Key::Escape).await;
-    b.wait_for(
-        "return !document.querySelector('[data-static-hint]').hidden",
-        json!(true),
-    )
-    .await;
-    b.script("document.querySelector('.modal-backdrop').click()")
+    b.wait_for(HINT_SHOWN, json!(true)).await;
+    b.press(Key::Escape).await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.script("document.querySelector('[data-static-hint]').hidden = true")
         .await;
+    b.click_at(8.0, 8.0).await;
+    b.wait_for(HINT_SHOWN, json!(true)).await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
     assert_eq!(b.count("#revealed-key").await, 1, "still revealed");
     b.screenshot(&format!("{shots}03a-reveal-kept-1440px"))
         .await;
@@ -446,6 +509,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.screenshot(&format!("{shots}03-reveal-panel")).await;
     b.click(".modal-footer [data-close-modal]").await;
     b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.dataset.testid",
+        json!("create-key"),
+    )
+    .await;
 
     // The row and its five columns.
     let row = b.text("#keys-table tbody tr").await;
@@ -533,7 +601,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         "refused right after the revoke"
     );
 
-    // Calls: the table, then a call's transcript.
+    // Another tab revokes a key this one still lists: revoking it here says so in a toast
+    // with the server's message, and no dialog opens.
     let project_id = b
         .current_url()
         .await
@@ -544,7 +613,29 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .next()
         .unwrap()
         .to_owned();
-    app.import_calls(&project_id, r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#).await;
+    let keys_page = format!("/projects/{project_id}/settings/api-keys");
+    let (other_key, _) = app
+        .issue_key(&project_id, "", callem::domain::expiry::Expiry::Never)
+        .await;
+    b.goto(&format!("{base}{keys_page}")).await;
+    b.wait_text("#keys-table", "test key").await;
+    let other_tab = Agent::new(&base);
+    other_tab.login(OWNER_EMAIL, PASSWORD).await;
+    other_tab.get(&keys_page).await;
+    let r = other_tab
+        .post_htmx(&format!("{keys_page}/{other_key}/revoke"), &[])
+        .await;
+    assert_eq!(r.status, 200, "revoked in the other tab");
+    b.click("#keys-table details.menu summary").await;
+    b.click("#keys-table details.menu[open] [role=menuitem]")
+        .await;
+    b.wait_text("#toasts [role=alert]", GONE).await;
+    assert_visible_to_a_person(&b, "#toasts [role=alert]").await;
+    assert_eq!(b.count("#modal-root dialog").await, 0, "no dialog");
+    b.screenshot(&format!("{shots}04c-error-toast")).await;
+
+    // Calls: the table, then a call's transcript.
+    app.import_calls(&project_id, DEMO_CALL).await;
     b.click("nav.sidebar a[href$='/calls']").await;
     b.wait_text("#calls-results", "Showing 1–1 of 1").await;
     b.screenshot(&format!("{shots}06-calls")).await;
@@ -585,6 +676,35 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert_eq!(b.count(".turn-assistant").await, 2);
     assert_eq!(b.count(".turn-user").await, 2);
     b.screenshot(&format!("{shots}07-call-transcript")).await;
+
+    // The other tab deletes the call while this one asks to confirm it: the refusal is a
+    // toast above the dialog, where a person reads it, and the dialog stays until closed.
+    b.click("button[hx-get$='/delete']").await;
+    b.wait_text(".modal", "Delete the call").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    let call_page = format!("/projects/{project_id}/calls/demo_call");
+    other_tab.get(&call_page).await;
+    let r = other_tab
+        .post_htmx(&format!("{call_page}/delete"), &[])
+        .await;
+    assert!(
+        r.header("hx-redirect").is_some(),
+        "deleted in the other tab"
+    );
+    b.click(".modal .btn-danger").await;
+    b.wait_text("#toasts [role=alert]", GONE).await;
+    assert_visible_to_a_person(&b, "#toasts [role=alert]").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.screenshot(&format!("{shots}07a-error-toast-over-dialog"))
+        .await;
+    b.press(Key::Escape).await;
+    b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.matches(\"button[hx-get$='/delete']\")",
+        json!(true),
+    )
+    .await;
+    app.import_calls(&project_id, DEMO_CALL).await;
 
     // Knowledge: add an item through the modal, read it, delete it.
     b.click("nav.sidebar a[href$='/knowledge']").await;
