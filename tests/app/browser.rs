@@ -2,6 +2,7 @@
 //! fantoccini. Screenshots land in target/screenshots/. Outside CI the test skips, saying so,
 //! when no chromedriver is installed; with CI=true a missing chromedriver fails it.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,8 @@ use crate::helpers::*;
 /// How long a helper waits for the page to show what it expects.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// chromedriver running on a free port; killed on drop.
+/// chromedriver running on a free port, in a process group of its own with the Chromium it
+/// starts; the whole group is killed on drop, so a failed test leaves no browser behind.
 struct Driver {
     child: Child,
     url: String,
@@ -25,6 +27,10 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -78,6 +84,7 @@ impl Browser {
             .port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
