@@ -9,7 +9,7 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer, ResponseError};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use sha2::{Digest, Sha512};
 use tracing_actix_web::TracingLogger;
 
@@ -205,9 +205,14 @@ impl Application {
                     web::scope("")
                         .wrap(from_fn(csrf::protect))
                         .wrap(session)
+                        // Outermost, so a CSRF refusal reaches htmx as a toast too.
+                        .wrap(from_fn(crate::web::error::toasts_for_htmx))
                         .configure(crate::web::config),
                 )
-                .default_service(web::to(|| async { WebError::NotFound.error_response() }))
+                // An error (not a rendered page), so an htmx request gets it as a toast.
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(WebError::NotFound)
+                }))
         })
         .shutdown_timeout(10)
         // `main` listens for SIGTERM/SIGINT itself, from before the first line it prints.

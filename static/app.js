@@ -1,48 +1,119 @@
-// Callem Studio dashboard behaviour: modals (focus trap, Escape), menus, copy, small helpers.
+// Callem Studio dashboard behaviour: dialogs, menus, toasts, copy, small helpers.
 // No inline scripts: the Content-Security-Policy allows only this file and htmx.
 (function () {
   "use strict";
+  // htmx 2 swaps no 4xx/5xx by default. A dashboard failure answers an htmx request with the
+  // server's message as a toast, retargeted to #toasts (see src/web/error.rs), so those are
+  // swapped; a 422 is a form sent back with its messages, swapped where it was asked for.
+  if (window.htmx) {
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true },
+      { code: "[45]..", swap: true, error: true },
+      { code: "...", swap: false }
+    ];
+  }
+  // Modals are native <dialog>s swapped into #modal-root and opened with showModal(): the
+  // browser keeps the focus inside, makes the page behind inert and turns Escape into a
+  // `cancel` event. This script only picks where the focus starts and returns, and keeps the
+  // one-time key panel ([data-static]) from being closed by anything but its Done button.
   var modalRoot = function () { return document.getElementById("modal-root"); };
   var opener = null;
-  var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]):not([hidden]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
 
-  function focusables(el) {
-    return Array.prototype.filter.call(el.querySelectorAll(FOCUSABLE), function (n) {
-      return n.offsetParent !== null || n === document.activeElement;
-    });
+  function openDialog() {
+    return document.querySelector("#modal-root dialog[open]");
   }
 
-  function closeModal() {
+  // The toast region follows the open dialog: outside it, the page is inert and hidden from
+  // assistive technology, and a toast would sit under the backdrop.
+  function toastsInto(parent) {
+    var region = document.getElementById("toasts");
+    if (region && region.parentNode !== parent) parent.appendChild(region);
+  }
+
+  function closeMenus() {
+    document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+  }
+
+  function showDialog(dialog) {
+    closeMenus();
+    if (!dialog.open) dialog.showModal();
+    toastsInto(dialog);
+  }
+
+  // Once settled (htmx puts the focus back on a field with the same id before that): the
+  // first field to fix, or the one the dialog names.
+  function focusDialog(dialog) {
+    var target = dialog.querySelector("[aria-invalid=true]") || dialog.querySelector("[data-autofocus]");
+    if (target) target.focus();
+  }
+
+  // After a dialog closed, or after a swap left #modal-root without one (the revoke's answer).
+  function dialogGone() {
+    toastsInto(document.body);
     var root = modalRoot();
-    if (!root || !root.firstElementChild) return;
-    root.innerHTML = "";
-    document.body.classList.remove("modal-open");
-    var back = opener && document.body.contains(opener) ? opener : document.querySelector("[data-testid=create-key]") || document.getElementById("main");
+    if (root && !root.querySelector("dialog")) root.innerHTML = "";
+    var back = opener && opener.isConnected ? opener : document.querySelector("[data-testid=create-key]") || document.getElementById("main");
     if (back) back.focus();
     opener = null;
   }
 
-  function openedModal() {
-    var modal = document.querySelector("#modal-root .modal");
-    if (!modal) return;
-    document.body.classList.add("modal-open");
-    var target = modal.querySelector("[aria-invalid=true]") || modal.querySelector("[data-autofocus]") || focusables(modal)[0];
-    if (target) target.focus();
+  // Escape or a click beside a panel that must not be lost: say how to close it instead.
+  function holdStatic(dialog) {
+    var hint = dialog.querySelector("[data-static-hint]");
+    if (hint) hint.hidden = false;
+    var done = dialog.querySelector("[data-close-modal]");
+    if (done) done.focus();
   }
+
+  document.addEventListener("cancel", function (e) {
+    var d = e.target;
+    if (d.matches && d.matches("#modal-root dialog[data-static]")) { e.preventDefault(); holdStatic(d); }
+  }, true);
+
+  document.addEventListener("close", function (e) {
+    var d = e.target;
+    if (!d.matches || !d.matches("#modal-root dialog") || !d.isConnected) return;
+    // Chromium closes a dialog without a cancelable `cancel` on a second Escape with no click
+    // in between: the one-time key comes back rather than being lost.
+    if (d.hasAttribute("data-static") && d.returnValue !== "done") { d.showModal(); holdStatic(d); return; }
+    toastsInto(document.body);
+    d.remove();
+    dialogGone();
+  }, true);
 
   document.addEventListener("htmx:beforeRequest", function (e) {
     var t = e.detail && e.detail.target;
-    if (t && t.id === "modal-root" && !document.querySelector("#modal-root .modal")) {
+    if (t && t.id === "modal-root" && !openDialog()) {
       opener = document.activeElement;
       var menu = opener && opener.closest("details.menu");
       if (menu) opener = menu.querySelector("summary");
     }
   });
 
+  // The dialog about to be replaced (a form sent back with its messages) lets go of the toasts.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail && e.detail.target && e.detail.target.id === "modal-root") toastsInto(document.body);
+  });
+
   document.addEventListener("htmx:afterSettle", function (e) {
-    if (e.detail && e.detail.target && e.detail.target.id === "modal-root") {
-      document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
-      if (document.querySelector("#modal-root .modal")) openedModal(); else closeModal();
+    var t = e.detail && e.detail.target;
+    var dialog = t && t.id === "modal-root" && t.querySelector("dialog[open]");
+    if (dialog) focusDialog(dialog);
+  });
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var t = e.detail && e.detail.target;
+    if (!t) return;
+    if (t.id === "modal-root") {
+      var dialog = t.querySelector("dialog");
+      if (dialog) showDialog(dialog); else dialogGone();
+    } else if (t.id === "toasts" && !openDialog()) {
+      // An action from a menu failed: the menu closes, the focus goes back to its button.
+      var menu = document.activeElement && document.activeElement.closest("details.menu[open]");
+      closeMenus();
+      if (menu) menu.querySelector("summary").focus();
     }
   });
 
@@ -57,26 +128,9 @@
     if (xhr.getResponseHeader("HX-Redirect")) {
       try { sessionStorage.setItem("callem:toast", msg); } catch (_) {}
     } else {
-      toast(msg, false);
+      toast(msg);
     }
   });
-
-  document.addEventListener("htmx:responseError", function (e) {
-    var status = e.detail && e.detail.xhr ? e.detail.xhr.status : 0;
-    var msg = status === 403 ? "You are not allowed to do this, or your session expired. Reload the page."
-      : status === 404 ? "That item no longer exists. Reload the page."
-      : status === 503 ? "The database is unavailable. Try again in a moment."
-      : "Something went wrong (" + status + "). Try again.";
-    toast(msg, true);
-  });
-
-  // Escape or a click beside a panel that must not be lost: say how to close it instead.
-  function holdStatic(modal) {
-    var hint = modal && modal.querySelector("[data-static-hint]");
-    if (hint) hint.hidden = false;
-    var done = modal && modal.querySelector("[data-close-modal]");
-    if (done) done.focus();
-  }
 
   // Menus float above everything (position: fixed from the button's place), so a table's
   // scroll box cannot clip them; near the bottom of the window they open upwards.
@@ -101,48 +155,31 @@
   window.addEventListener("resize", placeOpenMenus);
   window.addEventListener("scroll", placeOpenMenus, true);
 
-  // Toasts live in one live region that exists from the start, so screen readers announce
-  // them (a region added together with its text is often missed).
-  function toastRegion() {
-    var region = document.getElementById("toasts");
-    if (!region) {
-      region = document.createElement("div");
-      region.id = "toasts";
-      region.className = "toasts";
-      region.setAttribute("role", "status");
-      region.setAttribute("aria-live", "polite");
-      document.body.appendChild(region);
-    }
-    return region;
+  // Toasts live in one live region that is in the page from the start (layouts/app.html), so
+  // screen readers announce them (a region added together with its text is often missed).
+  // Each goes away after a while: those made here, and the server's error toasts.
+  var TOAST_MS = 6000, ERROR_TOAST_MS = 10000;
+  function expire(el) {
+    setTimeout(function () { el.remove(); }, el.classList.contains("toast-error") ? ERROR_TOAST_MS : TOAST_MS);
   }
 
-  function toast(msg, isError) {
+  function toast(msg) {
+    var region = document.getElementById("toasts");
+    if (!region) return;
     var el = document.createElement("div");
-    el.className = "toast" + (isError ? " toast-error" : "");
-    if (isError) el.setAttribute("role", "alert");
+    el.className = "toast";
     el.textContent = msg;
-    toastRegion().appendChild(el);
-    setTimeout(function () { el.remove(); }, 6000);
+    region.appendChild(el);
+    expire(el);
   }
+
+  document.addEventListener("htmx:load", function (e) {
+    var el = e.detail && e.detail.elt;
+    if (el && el.matches && el.matches("#toasts [data-toast]")) expire(el);
+  });
 
   document.addEventListener("keydown", function (e) {
-    var modal = document.querySelector("#modal-root .modal");
-    if (modal) {
-      if (e.key === "Escape") {
-        e.preventDefault();
-        // A revealed key is shown once: only Done closes it, never a stray Escape.
-        if (modal.closest("[data-static]")) holdStatic(modal); else closeModal();
-        return;
-      }
-      if (e.key === "Tab") {
-        var f = focusables(modal);
-        if (!f.length) return;
-        var first = f[0], last = f[f.length - 1];
-        if (e.shiftKey && (document.activeElement === first || !modal.contains(document.activeElement))) { e.preventDefault(); last.focus(); }
-        else if (!e.shiftKey && (document.activeElement === last || !modal.contains(document.activeElement))) { e.preventDefault(); first.focus(); }
-      }
-      return;
-    }
+    if (openDialog()) return;
     if (e.key === "Escape") {
       var open = document.querySelector("details.menu[open]");
       if (open) { open.open = false; open.querySelector("summary").focus(); }
@@ -155,10 +192,13 @@
 
   document.addEventListener("click", function (e) {
     var t = e.target;
-    if (t.closest("[data-close-modal]")) { closeModal(); return; }
-    var backdrop = t.classList && t.classList.contains("modal-backdrop") ? t : null;
-    if (backdrop) {
-      if (backdrop.hasAttribute("data-static")) holdStatic(backdrop.querySelector(".modal")); else closeModal();
+    var closer = t.closest("[data-close-modal]");
+    if (closer) { var d = closer.closest("dialog"); if (d) d.close("done"); return; }
+    // A click on the backdrop reaches the dialog itself, outside its box.
+    if (t.matches("#modal-root dialog[open]")) {
+      var r = t.getBoundingClientRect();
+      var outside = e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom;
+      if (outside) { if (t.hasAttribute("data-static")) holdStatic(t); else t.close(); }
       return;
     }
     var copy = t.closest("[data-copy]");
@@ -231,14 +271,13 @@
   document.addEventListener("htmx:historyRestore", function () { markDoneSteps(document); });
 
   document.addEventListener("DOMContentLoaded", function () {
-    toastRegion();
     if (location.pathname === "/docs/api") {
       try { localStorage.setItem("callem:read-api-docs", "yes"); } catch (_) {}
     }
     markDoneSteps(document);
     try {
       var pending = sessionStorage.getItem("callem:toast");
-      if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending, false); }
+      if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending); }
     } catch (_) {}
     document.querySelectorAll("details[data-dismissible]").forEach(function (d) {
       try { if (localStorage.getItem("callem:" + d.dataset.dismissible) === "closed") d.open = false; } catch (_) {}

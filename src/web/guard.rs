@@ -5,7 +5,7 @@ use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage, ResponseError};
+use actix_web::{web, Error, HttpMessage, HttpResponse};
 
 use super::error::WebError;
 use super::htmx;
@@ -35,7 +35,8 @@ pub async fn require_user(
             match found.await {
                 Ok(user) => user,
                 Err(e) => {
-                    let resp = WebError::from(e).error_response();
+                    // The error stays attached, so an htmx request gets it as a toast.
+                    let resp = HttpResponse::from_error(WebError::from(e));
                     return Ok(req.into_response(resp).map_into_right_body());
                 }
             }

@@ -51,7 +51,7 @@ async fn the_create_modal_is_a_fragment_with_the_fields(app: TestApp) {
         "1 year",
         "No expiration",
         "Custom date",
-        r#"role="dialog""#,
+        r#"<dialog class="modal""#,
         "Create Key",
     ] {
         assert!(r.body.contains(needle), "missing {needle}");

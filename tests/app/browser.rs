@@ -1,26 +1,39 @@
-//! The dashboard in real headless Chromium, driven over WebDriver (chromedriver). Screenshots
-//! land in target/screenshots/. Outside CI the test skips, saying so, when no chromedriver is
-//! installed; with CI=true a missing chromedriver fails it.
+//! The dashboard in real headless Chromium, driven over WebDriver (chromedriver) with
+//! fantoccini. Screenshots land in target/screenshots/. Outside CI the test skips, saying so,
+//! when no chromedriver is installed; with CI=true a missing chromedriver fails it.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long a helper waits for the page to show what it expects.
+const PATIENCE: Duration = Duration::from_secs(10);
 
-/// chromedriver running on a free port; killed on drop.
+/// chromedriver running on a free port, in a process group of its own with the Chromium it
+/// starts; the whole group is killed on drop, so a failed test leaves no browser behind.
 struct Driver {
     child: Child,
     url: String,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(-group, libc::SIGKILL)
+            };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -31,10 +44,31 @@ fn find_chromedriver() -> Option<String> {
     std::path::Path::new(&path).exists().then_some(path)
 }
 
-/// A WebDriver session: the handful of W3C commands the tests need.
+/// chromedriver's own command for the DevTools protocol (for `prefers-color-scheme`).
+#[derive(Debug)]
+struct DevTools(Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+/// A fantoccini session on its own chromedriver, with the few waits the walk-through needs:
+/// every helper that looks for something waits for it (htmx swaps land a moment later).
 pub struct Browser {
-    client: awc::Client,
-    session: String,
+    client: Client,
     _driver: Driver,
 }
 
@@ -53,157 +87,137 @@ impl Browser {
             .port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let profile = tempfile::tempdir().unwrap();
         let driver = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            _profile: profile,
+            profile: tempfile::tempdir().unwrap(),
         };
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .finish();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if client
-                .get(format!("{}/status", driver.url))
-                .send()
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                          "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-component-update",
                          "--disable-sync", "--window-size=1440,900",
-                         format!("--user-data-dir={}", driver._profile.path().display())]
+                         format!("--user-data-dir={}", driver.profile.path().display())]
             }
-        }}});
-        let mut res = client
-            .post(format!("{}/session", driver.url))
-            .send_json(&caps)
-            .await
-            .expect("new session");
-        let v: Value = res.json().limit(1 << 20).await.unwrap();
-        let session = v["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {v}"))
-            .to_owned();
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let mut builder =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps);
+        // chromedriver takes a moment to listen.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match builder.connect(&driver.url).await {
+                Ok(client) => break client,
+                Err(e) => assert!(Instant::now() < deadline, "no WebDriver session: {e}"),
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
         Some(Browser {
             client,
-            session,
             _driver: driver,
         })
     }
 
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{}", self._driver.url, self.session, path);
-        let req = match method {
-            "GET" => self.client.get(url),
-            "DELETE" => self.client.delete(url),
-            _ => self.client.post(url),
-        };
-        let mut res = match body {
-            Some(b) => req.send_json(&b).await,
-            None if method == "POST" => req.send_json(&json!({})).await,
-            None => req.send().await,
-        }
-        .expect("webdriver command");
-        let v: Value = res.json().limit(64 << 20).await.unwrap();
-        v["value"].clone()
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({"url": url}))).await;
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
     pub async fn current_url(&self) -> String {
-        self.cmd("GET", "/url", None)
+        self.client
+            .current_url()
             .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .expect("current URL")
+            .to_string()
     }
 
-    /// Waits up to 10 s for an element matching the CSS selector.
-    pub async fn find(&self, css: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let v = self
-                .cmd(
-                    "POST",
-                    "/element",
-                    Some(json!({"using": "css selector", "value": css})),
-                )
-                .await;
-            if let Some(id) = v[ELEMENT].as_str() {
-                return id.to_owned();
-            }
-            assert!(Instant::now() < deadline, "no element {css}");
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// Waits for an element matching the CSS selector.
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        let v = self
-            .cmd(
-                "POST",
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        v.as_array().map(|a| a.len()).unwrap_or(0)
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|all| all.len())
+            .unwrap_or(0)
     }
 
     /// Waits until nothing matches the selector.
     pub async fn gone(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         while self.count(css).await > 0 {
             assert!(Instant::now() < deadline, "{css} is still there");
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
+    /// A WebDriver click: it fails when the element is hidden or something covers it.
     pub async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/click"), None)
-            .await;
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// A real mouse click at a point of the window (CSS pixels from its top left).
+    pub async fn click_at(&self, x: f64, y: f64) {
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x,
+                y,
+            })
+            .then(PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(mouse)
+            .await
+            .expect("click at a point");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.find(css).await;
-        self.cmd("POST", &format!("/element/{id}/clear"), None)
-            .await;
-        self.cmd(
-            "POST",
-            &format!("/element/{id}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        let field = self.find(css).await;
+        field
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        self.cmd("GET", &format!("/element/{id}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.find(css).await.text().await.unwrap_or_default()
     }
 
     /// Waits until the element's text contains `needle`.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         loop {
             let t = self.text(css).await;
             if t.contains(needle) {
@@ -218,17 +232,15 @@ impl Browser {
     }
 
     pub async fn script(&self, js: &str) -> Value {
-        self.cmd(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": js, "args": []})),
-        )
-        .await
+        self.client
+            .execute(js, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {js}: {e}"))
     }
 
     /// Waits until a script returns `expected`.
     pub async fn wait_for(&self, js: &str, expected: Value) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         loop {
             let got = self.script(js).await;
             if got == expected {
@@ -242,36 +254,28 @@ impl Browser {
         }
     }
 
-    pub async fn keys(&self, keys: &str) {
-        let actions: Vec<Value> = keys
-            .chars()
-            .flat_map(|c| {
-                [
-                    json!({"type": "keyDown", "value": c.to_string()}),
-                    json!({"type": "keyUp", "value": c.to_string()}),
-                ]
-            })
-            .collect();
-        self.cmd(
-            "POST",
-            "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]})),
-        )
-        .await;
+    /// Presses a key where the focus is, as a keyboard would.
+    pub async fn press(&self, key: Key) {
+        let value = char::from(key);
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        self.client
+            .perform_actions(keys)
+            .await
+            .expect("press a key");
     }
 
     pub async fn select(&self, css: &str, value: &str) {
-        let js = format!(
-            "const s=document.querySelector({css:?}); s.value={value:?}; s.dispatchEvent(new Event('change', {{bubbles:true}}));"
-        );
-        self.script(&js).await;
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
     }
 
     pub async fn screenshot(&self, name: &str) {
-        let v = self.cmd("GET", "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.expect("screenshot");
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -281,27 +285,26 @@ impl Browser {
     pub async fn color_scheme(&self, scheme: &str) {
         let body = json!({"cmd": "Emulation.setEmulatedMedia",
                           "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
-        self.cmd("POST", "/goog/cdp/execute", Some(body)).await;
+        self.client
+            .issue_cmd(DevTools(body))
+            .await
+            .expect("emulate a colour scheme");
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
-        self.cmd(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
-        )
-        .await;
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
     }
 
     pub async fn quit(self) {
-        self.cmd("DELETE", "", None).await;
+        self.client
+            .close()
+            .await
+            .expect("end the WebDriver session");
     }
 }
-
-const ESCAPE: &str = "\u{E00C}";
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
-const ARROW_DOWN: &str = "\u{E015}";
 
 #[actix_web::test]
 #[cfg_attr(
@@ -348,6 +351,25 @@ async fn assert_visible_to_a_person(b: &Browser, css: &str) {
     );
     b.wait_for(&js, json!("ok")).await;
 }
+
+/// Fails unless a click at the centre of `css` would land on something else (the page behind
+/// an open dialog is covered by its backdrop).
+async fn assert_covered(b: &Browser, css: &str) {
+    let js = format!(
+        "const el = document.querySelector({css:?});
+         const r = el.getBoundingClientRect();
+         const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+         return !!hit && hit !== el && !el.contains(hit);"
+    );
+    b.wait_for(&js, json!(true)).await;
+}
+
+/// Whether a dialog is open (shown with showModal, so the page behind is inert).
+const DIALOG_OPEN: &str = "return !!document.querySelector('#modal-root dialog[open]') && document.querySelector('#modal-root dialog').matches(':modal')";
+/// A call with a transcript, as `callem import calls` reads it.
+const DEMO_CALL: &str = r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#;
+/// The message an action on something gone gets from the server.
+const GONE: &str = "There is nothing here, or you do not have access to it.";
 
 /// Setup, sign-in, the API Keys tab end to end (with the key tried on /v1), a call's
 /// transcript, a knowledge item added and deleted, the small-screen layout, and a restart.
@@ -404,15 +426,27 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text("#keys-table", "No API keys yet").await;
     b.screenshot(&format!("{shots}01-api-keys-empty")).await;
 
-    // The modal: a bad IP rule is refused next to its field, values kept.
+    // The modal is a dialog: the focus moves into it, the page behind is covered, and Escape
+    // or a click beside it closes it, with the focus back on the button that opened it.
     b.click("[data-testid=create-key]").await;
     b.find(".modal #key-name").await;
-    // Focus moves into the modal.
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
     b.wait_for("return document.activeElement.id", json!("key-name"))
         .await;
-    b.keys(ESCAPE).await;
+    assert_covered(&b, "nav.sidebar a[href$='/calls']").await;
+    b.press(Key::Escape).await;
+    b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.dataset.testid",
+        json!("create-key"),
+    )
+    .await;
+    b.click("[data-testid=create-key]").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.click_at(8.0, 8.0).await;
     b.gone(".modal").await;
     b.click("[data-testid=create-key]").await;
+    // A bad IP rule is refused next to its field, values kept, the dialog still open.
     b.type_into("#key-name", "Production CRM Integration").await;
     b.type_into("#key-ips", "203.0.113.7, 10.0.0.5/24").await;
     b.click(".modal button[type=submit]").await;
@@ -422,14 +456,23 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .script("return document.querySelector('#key-name').value")
         .await;
     assert_eq!(kept, "Production CRM Integration");
-    // Focus stays trapped in the dialog.
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.wait_for("return document.activeElement.id", json!("key-ips"))
+        .await;
+    // Tab goes round the dialog and never reaches the page behind.
+    let mut reached_submit = false;
     for _ in 0..12 {
-        b.keys(TAB).await;
-        let inside = b
-            .script("return !!document.activeElement.closest('.modal')")
+        b.press(Key::Tab).await;
+        let behind = b
+            .script("return document.querySelector('.app').contains(document.activeElement)")
             .await;
-        assert_eq!(inside, true, "Tab left the modal");
+        assert_eq!(behind, false, "Tab reached the page behind the dialog");
+        reached_submit |= b
+            .script("return document.activeElement.matches('.modal button[type=submit]')")
+            .await
+            == true;
     }
+    assert!(reached_submit, "Tab moves through the dialog's controls");
     b.screenshot(&format!("{shots}02-create-modal-error")).await;
 
     // Fix it, choose an expiry, create.
@@ -447,15 +490,18 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     let key = b.wait_text("#revealed-key", "ck_live_").await;
     assert!(callem::domain::api_key::is_well_formed(key.trim()), "{key}");
     b.wait_text(".modal", "It will not be shown again.").await;
-    // The key is shown once: neither Escape nor a click beside the panel throws it away.
-    b.keys(ESCAPE).await;
-    b.wait_for(
-        "return !document.querySelector('[data-static-hint]').hidden",
-        json!(true),
-    )
-    .await;
-    b.script("document.querySelector('.modal-backdrop').click()")
+    // The key is shown once: neither Escape (twice, which Chromium would let close any
+    // dialog) nor a click beside the panel throws it away; each says how to close it.
+    const HINT_SHOWN: &str = "return !document.querySelector('[data-static-hint]').hidden";
+    b.press(Key::Escape).await;
+    b.wait_for(HINT_SHOWN, json!(true)).await;
+    b.press(Key::Escape).await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.script("document.querySelector('[data-static-hint]').hidden = true")
         .await;
+    b.click_at(8.0, 8.0).await;
+    b.wait_for(HINT_SHOWN, json!(true)).await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
     assert_eq!(b.count("#revealed-key").await, 1, "still revealed");
     b.screenshot(&format!("{shots}03a-reveal-kept-1440px"))
         .await;
@@ -473,6 +519,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.screenshot(&format!("{shots}03-reveal-panel")).await;
     b.click(".modal-footer [data-close-modal]").await;
     b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.dataset.testid",
+        json!("create-key"),
+    )
+    .await;
 
     // The row and its five columns.
     let row = b.text("#keys-table tbody tr").await;
@@ -516,7 +567,7 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         assert_visible_to_a_person(&b, "#keys-table details.menu[open] [role=menuitem]").await;
         b.screenshot(&format!("{shots}04a-row-menu-{width}px"))
             .await;
-        b.keys(ESCAPE).await;
+        b.press(Key::Escape).await;
         b.wait_for(
             "return document.querySelector('#keys-table details.menu').open",
             json!(false),
@@ -528,19 +579,19 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     // Revoke through the menu and the confirmation, by keyboard alone.
     b.script("document.querySelector('#keys-table details.menu summary').focus()")
         .await;
-    b.keys(ENTER).await;
+    b.press(Key::Enter).await;
     b.wait_for(
         "return !!document.querySelector('#keys-table details.menu').open",
         json!(true),
     )
     .await;
-    b.keys(ARROW_DOWN).await;
+    b.press(Key::Down).await;
     b.wait_for(
         "return document.activeElement.getAttribute('role')",
         json!("menuitem"),
     )
     .await;
-    b.keys(ENTER).await;
+    b.press(Key::Enter).await;
     b.wait_text(".modal", "Revoke Production CRM Integration?")
         .await;
     b.screenshot(&format!("{shots}04-revoke-confirmation"))
@@ -560,7 +611,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         "refused right after the revoke"
     );
 
-    // Calls: the table, then a call's transcript.
+    // Another tab revokes a key this one still lists: revoking it here says so in a toast
+    // with the server's message, and no dialog opens.
     let project_id = b
         .current_url()
         .await
@@ -571,7 +623,29 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .next()
         .unwrap()
         .to_owned();
-    app.import_calls(&project_id, r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#).await;
+    let keys_page = format!("/projects/{project_id}/settings/api-keys");
+    let (other_key, _) = app
+        .issue_key(&project_id, "", callem::domain::expiry::Expiry::Never)
+        .await;
+    b.goto(&format!("{base}{keys_page}")).await;
+    b.wait_text("#keys-table", "test key").await;
+    let other_tab = Agent::new(&base);
+    other_tab.login(OWNER_EMAIL, PASSWORD).await;
+    other_tab.get(&keys_page).await;
+    let r = other_tab
+        .post_htmx(&format!("{keys_page}/{other_key}/revoke"), &[])
+        .await;
+    assert_eq!(r.status, 200, "revoked in the other tab");
+    b.click("#keys-table details.menu summary").await;
+    b.click("#keys-table details.menu[open] [role=menuitem]")
+        .await;
+    b.wait_text("#toasts [role=alert]", GONE).await;
+    assert_visible_to_a_person(&b, "#toasts [role=alert]").await;
+    assert_eq!(b.count("#modal-root dialog").await, 0, "no dialog");
+    b.screenshot(&format!("{shots}04c-error-toast")).await;
+
+    // Calls: the table, then a call's transcript.
+    app.import_calls(&project_id, DEMO_CALL).await;
     b.click("nav.sidebar a[href$='/calls']").await;
     b.wait_text("#calls-results", "Showing 1–1 of 1").await;
     b.screenshot(&format!("{shots}06-calls")).await;
@@ -612,6 +686,35 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert_eq!(b.count(".turn-assistant").await, 2);
     assert_eq!(b.count(".turn-user").await, 2);
     b.screenshot(&format!("{shots}07-call-transcript")).await;
+
+    // The other tab deletes the call while this one asks to confirm it: the refusal is a
+    // toast above the dialog, where a person reads it, and the dialog stays until closed.
+    b.click("button[hx-get$='/delete']").await;
+    b.wait_text(".modal", "Delete the call").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    let call_page = format!("/projects/{project_id}/calls/demo_call");
+    other_tab.get(&call_page).await;
+    let r = other_tab
+        .post_htmx(&format!("{call_page}/delete"), &[])
+        .await;
+    assert!(
+        r.header("hx-redirect").is_some(),
+        "deleted in the other tab"
+    );
+    b.click(".modal .btn-danger").await;
+    b.wait_text("#toasts [role=alert]", GONE).await;
+    assert_visible_to_a_person(&b, "#toasts [role=alert]").await;
+    b.wait_for(DIALOG_OPEN, json!(true)).await;
+    b.screenshot(&format!("{shots}07a-error-toast-over-dialog"))
+        .await;
+    b.press(Key::Escape).await;
+    b.gone(".modal").await;
+    b.wait_for(
+        "return document.activeElement.matches(\"button[hx-get$='/delete']\")",
+        json!(true),
+    )
+    .await;
+    app.import_calls(&project_id, DEMO_CALL).await;
 
     // Knowledge: add an item through the modal, read it, delete it.
     b.click("nav.sidebar a[href$='/knowledge']").await;

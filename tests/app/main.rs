@@ -11,6 +11,7 @@ mod api;
 mod api_keys;
 mod browser;
 mod cli;
+mod dashboard_errors;
 mod data_pages;
 mod edge;
 mod faults;
