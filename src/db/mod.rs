@@ -383,25 +383,31 @@ where
     let Some(_admission) = pool.health.admit() else {
         return Err(DbError::Unavailable(pool.health.describe_down()).into());
     };
-    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = std::sync::Arc::new(std::sync::OnceLock::new());
     let attempt = attempt(pool, work, started.clone());
     let result = match pool.deadline {
         None => attempt.await,
         Some(limit) => match tokio::time::timeout(limit, attempt).await {
             Ok(r) => r,
-            Err(_) if started.load(std::sync::atomic::Ordering::Acquire) => {
-                // The work is still running on its thread (and keeps its permit, so stalled
-                // work never exceeds the pool's size); the caller stops waiting for it.
-                Err(DbError::Unavailable(format!(
+            // The work is still running on its thread (and keeps its permit, so stalled work
+            // never exceeds the pool's size); the caller stops waiting for it. Only work that
+            // had most of the deadline to itself says the database stalls: work that spent it
+            // queueing behind others says the server is busy, and must not make every other
+            // request fail fast.
+            Err(_) => Err(match started.get() {
+                Some(at) if at.elapsed() >= limit / 2 => DbError::Unavailable(format!(
                     "the database did not answer within {} ms",
                     limit.as_millis()
-                ))
-                .into())
+                )),
+                Some(_) => DbError::Busy(format!(
+                    "the work waited its turn and did not finish within {} ms",
+                    limit.as_millis()
+                )),
+                None => DbError::Busy(format!(
+                    "no database connection came free within {} ms",
+                    limit.as_millis()
+                )),
             }
-            Err(_) => Err(DbError::Busy(format!(
-                "no database connection came free within {} ms",
-                limit.as_millis()
-            ))
             .into()),
         },
     };
@@ -418,7 +424,7 @@ where
 async fn attempt<T, E, F>(
     pool: &Pool,
     work: F,
-    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    started: std::sync::Arc<std::sync::OnceLock<std::time::Instant>>,
 ) -> Result<T, E>
 where
     T: Send + 'static,
@@ -436,7 +442,7 @@ where
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let _permit = permit;
-        started.store(true, std::sync::atomic::Ordering::Release);
+        let _ = started.set(std::time::Instant::now());
         let mut conn = inner
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))?;

@@ -166,7 +166,53 @@ async fn readiness_stays_ready_while_every_connection_is_busy(app: TestApp) {
     }
 }
 
-crate::on_both_backends!(readiness_stays_ready_while_every_connection_is_busy);
+/// Work that spent most of its deadline queueing behind slow work is a busy server, not a
+/// database that stopped answering: it is refused as busy, and the next request is tried
+/// instead of being failed fast.
+async fn work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else(app: TestApp) {
+    let holders: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = app.pool.clone();
+            actix_web::rt::spawn(async move {
+                callem::db::run(&pool, |_| {
+                    std::thread::sleep(Duration::from_millis(1400));
+                    Ok(())
+                })
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Its turn comes after about 1.2 s; 0.6 s later its 1.8 s deadline is over.
+    let late = callem::db::run(&app.pool, |_| {
+        std::thread::sleep(Duration::from_millis(1000));
+        Ok(())
+    })
+    .await;
+    let e = late.expect_err("the deadline passed");
+    assert!(e.is_busy(), "queued out is busy, not down: {e}");
+    // Not failing fast: requests made right after are all tried, and answered.
+    let next: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = app.pool.clone();
+            actix_web::rt::spawn(async move {
+                callem::db::run(&pool, |c| Ok(callem::db::users::count(c)?)).await
+            })
+        })
+        .collect();
+    for n in next {
+        let answer = n.await.unwrap();
+        assert!(answer.is_ok(), "answered, not failed fast: {answer:?}");
+    }
+    for h in holders {
+        h.await.unwrap().unwrap();
+    }
+}
+
+crate::on_both_backends!(
+    readiness_stays_ready_while_every_connection_is_busy,
+    work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else
+);
 
 #[actix_web::test]
 async fn a_locked_sqlite_database_is_a_503_to_retry_not_a_500() {
