@@ -247,11 +247,11 @@ mod tests {
             .is_some_and(|n| n.starts_with("+1"))));
         for c in &calls {
             let v: serde_json::Value = serde_json::from_str(&c.transcript).unwrap();
-            assert!(crate::domain::calls::CallRecord::from_json(&json!({
+            let line = json!({
                 "status": c.status, "duration": c.duration, "transcript": v,
                 "callAnalysis": serde_json::from_str::<serde_json::Value>(&c.call_analysis).unwrap()
-            }))
-            .is_ok());
+            });
+            assert!(crate::import::line::parse(&line.to_string()).is_ok());
             assert!(c.created_at < now);
         }
         assert_eq!(knowledge(&project, now).len(), 20);

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod edge;
 pub mod import;
+pub mod json_field;
 pub mod markdown;
 pub mod rate_limit;
 pub mod request;

@@ -1,15 +1,15 @@
 //! What `/v1` sends and takes: camelCase objects built from rows (never the rows themselves),
 //! and request bodies read field by field, then converted into domain values with `TryFrom`.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Number;
-use serde_json::Value;
 
 use crate::db::models::{Call, KnowledgeItem};
 use crate::domain::calls::CallStatus;
 use crate::domain::ids::{CallId, KnowledgeId};
-use crate::domain::knowledge::{Field, FieldError, Given, NewKnowledge};
+use crate::domain::knowledge::{Field, FieldError, NewKnowledge};
+use crate::json_field::Field as JsonField;
 use crate::time::iso_millis;
 
 #[derive(Debug, Serialize)]
@@ -109,25 +109,16 @@ pub struct Deleted {
     pub deleted: bool,
 }
 
-/// `POST /v1/knowledge`'s body. Each field is taken whatever JSON it holds, so that a wrong
-/// type is refused with the contract's message naming the field (not serde's wording).
+/// `POST /v1/knowledge`'s body, each field taken whatever JSON it holds.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewKnowledgeBody {
-    #[serde(default, deserialize_with = "given")]
-    pub name: Given,
-    #[serde(default, deserialize_with = "given")]
-    pub description: Given,
-    #[serde(default, deserialize_with = "given")]
-    pub text: Given,
-}
-
-fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Given, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        None => Given::Nothing,
-        Some(Value::String(s)) => Given::Text(s),
-        Some(_) => Given::NotText,
-    })
+    #[serde(default)]
+    pub name: JsonField<String>,
+    #[serde(default)]
+    pub description: JsonField<String>,
+    #[serde(default)]
+    pub text: JsonField<String>,
 }
 
 impl TryFrom<NewKnowledgeBody> for NewKnowledge {
@@ -135,11 +126,20 @@ impl TryFrom<NewKnowledgeBody> for NewKnowledge {
 
     /// The first refusal, types before values, in the order name, text, description.
     fn try_from(body: NewKnowledgeBody) -> Result<Self, FieldError> {
-        let name = body.name.required(Field::Name)?;
-        let text = body.text.required(Field::Text)?;
-        let description = body.description.optional(Field::Description)?;
+        let name = body
+            .name
+            .optional(|| Field::Name.not_text(false))?
+            .ok_or_else(|| Field::Name.blank())?;
+        let text = body
+            .text
+            .optional(|| Field::Text.not_text(false))?
+            .ok_or_else(|| Field::Text.blank())?;
+        let description = body
+            .description
+            .optional(|| Field::Description.not_text(true))?;
         // A refusal names at least one field.
-        NewKnowledge::parse(name, description, text).map_err(|mut all| all.swap_remove(0))
+        NewKnowledge::parse(&name, description.as_deref(), &text)
+            .map_err(|mut all| all.swap_remove(0))
     }
 }
 

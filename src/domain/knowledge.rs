@@ -43,6 +43,18 @@ pub struct FieldError {
     pub problem: Problem,
 }
 
+impl Field {
+    /// The refusal of a value that is not text (`null_allowed` for an optional field).
+    pub fn not_text(self, null_allowed: bool) -> FieldError {
+        refuse(self, Problem::NotText { null_allowed })
+    }
+
+    /// The refusal of a required field that is absent.
+    pub fn blank(self) -> FieldError {
+        refuse(self, Problem::Blank)
+    }
+}
+
 impl FieldError {
     /// The message, with the field called `label`.
     pub fn message(&self, label: &str) -> String {
@@ -124,43 +136,6 @@ impl NewKnowledge {
     }
 }
 
-/// A field as it came in a JSON body: the edge reads each field whatever JSON it holds, so
-/// that a wrong type is refused by name like any other problem.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Given {
-    /// Absent or null.
-    #[default]
-    Nothing,
-    Text(String),
-    /// A number, a boolean, an array or an object.
-    NotText,
-}
-
-impl Given {
-    /// The text of a required field (absent is blank, as the form's empty field is).
-    pub fn required(&self, field: Field) -> Result<&str, FieldError> {
-        match self {
-            Given::Nothing => Err(refuse(field, Problem::Blank)),
-            Given::Text(s) => Ok(s),
-            Given::NotText => Err(refuse(
-                field,
-                Problem::NotText {
-                    null_allowed: false,
-                },
-            )),
-        }
-    }
-
-    /// The text of an optional field.
-    pub fn optional(&self, field: Field) -> Result<Option<&str>, FieldError> {
-        match self {
-            Given::Nothing => Ok(None),
-            Given::Text(s) => Ok(Some(s)),
-            Given::NotText => Err(refuse(field, Problem::NotText { null_allowed: true })),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,28 +202,5 @@ mod tests {
         for (result, message) in cases {
             assert_eq!(result.unwrap_err()[0].message("X"), message);
         }
-    }
-
-    #[test]
-    fn a_field_of_the_wrong_type_is_refused_by_name() {
-        assert_eq!(
-            Given::NotText
-                .required(Field::Name)
-                .unwrap_err()
-                .message("name"),
-            "name must be a string"
-        );
-        assert_eq!(
-            Given::NotText
-                .optional(Field::Description)
-                .unwrap_err()
-                .message("description"),
-            "description must be a string or null"
-        );
-        assert_eq!(
-            Given::Nothing.required(Field::Text).unwrap_err().problem,
-            Problem::Blank
-        );
-        assert_eq!(Given::Nothing.optional(Field::Description).unwrap(), None);
     }
 }

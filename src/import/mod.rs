@@ -5,11 +5,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Read};
 
+pub mod line;
+
 use anyhow::bail;
 use chrono::NaiveDateTime;
+use serde::de::IgnoredAny;
 
 use crate::db::models::Call;
-use crate::domain::calls::CallRecord;
 use crate::domain::ids::{CallId, ProjectId};
 
 /// A validated call and the line it came from.
@@ -58,11 +60,10 @@ pub fn read_calls(
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => bail!("line {n}: not valid JSON ({e}); nothing was imported"),
-        };
-        let record = match CallRecord::from_json(&value) {
+        if let Err(e) = serde_json::from_str::<IgnoredAny>(line) {
+            bail!("line {n}: not valid JSON ({e}); nothing was imported");
+        }
+        let record = match line::parse(line) {
             Ok(r) => r,
             Err(e) => bail!("line {n}: {e}; nothing was imported"),
         };
