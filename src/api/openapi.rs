@@ -4,7 +4,7 @@
 //! a test keeps byte for byte what the code generates. After changing the API, rewrite it with
 //!
 //! ```text
-//! CALLEM_WRITE_OPENAPI=1 cargo test --test app openapi::
+//! CALLEM_WRITE_OPENAPI=1 cargo test --test app the_committed_document_is_the_generated_one
 //! ```
 //!
 //! and commit it.
