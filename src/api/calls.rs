@@ -2,8 +2,8 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::CallDto;
-use super::error::ApiError;
+use super::dto::{CallDto, CallList, Deleted, PageQuery};
+use super::error::{self, ApiError};
 use super::list::{self, Listing};
 use super::{authenticated, authenticated_fetch, delete_one};
 use crate::auth::api_key::Credentials;
@@ -23,6 +23,21 @@ fn call_position(c: &Call) -> (chrono::NaiveDateTime, &str) {
     (c.created_at, c.id.as_str())
 }
 
+/// List calls
+///
+/// The project's calls, newest first by createdAt (ties by id).
+#[utoipa::path(
+    get,
+    path = "/v1/calls",
+    tag = "Calls",
+    operation_id = "listCalls",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of calls.", body = CallList),
+        error::BadRequest,
+        error::KeyErrors,
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     credentials: Credentials,
@@ -31,6 +46,19 @@ pub async fn list(
     list::respond::<_, CallDto>(&req, credentials, &state, &CALLS).await
 }
 
+/// Get a call
+#[utoipa::path(
+    get,
+    path = "/v1/calls/{id}",
+    tag = "Calls",
+    operation_id = "getCall",
+    params(("id" = String, Path, description = "The call's id.")),
+    responses(
+        (status = 200, description = "The call.", body = CallDto),
+        error::CallNotFound,
+        error::KeyErrors,
+    )
+)]
 pub async fn get(
     credentials: Credentials,
     state: web::Data<AppState>,
@@ -49,6 +77,21 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(CallDto::from(call.ok_or(ApiError::CALL_NOT_FOUND)?)))
 }
 
+/// Delete a call
+///
+/// Permanent: the transcript and analysis go with it. A second delete of the same id is a 404.
+#[utoipa::path(
+    delete,
+    path = "/v1/calls/{id}",
+    tag = "Calls",
+    operation_id = "deleteCall",
+    params(("id" = String, Path, description = "The call's id.")),
+    responses(
+        (status = 200, description = "Deleted.", body = Deleted),
+        error::CallNotFound,
+        error::KeyErrors,
+    )
+)]
 pub async fn delete(
     credentials: Credentials,
     state: web::Data<AppState>,

@@ -1,9 +1,13 @@
 //! What `/v1` sends and takes: camelCase objects built from rows (never the rows themselves),
 //! and request bodies read field by field, then converted into domain values with `TryFrom`.
+//! Each is also its schema in the OpenAPI document (`ToSchema`, under the contract's name):
+//! the field docs below are the document's descriptions.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Number;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::ToSchema;
 
 use crate::db::models::{Call, KnowledgeItem};
 use crate::domain::calls::CallStatus;
@@ -12,23 +16,92 @@ use crate::domain::knowledge::{Field, FieldError, NewKnowledge};
 use crate::json_field::Field as JsonField;
 use crate::time::iso_millis;
 
-#[derive(Debug, Serialize)]
+/// A call, in a list or alone (the same object). Nullable fields are always present.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Call)]
 pub struct CallDto {
+    #[schema(value_type = String)]
     pub id: CallId,
+    #[schema(schema_with = call_status)]
     pub status: CallStatus,
+    /// Seconds.
+    #[schema(schema_with = number)]
     pub duration: Number,
+    #[schema(required = true)]
     pub summary: Option<String>,
+    #[schema(required = true, examples("success", "fail"))]
     pub evaluation: Option<String>,
+    #[schema(required = true, examples("user_hangup"))]
     pub ended_reason: Option<String>,
+    /// E.164
+    #[schema(required = true, examples("+33612345678"))]
     pub caller_number: Option<String>,
+    /// E.164
+    #[schema(required = true)]
     pub called_number: Option<String>,
     pub is_engaged: bool,
-    /// Stored as JSON text and sent as is (validated, never re-built).
+    // Stored as JSON text and sent as is (validated, never re-built), like the transcript.
+    /// Free-form fields defined per agent; {} when none.
+    #[schema(schema_with = call_analysis)]
     pub call_analysis: Box<RawValue>,
+    #[schema(value_type = Vec<TranscriptTurn>)]
     pub transcript: Box<RawValue>,
+    /// ISO-8601 UTC with milliseconds, e.g. 2025-12-15T14:30:00.000Z
+    #[schema(format = DateTime, examples("2025-12-15T14:30:00.000Z"))]
     pub created_at: String,
+    /// ISO-8601 UTC with milliseconds, e.g. 2025-12-15T14:30:00.000Z
+    #[schema(format = DateTime, examples("2025-12-15T14:30:00.000Z"))]
     pub updated_at: String,
+}
+
+// The API sends the stored JSON as is (the import checked it): this type only describes it.
+/// One turn of a call's transcript.
+#[derive(ToSchema)]
+pub struct TranscriptTurn {
+    #[schema(inline)]
+    pub role: Speaker,
+    pub content: String,
+}
+
+/// Who speaks in a transcript turn.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Speaker {
+    Assistant,
+    User,
+}
+
+/// The call statuses, by their JSON names.
+fn call_status() -> Object {
+    let all = [CallStatus::Completed, CallStatus::Live];
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(all.map(CallStatus::as_str)))
+        .build()
+}
+
+/// A JSON number, integer or not.
+fn number() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .description(Some("Seconds."))
+        .build()
+}
+
+fn call_analysis() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("Free-form fields defined per agent; {} when none."))
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::<
+            utoipa::openapi::schema::Schema,
+        >::FreeForm(true)))
+        .examples([serde_json::json!({
+            "sentiment": "positive",
+            "leadQuality": "hot",
+            "appointmentBooked": true
+        })])
+        .build()
 }
 
 /// Whole seconds are sent as integers (`145`, not `145.0`).
@@ -68,13 +141,20 @@ impl From<Call> for CallDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A knowledge item, in a list or alone (the same object, text included).
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Knowledge)]
 pub struct KnowledgeDto {
+    #[schema(value_type = String)]
     pub id: KnowledgeId,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    /// The full content.
     pub text: String,
+    /// ISO-8601 UTC with milliseconds, e.g. 2025-12-15T14:30:00.000Z
+    #[schema(format = DateTime, examples("2025-12-15T14:30:00.000Z"))]
     pub created_at: String,
 }
 
@@ -90,34 +170,82 @@ impl From<KnowledgeItem> for KnowledgeDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// Where a page of a list is.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Pagination {
+    /// All of the project's items.
     pub total: i64,
+    /// The effective limit.
     pub limit: i64,
     pub offset: i64,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ListEnvelope<T> {
-    pub data: Vec<T>,
+// `list::respond` streams this envelope rather than serialising it: a test validates what it
+// sends against this schema.
+/// A page of calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallList {
+    pub data: Vec<CallDto>,
     pub pagination: Pagination,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of knowledge items, full objects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnowledgeList {
+    pub data: Vec<KnowledgeDto>,
+    pub pagination: Pagination,
+}
+
+/// What a delete answers.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Deleted {
     pub id: String,
+    #[schema(schema_with = always_true)]
     pub deleted: bool,
 }
 
-/// `POST /v1/knowledge`'s body, each field taken whatever JSON it holds.
-#[derive(Debug, Deserialize)]
+/// `true`, and only that. utoipa's schema object has no `const` field; its extensions are
+/// written flat beside the other keywords, so `const` goes there.
+fn always_true() -> Object {
+    let mut schema = ObjectBuilder::new().schema_type(Type::Boolean).build();
+    schema.extensions = Some(utoipa::openapi::extensions::Extensions::from_iter([(
+        "const", true,
+    )]));
+    schema
+}
+
+/// `limit` and `offset`, for the document: the handlers read them with [`super::page`], which
+/// refuses anything but these bounds with a 400.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, an integer from 1 to 1000 (default 100). Anything else is a 400.
+    #[param(required = false, minimum = 1, maximum = 1000, default = 100)]
+    pub limit: i64,
+    /// Items to skip, an integer from 0 to 1000000000 (default 0). Anything else is a 400.
+    #[param(required = false, minimum = 0, maximum = 1000000000, default = 0)]
+    pub offset: i64,
+}
+
+// Each field is taken whatever JSON it holds, so that a wrong type is refused with the
+// contract's message naming the field (not serde's wording); the schema says what is accepted:
+// "not blank" is Rust's `char::is_whitespace` (what `domain::knowledge` uses), as a pattern.
+/// `POST /v1/knowledge`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = KnowledgeInput)]
 pub struct NewKnowledgeBody {
+    /// Required: at most 200 characters, not only whitespace, no NUL character.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
     pub name: JsonField<String>,
+    /// Optional (absent means null); at most 2000 characters, no NUL character.
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\u0000]*$")]
     pub description: JsonField<String>,
+    /// Required: at most 512 KiB, not only whitespace, no NUL character.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
     pub text: JsonField<String>,
 }
 

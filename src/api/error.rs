@@ -1,18 +1,29 @@
-//! The `/v1` error: every failure, of every status, is `{"statusCode", "message"}`.
+//! The `/v1` error: every failure, of every status, is `{"statusCode", "message"}`; and the
+//! error responses the OpenAPI document names, all of them that body.
+
+use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::auth::api_key::AuthFailure;
 use crate::db::DbError;
 use crate::domain::Invalid;
 
-/// The body of every error, keys in the contract's order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorBody {
+// Its keys are serialised in the contract's order.
+/// The body of every error, of every status.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    #[schema(value_type = i64, examples(401))]
     status_code: u16,
+    #[schema(examples("Invalid API key"))]
     message: String,
 }
 
@@ -28,7 +39,7 @@ pub enum ApiError {
     NotFound(&'static str),
     /// With the methods the path has, for the `Allow` header.
     #[error("Method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     #[error("Request body too large")]
     PayloadTooLarge,
     #[error("Content-Type must be application/json")]
@@ -138,7 +149,7 @@ impl ResponseError for ApiError {
             r.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
         }
         if let ApiError::MethodNotAllowed(allow) = self {
-            r.insert_header((actix_web::http::header::ALLOW, *allow));
+            r.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
         }
         let mut r = r.json(ErrorBody {
             status_code: status.as_u16(),
@@ -146,5 +157,155 @@ impl ResponseError for ApiError {
         });
         crate::edge::add_security_headers(r.headers_mut());
         r
+    }
+}
+
+/// The error responses of the OpenAPI document (its `components.responses`, by these names):
+/// each is [`ErrorBody`] under a description saying when it is sent. The operations refer to
+/// them through the `IntoResponses` sets below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorResponse {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    CallNotFound,
+    KnowledgeNotFound,
+    TooManyRequests,
+    InternalError,
+    Unavailable,
+}
+
+impl ErrorResponse {
+    pub const ALL: [ErrorResponse; 8] = [
+        ErrorResponse::BadRequest,
+        ErrorResponse::Unauthorized,
+        ErrorResponse::Forbidden,
+        ErrorResponse::CallNotFound,
+        ErrorResponse::KnowledgeNotFound,
+        ErrorResponse::TooManyRequests,
+        ErrorResponse::InternalError,
+        ErrorResponse::Unavailable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorResponse::BadRequest => "BadRequest",
+            ErrorResponse::Unauthorized => "Unauthorized",
+            ErrorResponse::Forbidden => "Forbidden",
+            ErrorResponse::CallNotFound => "CallNotFound",
+            ErrorResponse::KnowledgeNotFound => "KnowledgeNotFound",
+            ErrorResponse::TooManyRequests => "TooManyRequests",
+            ErrorResponse::InternalError => "InternalError",
+            ErrorResponse::Unavailable => "Unavailable",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            ErrorResponse::BadRequest => {
+                "A bad parameter or body; the message names it, e.g. limit must be an integer \
+                 between 1 and 1000."
+            }
+            ErrorResponse::Unauthorized => {
+                "Missing or invalid Authorization header / Invalid API key format / Invalid API \
+                 key / API key has expired."
+            }
+            ErrorResponse::Forbidden => "IP address not allowed.",
+            ErrorResponse::CallNotFound => "Call not found (also for another project's id).",
+            ErrorResponse::KnowledgeNotFound => {
+                "Knowledge item not found (also for another project's id)."
+            }
+            ErrorResponse::TooManyRequests => "Too many requests; see Retry-After.",
+            ErrorResponse::InternalError => "Internal server error.",
+            ErrorResponse::Unavailable => {
+                "Service unavailable: the database cannot be reached, does not answer within the \
+                 deadline, or is busy (SQLite's write lock held). Answered within 2 s; retry \
+                 after Retry-After seconds."
+            }
+        }
+    }
+
+    /// The response itself, for `components.responses`.
+    pub fn response(self) -> Response {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(self.description())
+            .content("application/json", body);
+        match self {
+            ErrorResponse::TooManyRequests | ErrorResponse::Unavailable => {
+                let seconds = ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .build();
+                let retry_after = HeaderBuilder::new()
+                    .schema(seconds)
+                    .description(Some("Seconds to wait before retrying."))
+                    .build();
+                response.header("Retry-After", retry_after)
+            }
+            _ => response,
+        }
+        .build()
+    }
+}
+
+/// An operation's answers: each status with a reference to its [`ErrorResponse`].
+fn answers(list: &[(u16, ErrorResponse)]) -> BTreeMap<String, RefOr<Response>> {
+    list.iter()
+        .map(|(status, e)| (status.to_string(), Ref::from_response_name(e.name()).into()))
+        .collect()
+}
+
+/// What any request with a key may be answered, whatever it asks: 401 and 403 (the key's
+/// checks), 429, 500 and 503.
+pub struct KeyErrors;
+
+impl IntoResponses for KeyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[
+            (401, ErrorResponse::Unauthorized),
+            (403, ErrorResponse::Forbidden),
+            (429, ErrorResponse::TooManyRequests),
+            (500, ErrorResponse::InternalError),
+            (503, ErrorResponse::Unavailable),
+        ])
+    }
+}
+
+/// 400: a bad parameter or body.
+pub struct BadRequest;
+
+impl IntoResponses for BadRequest {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[(400, ErrorResponse::BadRequest)])
+    }
+}
+
+/// 404 `Call not found`.
+pub struct CallNotFound;
+
+impl IntoResponses for CallNotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[(404, ErrorResponse::CallNotFound)])
+    }
+}
+
+/// 404 `Knowledge item not found`.
+pub struct KnowledgeNotFound;
+
+impl IntoResponses for KnowledgeNotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[(404, ErrorResponse::KnowledgeNotFound)])
+    }
+}
+
+/// 429: what a request that needs no key may still be answered.
+pub struct TooManyRequests;
+
+impl IntoResponses for TooManyRequests {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[(429, ErrorResponse::TooManyRequests)])
     }
 }

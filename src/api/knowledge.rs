@@ -2,8 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::{knowledge_field_name, KnowledgeDto, NewKnowledgeBody};
-use super::error::ApiError;
+use super::dto::{
+    knowledge_field_name, Deleted, KnowledgeDto, KnowledgeList, NewKnowledgeBody, PageQuery,
+};
+use super::error::{self, ApiError, ErrorBody};
 use super::list::{self, Listing};
 use super::{authenticated, delete_one, read_json};
 use crate::auth::api_key::Credentials;
@@ -25,6 +27,21 @@ fn item_position(k: &KnowledgeItem) -> (chrono::NaiveDateTime, &str) {
     (k.created_at, k.id.as_str())
 }
 
+/// List knowledge items
+///
+/// Full objects, newest first by createdAt (ties by id).
+#[utoipa::path(
+    get,
+    path = "/v1/knowledge",
+    tag = "Knowledge",
+    operation_id = "listKnowledge",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of knowledge items.", body = KnowledgeList),
+        error::BadRequest,
+        error::KeyErrors,
+    )
+)]
 pub async fn list(
     req: HttpRequest,
     credentials: Credentials,
@@ -33,6 +50,19 @@ pub async fn list(
     list::respond::<_, KnowledgeDto>(&req, credentials, &state, &ITEMS).await
 }
 
+/// Get a knowledge item
+#[utoipa::path(
+    get,
+    path = "/v1/knowledge/{id}",
+    tag = "Knowledge",
+    operation_id = "getKnowledge",
+    params(("id" = String, Path, description = "The knowledge item's id.")),
+    responses(
+        (status = 200, description = "The item.", body = KnowledgeDto),
+        error::KnowledgeNotFound,
+        error::KeyErrors,
+    )
+)]
 pub async fn get(
     credentials: Credentials,
     state: web::Data<AppState>,
@@ -48,6 +78,21 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(KnowledgeDto::from(item)))
 }
 
+/// Create a knowledge item
+#[utoipa::path(
+    post,
+    path = "/v1/knowledge",
+    tag = "Knowledge",
+    operation_id = "createKnowledge",
+    request_body(content = NewKnowledgeBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = KnowledgeDto),
+        error::BadRequest,
+        (status = 413, description = "Request body too large (over 1 MiB).", body = ErrorBody),
+        (status = 415, description = "Content-Type must be application/json", body = ErrorBody),
+        error::KeyErrors,
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     credentials: Credentials,
@@ -94,6 +139,21 @@ pub async fn create(
     Ok(HttpResponse::Created().json(KnowledgeDto::from(item)))
 }
 
+/// Delete a knowledge item
+///
+/// Permanent.
+#[utoipa::path(
+    delete,
+    path = "/v1/knowledge/{id}",
+    tag = "Knowledge",
+    operation_id = "deleteKnowledge",
+    params(("id" = String, Path, description = "The knowledge item's id.")),
+    responses(
+        (status = 200, description = "Deleted.", body = Deleted),
+        error::KnowledgeNotFound,
+        error::KeyErrors,
+    )
+)]
 pub async fn delete(
     credentials: Credentials,
     state: web::Data<AppState>,

@@ -14,6 +14,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{FutureExt, StreamExt};
@@ -32,7 +33,61 @@ use error::ApiError;
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The `/v1` scope: rate limit, panic guard, routes, JSON 404 and 405.
+/// A `/v1` operation as it is routed: method, path (under `/v1`, in the `{param}` syntax that
+/// routes and the OpenAPI document share) and handler.
+pub struct Operation {
+    pub method: Method,
+    pub path: &'static str,
+    handler: fn() -> actix_web::Route,
+}
+
+/// Every `/v1` operation. [`scope`] routes exactly these, and a 405 on one of their paths lists
+/// that path's methods in `Allow`; a test checks that the OpenAPI document describes exactly
+/// these.
+pub static OPERATIONS: [Operation; 8] = [
+    Operation {
+        method: Method::GET,
+        path: "/calls",
+        handler: || web::to(calls::list),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/calls/{id}",
+        handler: || web::to(calls::get),
+    },
+    Operation {
+        method: Method::DELETE,
+        path: "/calls/{id}",
+        handler: || web::to(calls::delete),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/knowledge",
+        handler: || web::to(knowledge::list),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/knowledge",
+        handler: || web::to(knowledge::create),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/knowledge/{id}",
+        handler: || web::to(knowledge::get),
+    },
+    Operation {
+        method: Method::DELETE,
+        path: "/knowledge/{id}",
+        handler: || web::to(knowledge::delete),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/openapi.json",
+        handler: || web::to(openapi::document),
+    },
+];
+
+/// The `/v1` scope: rate limit, panic guard, [`OPERATIONS`], JSON 404 and 405.
 pub fn scope() -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
         ServiceRequest,
@@ -42,32 +97,29 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope("/v1")
-        .wrap(from_fn(frame))
-        .service(resource("/calls", "GET").route(web::get().to(calls::list)))
-        .service(
-            resource("/calls/{id}", "GET, DELETE")
-                .route(web::get().to(calls::get))
-                .route(web::delete().to(calls::delete)),
-        )
-        .service(
-            resource("/knowledge", "GET, POST")
-                .route(web::get().to(knowledge::list))
-                .route(web::post().to(knowledge::create)),
-        )
-        .service(
-            resource("/knowledge/{id}", "GET, DELETE")
-                .route(web::get().to(knowledge::get))
-                .route(web::delete().to(knowledge::delete)),
-        )
-        .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
-        .default_service(web::to(not_found))
+    let mut scope = web::scope("/v1").wrap(from_fn(frame));
+    let mut paths: Vec<&'static str> = Vec::new();
+    for op in &OPERATIONS {
+        if !paths.contains(&op.path) {
+            paths.push(op.path);
+        }
+    }
+    for path in paths {
+        let here = || OPERATIONS.iter().filter(move |op| op.path == path);
+        let allowed: Vec<&str> = here().map(|op| op.method.as_str()).collect();
+        let resource = here().fold(resource(path, allowed.join(", ")), |r, op| {
+            r.route((op.handler)().method(op.method.clone()))
+        });
+        scope = scope.service(resource);
+    }
+    scope.default_service(web::to(not_found))
 }
 
 /// A known path: any method it has no route for is a JSON 405 with `Allow: allowed`.
-fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        ApiError::MethodNotAllowed(allowed)
+fn resource(path: &str, allowed: String) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || {
+        let allowed = allowed.clone();
+        async move { ApiError::MethodNotAllowed(allowed) }
     }))
 }
 
@@ -162,7 +214,7 @@ fn api_error_for(e: &actix_web::Error) -> ApiError {
     match e.as_response_error().status_code().as_u16() {
         400 => ApiError::BadRequest("Bad request".into()),
         404 => ApiError::PATH_NOT_FOUND,
-        405 => ApiError::MethodNotAllowed(""),
+        405 => ApiError::MethodNotAllowed(String::new()),
         413 => ApiError::PayloadTooLarge,
         415 => ApiError::UnsupportedMediaType,
         503 => ApiError::Unavailable(e.to_string()),

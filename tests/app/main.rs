@@ -18,4 +18,5 @@ mod faults;
 mod input_bounds;
 mod lists;
 mod migrations;
+mod openapi;
 mod shell;
