@@ -1,4 +1,5 @@
-//! Queries on `audit_events`: who did what to which key or item, when, from where.
+//! Queries on `audit_events`, and [`audited`]: every change with its audit event (who did what
+//! to which key or item, when, from where) in one transaction.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

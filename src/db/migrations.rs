@@ -5,8 +5,9 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::{DbConnection, DbError};
 
-const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The migrations of each backend, embedded in the binary.
+pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Any fixed number: replicas starting together queue on it instead of racing.
 const MIGRATION_LOCK_ID: i64 = 0x6361_6c6c_656d;
@@ -34,13 +35,4 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
             .map(|v| v.len())
             .map_err(|e| DbError::Migration(e.to_string())),
     }
-}
-
-/// Reverts every applied migration (used by the up/down/up test).
-pub fn revert_all(conn: &mut DbConnection) -> Result<usize, DbError> {
-    let reverted = match conn {
-        DbConnection::Pg(pg) => pg.revert_all_migrations(POSTGRES).map(|v| v.len()),
-        DbConnection::Sqlite(lite) => lite.revert_all_migrations(SQLITE).map(|v| v.len()),
-    };
-    reverted.map_err(|e| DbError::Migration(e.to_string()))
 }
