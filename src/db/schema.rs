@@ -100,6 +100,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_usage_hourly (key_id, hour, outcome) {
+        key_id -> Text,
+        hour -> Timestamp,
+        outcome -> Text,
+        requests -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_usage_clients (key_id, ip) {
+        key_id -> Text,
+        ip -> Text,
+        first_seen -> Timestamp,
+        last_seen -> Timestamp,
+        requests -> BigInt,
+        refused -> BigInt,
+    }
+}
+
+diesel::table! {
     sign_in_failures (email) {
         email -> Text,
         failures -> BigInt,
@@ -112,6 +132,8 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(api_keys -> projects (project_id));
 diesel::joinable!(calls -> projects (project_id));
 diesel::joinable!(knowledge_items -> projects (project_id));
+diesel::joinable!(key_usage_hourly -> api_keys (key_id));
+diesel::joinable!(key_usage_clients -> api_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -122,5 +144,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     knowledge_items,
     audit_events,
+    key_usage_hourly,
+    key_usage_clients,
     sign_in_failures,
 );

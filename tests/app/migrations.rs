@@ -184,6 +184,26 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
             ],
         ),
         (
+            "key_usage_hourly",
+            vec![
+                key_usage_hourly::key_id::NAME,
+                key_usage_hourly::hour::NAME,
+                key_usage_hourly::outcome::NAME,
+                key_usage_hourly::requests::NAME,
+            ],
+        ),
+        (
+            "key_usage_clients",
+            vec![
+                key_usage_clients::key_id::NAME,
+                key_usage_clients::ip::NAME,
+                key_usage_clients::first_seen::NAME,
+                key_usage_clients::last_seen::NAME,
+                key_usage_clients::requests::NAME,
+                key_usage_clients::refused::NAME,
+            ],
+        ),
+        (
             "sign_in_failures",
             vec![
                 sign_in_failures::email::NAME,

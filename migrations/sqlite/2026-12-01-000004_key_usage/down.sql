@@ -1,0 +1,2 @@
+DROP TABLE key_usage_clients;
+DROP TABLE key_usage_hourly;

@@ -1,0 +1,171 @@
+//! Queries on `key_usage_hourly` and `key_usage_clients`: each server adds the uses it counted
+//! in memory (additive upserts, so every replica's counts add up), and the key page reads them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use super::schema::{api_keys, key_usage_clients as kc, key_usage_hourly as kh};
+use super::{DbConnection, DbError};
+use crate::domain::ids::KeyId;
+
+/// The client addresses kept per key: the least recently seen go first.
+pub const MAX_CLIENTS_PER_KEY: i64 = 1000;
+
+/// Requests of a key in one UTC hour with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = kh)]
+pub struct HourlyCount {
+    pub key_id: KeyId,
+    pub hour: NaiveDateTime,
+    pub outcome: String,
+    pub requests: i64,
+}
+
+/// Requests of a key from one client address.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = kc)]
+pub struct ClientCount {
+    pub key_id: KeyId,
+    pub ip: String,
+    pub first_seen: NaiveDateTime,
+    pub last_seen: NaiveDateTime,
+    pub requests: i64,
+    pub refused: i64,
+}
+
+/// A key's last allowed use, as "last used" shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub key_id: KeyId,
+    pub at: NaiveDateTime,
+    pub ip: String,
+}
+
+/// Adds one flush's counts, in one transaction: one statement per (key, hour, outcome) and per
+/// (key, address), and at most one "last used" update per key. Keys deleted meanwhile are
+/// skipped by their foreign key (their counts go with them).
+pub fn add(
+    conn: &mut DbConnection,
+    hourly: &[HourlyCount],
+    clients: &[ClientCount],
+    last_uses: &[LastUse],
+) -> Result<(), DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let live: Vec<KeyId> = {
+            let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
+            ids.sort();
+            ids.dedup();
+            api_keys::table
+                .filter(api_keys::id.eq_any(ids))
+                .select(api_keys::id)
+                .load(conn)?
+        };
+        let is_live = |k: &KeyId| live.binary_search(k).is_ok();
+        for h in hourly.iter().filter(|h| is_live(&h.key_id)) {
+            diesel::sql_query(
+                "INSERT INTO key_usage_hourly (key_id, hour, outcome, requests) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key_id, hour, outcome) \
+                 DO UPDATE SET requests = key_usage_hourly.requests + excluded.requests",
+            )
+            .bind::<Text, _>(&h.key_id)
+            .bind::<Timestamp, _>(h.hour)
+            .bind::<Text, _>(&h.outcome)
+            .bind::<BigInt, _>(h.requests)
+            .execute(conn)?;
+        }
+        let mut trimmed: Vec<&KeyId> = Vec::new();
+        for c in clients.iter().filter(|c| is_live(&c.key_id)) {
+            diesel::sql_query(
+                "INSERT INTO key_usage_clients \
+                 (key_id, ip, first_seen, last_seen, requests, refused) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (key_id, ip) DO UPDATE SET \
+                 first_seen = CASE WHEN excluded.first_seen < key_usage_clients.first_seen \
+                   THEN excluded.first_seen ELSE key_usage_clients.first_seen END, \
+                 last_seen = CASE WHEN excluded.last_seen > key_usage_clients.last_seen \
+                   THEN excluded.last_seen ELSE key_usage_clients.last_seen END, \
+                 requests = key_usage_clients.requests + excluded.requests, \
+                 refused = key_usage_clients.refused + excluded.refused",
+            )
+            .bind::<Text, _>(&c.key_id)
+            .bind::<Text, _>(&c.ip)
+            .bind::<Timestamp, _>(c.first_seen)
+            .bind::<Timestamp, _>(c.last_seen)
+            .bind::<BigInt, _>(c.requests)
+            .bind::<BigInt, _>(c.refused)
+            .execute(conn)?;
+            if !trimmed.contains(&&c.key_id) {
+                trimmed.push(&c.key_id);
+            }
+        }
+        for key in trimmed {
+            keep_recent_clients(conn, key)?;
+        }
+        for u in last_uses.iter().filter(|u| is_live(&u.key_id)) {
+            diesel::update(
+                api_keys::table.filter(api_keys::id.eq(&u.key_id)).filter(
+                    api_keys::last_used_at
+                        .is_null()
+                        .or(api_keys::last_used_at.lt(u.at)),
+                ),
+            )
+            .set((
+                api_keys::last_used_at.eq(Some(u.at)),
+                api_keys::last_used_ip.eq(Some(&u.ip)),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Keeps a key's [`MAX_CLIENTS_PER_KEY`] most recently seen addresses.
+fn keep_recent_clients(conn: &mut DbConnection, key: &KeyId) -> QueryResult<usize> {
+    let oldest: Vec<String> = kc::table
+        .filter(kc::key_id.eq(key))
+        .order((kc::last_seen.desc(), kc::ip.desc()))
+        .offset(MAX_CLIENTS_PER_KEY)
+        .limit(10_000)
+        .select(kc::ip)
+        .load(conn)?;
+    if oldest.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        kc::table
+            .filter(kc::key_id.eq(key))
+            .filter(kc::ip.eq_any(oldest)),
+    )
+    .execute(conn)
+}
+
+/// Forgets hourly counts from before `before` (90 days are kept).
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(kh::table.filter(kh::hour.lt(before))).execute(conn)
+}
+
+/// A key's hourly counts since `since`, oldest first.
+pub fn hourly_since(
+    conn: &mut DbConnection,
+    key: &KeyId,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<HourlyCount>> {
+    kh::table
+        .filter(kh::key_id.eq(key))
+        .filter(kh::hour.ge(since))
+        .order((kh::hour.asc(), kh::outcome.asc()))
+        .select(HourlyCount::as_select())
+        .load(conn)
+}
+
+/// A key's client addresses, most recently seen first.
+pub fn clients(conn: &mut DbConnection, key: &KeyId) -> QueryResult<Vec<ClientCount>> {
+    kc::table
+        .filter(kc::key_id.eq(key))
+        .order((kc::last_seen.desc(), kc::ip.asc()))
+        .limit(MAX_CLIENTS_PER_KEY)
+        .select(ClientCount::as_select())
+        .load(conn)
+}
