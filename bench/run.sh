@@ -9,7 +9,8 @@
 # the same run. Then the rate limiter's A/B: an unknown /v1 path (no database work, only
 # the limiter and routing) from one client address, and from 100,000 distinct addresses
 # (X-Forwarded-For through a trusted proxy, so all of them are in the limiter's window);
-# the target is that the second stays within 2x of the first. The rate limit is raised (not switched off) so its cost is counted. The
+# the target is that the second stays within 2x of the first. The rate limit is raised (not switched off) so its cost is counted. Last, GET /v1/calls/{id}
+# again on a server with key-usage recording off (CALLEM_USAGE_RECORDING=off): the A/B of its cost. The
 # server's resident memory is sampled during the run.
 #
 # Environment: BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
@@ -104,6 +105,13 @@ echo "   many_addresses done" >&2
 curl -fs -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/calls/$CALL_ID" | grep -q '"transcript"'
 test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BAD_KEY" "http://127.0.0.1:$PORT/v1/calls")" = 401
 
+# Key-usage recording A/B: the same request on a server with CALLEM_USAGE_RECORDING=off.
+kill $SERVER; wait $SERVER 2>/dev/null || true
+RUST_LOG=warn CALLEM_USAGE_RECORDING=off CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server_off.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+run call_by_id_recording_off "/v1/calls/$CALL_ID" "Authorization: Bearer $KEY"
+
 python3 - "$OUT" <<'PY'
 import re, sys, pathlib
 out = pathlib.Path(sys.argv[1])
@@ -117,6 +125,7 @@ def parse(name):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
     return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0
 rows = {n: parse(n) for n in ["readyz", "call_by_id", "calls_page", "unknown_key"]}
+off = parse("call_by_id_recording_off")
 limiter = {n: parse(n) for n in ["one_address", "many_addresses"]}
 base = rows["readyz"][0]
 rss = [int(x) for x in (out / "rss.txt").read_text().split() if x.strip()]
@@ -127,6 +136,8 @@ for n, (rps, p50, p99, bad) in rows.items():
 for n, label in [("one_address", "404, one address"), ("many_addresses", "404, 100,000 addresses")]:
     rps, p50, p99, _ = limiter[n]
     print(f"{label:<28}{rps:>10.0f}{'':>8}{p50:>9.2f}{p99:>9.2f}")
+print(f"{'GET /v1/calls/{id}, no usage':<28}{off[0]:>10.0f}{off[0] / base:>8.2f}{off[1]:>9.2f}{off[2]:>9.2f}{off[3]:>9}")
+print(f"key-usage recording: on at {rows['call_by_id'][0] / off[0]:.2f} x off (target >= 0.95)")
 spread = limiter["many_addresses"][0] / limiter["one_address"][0]
 print(f"rate limiter: 100,000 addresses at {spread:.2f} x the throughput of one (target >= 0.5)")
 print(f"server resident memory: peak {max(rss) / 1024:.1f} MB, last {rss[-1] / 1024:.1f} MB ({len(rss)} samples)")

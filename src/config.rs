@@ -94,6 +94,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLEM_PUBLIC_URL", default_value = "")]
     pub public_url: String,
 
+    /// Count each use of an API key (by hour, outcome and client address; written every
+    /// 10 s): `on` or `off`. Off, the key page shows no usage and "last used" stays as it was.
+    #[arg(long, env = "CALLEM_USAGE_RECORDING", default_value = "on", value_parser = ["on", "off"])]
+    pub usage_recording: String,
+
     /// Seconds to keep serving after SIGTERM while /readyz already fails, so a load balancer
     /// stops sending before connections close.
     #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
@@ -187,6 +192,8 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub public_origin: Option<Origin>,
     pub shutdown_drain: std::time::Duration,
+    /// `CALLEM_USAGE_RECORDING`.
+    pub usage_recording: bool,
 }
 
 impl Settings {
@@ -220,6 +227,7 @@ impl Settings {
             db_pool_size: args.db_pool_size,
             public_origin: parse_public_url(&args.public_url)?,
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
+            usage_recording: args.usage_recording == "on",
         })
     }
 }

@@ -164,6 +164,8 @@ impl Application {
             cause,
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let usage = std::sync::Arc::new(crate::usage::UsageRecorder::new(settings.usage_recording));
+        actix_web::rt::spawn(usage.clone().run_flusher(pool.clone()));
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -174,7 +176,7 @@ impl Application {
                 crate::web::login::ATTEMPTS_PER_WINDOW,
                 crate::web::login::ATTEMPT_WINDOW,
             ),
-            last_use: Default::default(),
+            usage: usage.clone(),
             password_slots: Default::default(),
             draining: Default::default(),
         });
@@ -256,9 +258,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until stopped through [`Application::handle`].
+    /// The key-usage counts not yet written (tests flush them at will).
+    pub fn usage(&self) -> std::sync::Arc<crate::usage::UsageRecorder> {
+        self.state.usage.clone()
+    }
+
+    /// Runs until stopped through [`Application::handle`], then writes the key-usage counts
+    /// still pending (graceful shutdown loses none).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Err(e) = self.state.usage.flush(&self.pool).await {
+            tracing::warn!(error = %e, "key usage of the last seconds could not be written");
+        }
+        served
     }
 }
 

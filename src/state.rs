@@ -4,7 +4,6 @@ use std::sync::atomic::AtomicBool;
 
 use ipnetwork::IpNetwork;
 
-use crate::auth::api_key::LastUseThrottle;
 use crate::auth::password::HashSlots;
 use crate::db::Pool;
 use crate::edge::Origin;
@@ -22,8 +21,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Sign-in attempts per client address (this process only, on purpose).
     pub sign_in_limiter: RateLimiter,
-    /// Keeps "last used" writes to one a minute per key.
-    pub last_use: LastUseThrottle,
+    /// Counts the uses of keys in memory; its flusher writes them every 10 s.
+    pub usage: std::sync::Arc<crate::usage::UsageRecorder>,
     /// Bounds concurrent argon2 work (each hash takes ~19 MiB).
     pub password_slots: HashSlots,
     /// Set on SIGTERM: `/readyz` fails while the server drains.

@@ -16,11 +16,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 
-use crate::auth::api_key::{authenticate, Credentials, Principal};
+use crate::auth::api_key::{authenticate, Credentials, KeyExpiry, Principal};
 use crate::db::models::KeyCheck;
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::api_key::KeyHash;
@@ -29,6 +29,11 @@ use crate::request::client_ip;
 use crate::state::AppState;
 use crate::time;
 use error::ApiError;
+
+/// Sent with every authenticated response of a key that expires: when it does (as GitHub's
+/// token-expiration header), so integrators can alert themselves before it stops working.
+pub const KEY_EXPIRATION: header::HeaderName =
+    header::HeaderName::from_static("callem-key-expiration");
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -160,6 +165,16 @@ pub async fn frame(
             if let Some(d) = decision {
                 add_rate_limit_headers(res.headers_mut(), d);
             }
+            let expiry = res
+                .request()
+                .extensions()
+                .get::<KeyExpiry>()
+                .and_then(KeyExpiry::get);
+            if let Some(at) = expiry {
+                if let Ok(v) = HeaderValue::from_str(&time::iso_millis(at)) {
+                    res.headers_mut().insert(KEY_EXPIRATION, v);
+                }
+            }
             Ok(res.map_into_boxed_body())
         }
         Ok(Err(e)) => Err(Framed(api_error_for(&e), decision).into()),
@@ -237,13 +252,7 @@ where
     db::run_with(&state.pool, move |conn| {
         let key =
             db::api_keys::find_by_hash(conn, credentials.key_hash()).map_err(DbError::from)?;
-        let who = authenticate(
-            conn,
-            &credentials,
-            key.as_ref(),
-            time::now(),
-            &shared.last_use,
-        )?;
+        let who = authenticate(&credentials, key.as_ref(), time::now(), &shared.usage)?;
         work(conn, &who)
     })
     .await
@@ -266,13 +275,7 @@ where
     let shared = state.clone();
     db::run_with(&state.pool, move |conn| {
         let (key, item) = fetch(conn, credentials.key_hash())?.unzip();
-        authenticate(
-            conn,
-            &credentials,
-            key.as_ref(),
-            time::now(),
-            &shared.last_use,
-        )?;
+        authenticate(&credentials, key.as_ref(), time::now(), &shared.usage)?;
         item.ok_or_else(|| ApiError::Internal("a key row came without its resource".into()))
     })
     .await

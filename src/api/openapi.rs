@@ -10,7 +10,10 @@
 //! and commit it.
 
 use actix_web::HttpResponse;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorResponse, TooManyRequests};
@@ -73,6 +76,36 @@ impl Modify for SharedComponents {
             ))
             .build();
         components.add_security_scheme(BEARER, SecurityScheme::Http(bearer));
+        // Every key-authenticated success may carry the key's expiry.
+        let expiration = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    .examples(["2027-03-01T23:59:59.999Z"]),
+            )
+            .description(Some(
+                "When the key expires. Sent with every authenticated response of a key that has \
+                 an expiry (and only then), so integrators can alert themselves before it stops \
+                 working.",
+            ))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                if op.operation_id.as_deref() == Some("getOpenApi") {
+                    continue;
+                }
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+                        r.headers
+                            .insert("Callem-Key-Expiration".to_owned(), expiration.clone());
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -4,23 +4,22 @@
 //! (found by its SHA-256 through the unique index on every request: no cache can answer for a
 //! revoked key).
 
-use std::collections::HashMap;
 use std::future::{ready, Ready};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 
 use crate::api::error::ApiError;
-use crate::db::{self, models::KeyCheck, DbConnection, DbError};
+use crate::db::{models::KeyCheck, DbError};
 use crate::domain::api_key::{hash_token, is_well_formed, KeyHash};
 use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::is_expired;
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::usage::{Outcome, UsageRecorder};
 
 /// The key a request was authenticated with.
 #[derive(Debug, Clone)]
@@ -66,6 +65,18 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
 pub struct Credentials {
     key_hash: KeyHash,
     client: ClientAddr,
+    expiry: KeyExpiry,
+}
+
+/// When the key that authenticated the request expires, once it has (the `/v1` frame sends it
+/// as `Callem-Key-Expiration`). Shared between the credentials and the request's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct KeyExpiry(Arc<OnceLock<NaiveDateTime>>);
+
+impl KeyExpiry {
+    pub fn get(&self) -> Option<NaiveDateTime> {
+        self.0.get().copied()
+    }
 }
 
 impl Credentials {
@@ -73,6 +84,7 @@ impl Credentials {
         Ok(Credentials {
             key_hash: hash_token(bearer_token(authorization)?),
             client,
+            expiry: KeyExpiry::default(),
         })
     }
 
@@ -95,27 +107,37 @@ impl FromRequest for Credentials {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        ready(Credentials::new(header, crate::request::client_ip(req)).map_err(ApiError::from))
+        let credentials = Credentials::new(header, crate::request::client_ip(req));
+        if let Ok(c) = &credentials {
+            req.extensions_mut().insert(c.expiry.clone());
+        }
+        ready(credentials.map_err(ApiError::from))
     }
 }
 
-/// Checks 3 to 5 on the key row found for the credentials' hash (`None`: no such key), then
-/// records the key's use when it is due. Every authenticated `/v1` request passes here.
+/// Checks 3 to 5 on the key row found for the credentials' hash (`None`: no such key), and
+/// counts the use with its outcome (an unknown key is no one's use). Every authenticated
+/// `/v1` request passes here; nothing here writes to the database.
 pub fn authenticate(
-    conn: &mut DbConnection,
     credentials: &Credentials,
     key: Option<&KeyCheck>,
     now: NaiveDateTime,
-    last_use: &LastUseThrottle,
+    usage: &UsageRecorder,
 ) -> Result<Principal, AuthFailure> {
-    let who = verify(key, credentials.client, now)?;
-    if last_use.due(&who.key_id) {
-        let not_since = now - chrono::Duration::seconds(LastUseThrottle::INTERVAL_SECS);
-        let client = credentials.client.to_string();
-        db::api_keys::record_use(conn, &who.key_id, &client, now, not_since)
-            .map_err(DbError::from)?;
+    let verdict = verify(key, credentials.client, now);
+    if let Some(key) = key {
+        let outcome = match &verdict {
+            Ok(_) => Outcome::Allowed,
+            Err(AuthFailure::Expired) => Outcome::RefusedExpired,
+            Err(AuthFailure::IpNotAllowed) => Outcome::RefusedIp,
+            Err(_) => Outcome::RefusedRevoked,
+        };
+        usage.record(&key.id, outcome, credentials.client, now);
+        if let (Ok(_), Some(at)) = (&verdict, key.expires_at) {
+            let _ = credentials.expiry.0.set(at);
+        }
     }
-    Ok(who)
+    verdict
 }
 
 /// Checks 3 to 5, in the contract's order.
@@ -146,36 +168,6 @@ fn verify(
         key_id: key.id.clone(),
         project_id: key.project_id.clone(),
     })
-}
-
-/// Keeps "last used" writes to at most one a minute per key: this process skips the write
-/// when it tried less than a minute ago, and the conditional UPDATE keeps replicas to one.
-#[derive(Debug, Default)]
-pub struct LastUseThrottle {
-    tried: Mutex<HashMap<KeyId, Instant>>,
-}
-
-impl LastUseThrottle {
-    pub const INTERVAL_SECS: i64 = 60;
-
-    /// True at most once a minute per key (in this process).
-    pub fn due(&self, key_id: &KeyId) -> bool {
-        let now = Instant::now();
-        let interval = Duration::from_secs(Self::INTERVAL_SECS as u64);
-        let Ok(mut tried) = self.tried.lock() else {
-            return true;
-        };
-        match tried.get(key_id) {
-            Some(at) if now.duration_since(*at) < interval => false,
-            _ => {
-                if tried.len() > 10_000 {
-                    tried.retain(|_, at| now.duration_since(*at) < interval);
-                }
-                tried.insert(key_id.clone(), now);
-                true
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -220,15 +212,6 @@ mod tests {
             Credentials::new(Some("Bearer ck_live_short"), client),
             Err(AuthFailure::BadFormat)
         ));
-    }
-
-    #[test]
-    fn the_throttle_allows_one_write_a_minute_per_key() {
-        let t = LastUseThrottle::default();
-        let (a, b) = (KeyId::generate(), KeyId::generate());
-        assert!(t.due(&a));
-        assert!(!t.due(&a));
-        assert!(t.due(&b));
     }
 
     proptest! {

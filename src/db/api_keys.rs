@@ -174,27 +174,3 @@ pub fn revoke(
         Ok(Change::Made(Revoked::Now(key.name)))
     })
 }
-
-/// Records a use of the key unless one was recorded after `not_since`; returns whether a row
-/// was written. The condition keeps this to one write a minute however many requests arrive.
-pub fn record_use(
-    conn: &mut DbConnection,
-    key_id: &KeyId,
-    ip: &str,
-    now: NaiveDateTime,
-    not_since: NaiveDateTime,
-) -> QueryResult<bool> {
-    diesel::update(
-        api_keys::table.filter(api_keys::id.eq(key_id)).filter(
-            api_keys::last_used_at
-                .is_null()
-                .or(api_keys::last_used_at.lt(not_since)),
-        ),
-    )
-    .set((
-        api_keys::last_used_at.eq(Some(now)),
-        api_keys::last_used_ip.eq(Some(ip)),
-    ))
-    .execute(conn)
-    .map(|n| n > 0)
-}

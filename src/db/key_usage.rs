@@ -52,15 +52,21 @@ pub fn add(
     last_uses: &[LastUse],
 ) -> Result<(), DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
-        let live: Vec<KeyId> = {
-            let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
-            ids.sort();
-            ids.dedup();
-            api_keys::table
-                .filter(api_keys::id.eq_any(ids))
-                .select(api_keys::id)
-                .load(conn)?
-        };
+        let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
+        ids.sort();
+        ids.dedup();
+        let mut live: Vec<KeyId> = Vec::with_capacity(ids.len());
+        // In chunks: SQLite bounds the number of parameters of a statement.
+        for chunk in ids.chunks(1000) {
+            live.extend(
+                api_keys::table
+                    .filter(api_keys::id.eq_any(chunk))
+                    .select(api_keys::id)
+                    .load::<KeyId>(conn)?,
+            );
+        }
+        // Rows come back in no particular order.
+        live.sort();
         let is_live = |k: &KeyId| live.binary_search(k).is_ok();
         for h in hourly.iter().filter(|h| is_live(&h.key_id)) {
             diesel::sql_query(

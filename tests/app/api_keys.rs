@@ -244,7 +244,21 @@ async fn the_list_shows_the_five_columns_in_their_formats(app: TestApp) {
             .into_iter()
             .find(|k| k.name == "Dated")
             .unwrap();
-        db::api_keys::record_use(c, &dated.id, "1.1.1.1", now - Duration::minutes(3), now)?;
+        db::key_usage::add(
+            c,
+            &[db::key_usage::HourlyCount {
+                key_id: dated.id.clone(),
+                hour: now,
+                outcome: "allowed".into(),
+                requests: 1,
+            }],
+            &[],
+            &[db::key_usage::LastUse {
+                key_id: dated.id.clone(),
+                at: now - Duration::minutes(3),
+                ip: "1.1.1.1".into(),
+            }],
+        )?;
         Ok(())
     })
     .await;

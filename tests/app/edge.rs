@@ -70,6 +70,7 @@ async fn every_forwarded_for_line_is_read_and_a_silent_proxy_opens_no_ip_rule(ap
         (403, "IP address not allowed".into()),
         "a first line of the client's choosing is not the client"
     );
+    proxied.flush_usage().await;
     let (p, k) = (
         project(&pid),
         callem::domain::ids::KeyId::parse(&kid).unwrap(),

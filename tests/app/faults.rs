@@ -29,12 +29,14 @@ pub async fn app_behind_relay(pool_size: u32) -> Option<(TestDb, Relay, String, 
     let app = callem::startup::Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
+    let usage = app.usage();
     actix_web::rt::spawn(app.run_until_stopped());
     let test = TestApp {
         address: base.clone(),
         pool,
         db,
         setup_token: None,
+        usage,
     };
     let pid = test.other_project("P").await;
     test.import_calls(

@@ -10,7 +10,9 @@ use callem::config::{parse_trusted_proxies, Settings};
 use callem::db::{self, DatabaseUrl, DbConnection, Pool};
 use callem::domain::ids::ProjectId;
 use callem::startup::Application;
+use callem::usage::UsageRecorder;
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use std::sync::Arc;
 
 pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const PASSWORD: &str = "correct horse battery";
@@ -144,6 +146,7 @@ pub fn settings_for(url: &str) -> Settings {
         db_pool_size: 8,
         public_origin: None,
         shutdown_drain: Duration::from_secs(0),
+        usage_recording: true,
     }
 }
 
@@ -154,6 +157,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The token of the setup link the server would print (while no user exists).
     pub setup_token: Option<String>,
+    /// The server's key-usage counts not yet written.
+    pub usage: Arc<UsageRecorder>,
 }
 
 impl TestApp {
@@ -175,12 +180,13 @@ impl TestApp {
     pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = settings_for(db.url());
         adjust(&mut settings);
-        let (address, pool, setup_token) = start_server(settings).await;
+        let (address, pool, setup_token, usage) = start_server(settings).await;
         TestApp {
             address,
             pool,
             db,
             setup_token,
+            usage,
         }
     }
 
@@ -278,9 +284,20 @@ impl TestApp {
             .await
     }
 
+    /// Writes the key-usage counts now, as the 10-second flush does.
+    pub async fn flush_usage(&self) -> usize {
+        self.usage.flush(&self.pool).await.expect("usage flushed")
+    }
+
     /// Another server (a replica) on the same database.
     pub async fn replica(&self) -> String {
         start_server(settings_for(self.db.url())).await.0
+    }
+
+    /// A replica and its own key-usage counts.
+    pub async fn replica_with_usage(&self) -> (String, Arc<UsageRecorder>) {
+        let (address, _, _, usage) = start_server(settings_for(self.db.url())).await;
+        (address, usage)
     }
 
     pub fn agent(&self) -> Agent {
@@ -366,13 +383,14 @@ impl TestApp {
     }
 }
 
-async fn start_server(settings: Settings) -> (String, Pool, Option<String>) {
+async fn start_server(settings: Settings) -> (String, Pool, Option<String>, Arc<UsageRecorder>) {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
     let token = app.setup_token().map(str::to_owned);
+    let usage = app.usage();
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, pool, token)
+    (address, pool, token, usage)
 }
 
 /// A response, read whole.

@@ -20,3 +20,4 @@ mod lists;
 mod migrations;
 mod openapi;
 mod shell;
+mod usage;

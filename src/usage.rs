@@ -1,0 +1,426 @@
+//! The usage recorder: every `/v1` use of a key is counted here, in memory, and a flusher adds
+//! the counts to the database every 10 seconds and at graceful shutdown (additive upserts, so
+//! several replicas' counts add up): per key, UTC hour and outcome, and per key and client
+//! address; the same flush sets "last used", at most one write per key. No request writes.
+//!
+//! Memory is bounded: each key keeps at most 1,000 pending addresses (the least recently seen
+//! go first), and when the pending addresses of all keys reach [`MAX_PENDING_CLIENTS`] the
+//! flusher is woken early; past twice that, new addresses are counted only in the hourly
+//! totals until it has run. A failed flush keeps its counts for the next one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Timelike};
+use tokio::sync::Notify;
+
+use crate::db::key_usage::{self, ClientCount, HourlyCount, LastUse, MAX_CLIENTS_PER_KEY};
+use crate::db::{self, Pool};
+use crate::domain::client_ip::ClientAddr;
+use crate::domain::ids::KeyId;
+
+/// How often the counts are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// Pending addresses, over all keys, that wake the flusher early.
+pub const MAX_PENDING_CLIENTS: usize = 50_000;
+/// Hourly counts older than this are pruned.
+pub const KEEP_DAYS: i64 = 90;
+
+/// What a use of a key came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Allowed,
+    RefusedRevoked,
+    RefusedExpired,
+    RefusedIp,
+    /// Not produced until keys have scopes.
+    RefusedScope,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::RefusedRevoked => "refused_revoked",
+            Outcome::RefusedExpired => "refused_expired",
+            Outcome::RefusedIp => "refused_ip",
+            Outcome::RefusedScope => "refused_scope",
+        }
+    }
+
+    pub fn is_refused(self) -> bool {
+        self != Outcome::Allowed
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    first_seen: NaiveDateTime,
+    last_seen: NaiveDateTime,
+    requests: i64,
+    refused: i64,
+}
+
+#[derive(Debug, Default)]
+struct KeyPending {
+    hourly: HashMap<(NaiveDateTime, Outcome), i64>,
+    clients: HashMap<String, Client>,
+    last_use: Option<(NaiveDateTime, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    keys: HashMap<KeyId, KeyPending>,
+    clients: usize,
+}
+
+/// One flush's worth of counts.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub hourly: Vec<HourlyCount>,
+    pub clients: Vec<ClientCount>,
+    pub last_uses: Vec<LastUse>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.hourly.is_empty()
+    }
+}
+
+/// The counts not yet written, shared by every request of this process.
+#[derive(Debug)]
+pub struct UsageRecorder {
+    enabled: bool,
+    pending: Mutex<Pending>,
+    full: Notify,
+    /// One flush at a time: a flush asked for while another writes waits for it, so once it
+    /// returns, every use counted before it was called is in the database.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl UsageRecorder {
+    /// `enabled: false` (`CALLEM_USAGE_RECORDING=off`) counts nothing and writes nothing.
+    pub fn new(enabled: bool) -> Self {
+        UsageRecorder {
+            enabled,
+            pending: Mutex::new(Pending::default()),
+            full: Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Counts one use of `key`.
+    pub fn record(&self, key: &KeyId, outcome: Outcome, client: ClientAddr, now: NaiveDateTime) {
+        if !self.enabled {
+            return;
+        }
+        let hour = now.date().and_hms_opt(now.hour(), 0, 0).unwrap_or(now);
+        let address = client.to_string();
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let Pending { keys, clients } = &mut *pending;
+        let entry = match keys.get_mut(key) {
+            Some(e) => e,
+            None => keys.entry(key.clone()).or_default(),
+        };
+        *entry.hourly.entry((hour, outcome)).or_insert(0) += 1;
+        if outcome == Outcome::Allowed {
+            entry.last_use = Some((now, address.clone()));
+        }
+        let refused = i64::from(outcome.is_refused());
+        if let Some(c) = entry.clients.get_mut(&address) {
+            c.last_seen = now;
+            c.requests += 1;
+            c.refused += refused;
+        } else if *clients < 2 * MAX_PENDING_CLIENTS {
+            if entry.clients.len() >= MAX_CLIENTS_PER_KEY as usize {
+                // The least recently seen address of this key goes first.
+                if let Some(oldest) = entry
+                    .clients
+                    .iter()
+                    .min_by_key(|(_, c)| c.last_seen)
+                    .map(|(a, _)| a.clone())
+                {
+                    entry.clients.remove(&oldest);
+                    *clients -= 1;
+                }
+            }
+            entry.clients.insert(
+                address,
+                Client {
+                    first_seen: now,
+                    last_seen: now,
+                    requests: 1,
+                    refused,
+                },
+            );
+            *clients += 1;
+            if *clients == MAX_PENDING_CLIENTS {
+                self.full.notify_one();
+            }
+        }
+    }
+
+    /// Takes everything pending.
+    pub fn take(&self) -> Batch {
+        let pending = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Batch::default(),
+        };
+        let mut batch = Batch::default();
+        for (key, k) in pending.keys {
+            for ((hour, outcome), requests) in k.hourly {
+                batch.hourly.push(HourlyCount {
+                    key_id: key.clone(),
+                    hour,
+                    outcome: outcome.as_str().to_owned(),
+                    requests,
+                });
+            }
+            for (ip, c) in k.clients {
+                batch.clients.push(ClientCount {
+                    key_id: key.clone(),
+                    ip,
+                    first_seen: c.first_seen,
+                    last_seen: c.last_seen,
+                    requests: c.requests,
+                    refused: c.refused,
+                });
+            }
+            if let Some((at, ip)) = k.last_use {
+                batch.last_uses.push(LastUse {
+                    key_id: key,
+                    at,
+                    ip,
+                });
+            }
+        }
+        batch
+    }
+
+    /// Puts back the counts of a flush that failed, so the next one writes them.
+    fn restore(&self, batch: Batch) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let Pending { keys, clients } = &mut *pending;
+        for h in batch.hourly {
+            let Some(outcome) = OUTCOMES.iter().find(|o| o.as_str() == h.outcome) else {
+                continue;
+            };
+            let k = keys.entry(h.key_id).or_default();
+            *k.hourly.entry((h.hour, *outcome)).or_insert(0) += h.requests;
+        }
+        for c in batch.clients {
+            let k = keys.entry(c.key_id).or_default();
+            match k.clients.get_mut(&c.ip) {
+                Some(e) => {
+                    e.first_seen = e.first_seen.min(c.first_seen);
+                    e.last_seen = e.last_seen.max(c.last_seen);
+                    e.requests += c.requests;
+                    e.refused += c.refused;
+                }
+                None if *clients < 2 * MAX_PENDING_CLIENTS => {
+                    k.clients.insert(
+                        c.ip,
+                        Client {
+                            first_seen: c.first_seen,
+                            last_seen: c.last_seen,
+                            requests: c.requests,
+                            refused: c.refused,
+                        },
+                    );
+                    *clients += 1;
+                }
+                None => {}
+            }
+        }
+        for u in batch.last_uses {
+            let k = keys.entry(u.key_id).or_default();
+            if k.last_use.as_ref().is_none_or(|(at, _)| *at < u.at) {
+                k.last_use = Some((u.at, u.ip));
+            }
+        }
+    }
+
+    /// Writes everything pending; on failure the counts stay for the next flush.
+    pub async fn flush(&self, pool: &Pool) -> Result<usize, db::DbError> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let batch = self.take();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let rows = batch.hourly.len() + batch.clients.len();
+        let written = std::sync::Arc::new(batch);
+        let shared = written.clone();
+        let result = db::run(pool, move |conn| {
+            key_usage::add(conn, &shared.hourly, &shared.clients, &shared.last_uses)
+        })
+        .await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, rows, "key usage not written yet; kept for the next flush");
+            if let Ok(batch) = std::sync::Arc::try_unwrap(written) {
+                self.restore(batch);
+            }
+        }
+        result.map(|()| rows)
+    }
+
+    /// Flushes every [`FLUSH_EVERY`] (or as soon as the pending addresses fill up), and prunes
+    /// old hourly counts once an hour. Runs until the process ends.
+    pub async fn run_flusher(self: std::sync::Arc<Self>, pool: Pool) {
+        if !self.enabled {
+            return;
+        }
+        let mut flushes: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(FLUSH_EVERY) => {}
+                _ = self.full.notified() => {}
+            }
+            let _ = self.flush(&pool).await;
+            if flushes.is_multiple_of(360) {
+                let before = crate::time::now() - chrono::Duration::days(KEEP_DAYS);
+                if let Err(e) =
+                    db::run(&pool, move |conn| Ok(key_usage::prune(conn, before)?)).await
+                {
+                    tracing::warn!(error = %e, "old key usage not pruned yet");
+                }
+            }
+            flushes += 1;
+        }
+    }
+}
+
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Allowed,
+    Outcome::RefusedRevoked,
+    Outcome::RefusedExpired,
+    Outcome::RefusedIp,
+    Outcome::RefusedScope,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn at(h: u32, m: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    fn ip(n: u32) -> ClientAddr {
+        ClientAddr::Known(IpAddr::from(n.to_be_bytes()))
+    }
+
+    #[test]
+    fn uses_are_counted_by_hour_outcome_and_address() {
+        let r = UsageRecorder::new(true);
+        let k = KeyId::generate();
+        r.record(&k, Outcome::Allowed, ip(1), at(10, 5));
+        r.record(&k, Outcome::Allowed, ip(1), at(10, 59));
+        r.record(&k, Outcome::RefusedIp, ip(2), at(11, 0));
+        let mut b = r.take();
+        b.hourly.sort_by_key(|h| h.hour);
+        let hourly: Vec<_> = b
+            .hourly
+            .iter()
+            .map(|h| (h.hour, h.outcome.as_str(), h.requests))
+            .collect();
+        assert_eq!(
+            hourly,
+            [(at(10, 0), "allowed", 2), (at(11, 0), "refused_ip", 1)]
+        );
+        b.clients.sort_by(|a, b| a.ip.cmp(&b.ip));
+        assert_eq!(
+            b.clients
+                .iter()
+                .map(|c| (
+                    c.ip.as_str(),
+                    c.requests,
+                    c.refused,
+                    c.first_seen,
+                    c.last_seen
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("0.0.0.1", 2, 0, at(10, 5), at(10, 59)),
+                ("0.0.0.2", 1, 1, at(11, 0), at(11, 0))
+            ]
+        );
+        assert_eq!(
+            b.last_uses.len(),
+            1,
+            "one last use per key, from allowed uses"
+        );
+        assert_eq!(b.last_uses[0].at, at(10, 59));
+        assert!(r.take().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_key_keeps_its_thousand_most_recent_addresses_and_memory_stays_bounded() {
+        let r = UsageRecorder::new(true);
+        let k = KeyId::generate();
+        for n in 0..5_000u32 {
+            let now = at(10, 0) + chrono::Duration::milliseconds(i64::from(n));
+            r.record(&k, Outcome::Allowed, ip(n), now);
+        }
+        let b = r.take();
+        let kept: std::collections::BTreeSet<String> =
+            b.clients.iter().map(|c| c.ip.clone()).collect();
+        let newest: std::collections::BTreeSet<String> =
+            (4_000..5_000u32).map(|n| ip(n).to_string()).collect();
+        assert_eq!(kept, newest, "the 1,000 most recently seen");
+        assert_eq!(
+            b.hourly[0].requests, 5_000,
+            "every request is still counted"
+        );
+        let many: Vec<KeyId> = (0..200).map(|_| KeyId::generate()).collect();
+        for n in 0..200_000u32 {
+            r.record(
+                &many[(n % 200) as usize],
+                Outcome::Allowed,
+                ip(n),
+                at(12, 0),
+            );
+        }
+        let b = r.take();
+        assert!(
+            b.clients.len() <= 2 * MAX_PENDING_CLIENTS,
+            "{}",
+            b.clients.len()
+        );
+        assert_eq!(b.hourly.iter().map(|h| h.requests).sum::<i64>(), 200_000);
+    }
+
+    #[test]
+    fn switched_off_it_counts_nothing() {
+        let r = UsageRecorder::new(false);
+        r.record(&KeyId::generate(), Outcome::Allowed, ip(1), at(1, 0));
+        assert!(r.take().is_empty());
+    }
+
+    #[test]
+    fn a_failed_flush_keeps_its_counts() {
+        let r = UsageRecorder::new(true);
+        let k = KeyId::generate();
+        r.record(&k, Outcome::Allowed, ip(1), at(10, 0));
+        let b = r.take();
+        r.record(&k, Outcome::Allowed, ip(1), at(10, 1));
+        r.restore(b);
+        let b = r.take();
+        assert_eq!(b.hourly[0].requests, 2);
+        assert_eq!(b.clients[0].requests, 2);
+        assert_eq!(b.last_uses[0].at, at(10, 1));
+    }
+}
