@@ -126,6 +126,15 @@ impl Bar {
     pub fn total(&self) -> i64 {
         self.allowed + self.refused
     }
+
+    /// What hovering the bar says: `Tue, Dec 1: 18 requests, 3 refused`.
+    pub fn summary(&self) -> String {
+        let requests = match self.total() {
+            1 => "1 request".to_owned(),
+            n => format!("{} requests", thousands(n)),
+        };
+        format!("{}: {requests}, {} refused", self.label, thousands(self.refused))
+    }
 }
 
 /// A y-axis tick: a grid line at `y` with its value.
@@ -340,6 +349,7 @@ mod tests {
         let last = &chart.bars[29];
         assert_eq!((last.allowed, last.refused), (15, 3));
         assert_eq!(last.label, "Tue, Dec 1");
+        assert_eq!(last.summary(), "Tue, Dec 1: 18 requests, 3 refused");
         assert_eq!(chart.bars[28].allowed, 7);
         assert_eq!(chart.bars[0].allowed, 1);
         assert_eq!(chart.bars[0].label, "Mon, Nov 2");
