@@ -139,10 +139,7 @@ pub fn for_key(
 }
 
 /// The email addresses of these users (those that still exist), to name actors.
-pub fn user_emails(
-    conn: &mut DbConnection,
-    ids: &[&UserId],
-) -> QueryResult<Vec<(UserId, String)>> {
+pub fn user_emails(conn: &mut DbConnection, ids: &[&UserId]) -> QueryResult<Vec<(UserId, String)>> {
     use super::schema::users;
     if ids.is_empty() {
         return Ok(Vec::new());

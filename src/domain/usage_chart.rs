@@ -133,7 +133,11 @@ impl Bar {
             1 => "1 request".to_owned(),
             n => format!("{} requests", thousands(n)),
         };
-        format!("{}: {requests}, {} refused", self.label, thousands(self.refused))
+        format!(
+            "{}: {requests}, {} refused",
+            self.label,
+            thousands(self.refused)
+        )
     }
 }
 

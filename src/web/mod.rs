@@ -74,10 +74,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                     "/settings/api-keys/{key_id}/revoke",
                     web::post().to(api_keys::revoke),
                 )
-                .route(
-                    "/settings/api-keys/{key_id}",
-                    web::get().to(key_page::show),
-                )
+                .route("/settings/api-keys/{key_id}", web::get().to(key_page::show))
                 .route(
                     "/settings/api-keys/{key_id}/usage",
                     web::get().to(key_page::usage),

@@ -175,7 +175,10 @@ pub async fn show(
         key_id: kid.into_string(),
         prefix: masked_prefix(&key.prefix),
         status,
-        created: (time::relative(key.created_at, now), time::full_label(key.created_at)),
+        created: (
+            time::relative(key.created_at, now),
+            time::full_label(key.created_at),
+        ),
         created_by: person(&key.created_by),
         expires: match key.expires_at {
             None => "Never".to_owned(),
@@ -202,10 +205,7 @@ pub async fn show(
             )
         }),
         can_manage,
-        clients: clients
-            .iter()
-            .map(|c| client_row(c, &rules, now))
-            .collect(),
+        clients: clients.iter().map(|c| client_row(c, &rules, now)).collect(),
         history: events
             .iter()
             .map(|e| HistoryRow {
@@ -216,7 +216,10 @@ pub async fn show(
                     _ => "command line".to_owned(),
                 },
                 ip: e.ip.clone(),
-                when: (time::relative(e.created_at, now), time::full_label(e.created_at)),
+                when: (
+                    time::relative(e.created_at, now),
+                    time::full_label(e.created_at),
+                ),
             })
             .collect(),
         name: key.name,
@@ -253,15 +256,20 @@ pub async fn usage(
 }
 
 fn client_row(c: &ClientCount, rules: &IpRules, now: NaiveDateTime) -> ClientRow {
-    let refused_by_rules = c
-        .ip
-        .parse::<IpAddr>()
-        .map(|ip| !rules.allows(ip))
-        .unwrap_or(false);
+    let refused_by_rules =
+        c.ip.parse::<IpAddr>()
+            .map(|ip| !rules.allows(ip))
+            .unwrap_or(false);
     ClientRow {
         ip: c.ip.clone(),
-        first_seen: (time::relative(c.first_seen, now), time::full_label(c.first_seen)),
-        last_seen: (time::relative(c.last_seen, now), time::full_label(c.last_seen)),
+        first_seen: (
+            time::relative(c.first_seen, now),
+            time::full_label(c.first_seen),
+        ),
+        last_seen: (
+            time::relative(c.last_seen, now),
+            time::full_label(c.last_seen),
+        ),
         requests: usage_chart::thousands(c.requests),
         refused: usage_chart::thousands(c.refused),
         refused_by_rules,
