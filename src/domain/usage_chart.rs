@@ -223,7 +223,7 @@ impl Chart {
             })
             .collect();
         let x_labels = (0..n)
-            .filter(|i| i % range.label_every() == 0 || *i == n - 1)
+            .filter(|i| i.is_multiple_of(range.label_every()) || *i == n - 1)
             .filter(|i| *i == n - 1 || n - 1 - i >= range.label_every() / 2)
             .map(|i| XLabel {
                 x: round1(LEFT + slot * i as f64 + slot / 2.0),
@@ -286,7 +286,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
