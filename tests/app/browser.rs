@@ -698,6 +698,10 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     .await;
     b.goto(&format!("{base}{keys_page}")).await;
     b.wait_text("#keys-table", "test key").await;
+    b.wait_text("[data-testid=attention]", "never expire").await;
+    assert_visible_to_a_person(&b, "[data-testid=attention] a").await;
+    b.screenshot(&format!("{shots}05-keys-needs-attention"))
+        .await;
     // A person clicks the name; the link stretches over its cell.
     b.click(&format!("#key-{used_key} td.cell-name")).await;
     b.wait_text("h1", "test key").await;
@@ -727,6 +731,15 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     )
     .await;
     assert_visible_to_a_person(&b, "[data-testid=usage-chart]").await;
+    let wide = b
+        .script(
+            "if (document.documentElement.scrollWidth <= innerWidth) return 'ok';
+             const w = [...document.querySelectorAll('main *')]
+               .filter(e => e.getBoundingClientRect().right > innerWidth + 1);
+             return w.slice(-3).map(e => e.outerHTML.slice(0, 120)).join(' | ');",
+        )
+        .await;
+    assert_eq!(wide, json!("ok"), "nothing scrolls sideways at 360 px");
     b.screenshot(&format!("{shots}05c-key-page-360px")).await;
     b.resize(1440, 900).await;
 

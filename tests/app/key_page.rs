@@ -231,6 +231,30 @@ async fn every_member_sees_the_page_and_only_owners_and_admins_its_actions(app: 
     }
 }
 
+async fn revoking_from_the_key_page_reloads_it_read_only(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let kid = make_key(&app, &pid, "To go", "", Expiry::Never, 1, None).await;
+    owner.get(&key_path(&pid, &kid)).await;
+    let confirm = owner
+        .get_htmx(&format!("{}/revoke?from=page", key_path(&pid, &kid)))
+        .await;
+    assert_eq!(confirm.status, 200);
+    let action = format!("{}/revoke?from=page", key_path(&pid, &kid));
+    assert!(confirm.body.contains(&format!(r#"hx-post="{action}""#)));
+
+    let r = owner.post_htmx(&action, &[]).await;
+
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("hx-redirect"), Some(key_path(&pid, &kid)));
+    assert!(r.header("x-callem-toast").is_some());
+    let page = owner.get(&key_path(&pid, &kid)).await;
+    assert!(page.body.contains("Revoked on"));
+    // A member cannot revoke from the page either.
+    let member = app.user_with_role(&pid, "m@example.com", "member").await;
+    member.get(&key_path(&pid, &kid)).await;
+    assert_eq!(member.post_htmx(&action, &[]).await.status, 403);
+}
+
 async fn another_projects_key_is_not_found(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let other = app.other_project("Elsewhere").await;
@@ -490,6 +514,7 @@ crate::on_both_backends!(
     a_key_without_use_shows_an_empty_state,
     every_member_sees_the_page_and_only_owners_and_admins_its_actions,
     another_projects_key_is_not_found,
+    revoking_from_the_key_page_reloads_it_read_only,
     a_revoked_keys_page_stays_read_only_and_show_revoked_lists_it,
     the_attention_strip_counts_each_category_and_its_links_filter_the_list,
     a_project_with_healthy_keys_shows_no_attention_strip,
