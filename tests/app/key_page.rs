@@ -432,6 +432,14 @@ async fn keys_expiring_within_two_weeks_are_amber_and_past_ones_expired(app: Tes
     assert!(list.body.contains(&format!(">{later}</td>")));
 
     let page = owner.get(&key_path(&pid, &soon)).await;
+    let six = (callem::time::now().date() + chrono::Days::new(6))
+        .format("%b %-d, %Y")
+        .to_string();
+    assert!(
+        page.body.contains(&format!(">{six}</time></dd>")),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(
         r#"<span class="badge badge-warning" data-testid="key-status">Expires in 6 days</span>"#
     ));

@@ -69,7 +69,8 @@ struct KeyPage {
     status: KeyStatus,
     created: (String, String),
     created_by: String,
-    expires: String,
+    /// The last day it works, and the exact instant on hover; `None` is Never.
+    expires: Option<(String, String)>,
     rules: Vec<String>,
     all_ips: bool,
     last_used: Option<(String, String, Option<String>)>,
@@ -180,10 +181,9 @@ pub async fn show(
             time::full_label(key.created_at),
         ),
         created_by: person(&key.created_by),
-        expires: match key.expires_at {
-            None => "Never".to_owned(),
-            Some(at) => time::full_label(at),
-        },
+        expires: key
+            .expires_at
+            .map(|at| (time::date_label(at), time::full_label(at))),
         all_ips: rules.is_unrestricted(),
         rules: if rules.is_unrestricted() {
             Vec::new()
