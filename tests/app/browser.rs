@@ -702,6 +702,10 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert_visible_to_a_person(&b, "[data-testid=attention] a").await;
     b.screenshot(&format!("{shots}05-keys-needs-attention"))
         .await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}05-keys-needs-attention-dark"))
+        .await;
+    b.color_scheme("light").await;
     // A person clicks the name; the link stretches over its cell.
     b.click(&format!("#key-{used_key} td.cell-name")).await;
     b.wait_text("h1", "test key").await;
