@@ -13,6 +13,7 @@ use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_status::KeyStatus;
 use crate::domain::role::Role;
 use crate::{startup, time};
 
@@ -175,6 +176,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 "IP RESTRICTION".to_owned(),
                 "LAST USED".to_owned(),
                 "EXPIRES".to_owned(),
+                "STATUS".to_owned(),
             ]];
             for k in keys {
                 let ips = IpRules::from_storage(&k.allowed_ips)
@@ -191,6 +193,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     }
                     Some(at) => time::date_label(at),
                 };
+                let status = KeyStatus::of(k.expires_at, k.revoked_at, now).label();
                 rows.push([
                     k.id.into_string(),
                     k.name,
@@ -198,6 +201,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     ips,
                     last,
                     exp,
+                    status,
                 ]);
             }
             print_table(&rows);

@@ -72,7 +72,41 @@ pub fn list_active(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResu
         .load(conn)
 }
 
-/// One key of a project, revoked or not.
+/// A project's revoked keys, most recently revoked first.
+pub fn list_revoked(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .filter(api_keys::revoked_at.is_not_null())
+        .order((api_keys::revoked_at.desc(), api_keys::id.desc()))
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
+/// Requests refused per key of a project since `since` (keys with none are left out).
+pub fn refused_since(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(KeyId, i64)>> {
+    use super::schema::key_usage_hourly as kh;
+    let rows: Vec<(KeyId, i64)> = kh::table
+        .inner_join(api_keys::table)
+        .filter(api_keys::project_id.eq(project_id))
+        .filter(kh::hour.ge(since))
+        .filter(kh::outcome.ne("allowed"))
+        .filter(kh::requests.gt(0))
+        .select((kh::key_id, kh::requests))
+        .load(conn)?;
+    let mut sums: Vec<(KeyId, i64)> = Vec::new();
+    for (k, n) in rows {
+        match sums.iter_mut().find(|(id, _)| *id == k) {
+            Some(s) => s.1 += n,
+            None => sums.push((k, n)),
+        }
+    }
+    Ok(sums)
+}
+
 /// Whether the project has at least one key that is not revoked.
 pub fn any_active(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -83,6 +117,7 @@ pub fn any_active(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResul
     .get_result(conn)
 }
 
+/// One key of a project, revoked or not.
 pub fn find_in_project(
     conn: &mut DbConnection,
     project_id: &ProjectId,

@@ -122,3 +122,30 @@ pub fn for_project(
         .select(AuditEvent::as_select())
         .load(conn)
 }
+
+/// The events of one key of a project (its target), newest first.
+pub fn for_key(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::project_id.eq(project_id))
+        .filter(audit_events::target_type.eq("api_key"))
+        .filter(audit_events::target_id.eq(key_id.as_str()))
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// The email addresses of these users (those that still exist), to name actors.
+pub fn user_emails(conn: &mut DbConnection, ids: &[&UserId]) -> QueryResult<Vec<(UserId, String)>> {
+    use super::schema::users;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::email))
+        .load(conn)
+}

@@ -10,11 +10,13 @@ pub mod client_ip;
 pub mod expiry;
 pub mod ids;
 pub mod ip_rules;
+pub mod key_status;
 pub mod knowledge;
 pub mod one_time_token;
 pub mod pagination;
 pub mod role;
 pub mod sign_in;
+pub mod usage_chart;
 
 /// A refused input; the text is the message shown to the user, next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

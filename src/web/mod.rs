@@ -24,7 +24,7 @@ pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    use settings::api_keys;
+    use settings::{api_keys, key_page};
     let calls_routes = || {
         web::scope("/calls")
             .route("", web::get().to(calls::index))
@@ -73,6 +73,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/settings/api-keys/{key_id}/revoke",
                     web::post().to(api_keys::revoke),
+                )
+                .route("/settings/api-keys/{key_id}", web::get().to(key_page::show))
+                .route(
+                    "/settings/api-keys/{key_id}/usage",
+                    web::get().to(key_page::usage),
                 ),
         );
 }

@@ -265,7 +265,7 @@ async fn the_list_shows_the_five_columns_in_their_formats(app: TestApp) {
     let page = owner.get(&keys_path(&pid)).await.body;
     let row = |n: &str| {
         let start = page
-            .find(&format!(">{n}</td>"))
+            .find(&format!(">{n}</a></td>"))
             .unwrap_or_else(|| panic!("no row {n}"));
         page[start..page[start..].find("</tr>").unwrap() + start].to_owned()
     };

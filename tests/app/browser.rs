@@ -644,6 +644,109 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert_eq!(b.count("#modal-root dialog").await, 0, "no dialog");
     b.screenshot(&format!("{shots}04c-error-toast")).await;
 
+    // A key's page, opened from its name in the list: the usage chart and the addresses it
+    // is used from are on screen, in light and dark.
+    let (used_key, _) = app
+        .issue_key(
+            &project_id,
+            "10.0.0.0/24",
+            callem::domain::expiry::Expiry::Never,
+        )
+        .await;
+    let kid = callem::domain::ids::KeyId::parse(&used_key).unwrap();
+    app.db(move |conn| {
+        use callem::db::key_usage::{ClientCount, HourlyCount};
+        let now = callem::time::now();
+        let hour = |h: i64| {
+            let t = now - chrono::Duration::hours(h);
+            t.date()
+                .and_hms_opt(chrono::Timelike::hour(&t), 0, 0)
+                .unwrap()
+        };
+        let mut hourly = Vec::new();
+        for day in 0..30i64 {
+            let n = 200 + (day * 37) % 180;
+            hourly.push(HourlyCount {
+                key_id: kid.clone(),
+                hour: hour(day * 24),
+                outcome: "allowed".into(),
+                requests: n,
+            });
+            if day % 6 == 2 {
+                hourly.push(HourlyCount {
+                    key_id: kid.clone(),
+                    hour: hour(day * 24),
+                    outcome: "refused_ip".into(),
+                    requests: 40,
+                });
+            }
+        }
+        let client = |ip: &str, seen: i64, requests: i64, refused: i64| ClientCount {
+            key_id: kid.clone(),
+            ip: ip.into(),
+            first_seen: now - chrono::Duration::days(29),
+            last_seen: now - chrono::Duration::minutes(seen),
+            requests,
+            refused,
+        };
+        let clients = [
+            client("10.0.0.12", 3, 7_900, 0),
+            client("203.0.113.77", 50, 200, 200),
+        ];
+        callem::db::key_usage::add(conn, &hourly, &clients, &[])
+    })
+    .await;
+    b.goto(&format!("{base}{keys_page}")).await;
+    b.wait_text("#keys-table", "test key").await;
+    b.wait_text("[data-testid=attention]", "never expire").await;
+    assert_visible_to_a_person(&b, "[data-testid=attention] a").await;
+    b.screenshot(&format!("{shots}05-keys-needs-attention"))
+        .await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}05-keys-needs-attention-dark"))
+        .await;
+    b.color_scheme("light").await;
+    // A person clicks the name; the link stretches over its cell.
+    b.click(&format!("#key-{used_key} td.cell-name")).await;
+    b.wait_text("h1", "test key").await;
+    b.wait_text("[data-testid=usage-total]", "refused").await;
+    assert_eq!(b.count("[data-testid=usage-chart] .bar-allowed").await, 30);
+    assert_visible_to_a_person(&b, "[data-testid=usage-chart]").await;
+    b.screenshot(&format!("{shots}05-key-page")).await;
+    b.script("document.querySelector('[data-testid=clients]').scrollIntoView({block: 'center'})")
+        .await;
+    assert_visible_to_a_person(&b, "[data-testid=clients] table").await;
+    assert_eq!(b.count("[data-testid=clients] .row-refused").await, 1);
+    b.wait_text("[data-testid=clients] .row-refused", "203.0.113.77")
+        .await;
+    b.screenshot(&format!("{shots}05a-key-page-addresses"))
+        .await;
+    b.script("window.scrollTo(0, 0)").await;
+    b.click("#key-usage .segment:nth-child(2)").await;
+    b.wait_text("[data-testid=usage-total]", "in the last 24 hours")
+        .await;
+    assert_visible_to_a_person(&b, "[data-testid=usage-chart]").await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}05b-key-page-24h-dark")).await;
+    b.color_scheme("light").await;
+    b.resize(360, 780).await;
+    b.script(
+        "document.querySelector('[data-testid=usage-chart]').scrollIntoView({block: 'center'})",
+    )
+    .await;
+    assert_visible_to_a_person(&b, "[data-testid=usage-chart]").await;
+    let wide = b
+        .script(
+            "if (document.documentElement.scrollWidth <= innerWidth) return 'ok';
+             const w = [...document.querySelectorAll('main *')]
+               .filter(e => e.getBoundingClientRect().right > innerWidth + 1);
+             return w.slice(-3).map(e => e.outerHTML.slice(0, 120)).join(' | ');",
+        )
+        .await;
+    assert_eq!(wide, json!("ok"), "nothing scrolls sideways at 360 px");
+    b.screenshot(&format!("{shots}05c-key-page-360px")).await;
+    b.resize(1440, 900).await;
+
     // Calls: the table, then a call's transcript.
     app.import_calls(&project_id, DEMO_CALL).await;
     b.click("nav.sidebar a[href$='/calls']").await;

@@ -16,6 +16,7 @@ mod data_pages;
 mod edge;
 mod faults;
 mod input_bounds;
+mod key_page;
 mod lists;
 mod migrations;
 mod openapi;

@@ -1,4 +1,5 @@
-//! Settings → API Keys: the list, the create modal, the one-time reveal, and revoke.
+//! Settings → API Keys: the list (with its "Needs attention" strip, its filters and the revoked
+//! keys), the create modal, the one-time reveal, and revoke.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,6 +15,7 @@ use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 
 use crate::state::AppState;
 use crate::time;
@@ -22,7 +24,11 @@ use crate::time;
 pub enum ExpiresView {
     Never,
     On(String),
+    /// Within 14 days: `Expires in 6 days` (amber), with the date on hover.
+    Soon(String, String),
     Expired(String),
+    /// The revoked list: when it was revoked.
+    Revoked(String),
 }
 
 /// One row of the list, formatted for people.
@@ -33,19 +39,38 @@ pub struct KeyRow {
     pub ip_restriction: String,
     pub last_used: Option<(String, String)>,
     pub expires: ExpiresView,
+    /// The "Needs attention" categories the key falls in.
+    pub attention: Vec<Attention>,
 }
 
 impl KeyRow {
-    fn from_row(k: db::models::ApiKey, now: NaiveDateTime) -> Self {
-        let ip_restriction = IpRules::from_storage(&k.allowed_ips)
+    fn from_row(k: db::models::ApiKey, refused_last_24h: i64, now: NaiveDateTime) -> Self {
+        let rules = IpRules::from_storage(&k.allowed_ips);
+        let status = KeyStatus::of(k.expires_at, k.revoked_at, now);
+        let attention = key_status::attention(
+            &KeyFacts {
+                status,
+                created_at: k.created_at,
+                last_used_at: k.last_used_at,
+                unrestricted: rules.as_ref().is_ok_and(|r| r.is_unrestricted()),
+                never_expires: k.expires_at.is_none(),
+                refused_last_24h,
+            },
+            now,
+        );
+        let ip_restriction = rules
             .map(|r| r.summary())
             .unwrap_or_else(|_| "—".to_owned());
-        let expires = match k.expires_at {
-            None => ExpiresView::Never,
-            Some(at) if expiry::is_expired(Some(at), now) => {
+        let expires = match (k.revoked_at, k.expires_at, status) {
+            (Some(at), _, _) => ExpiresView::Revoked(time::date_label(at)),
+            (None, None, _) => ExpiresView::Never,
+            (None, Some(at), KeyStatus::ExpiresSoon(_)) => {
+                ExpiresView::Soon(status.label(), time::date_label(at))
+            }
+            (None, Some(at), _) if expiry::is_expired(Some(at), now) => {
                 ExpiresView::Expired(time::date_label(at))
             }
-            Some(at) => ExpiresView::On(time::date_label(at)),
+            (None, Some(at), _) => ExpiresView::On(time::date_label(at)),
         };
         KeyRow {
             prefix: masked_prefix(&k.prefix),
@@ -56,6 +81,7 @@ impl KeyRow {
             name: k.name,
             ip_restriction,
             expires,
+            attention,
         }
     }
 }
@@ -64,9 +90,49 @@ impl KeyRow {
 #[template(path = "pages/settings/_keys_table.html")]
 pub struct KeysTable {
     pub project_url: String,
+    /// `…/settings/api-keys`.
+    pub keys_url: String,
     pub rows: Vec<KeyRow>,
     pub can_manage: bool,
     pub oob: bool,
+    pub view: ListView,
+    /// The "Needs attention" counts over all active keys (empty categories left out).
+    pub attention: Vec<(Attention, usize)>,
+}
+
+impl KeysTable {
+    fn is_filter(&self, a: &Attention) -> bool {
+        self.view == ListView::Attention(*a)
+    }
+}
+
+/// Which keys the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListView {
+    Active,
+    /// The active keys in one "Needs attention" category.
+    Attention(Attention),
+    /// The revoked keys, read-only.
+    Revoked,
+}
+
+impl ListView {
+    fn from_query(q: &ListQuery) -> Self {
+        if q.show.as_deref() == Some("revoked") {
+            return ListView::Revoked;
+        }
+        q.attention
+            .as_deref()
+            .and_then(Attention::from_slug)
+            .map_or(ListView::Active, ListView::Attention)
+    }
+}
+
+/// `?show=revoked` or `?attention=never_used` on the list.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    show: Option<String>,
+    attention: Option<String>,
 }
 
 #[derive(Template)]
@@ -126,24 +192,68 @@ struct RevokedResponse {
     table: KeysTable,
 }
 
-async fn load_table(state: &AppState, shell: &Shell, oob: bool) -> Result<KeysTable, WebError> {
+async fn load_table(
+    state: &AppState,
+    shell: &Shell,
+    oob: bool,
+    view: ListView,
+) -> Result<KeysTable, WebError> {
     let pid = shell.project_id.clone();
-    let keys = db::run(&state.pool, move |conn| {
-        Ok(db::api_keys::list_active(conn, &pid)?)
+    let now = time::now();
+    let since = now - chrono::Duration::hours(24);
+    let (keys, revoked, refused) = db::run(&state.pool, move |conn| {
+        let keys = db::api_keys::list_active(conn, &pid)?;
+        let revoked = match view {
+            ListView::Revoked => db::api_keys::list_revoked(conn, &pid)?,
+            _ => Vec::new(),
+        };
+        let refused = db::api_keys::refused_since(conn, &pid, since)?;
+        Ok((keys, revoked, refused))
     })
     .await?;
-    let now = time::now();
+    let refused_of = |k: &db::models::ApiKey| {
+        refused
+            .iter()
+            .find(|(id, _)| *id == k.id)
+            .map_or(0, |(_, n)| *n)
+    };
+    let active: Vec<KeyRow> = keys
+        .into_iter()
+        .map(|k| {
+            let n = refused_of(&k);
+            KeyRow::from_row(k, n, now)
+        })
+        .collect();
+    let attention = key_status::counts(active.iter().map(|r| r.attention.as_slice()));
+    let rows = match view {
+        ListView::Active => active,
+        ListView::Attention(a) => active
+            .into_iter()
+            .filter(|r| r.attention.contains(&a))
+            .collect(),
+        ListView::Revoked => revoked
+            .into_iter()
+            .map(|k| KeyRow::from_row(k, 0, now))
+            .collect(),
+    };
     Ok(KeysTable {
         project_url: shell.url(""),
-        rows: keys.into_iter().map(|k| KeyRow::from_row(k, now)).collect(),
-        can_manage: shell.role.can_manage_keys(),
+        keys_url: shell.url("settings/api-keys"),
+        rows,
+        can_manage: shell.role.can_manage_keys() && view != ListView::Revoked,
         oob,
+        view,
+        attention,
     })
 }
 
-/// GET the tab.
-pub async fn index(state: web::Data<AppState>, shell: Shell) -> Result<HttpResponse, WebError> {
-    let table = load_table(&state, &shell, false).await?;
+/// GET the tab: the active keys, one "Needs attention" category of them, or the revoked ones.
+pub async fn index(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+    shell: Shell,
+) -> Result<HttpResponse, WebError> {
+    let table = load_table(&state, &shell, false, ListView::from_query(&query)).await?;
     htmx::html(&ApiKeysPage { shell, table })
 }
 
@@ -210,7 +320,7 @@ pub async fn create(
     })
     .await?;
     tracing::info!(key_id = %key_id, project_id = %shell.project_id, "API key created");
-    let table = load_table(&state, &shell, true).await?;
+    let table = load_table(&state, &shell, true, ListView::Active).await?;
     let body = RevealPanel {
         name: name.as_str(),
         key: secret.expose_secret(),
@@ -223,10 +333,23 @@ pub async fn create(
         .body(body))
 }
 
+/// `?from=page`: the revoke was asked for on the key's own page, which it then reloads.
+#[derive(Debug, Default, Deserialize)]
+pub struct RevokeFrom {
+    from: Option<String>,
+}
+
+impl RevokeFrom {
+    fn key_page(&self) -> bool {
+        self.from.as_deref() == Some("page")
+    }
+}
+
 /// GET the revoke confirmation (an htmx fragment).
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
+    from: web::Query<RevokeFrom>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -243,7 +366,10 @@ pub async fn confirm_revoke(
         .ok_or(WebError::NotFound)?;
     htmx::html(&RevokeConfirm {
         name: key.name,
-        action: shell.url(&format!("settings/api-keys/{kid}/revoke")),
+        action: shell.url(&format!(
+            "settings/api-keys/{kid}/revoke{}",
+            if from.key_page() { "?from=page" } else { "" }
+        )),
     })
 }
 
@@ -252,6 +378,7 @@ pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
+    from: web::Query<RevokeFrom>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -274,10 +401,14 @@ pub async fn revoke(
         Revoked::Already(name) => name,
     };
     let toast = format!("Key “{name}” revoked: requests with it are refused from now on.");
+    if from.key_page() {
+        let page = shell.url(&format!("settings/api-keys/{kid}"));
+        return Ok(htmx::with_toast(htmx::redirect(&req, &page), &toast));
+    }
     if !htmx::is_htmx(&req) {
         return Ok(htmx::redirect(&req, &shell.url("settings/api-keys")));
     }
-    let table = load_table(&state, &shell, true).await?;
+    let table = load_table(&state, &shell, true, ListView::Active).await?;
     Ok(htmx::with_toast(
         htmx::html(&RevokedResponse { table })?,
         &toast,

@@ -1,3 +1,4 @@
 //! Settings → tabs.
 
 pub mod api_keys;
+pub mod key_page;

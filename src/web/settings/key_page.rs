@@ -1,0 +1,289 @@
+//! A key's own page: its status and facts, its usage chart (inline SVG drawn on the server),
+//! the client addresses it is used from, and its history. Every member sees it; Owners and
+//! Admins also see its actions.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use super::super::error::WebError;
+use super::super::htmx;
+use super::super::shell::{Section, Shell};
+use crate::db::{self, key_usage::ClientCount, models::ApiKey, models::AuditEvent};
+use crate::domain::api_key::masked_prefix;
+use crate::domain::ids::{KeyId, ProjectId, UserId};
+use crate::domain::ip_rules::IpRules;
+use crate::domain::key_status::KeyStatus;
+use crate::domain::usage_chart::{self, Chart, Count, Range};
+use crate::state::AppState;
+use crate::time;
+
+/// The usage chart, or its empty state; also the htmx partial of the range toggle.
+#[derive(Template)]
+#[template(path = "pages/settings/key/_usage.html")]
+pub struct UsagePanel {
+    pub chart: Chart,
+    /// `…/api-keys/{id}/usage`.
+    pub usage_url: String,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl UsagePanel {
+    fn is_range(&self, slug: &str) -> bool {
+        self.chart.range.slug() == slug
+    }
+}
+
+/// One client address of the key.
+pub struct ClientRow {
+    pub ip: String,
+    pub first_seen: (String, String),
+    pub last_seen: (String, String),
+    pub requests: String,
+    pub refused: String,
+    /// The key's current rules refuse this address.
+    pub refused_by_rules: bool,
+}
+
+/// One audit event of the key.
+pub struct HistoryRow {
+    pub action: String,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub when: (String, String),
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings/key/show.html")]
+struct KeyPage {
+    shell: Shell,
+    back: String,
+    key_id: String,
+    name: String,
+    prefix: String,
+    status: KeyStatus,
+    created: (String, String),
+    created_by: String,
+    /// The last day it works, and the exact instant on hover; `None` is Never.
+    expires: Option<(String, String)>,
+    rules: Vec<String>,
+    all_ips: bool,
+    last_used: Option<(String, String, Option<String>)>,
+    revoked: Option<(String, String, String)>,
+    can_manage: bool,
+    usage: UsagePanel,
+    clients: Vec<ClientRow>,
+    history: Vec<HistoryRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    range: Option<String>,
+}
+
+/// What the page reads in one trip to the pool.
+struct Loaded {
+    key: ApiKey,
+    hourly: Vec<db::key_usage::HourlyCount>,
+    clients: Vec<ClientCount>,
+    events: Vec<AuditEvent>,
+    emails: HashMap<UserId, String>,
+}
+
+async fn load_key(state: &AppState, shell: &Shell, kid: KeyId) -> Result<ApiKey, WebError> {
+    shell.find(state, kid, db::api_keys::find_in_project).await
+}
+
+fn hourly_counts(rows: &[db::key_usage::HourlyCount]) -> Vec<Count> {
+    rows.iter()
+        .map(|h| Count {
+            hour: h.hour,
+            allowed: h.outcome == "allowed",
+            requests: h.requests,
+        })
+        .collect()
+}
+
+fn usage_panel(shell: &Shell, kid: &KeyId, range: Range, counts: &[Count]) -> UsagePanel {
+    UsagePanel {
+        chart: Chart::build(range, counts, time::now()),
+        usage_url: shell.url(&format!("settings/api-keys/{kid}/usage")),
+        width: usage_chart::WIDTH,
+        height: usage_chart::HEIGHT,
+    }
+}
+
+/// GET a key's page (any member; another project's key is a 404).
+pub async fn show(
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, KeyId)>,
+    shell: Shell,
+) -> Result<HttpResponse, WebError> {
+    let (_, kid) = path.into_inner();
+    let key = load_key(&state, &shell, kid.clone()).await?;
+    let now = time::now();
+    let since = Range::Days30.since(now);
+    let loaded = {
+        let (pid, kid) = (shell.project_id.clone(), kid.clone());
+        db::run(&state.pool, move |conn| {
+            let hourly = db::key_usage::hourly_since(conn, &kid, since)?;
+            let clients = db::key_usage::clients(conn, &kid)?;
+            let events = db::audit::for_key(conn, &pid, &kid)?;
+            let mut ids: Vec<&UserId> = events
+                .iter()
+                .filter_map(|e| e.actor_user_id.as_ref())
+                .chain(key.created_by.iter())
+                .chain(key.revoked_by.iter())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let emails = db::audit::user_emails(conn, &ids)?.into_iter().collect();
+            Ok(Loaded {
+                key,
+                hourly,
+                clients,
+                events,
+                emails,
+            })
+        })
+        .await?
+    };
+    let Loaded {
+        key,
+        hourly,
+        clients,
+        events,
+        emails,
+    } = loaded;
+    let person = |id: &Option<UserId>| match id {
+        Some(id) => emails
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "a removed user".to_owned()),
+        None => "command line".to_owned(),
+    };
+    let rules = IpRules::from_storage(&key.allowed_ips).unwrap_or_default();
+    let status = KeyStatus::of(key.expires_at, key.revoked_at, now);
+    let can_manage = shell.role.can_manage_keys() && key.revoked_at.is_none();
+    let page = KeyPage {
+        back: shell.url("settings/api-keys"),
+        usage: usage_panel(&shell, &kid, Range::Days30, &hourly_counts(&hourly)),
+        key_id: kid.into_string(),
+        prefix: masked_prefix(&key.prefix),
+        status,
+        created: (
+            time::relative(key.created_at, now),
+            time::full_label(key.created_at),
+        ),
+        created_by: person(&key.created_by),
+        expires: key
+            .expires_at
+            .map(|at| (time::date_label(at), time::full_label(at))),
+        all_ips: rules.is_unrestricted(),
+        rules: if rules.is_unrestricted() {
+            Vec::new()
+        } else {
+            rules.to_storage().lines().map(str::to_owned).collect()
+        },
+        last_used: key.last_used_at.map(|t| {
+            (
+                time::relative(t, now),
+                time::full_label(t),
+                key.last_used_ip.clone(),
+            )
+        }),
+        revoked: key.revoked_at.map(|t| {
+            (
+                time::date_label(t),
+                time::full_label(t),
+                person(&key.revoked_by),
+            )
+        }),
+        can_manage,
+        clients: clients.iter().map(|c| client_row(c, &rules, now)).collect(),
+        history: events
+            .iter()
+            .map(|e| HistoryRow {
+                action: action_label(&e.action),
+                actor: match e.actor_kind.as_str() {
+                    "user" => person(&e.actor_user_id),
+                    "api_key" => "an API key".to_owned(),
+                    _ => "command line".to_owned(),
+                },
+                ip: e.ip.clone(),
+                when: (
+                    time::relative(e.created_at, now),
+                    time::full_label(e.created_at),
+                ),
+            })
+            .collect(),
+        name: key.name,
+        shell,
+    };
+    htmx::html(&page)
+}
+
+/// GET the usage chart for `?range=30d|24h` (the toggle's htmx partial).
+pub async fn usage(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, KeyId)>,
+    query: web::Query<UsageQuery>,
+    shell: Shell,
+) -> Result<HttpResponse, WebError> {
+    let (_, kid) = path.into_inner();
+    load_key(&state, &shell, kid.clone()).await?;
+    let range = Range::from_query(query.range.as_deref());
+    if !htmx::is_htmx(&req) {
+        // The partial alone is no page: a plain request gets the key's page.
+        let to = shell.url(&format!("settings/api-keys/{kid}"));
+        return Ok(htmx::redirect(&req, &to));
+    }
+    let since = range.since(time::now());
+    let hourly = {
+        let kid = kid.clone();
+        db::run(&state.pool, move |conn| {
+            Ok(db::key_usage::hourly_since(conn, &kid, since)?)
+        })
+        .await?
+    };
+    htmx::html(&usage_panel(&shell, &kid, range, &hourly_counts(&hourly)))
+}
+
+fn client_row(c: &ClientCount, rules: &IpRules, now: NaiveDateTime) -> ClientRow {
+    let refused_by_rules =
+        c.ip.parse::<IpAddr>()
+            .map(|ip| !rules.allows(ip))
+            .unwrap_or(false);
+    ClientRow {
+        ip: c.ip.clone(),
+        first_seen: (
+            time::relative(c.first_seen, now),
+            time::full_label(c.first_seen),
+        ),
+        last_seen: (
+            time::relative(c.last_seen, now),
+            time::full_label(c.last_seen),
+        ),
+        requests: usage_chart::thousands(c.requests),
+        refused: usage_chart::thousands(c.refused),
+        refused_by_rules,
+    }
+}
+
+/// `api_key.created` → `Created`; an action this page does not know keeps its name.
+fn action_label(action: &str) -> String {
+    match action {
+        "api_key.created" => "Created".to_owned(),
+        "api_key.updated" => "Updated".to_owned(),
+        "api_key.rolled" => "Rolled".to_owned(),
+        "api_key.revoked" => "Revoked".to_owned(),
+        "api_key.reported_leaked" => "Reported leaked".to_owned(),
+        other => other.to_owned(),
+    }
+}
