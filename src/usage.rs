@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Timelike};
 use tokio::sync::Notify;
 
-use crate::db::key_usage::{self, ClientCount, HourlyCount, LastUse, MAX_CLIENTS_PER_KEY};
+use crate::db::key_usage::{self, ClientCount, HourlyCount, LastUse, Written, MAX_CLIENTS_PER_KEY};
 use crate::db::{self, Pool};
 use crate::domain::client_ip::ClientAddr;
 use crate::domain::ids::KeyId;
@@ -251,11 +251,11 @@ impl UsageRecorder {
     }
 
     /// Writes everything pending; on failure the counts stay for the next flush.
-    pub async fn flush(&self, pool: &Pool) -> Result<usize, db::DbError> {
+    pub async fn flush(&self, pool: &Pool) -> Result<Written, db::DbError> {
         let _one_at_a_time = self.flushing.lock().await;
         let batch = self.take();
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(Written::default());
         }
         let rows = batch.hourly.len() + batch.clients.len();
         let written = std::sync::Arc::new(batch);
@@ -270,7 +270,7 @@ impl UsageRecorder {
                 self.restore(batch);
             }
         }
-        result.map(|()| rows)
+        result
     }
 
     /// Flushes every [`FLUSH_EVERY`] (or as soon as the pending addresses fill up), and prunes

@@ -42,6 +42,15 @@ pub struct LastUse {
     pub ip: String,
 }
 
+/// What a flush wrote: statements per table (for the "one write per key" promise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub hourly_upserts: usize,
+    pub client_upserts: usize,
+    /// Keys whose "last used" was updated.
+    pub last_used_updates: usize,
+}
+
 /// Adds one flush's counts, in one transaction: one statement per (key, hour, outcome) and per
 /// (key, address), and at most one "last used" update per key. Keys deleted meanwhile are
 /// skipped by their foreign key (their counts go with them).
@@ -50,8 +59,9 @@ pub fn add(
     hourly: &[HourlyCount],
     clients: &[ClientCount],
     last_uses: &[LastUse],
-) -> Result<(), DbError> {
+) -> Result<Written, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
+        let mut written = Written::default();
         let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
         ids.sort();
         ids.dedup();
@@ -80,6 +90,7 @@ pub fn add(
             .bind::<Text, _>(&h.outcome)
             .bind::<BigInt, _>(h.requests)
             .execute(conn)?;
+            written.hourly_upserts += 1;
         }
         let mut trimmed: Vec<&KeyId> = Vec::new();
         for c in clients.iter().filter(|c| is_live(&c.key_id)) {
@@ -102,6 +113,7 @@ pub fn add(
             .bind::<BigInt, _>(c.requests)
             .bind::<BigInt, _>(c.refused)
             .execute(conn)?;
+            written.client_upserts += 1;
             if !trimmed.contains(&&c.key_id) {
                 trimmed.push(&c.key_id);
             }
@@ -122,8 +134,9 @@ pub fn add(
                 api_keys::last_used_ip.eq(Some(&u.ip)),
             ))
             .execute(conn)?;
+            written.last_used_updates += 1;
         }
-        Ok(())
+        Ok(written)
     })
 }
 

@@ -285,7 +285,7 @@ impl TestApp {
     }
 
     /// Writes the key-usage counts now, as the 10-second flush does.
-    pub async fn flush_usage(&self) -> usize {
+    pub async fn flush_usage(&self) -> callem::db::key_usage::Written {
         self.usage.flush(&self.pool).await.expect("usage flushed")
     }
 

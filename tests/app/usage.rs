@@ -76,7 +76,17 @@ async fn uses_are_counted_by_outcome_and_address_and_written_by_the_flush(app: T
     );
     assert_eq!(last_used(&app, &pid, &ok_id).await, None);
 
-    app.flush_usage().await;
+    let written = app.flush_usage().await;
+    assert_eq!(
+        written,
+        key_usage::Written {
+            hourly_upserts: 4,
+            client_upserts: 4,
+            last_used_updates: 1,
+        },
+        "one statement per key, hour and outcome, per key and address, and one last-used \
+         update for the one key with allowed uses — not one per request"
+    );
 
     let (by_outcome, clients) = usage_of(&app, &ok_id).await;
     assert_eq!(by_outcome, counts(&[("allowed", 7)]));
@@ -169,7 +179,36 @@ async fn the_key_expiration_header_is_sent_exactly_when_the_key_expires(app: Tes
     );
 }
 
+async fn hourly_counts_older_than_ninety_days_are_pruned(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (key_id, _) = app.issue_key(&pid, "", Expiry::Never).await;
+    let key = KeyId::parse(&key_id).unwrap();
+    let now = callem::time::now();
+    let row = |hour| key_usage::HourlyCount {
+        key_id: key.clone(),
+        hour,
+        outcome: "allowed".into(),
+        requests: 3,
+    };
+    let (old, recent) = (
+        row(now - chrono::Duration::days(91)),
+        row(now - chrono::Duration::days(89)),
+    );
+    let pruned = app
+        .db(move |c| {
+            key_usage::add(c, &[old, recent], &[], &[])?;
+            Ok(key_usage::prune(
+                c,
+                callem::time::now() - chrono::Duration::days(callem::usage::KEEP_DAYS),
+            )?)
+        })
+        .await;
+    assert_eq!(pruned, 1);
+    assert_eq!(count_rows(&app, "key_usage_hourly").await, 1);
+}
+
 crate::on_both_backends!(
+    hourly_counts_older_than_ninety_days_are_pruned,
     uses_are_counted_by_outcome_and_address_and_written_by_the_flush,
     two_servers_on_one_database_add_up_exactly,
     the_key_expiration_header_is_sent_exactly_when_the_key_expires
