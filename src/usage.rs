@@ -65,8 +65,9 @@ struct Client {
 #[derive(Debug, Default)]
 struct KeyPending {
     hourly: HashMap<(NaiveDateTime, Outcome), i64>,
-    clients: HashMap<String, Client>,
-    last_use: Option<(NaiveDateTime, String)>,
+    // Keyed by the address itself (no formatting or allocation per request).
+    clients: HashMap<ClientAddr, Client>,
+    last_use: Option<(NaiveDateTime, ClientAddr)>,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +95,8 @@ impl Batch {
 pub struct UsageRecorder {
     enabled: bool,
     pending: Mutex<Pending>,
+    /// The counts of flushes that failed, written with the next one.
+    retry: Mutex<Batch>,
     full: Notify,
     /// One flush at a time: a flush asked for while another writes waits for it, so once it
     /// returns, every use counted before it was called is in the database.
@@ -106,6 +109,7 @@ impl UsageRecorder {
         UsageRecorder {
             enabled,
             pending: Mutex::new(Pending::default()),
+            retry: Mutex::new(Batch::default()),
             full: Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
         }
@@ -121,7 +125,6 @@ impl UsageRecorder {
             return;
         }
         let hour = now.date().and_hms_opt(now.hour(), 0, 0).unwrap_or(now);
-        let address = client.to_string();
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
@@ -132,10 +135,10 @@ impl UsageRecorder {
         };
         *entry.hourly.entry((hour, outcome)).or_insert(0) += 1;
         if outcome == Outcome::Allowed {
-            entry.last_use = Some((now, address.clone()));
+            entry.last_use = Some((now, client));
         }
         let refused = i64::from(outcome.is_refused());
-        if let Some(c) = entry.clients.get_mut(&address) {
+        if let Some(c) = entry.clients.get_mut(&client) {
             c.last_seen = now;
             c.requests += 1;
             c.refused += refused;
@@ -146,14 +149,14 @@ impl UsageRecorder {
                     .clients
                     .iter()
                     .min_by_key(|(_, c)| c.last_seen)
-                    .map(|(a, _)| a.clone())
+                    .map(|(a, _)| *a)
                 {
                     entry.clients.remove(&oldest);
                     *clients -= 1;
                 }
             }
             entry.clients.insert(
-                address,
+                client,
                 Client {
                     first_seen: now,
                     last_seen: now,
@@ -168,13 +171,16 @@ impl UsageRecorder {
         }
     }
 
-    /// Takes everything pending.
+    /// Takes everything pending (and what failed to be written before).
     pub fn take(&self) -> Batch {
         let pending = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Batch::default(),
         };
-        let mut batch = Batch::default();
+        let mut batch = match self.retry.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => Batch::default(),
+        };
         for (key, k) in pending.keys {
             for ((hour, outcome), requests) in k.hourly {
                 batch.hourly.push(HourlyCount {
@@ -187,7 +193,7 @@ impl UsageRecorder {
             for (ip, c) in k.clients {
                 batch.clients.push(ClientCount {
                     key_id: key.clone(),
-                    ip,
+                    ip: ip.to_string(),
                     first_seen: c.first_seen,
                     last_seen: c.last_seen,
                     requests: c.requests,
@@ -198,56 +204,26 @@ impl UsageRecorder {
                 batch.last_uses.push(LastUse {
                     key_id: key,
                     at,
-                    ip,
+                    ip: ip.to_string(),
                 });
             }
         }
         batch
     }
 
-    /// Puts back the counts of a flush that failed, so the next one writes them.
-    fn restore(&self, batch: Batch) {
-        let Ok(mut pending) = self.pending.lock() else {
+    /// Keeps the counts of a flush that failed for the next one (additive upserts add
+    /// repeated rows up). Past twice [`MAX_PENDING_CLIENTS`] waiting addresses, a long outage
+    /// keeps only the hourly totals and "last used".
+    fn restore(&self, mut batch: Batch) {
+        let Ok(mut retry) = self.retry.lock() else {
             return;
         };
-        let Pending { keys, clients } = &mut *pending;
-        for h in batch.hourly {
-            let Some(outcome) = OUTCOMES.iter().find(|o| o.as_str() == h.outcome) else {
-                continue;
-            };
-            let k = keys.entry(h.key_id).or_default();
-            *k.hourly.entry((h.hour, *outcome)).or_insert(0) += h.requests;
+        if retry.clients.len() + batch.clients.len() > 2 * MAX_PENDING_CLIENTS {
+            batch.clients.clear();
         }
-        for c in batch.clients {
-            let k = keys.entry(c.key_id).or_default();
-            match k.clients.get_mut(&c.ip) {
-                Some(e) => {
-                    e.first_seen = e.first_seen.min(c.first_seen);
-                    e.last_seen = e.last_seen.max(c.last_seen);
-                    e.requests += c.requests;
-                    e.refused += c.refused;
-                }
-                None if *clients < 2 * MAX_PENDING_CLIENTS => {
-                    k.clients.insert(
-                        c.ip,
-                        Client {
-                            first_seen: c.first_seen,
-                            last_seen: c.last_seen,
-                            requests: c.requests,
-                            refused: c.refused,
-                        },
-                    );
-                    *clients += 1;
-                }
-                None => {}
-            }
-        }
-        for u in batch.last_uses {
-            let k = keys.entry(u.key_id).or_default();
-            if k.last_use.as_ref().is_none_or(|(at, _)| *at < u.at) {
-                k.last_use = Some((u.at, u.ip));
-            }
-        }
+        retry.hourly.append(&mut batch.hourly);
+        retry.clients.append(&mut batch.clients);
+        retry.last_uses.append(&mut batch.last_uses);
     }
 
     /// Writes everything pending; on failure the counts stay for the next flush.
@@ -298,14 +274,6 @@ impl UsageRecorder {
         }
     }
 }
-
-const OUTCOMES: [Outcome; 5] = [
-    Outcome::Allowed,
-    Outcome::RefusedRevoked,
-    Outcome::RefusedExpired,
-    Outcome::RefusedIp,
-    Outcome::RefusedScope,
-];
 
 #[cfg(test)]
 mod tests {
@@ -419,8 +387,9 @@ mod tests {
         r.record(&k, Outcome::Allowed, ip(1), at(10, 1));
         r.restore(b);
         let b = r.take();
-        assert_eq!(b.hourly[0].requests, 2);
-        assert_eq!(b.clients[0].requests, 2);
-        assert_eq!(b.last_uses[0].at, at(10, 1));
+        assert_eq!(b.hourly.iter().map(|h| h.requests).sum::<i64>(), 2);
+        assert_eq!(b.clients.iter().map(|c| c.requests).sum::<i64>(), 2);
+        assert_eq!(b.last_uses.iter().map(|u| u.at).max(), Some(at(10, 1)));
+        assert!(r.take().is_empty(), "written once");
     }
 }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use ipnetwork::IpNetwork;
 
 /// The client of one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientAddr {
     /// The address the request came from (the peer, or the one a trusted proxy named).
     Known(IpAddr),
