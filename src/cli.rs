@@ -151,6 +151,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     name: &name,
                     rules: &rules,
                     expiry,
+                    scope: Default::default(),
                     actor_user_id: None,
                     ip: None,
                 };
@@ -193,7 +194,8 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     }
                     Some(at) => time::date_label(at),
                 };
-                let status = KeyStatus::of(k.expires_at, k.revoked_at, now).label();
+                let status =
+                    KeyStatus::of(k.expires_at, k.revoked_at, k.replaced_by.is_some(), now).label();
                 rows.push([
                     k.id.into_string(),
                     k.name,

@@ -130,6 +130,7 @@ pub async fn create(
             target_type: "knowledge_item",
             target_id: row.id.as_str(),
             ip: Some(&ip),
+            detail: None,
         };
         Ok(db::audit::audited(conn, &event, row.created_at, |conn| {
             Ok(Change::Made(db::knowledge::insert(conn, &row)?))

@@ -299,6 +299,7 @@ pub async fn delete_one<Id: AsRef<str> + Send + 'static>(
             target_type: what.target_type,
             target_id: id.as_ref(),
             ip: Some(&ip),
+            detail: None,
         };
         let removed = db::audit::audited_if(conn, &event, time::now(), |conn| {
             (what.remove)(conn, &who.project_id, &id)

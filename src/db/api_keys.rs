@@ -1,6 +1,6 @@
 //! Queries on `api_keys`. Only the prefix and the SHA-256 of a key are ever written.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
 use super::audit::{self, Change, Event};
@@ -11,6 +11,9 @@ use crate::domain::api_key::{ApiKeyName, ApiKeySecret, KeyHash};
 use crate::domain::expiry::Expiry;
 use crate::domain::ids::{CallId, KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_change::{detail_json, Changes, KeySettings, Overlap, RollPlan, EXTENSION};
+use crate::domain::key_status::KeyStatus;
+use crate::domain::scope::Scope;
 
 /// What a new key is made of, already parsed.
 #[derive(Debug)]
@@ -19,6 +22,7 @@ pub struct KeyRequest<'a> {
     pub name: &'a ApiKeyName,
     pub rules: &'a IpRules,
     pub expiry: Expiry,
+    pub scope: Scope,
     /// The user creating it (`None` from the command line).
     pub actor_user_id: Option<&'a UserId>,
     pub ip: Option<&'a str>,
@@ -42,6 +46,7 @@ pub fn issue(
         target_type: "api_key",
         target_id: key_id.as_str(),
         ip: request.ip,
+        detail: None,
     };
     audit::audited(conn, &event, now, |conn| {
         diesel::insert_into(api_keys::table)
@@ -55,6 +60,7 @@ pub fn issue(
                 expires_at: request.expiry.expires_at(),
                 created_by: request.actor_user_id,
                 created_at: now,
+                scope: request.scope,
             })
             .execute(conn)?;
         Ok(Change::Made(()))
@@ -188,6 +194,7 @@ pub fn revoke(
         target_type: "api_key",
         target_id: key_id.as_str(),
         ip,
+        detail: None,
     };
     audit::audited(conn, &event, now, |conn| {
         let Some(key) = find_in_project(conn, project_id, key_id)? else {
@@ -207,5 +214,298 @@ pub fn revoke(
         ))
         .execute(conn)?;
         Ok(Change::Made(Revoked::Now(key.name)))
+    })
+}
+
+/// Who changes a key, and from where.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangedBy<'a> {
+    /// `None`: the command line.
+    pub user: Option<&'a UserId>,
+    pub ip: Option<&'a str>,
+}
+
+impl<'a> ChangedBy<'a> {
+    fn event(
+        self,
+        project_id: &'a ProjectId,
+        action: &'a str,
+        key_id: &'a KeyId,
+        detail: Option<String>,
+    ) -> Event<'a> {
+        Event {
+            project_id,
+            actor: audit::Actor::user_or_command_line(self.user),
+            action,
+            target_type: "api_key",
+            target_id: key_id.as_str(),
+            ip: self.ip,
+            detail,
+        }
+    }
+}
+
+/// What an edit, a roll or an overlap change found.
+#[derive(Debug)]
+pub enum KeyChange<T> {
+    Done(T),
+    /// Nothing to change (an edit that changes nothing).
+    Unchanged,
+    /// The key cannot take this change now (revoked; expired or already rolled, for a roll;
+    /// not rolling, for an overlap change): the message says why.
+    Refused(&'static str),
+    NotFound,
+}
+
+/// The current settings of a key, as an edit compares them.
+pub fn settings_of(key: &ApiKey) -> KeySettings {
+    KeySettings {
+        name: key.name.clone(),
+        allowed_ips: key.allowed_ips.clone(),
+        expires_at: key.expires_at,
+        scope: key.scope,
+    }
+}
+
+/// Saves an edit of a key that is not revoked, with its `api_key.updated` event (each changed
+/// field before → after), in one transaction. `edit` gets the current settings and returns
+/// the new ones (so "keep the expiry" is decided on the row the transaction read).
+pub fn update(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+    by: ChangedBy<'_>,
+    now: NaiveDateTime,
+    edit: impl FnOnce(&KeySettings) -> KeySettings,
+) -> Result<KeyChange<Changes>, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let Some(key) = find_in_project(conn, project_id, key_id)? else {
+            return Ok(KeyChange::NotFound);
+        };
+        if key.revoked_at.is_some() {
+            return Ok(KeyChange::Refused(
+                "This key is revoked: it can no longer be changed.",
+            ));
+        }
+        let after = edit(&settings_of(&key));
+        save(conn, &key, &after, by, now)
+    })
+}
+
+/// Writes `after` over the key's settings with its `api_key.updated` event, if it changes any.
+fn save(
+    conn: &mut DbConnection,
+    key: &ApiKey,
+    after: &KeySettings,
+    by: ChangedBy<'_>,
+    now: NaiveDateTime,
+) -> Result<KeyChange<Changes>, DbError> {
+    let changes = settings_of(key).changes_to(after);
+    if changes.is_empty() {
+        return Ok(KeyChange::Unchanged);
+    }
+    let detail = Some(detail_json(&changes));
+    let event = by.event(&key.project_id, "api_key.updated", &key.id, detail);
+    audit::audited(conn, &event, now, |conn| {
+        diesel::update(api_keys::table.filter(api_keys::id.eq(&key.id)))
+            .set((
+                api_keys::name.eq(&after.name),
+                api_keys::allowed_ips.eq(&after.allowed_ips),
+                api_keys::expires_at.eq(after.expires_at),
+                api_keys::scope.eq(after.scope),
+            ))
+            .execute(conn)?;
+        Ok(Change::Made(()))
+    })?;
+    Ok(KeyChange::Done(changes))
+}
+
+/// A roll that happened: the new key (revealed once, never stored) and when the old one stops.
+#[derive(Debug)]
+pub struct Rolled {
+    pub new_key_id: KeyId,
+    pub secret: ApiKeySecret,
+    pub name: String,
+    pub old_stops_at: NaiveDateTime,
+}
+
+/// Rolls an active key that was not rolled before: a new key with the same name, IP rules and
+/// scope (and an expiry as far from its creation as the old one's was), the old key's expiry
+/// brought forward to the end of the overlap, `replaced_by` set, and `api_key.rolled` on both
+/// keys — one transaction.
+pub fn roll(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+    overlap: Overlap,
+    by: ChangedBy<'_>,
+    now: NaiveDateTime,
+) -> Result<KeyChange<Rolled>, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let Some(old) = find_in_project(conn, project_id, key_id)? else {
+            return Ok(KeyChange::NotFound);
+        };
+        let status = KeyStatus::of(
+            old.expires_at,
+            old.revoked_at,
+            old.replaced_by.is_some(),
+            now,
+        );
+        match status {
+            KeyStatus::Revoked => return Ok(KeyChange::Refused("A revoked key cannot be rolled.")),
+            KeyStatus::Expired => {
+                return Ok(KeyChange::Refused(
+                    "An expired key cannot be rolled: create a new key instead.",
+                ))
+            }
+            KeyStatus::Rolling(_) => {
+                return Ok(KeyChange::Refused(
+                    "This key was already rolled: roll its replacement instead.",
+                ))
+            }
+            KeyStatus::Active | KeyStatus::ExpiresSoon(_) => {}
+        }
+        let plan = RollPlan::new(old.created_at, old.expires_at, overlap, now);
+        let secret = ApiKeySecret::generate();
+        let new_id = KeyId::generate();
+        // What the usage tables already hold for the roll's hour: "requests since the roll"
+        // are those counted for this hour and later, less these.
+        let baseline = requests_since_hour_of(conn, key_id, now)?;
+        diesel::insert_into(api_keys::table)
+            .values(NewApiKey {
+                id: &new_id,
+                project_id,
+                name: &old.name,
+                prefix: &secret.prefix(),
+                key_hash: &secret.hash(),
+                allowed_ips: &old.allowed_ips,
+                expires_at: plan.new_expires_at,
+                created_by: by.user,
+                created_at: now,
+                scope: old.scope,
+            })
+            .execute(conn)?;
+        diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
+            .set((
+                api_keys::expires_at.eq(Some(plan.old_expires_at)),
+                api_keys::replaced_by.eq(Some(&new_id)),
+                api_keys::rolled_at.eq(Some(now)),
+                api_keys::roll_baseline.eq(baseline),
+            ))
+            .execute(conn)?;
+        let at = |t: Option<NaiveDateTime>| t.map(crate::time::iso_millis);
+        let mut old_detail = Changes::new();
+        old_detail.insert("replaced_by", (None, Some(new_id.to_string())));
+        if old.expires_at != Some(plan.old_expires_at) {
+            old_detail.insert(
+                "expires_at",
+                (at(old.expires_at), at(Some(plan.old_expires_at))),
+            );
+        }
+        let mut new_detail = Changes::new();
+        new_detail.insert("replaces", (None, Some(key_id.to_string())));
+        for (target, detail) in [(key_id, old_detail), (&new_id, new_detail)] {
+            let detail = Some(detail_json(&detail));
+            let event = by.event(project_id, "api_key.rolled", target, detail);
+            audit::audited(conn, &event, now, |_| Ok(Change::Made(())))?;
+        }
+        Ok(KeyChange::Done(Rolled {
+            new_key_id: new_id,
+            secret,
+            name: old.name,
+            old_stops_at: plan.old_expires_at,
+        }))
+    })
+}
+
+/// The key's requests (every outcome) counted for `t`'s UTC hour and later.
+fn requests_since_hour_of(
+    conn: &mut DbConnection,
+    key_id: &KeyId,
+    t: NaiveDateTime,
+) -> QueryResult<i64> {
+    use super::schema::key_usage_hourly as kh;
+    let hour = t.date().and_hms_opt(t.hour(), 0, 0).unwrap_or(t);
+    // Summed here: SUM over BIGINT is NUMERIC on PostgreSQL and BIGINT on SQLite.
+    let counts: Vec<i64> = kh::table
+        .filter(kh::key_id.eq(key_id))
+        .filter(kh::hour.ge(hour))
+        .select(kh::requests)
+        .load(conn)?;
+    Ok(counts.iter().sum())
+}
+
+/// What a rolling key's page tells the admin deciding whether to stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinceRoll {
+    /// Requests of the old key since the roll (as of the last flush).
+    pub requests: i64,
+    /// The most recent client seen since the roll: (when, address).
+    pub last: Option<(NaiveDateTime, String)>,
+}
+
+/// Uses of a rolled key since its roll.
+pub fn since_roll(conn: &mut DbConnection, key: &ApiKey) -> QueryResult<Option<SinceRoll>> {
+    use super::schema::key_usage_clients as kc;
+    let Some(rolled_at) = key.rolled_at else {
+        return Ok(None);
+    };
+    let requests = requests_since_hour_of(conn, &key.id, rolled_at)? - key.roll_baseline;
+    let last = kc::table
+        .filter(kc::key_id.eq(&key.id))
+        .filter(kc::last_seen.ge(rolled_at))
+        .order(kc::last_seen.desc())
+        .select((kc::last_seen, kc::ip))
+        .first::<(NaiveDateTime, String)>(conn)
+        .optional()?;
+    Ok(Some(SinceRoll {
+        requests: requests.max(0),
+        last,
+    }))
+}
+
+/// What to do with a rolling key's overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlapChange {
+    /// Expire the old key at once.
+    StopNow,
+    /// Let it work [`EXTENSION`] longer.
+    Extend,
+}
+
+/// Stops a rolling key now or extends its overlap, with an `api_key.updated` event (the
+/// expiry before → after), in one transaction. Refused for a key that is not rolling (never
+/// rolled, stopped already, revoked). Returns the key's new expiry.
+pub fn change_overlap(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+    change: OverlapChange,
+    by: ChangedBy<'_>,
+    now: NaiveDateTime,
+) -> Result<KeyChange<NaiveDateTime>, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let Some(key) = find_in_project(conn, project_id, key_id)? else {
+            return Ok(KeyChange::NotFound);
+        };
+        let status = KeyStatus::of(
+            key.expires_at,
+            key.revoked_at,
+            key.replaced_by.is_some(),
+            now,
+        );
+        let (KeyStatus::Rolling(_), Some(at)) = (status, key.expires_at) else {
+            return Ok(KeyChange::Refused(
+                "This key is not in a roll's overlap any more.",
+            ));
+        };
+        let mut after = settings_of(&key);
+        let new_expiry = match change {
+            OverlapChange::StopNow => now - chrono::Duration::microseconds(1),
+            OverlapChange::Extend => at + EXTENSION,
+        };
+        after.expires_at = Some(new_expiry);
+        save(conn, &key, &after, by, now)?;
+        Ok(KeyChange::Done(new_expiry))
     })
 }

@@ -45,9 +45,11 @@ pub struct Event<'a> {
     pub target_type: &'a str,
     pub target_id: &'a str,
     pub ip: Option<&'a str>,
+    /// What changed, as JSON (`{"field": ["before", "after"], …}`), for events that say.
+    pub detail: Option<String>,
 }
 
-pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) -> QueryResult<()> {
+fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values(AuditEvent {
             id: EventId::generate(),
@@ -66,6 +68,7 @@ pub fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) ->
             target_id: Some(event.target_id.to_owned()),
             ip: event.ip.map(str::to_owned),
             created_at: now,
+            detail: event.detail.clone(),
         })
         .execute(conn)
         .map(|_| ())

@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use super::schema::{api_keys, key_usage_clients as kc, key_usage_hourly as kh};
+use super::schema::{
+    api_keys, key_usage_client_days as kd, key_usage_clients as kc, key_usage_hourly as kh,
+};
 use super::{DbConnection, DbError};
 use crate::domain::ids::KeyId;
 
@@ -114,6 +116,21 @@ pub fn add(
             .bind::<BigInt, _>(c.refused)
             .execute(conn)?;
             written.client_upserts += 1;
+            let allowed = c.requests - c.refused;
+            if allowed > 0 {
+                // The day of the flush's last sighting: a flush spans 10 s, not days.
+                diesel::sql_query(
+                    "INSERT INTO key_usage_client_days (key_id, ip, day, allowed) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key_id, ip, day) \
+                     DO UPDATE SET allowed = key_usage_client_days.allowed + excluded.allowed",
+                )
+                .bind::<Text, _>(&c.key_id)
+                .bind::<Text, _>(&c.ip)
+                .bind::<Timestamp, _>(start_of_day(c.last_seen))
+                .bind::<BigInt, _>(allowed)
+                .execute(conn)?;
+            }
             if !trimmed.contains(&&c.key_id) {
                 trimmed.push(&c.key_id);
             }
@@ -160,9 +177,40 @@ fn keep_recent_clients(conn: &mut DbConnection, key: &KeyId) -> QueryResult<usiz
     .execute(conn)
 }
 
-/// Forgets hourly counts from before `before` (90 days are kept).
+/// Forgets hourly counts from before `before` (90 days are kept), and daily counts per
+/// address older than [`CLIENT_DAYS_KEPT`].
 pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(kh::table.filter(kh::hour.lt(before))).execute(conn)
+    let days_before = start_of_day(crate::time::now()) - chrono::Days::new(CLIENT_DAYS_KEPT);
+    let days = diesel::delete(kd::table.filter(kd::day.lt(days_before))).execute(conn)?;
+    Ok(days + diesel::delete(kh::table.filter(kh::hour.lt(before))).execute(conn)?)
+}
+
+/// Daily allowed requests per address are kept this many days (the edit warning reads 7).
+pub const CLIENT_DAYS_KEPT: u64 = 8;
+
+fn start_of_day(t: NaiveDateTime) -> NaiveDateTime {
+    t.date().and_time(chrono::NaiveTime::MIN)
+}
+
+/// A key's allowed requests per client address over the UTC days from `since`'s day on
+/// (today included), the addresses with most requests first.
+pub fn allowed_by_client_since(
+    conn: &mut DbConnection,
+    key: &KeyId,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(String, i64)>> {
+    let rows: Vec<(String, i64)> = kd::table
+        .filter(kd::key_id.eq(key))
+        .filter(kd::day.ge(start_of_day(since)))
+        .select((kd::ip, kd::allowed))
+        .load(conn)?;
+    let mut sums: std::collections::BTreeMap<String, i64> = Default::default();
+    for (ip, n) in rows {
+        *sums.entry(ip).or_default() += n;
+    }
+    let mut sums: Vec<(String, i64)> = sums.into_iter().collect();
+    sums.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(sums)
 }
 
 /// A key's hourly counts since `since`, oldest first.

@@ -8,6 +8,7 @@ use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
 use crate::domain::ids::{CallId, EventId, KeyId, KnowledgeId, ProjectId, UserId};
 use crate::domain::role::Role;
+use crate::domain::scope::Scope;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = projects)]
@@ -70,6 +71,13 @@ pub struct ApiKey {
     pub created_at: NaiveDateTime,
     pub revoked_by: Option<UserId>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub scope: Scope,
+    /// The key that replaced this one when it was rolled.
+    pub replaced_by: Option<KeyId>,
+    pub rolled_at: Option<NaiveDateTime>,
+    /// Requests of this key the usage tables held for the roll's hour when it was rolled.
+    pub roll_baseline: i64,
+    pub leak_reported_at: Option<NaiveDateTime>,
 }
 
 /// The columns authentication needs, and no more (read on every API request).
@@ -81,6 +89,7 @@ pub struct KeyCheck {
     pub allowed_ips: String,
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Insertable)]
@@ -95,6 +104,7 @@ pub struct NewApiKey<'a> {
     pub expires_at: Option<NaiveDateTime>,
     pub created_by: Option<&'a UserId>,
     pub created_at: NaiveDateTime,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -111,6 +121,8 @@ pub struct AuditEvent {
     /// `user`, `api_key` or `command_line`.
     pub actor_kind: String,
     pub actor_key_id: Option<KeyId>,
+    /// What the change changed, as JSON: `{"field": ["before", "after"], …}`.
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]

@@ -51,6 +51,11 @@ diesel::table! {
         created_at -> Timestamp,
         revoked_by -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
+        scope -> Text,
+        replaced_by -> Nullable<Text>,
+        rolled_at -> Nullable<Timestamp>,
+        roll_baseline -> BigInt,
+        leak_reported_at -> Nullable<Timestamp>,
     }
 }
 
@@ -96,6 +101,7 @@ diesel::table! {
         created_at -> Timestamp,
         actor_kind -> Text,
         actor_key_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -120,6 +126,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_usage_client_days (key_id, ip, day) {
+        key_id -> Text,
+        ip -> Text,
+        day -> Timestamp,
+        allowed -> BigInt,
+    }
+}
+
+diesel::table! {
     sign_in_failures (email) {
         email -> Text,
         failures -> BigInt,
@@ -134,6 +149,7 @@ diesel::joinable!(calls -> projects (project_id));
 diesel::joinable!(knowledge_items -> projects (project_id));
 diesel::joinable!(key_usage_hourly -> api_keys (key_id));
 diesel::joinable!(key_usage_clients -> api_keys (key_id));
+diesel::joinable!(key_usage_client_days -> api_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -146,5 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     key_usage_hourly,
     key_usage_clients,
+    key_usage_client_days,
     sign_in_failures,
 );

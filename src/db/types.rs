@@ -1,4 +1,4 @@
-//! How domain types are stored: ids, roles and call statuses as TEXT on both backends. A stored
+//! How domain types are stored: ids, roles, call statuses and key scopes as TEXT on both backends. A stored
 //! value that is not one of ours (a role renamed by hand in the database, say) fails the query
 //! that reads it, as any other unreadable column does.
 
@@ -11,6 +11,7 @@ use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
 use crate::domain::ids::{CallId, EventId, KeyId, KnowledgeId, ProjectId, UserId};
 use crate::domain::role::Role;
+use crate::domain::scope::Scope;
 
 macro_rules! stored_as_text {
     ($($name:ty),*) => {$(
@@ -67,4 +68,4 @@ macro_rules! stored_as_its_name {
     )*};
 }
 
-stored_as_its_name!(Role, CallStatus);
+stored_as_its_name!(Role, CallStatus, Scope);

@@ -16,16 +16,19 @@ pub enum KeyStatus {
     Active,
     /// Expires within [`EXPIRES_SOON_DAYS`]; the whole days left (0 = the last day).
     ExpiresSoon(i64),
+    /// Rolled: still works until the overlap ends, in this many minutes.
+    Rolling(i64),
     Expired,
     Revoked,
 }
 
 impl KeyStatus {
-    /// The status at `now` of a key with this stored expiry (the last microsecond it works)
-    /// and revocation time.
+    /// The status at `now` of a key with this stored expiry (the last microsecond it works),
+    /// revocation time, and whether it was rolled (replaced by another key).
     pub fn of(
         expires_at: Option<NaiveDateTime>,
         revoked_at: Option<NaiveDateTime>,
+        rolled: bool,
         now: NaiveDateTime,
     ) -> Self {
         if revoked_at.is_some() {
@@ -34,6 +37,7 @@ impl KeyStatus {
         match expires_at {
             None => KeyStatus::Active,
             Some(at) if now > at => KeyStatus::Expired,
+            Some(at) if rolled => KeyStatus::Rolling((at - now).num_minutes()),
             Some(at) => {
                 let days = (at.date() - now.date()).num_days();
                 if days <= EXPIRES_SOON_DAYS {
@@ -52,6 +56,10 @@ impl KeyStatus {
             KeyStatus::ExpiresSoon(0) => "Expires today".to_owned(),
             KeyStatus::ExpiresSoon(1) => "Expires tomorrow".to_owned(),
             KeyStatus::ExpiresSoon(n) => format!("Expires in {n} days"),
+            KeyStatus::Rolling(minutes) => format!(
+                "Rolling · {}",
+                crate::domain::key_change::stops_in(Duration::minutes(minutes))
+            ),
             KeyStatus::Expired => "Expired".to_owned(),
             KeyStatus::Revoked => "Revoked".to_owned(),
         }
@@ -61,7 +69,7 @@ impl KeyStatus {
     pub fn tone(self) -> &'static str {
         match self {
             KeyStatus::Active => "success",
-            KeyStatus::ExpiresSoon(_) => "warning",
+            KeyStatus::ExpiresSoon(_) | KeyStatus::Rolling(_) => "warning",
             KeyStatus::Expired => "danger",
             KeyStatus::Revoked => "muted",
         }
@@ -69,6 +77,14 @@ impl KeyStatus {
 
     /// Whether the key still works (neither revoked nor expired).
     pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            KeyStatus::Active | KeyStatus::ExpiresSoon(_) | KeyStatus::Rolling(_)
+        )
+    }
+
+    /// Whether it may be rolled: active and not already rolled.
+    pub fn can_roll(self) -> bool {
         matches!(self, KeyStatus::Active | KeyStatus::ExpiresSoon(_))
     }
 }
@@ -193,29 +209,40 @@ mod tests {
     #[test]
     fn status_follows_expiry_and_revocation() {
         let now = at("2026-12-01 12:00:00");
-        assert_eq!(KeyStatus::of(None, None, now), KeyStatus::Active);
+        assert_eq!(KeyStatus::of(None, None, false, now), KeyStatus::Active);
         assert_eq!(
-            KeyStatus::of(Some(end_of("2026-12-16")), None, now),
+            KeyStatus::of(Some(end_of("2026-12-16")), None, false, now),
             KeyStatus::Active
         );
         assert_eq!(
-            KeyStatus::of(Some(end_of("2026-12-15")), None, now),
+            KeyStatus::of(Some(end_of("2026-12-15")), None, false, now),
             KeyStatus::ExpiresSoon(14)
         );
         assert_eq!(
-            KeyStatus::of(Some(end_of("2026-12-07")), None, now).label(),
+            KeyStatus::of(Some(end_of("2026-12-07")), None, false, now).label(),
             "Expires in 6 days"
         );
         assert_eq!(
-            KeyStatus::of(Some(end_of("2026-12-01")), None, now).label(),
+            KeyStatus::of(Some(end_of("2026-12-01")), None, false, now).label(),
             "Expires today"
         );
         assert_eq!(
-            KeyStatus::of(Some(end_of("2026-11-30")), None, now),
+            KeyStatus::of(Some(end_of("2026-11-30")), None, false, now),
             KeyStatus::Expired
         );
-        assert_eq!(KeyStatus::of(None, Some(now), now).label(), "Revoked");
+        assert_eq!(
+            KeyStatus::of(None, Some(now), false, now).label(),
+            "Revoked"
+        );
         assert_eq!(KeyStatus::ExpiresSoon(3).tone(), "warning");
+        let overlap_end = at("2026-12-02 11:00:00");
+        let rolling = KeyStatus::of(Some(overlap_end), None, true, now);
+        assert_eq!(rolling.label(), "Rolling · stops in 23 h");
+        assert!(rolling.is_active() && !rolling.can_roll());
+        assert_eq!(
+            KeyStatus::of(Some(at("2026-12-01 11:00:00")), None, true, now),
+            KeyStatus::Expired
+        );
     }
 
     fn facts(now: NaiveDateTime) -> KeyFacts {

@@ -10,11 +10,13 @@ pub mod client_ip;
 pub mod expiry;
 pub mod ids;
 pub mod ip_rules;
+pub mod key_change;
 pub mod key_status;
 pub mod knowledge;
 pub mod one_time_token;
 pub mod pagination;
 pub mod role;
+pub mod scope;
 pub mod sign_in;
 pub mod usage_chart;
 

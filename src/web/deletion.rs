@@ -66,6 +66,7 @@ pub async fn delete<Id: AsRef<str> + Send + 'static>(
             target_type: kind.target_type,
             target_id: id.as_ref(),
             ip: Some(&ip),
+            detail: None,
         };
         db::audit::audited_if(conn, &event, time::now(), |conn| {
             (kind.remove)(conn, &pid, &id)

@@ -174,6 +174,7 @@ pub async fn create(
             target_type: "knowledge_item",
             target_id: item.id.as_str(),
             ip: Some(&ip),
+            detail: None,
         };
         db::audit::audited(conn, &event, item.created_at, |conn| {
             Ok(Change::Made(db::knowledge::insert(conn, &item)?))

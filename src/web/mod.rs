@@ -24,7 +24,7 @@ pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    use settings::{api_keys, key_page};
+    use settings::{api_keys, key_edit, key_page, key_roll};
     let calls_routes = || {
         web::scope("/calls")
             .route("", web::get().to(calls::index))
@@ -73,6 +73,30 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/settings/api-keys/{key_id}/revoke",
                     web::post().to(api_keys::revoke),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/edit",
+                    web::get().to(key_edit::edit_modal),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/edit",
+                    web::post().to(key_edit::update),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/roll",
+                    web::get().to(key_roll::roll_modal),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/roll",
+                    web::post().to(key_roll::roll),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/stop",
+                    web::post().to(key_roll::stop),
+                )
+                .route(
+                    "/settings/api-keys/{key_id}/extend",
+                    web::post().to(key_roll::extend),
                 )
                 .route("/settings/api-keys/{key_id}", web::get().to(key_page::show))
                 .route(

@@ -362,6 +362,7 @@ async fn keys_of_another_project_are_not_found(app: TestApp) {
                     name: &callem::domain::api_key::ApiKeyName::parse("Theirs").unwrap(),
                     rules: &Default::default(),
                     expiry: callem::domain::expiry::Expiry::Never,
+                    scope: callem::domain::scope::Scope::FULL,
                     actor_user_id: None,
                     ip: None,
                 },

@@ -209,6 +209,7 @@ impl TestApp {
                         name: &name,
                         rules: &rules,
                         expiry,
+                        scope: Default::default(),
                         actor_user_id: None,
                         ip: None,
                     },

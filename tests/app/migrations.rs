@@ -136,6 +136,11 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 api_keys::created_at::NAME,
                 api_keys::revoked_by::NAME,
                 api_keys::revoked_at::NAME,
+                api_keys::scope::NAME,
+                api_keys::replaced_by::NAME,
+                api_keys::rolled_at::NAME,
+                api_keys::roll_baseline::NAME,
+                api_keys::leak_reported_at::NAME,
             ],
         ),
         (
@@ -181,6 +186,7 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 audit_events::created_at::NAME,
                 audit_events::actor_kind::NAME,
                 audit_events::actor_key_id::NAME,
+                audit_events::detail::NAME,
             ],
         ),
         (
@@ -201,6 +207,15 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 key_usage_clients::last_seen::NAME,
                 key_usage_clients::requests::NAME,
                 key_usage_clients::refused::NAME,
+            ],
+        ),
+        (
+            "key_usage_client_days",
+            vec![
+                key_usage_client_days::key_id::NAME,
+                key_usage_client_days::ip::NAME,
+                key_usage_client_days::day::NAME,
+                key_usage_client_days::allowed::NAME,
             ],
         ),
         (

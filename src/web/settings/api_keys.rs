@@ -27,6 +27,8 @@ pub enum ExpiresView {
     /// Within 14 days: `Expires in 6 days` (amber), with the date on hover.
     Soon(String, String),
     Expired(String),
+    /// Rolled: `Rolling · stops in 23 h` (amber), with the instant on hover.
+    Rolling(String, String),
     /// The revoked list: when it was revoked.
     Revoked(String),
 }
@@ -41,12 +43,14 @@ pub struct KeyRow {
     pub expires: ExpiresView,
     /// The "Needs attention" categories the key falls in.
     pub attention: Vec<Attention>,
+    /// Active and not rolled yet: the row menu offers "Roll key…".
+    pub can_roll: bool,
 }
 
 impl KeyRow {
     fn from_row(k: db::models::ApiKey, refused_last_24h: i64, now: NaiveDateTime) -> Self {
         let rules = IpRules::from_storage(&k.allowed_ips);
-        let status = KeyStatus::of(k.expires_at, k.revoked_at, now);
+        let status = KeyStatus::of(k.expires_at, k.revoked_at, k.replaced_by.is_some(), now);
         let attention = key_status::attention(
             &KeyFacts {
                 status,
@@ -64,6 +68,9 @@ impl KeyRow {
         let expires = match (k.revoked_at, k.expires_at, status) {
             (Some(at), _, _) => ExpiresView::Revoked(time::date_label(at)),
             (None, None, _) => ExpiresView::Never,
+            (None, Some(at), KeyStatus::Rolling(_)) => {
+                ExpiresView::Rolling(status.label(), time::full_label(at))
+            }
             (None, Some(at), KeyStatus::ExpiresSoon(_)) => {
                 ExpiresView::Soon(status.label(), time::date_label(at))
             }
@@ -82,6 +89,7 @@ impl KeyRow {
             ip_restriction,
             expires,
             attention,
+            can_roll: status.can_roll(),
         }
     }
 }
@@ -171,12 +179,29 @@ impl CreateModal {
     }
 }
 
+/// The one-time reveal of a created or rolled key (sent with `Cache-Control: no-store`).
 #[derive(Template)]
 #[template(path = "pages/settings/_reveal.html")]
-struct RevealPanel<'a> {
-    name: &'a str,
-    key: &'a str,
-    table: KeysTable,
+pub(super) struct RevealPanel<'a> {
+    pub title: &'static str,
+    pub name: &'a str,
+    pub key: &'a str,
+    /// For a roll: when the old key stops (`stops in 24 h`, `has stopped`).
+    pub rolled: Option<String>,
+    /// Where Done goes (the key page, after a roll made there); `None` closes the panel.
+    pub done_url: Option<String>,
+    /// The list, swapped in out of band behind the panel.
+    pub table: Option<KeysTable>,
+}
+
+impl RevealPanel<'_> {
+    /// The response: the full key is in this body only, which no cache may keep.
+    pub fn response(&self) -> Result<HttpResponse, WebError> {
+        Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(self.render()?))
+    }
 }
 
 #[derive(Template)]
@@ -186,13 +211,16 @@ struct RevokeConfirm {
     action: String,
 }
 
+/// After a change made from the list: the modal closes and the table is swapped in.
 #[derive(Template)]
-#[template(path = "pages/settings/_revoked.html")]
-struct RevokedResponse {
-    table: KeysTable,
+#[template(path = "pages/settings/_changed.html")]
+pub(super) struct ChangedResponse {
+    /// Said to screen readers.
+    pub status: &'static str,
+    pub table: KeysTable,
 }
 
-async fn load_table(
+pub(super) async fn load_table(
     state: &AppState,
     shell: &Shell,
     oob: bool,
@@ -313,6 +341,7 @@ pub async fn create(
             name: &key_name,
             rules: &rules,
             expiry: exp,
+            scope: crate::domain::scope::Scope::FULL,
             actor_user_id: Some(&uid),
             ip: Some(&ip),
         };
@@ -321,27 +350,35 @@ pub async fn create(
     .await?;
     tracing::info!(key_id = %key_id, project_id = %shell.project_id, "API key created");
     let table = load_table(&state, &shell, true, ListView::Active).await?;
-    let body = RevealPanel {
+    RevealPanel {
+        title: "API key created",
         name: name.as_str(),
         key: secret.expose_secret(),
-        table,
+        rolled: None,
+        done_url: None,
+        table: Some(table),
     }
-    .render()?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    .response()
 }
 
-/// `?from=page`: the revoke was asked for on the key's own page, which it then reloads.
+/// `?from=page`: the change was asked for on the key's own page, which it then reloads.
 #[derive(Debug, Default, Deserialize)]
-pub struct RevokeFrom {
+pub struct Origin {
     from: Option<String>,
 }
 
-impl RevokeFrom {
-    fn key_page(&self) -> bool {
+impl Origin {
+    pub fn key_page(&self) -> bool {
         self.from.as_deref() == Some("page")
+    }
+
+    /// The query that keeps the origin on the next request.
+    pub fn query(&self) -> &'static str {
+        if self.key_page() {
+            "?from=page"
+        } else {
+            ""
+        }
     }
 }
 
@@ -349,7 +386,7 @@ impl RevokeFrom {
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
-    from: web::Query<RevokeFrom>,
+    from: web::Query<Origin>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -366,10 +403,7 @@ pub async fn confirm_revoke(
         .ok_or(WebError::NotFound)?;
     htmx::html(&RevokeConfirm {
         name: key.name,
-        action: shell.url(&format!(
-            "settings/api-keys/{kid}/revoke{}",
-            if from.key_page() { "?from=page" } else { "" }
-        )),
+        action: shell.url(&format!("settings/api-keys/{kid}/revoke{}", from.query())),
     })
 }
 
@@ -378,7 +412,7 @@ pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
-    from: web::Query<RevokeFrom>,
+    from: web::Query<Origin>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
@@ -410,7 +444,10 @@ pub async fn revoke(
     }
     let table = load_table(&state, &shell, true, ListView::Active).await?;
     Ok(htmx::with_toast(
-        htmx::html(&RevokedResponse { table })?,
+        htmx::html(&ChangedResponse {
+            status: "Key revoked.",
+            table,
+        })?,
         &toast,
     ))
 }

@@ -168,7 +168,12 @@ pub async fn show(
         None => "command line".to_owned(),
     };
     let rules = IpRules::from_storage(&key.allowed_ips).unwrap_or_default();
-    let status = KeyStatus::of(key.expires_at, key.revoked_at, now);
+    let status = KeyStatus::of(
+        key.expires_at,
+        key.revoked_at,
+        key.replaced_by.is_some(),
+        now,
+    );
     let can_manage = shell.role.can_manage_keys() && key.revoked_at.is_none();
     let page = KeyPage {
         back: shell.url("settings/api-keys"),

@@ -1,4 +1,6 @@
 //! Settings → tabs.
 
 pub mod api_keys;
+pub mod key_edit;
 pub mod key_page;
+pub mod key_roll;
