@@ -7,12 +7,14 @@ use anyhow::{anyhow, bail, Context};
 
 use crate::auth::password;
 use crate::config::{ImportCommand, KeysCommand, ProjectCommand, UserCommand};
-use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked, DatabaseUrl, Pool};
+use crate::db::api_keys::{ChangedBy, KeyChange, KeyRequest, Revoked};
+use crate::db::{self, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_change::Overlap;
 use crate::domain::key_status::KeyStatus;
 use crate::domain::role::Role;
 use crate::{startup, time};
@@ -226,6 +228,44 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 Revoked::NotFound => bail!("no key with id '{key_id}' in this project"),
             }
             Ok(())
+        }
+        KeysCommand::Roll {
+            project,
+            key_id,
+            overlap,
+        } => {
+            let overlap = Overlap::parse(&overlap).map_err(|e| anyhow!("--overlap: {e}"))?;
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let Ok(kid) = KeyId::parse(&key_id) else {
+                bail!("no key with id '{key_id}' in this project");
+            };
+            let outcome = db::run(&pool, move |conn| {
+                let by = ChangedBy {
+                    user: None,
+                    ip: None,
+                };
+                db::api_keys::roll(conn, &project, &kid, overlap, by, time::now())
+            })
+            .await?;
+            match outcome {
+                KeyChange::Done(rolled) => {
+                    // The new key alone on stdout, for scripts; what happened on stderr.
+                    println!("{}", rolled.secret.expose_secret());
+                    eprintln!(
+                        "rolled {key_id} ({}): new key {}; the old key works until {}",
+                        rolled.name,
+                        rolled.new_key_id,
+                        time::full_label(rolled.old_stops_at)
+                    );
+                    Ok(())
+                }
+                KeyChange::Refused(why) => bail!("{why}"),
+                KeyChange::NotFound | KeyChange::Unchanged => {
+                    bail!("no key with id '{key_id}' in this project")
+                }
+            }
         }
     }
 }

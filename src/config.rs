@@ -159,6 +159,17 @@ pub enum KeysCommand {
         /// The key's id (see `callem keys list`).
         key_id: String,
     },
+    /// Roll a key: a new key with the same name, IP rules and scope, printed alone on stdout
+    /// (the only time it is shown); the old key keeps working until the overlap ends.
+    Roll {
+        #[arg(long)]
+        project: String,
+        /// The id of the key to replace (see `callem keys list`).
+        key_id: String,
+        /// When the old key stops working: 0 (at once), 1h, 24h or 7d.
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+    },
 }
 
 /// A secret that never shows in logs or `Debug` output.

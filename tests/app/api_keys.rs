@@ -5,18 +5,6 @@ use chrono::Duration;
 use crate::helpers::*;
 use callem::db;
 
-fn keys_path(project_id: &str) -> String {
-    format!("/projects/{project_id}/settings/api-keys")
-}
-
-fn revealed_key(body: &str) -> String {
-    let re = regex_lite::Regex::new(r#"id="revealed-key" class="secret">(ck_live_[a-z0-9]{60})<"#)
-        .unwrap();
-    re.captures(body)
-        .unwrap_or_else(|| panic!("no revealed key in {body}"))[1]
-        .to_owned()
-}
-
 async fn the_empty_tab_explains_and_offers_to_create(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let page = owner.get(&keys_path(&pid)).await;

@@ -47,6 +47,25 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Settings → API Keys of a project.
+pub fn keys_path(project_id: &str) -> String {
+    format!("/projects/{project_id}/settings/api-keys")
+}
+
+/// A key's own page.
+pub fn key_path(project_id: &str, key_id: &str) -> String {
+    format!("/projects/{project_id}/settings/api-keys/{key_id}")
+}
+
+/// The full key in a reveal panel.
+pub fn revealed_key(body: &str) -> String {
+    let re = regex_lite::Regex::new(r#"id="revealed-key" class="secret">(ck_live_[a-z0-9]{60})<"#)
+        .unwrap();
+    re.captures(body)
+        .unwrap_or_else(|| panic!("no revealed key in {body}"))[1]
+        .to_owned()
+}
+
 /// A project id as the tests hold it (from a URL) typed for the database layer.
 pub fn project(id: &str) -> ProjectId {
     ProjectId::parse(id).expect("a project id")
@@ -298,6 +317,17 @@ impl TestApp {
     /// A replica and its own key-usage counts.
     pub async fn replica_with_usage(&self) -> (String, Arc<UsageRecorder>) {
         let (address, _, _, usage) = start_server(settings_for(self.db.url())).await;
+        (address, usage)
+    }
+
+    /// A replica with adjusted settings (trusted proxies, say), and its key-usage counts.
+    pub async fn replica_configured(
+        &self,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> (String, Arc<UsageRecorder>) {
+        let mut settings = settings_for(self.db.url());
+        adjust(&mut settings);
+        let (address, _, _, usage) = start_server(settings).await;
         (address, usage)
     }
 

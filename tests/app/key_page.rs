@@ -10,14 +10,6 @@ use callem::db::{self, schema::api_keys};
 use callem::domain::expiry::Expiry;
 use callem::domain::ids::KeyId;
 
-fn keys_path(pid: &str) -> String {
-    format!("/projects/{pid}/settings/api-keys")
-}
-
-fn key_path(pid: &str, kid: &str) -> String {
-    format!("/projects/{pid}/settings/api-keys/{kid}")
-}
-
 fn this_hour() -> NaiveDateTime {
     let now = callem::time::now();
     now.date().and_hms_opt(now.hour(), 0, 0).unwrap()

@@ -17,6 +17,7 @@ use crate::db::{self, key_usage::ClientCount, models::ApiKey, models::AuditEvent
 use crate::domain::api_key::masked_prefix;
 use crate::domain::ids::{KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_change::{self, stops_in};
 use crate::domain::key_status::KeyStatus;
 use crate::domain::usage_chart::{self, Chart, Count, Range};
 use crate::state::AppState;
@@ -53,6 +54,8 @@ pub struct ClientRow {
 /// One audit event of the key.
 pub struct HistoryRow {
     pub action: String,
+    /// What it changed: (field, before, after), in words.
+    pub changes: Vec<(String, String, String)>,
     pub actor: String,
     pub ip: Option<String>,
     pub when: (String, String),
@@ -76,9 +79,27 @@ struct KeyPage {
     last_used: Option<(String, String, Option<String>)>,
     revoked: Option<(String, String, String)>,
     can_manage: bool,
+    /// Active and not rolled yet.
+    can_roll: bool,
+    /// The key that replaced this one, when it was rolled: its page.
+    replaced_by: Option<String>,
+    /// During a roll's overlap: whether it is safe to stop the old key.
+    rolling: Option<RollingPanel>,
     usage: UsagePanel,
     clients: Vec<ClientRow>,
     history: Vec<HistoryRow>,
+}
+
+/// "Is it safe to stop it now?": the old key's use since its roll, with Stop now and Extend.
+pub struct RollingPanel {
+    /// `stops in 23 h`, and the instant on hover.
+    pub stops: (String, String),
+    /// `3 requests since the roll`, or `None` for none.
+    pub requests: Option<String>,
+    /// The last one: (relative, full, address).
+    pub last: Option<(String, String, String)>,
+    pub stop_url: String,
+    pub extend_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +110,7 @@ pub struct UsageQuery {
 /// What the page reads in one trip to the pool.
 struct Loaded {
     key: ApiKey,
+    since_roll: Option<db::api_keys::SinceRoll>,
     hourly: Vec<db::key_usage::HourlyCount>,
     clients: Vec<ClientCount>,
     events: Vec<AuditEvent>,
@@ -143,8 +165,10 @@ pub async fn show(
             ids.sort();
             ids.dedup();
             let emails = db::audit::user_emails(conn, &ids)?.into_iter().collect();
+            let since_roll = db::api_keys::since_roll(conn, &key)?;
             Ok(Loaded {
                 key,
+                since_roll,
                 hourly,
                 clients,
                 events,
@@ -155,6 +179,7 @@ pub async fn show(
     };
     let Loaded {
         key,
+        since_roll,
         hourly,
         clients,
         events,
@@ -175,7 +200,29 @@ pub async fn show(
         now,
     );
     let can_manage = shell.role.can_manage_keys() && key.revoked_at.is_none();
+    let key_url = |id: &KeyId, action: &str| shell.url(&format!("settings/api-keys/{id}{action}"));
+    let rolling = match (status, key.expires_at, since_roll) {
+        (KeyStatus::Rolling(_), Some(at), Some(since)) => Some(RollingPanel {
+            stops: (stops_in(at - now), time::full_label(at)),
+            requests: (since.requests > 0).then(|| {
+                format!(
+                    "{} request{} since the roll",
+                    usage_chart::thousands(since.requests),
+                    if since.requests == 1 { "" } else { "s" }
+                )
+            }),
+            last: since
+                .last
+                .map(|(t, ip)| (time::relative(t, now), time::full_label(t), ip)),
+            stop_url: key_url(&kid, "/stop"),
+            extend_url: key_url(&kid, "/extend"),
+        }),
+        _ => None,
+    };
     let page = KeyPage {
+        can_roll: can_manage && status.can_roll(),
+        replaced_by: key.replaced_by.as_ref().map(|id| key_url(id, "")),
+        rolling,
         back: shell.url("settings/api-keys"),
         usage: usage_panel(&shell, &kid, Range::Days30, &hourly_counts(&hourly)),
         key_id: kid.into_string(),
@@ -215,6 +262,7 @@ pub async fn show(
             .iter()
             .map(|e| HistoryRow {
                 action: action_label(&e.action),
+                changes: key_change::describe(e.detail.as_deref()),
                 actor: match e.actor_kind.as_str() {
                     "user" => person(&e.actor_user_id),
                     "api_key" => "an API key".to_owned(),
