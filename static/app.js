@@ -185,8 +185,14 @@
       if (open) { open.open = false; open.querySelector("summary").focus(); }
     }
     if ((e.key === "ArrowDown" || e.key === "ArrowUp") && document.activeElement && document.activeElement.closest("details.menu[open]")) {
-      var items = document.activeElement.closest("details.menu").querySelectorAll("[role=menuitem]");
-      if (items.length) { e.preventDefault(); items[0].focus(); }
+      // Down and Up move through the items (wrapping); from the button, to the first or last.
+      var items = Array.prototype.slice.call(document.activeElement.closest("details.menu").querySelectorAll("[role=menuitem]"));
+      if (items.length) {
+        e.preventDefault();
+        var at = items.indexOf(document.activeElement), step = e.key === "ArrowDown" ? 1 : -1;
+        var next = at < 0 ? (step > 0 ? 0 : items.length - 1) : (at + step + items.length) % items.length;
+        items[next].focus();
+      }
     }
   });
 

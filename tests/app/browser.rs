@@ -591,6 +591,15 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         json!("menuitem"),
     )
     .await;
+    // Edit…, Roll key…, then Revoke Key.
+    for _ in 0..2 {
+        b.press(Key::Down).await;
+    }
+    b.wait_for(
+        "return document.activeElement.textContent.trim()",
+        json!("Revoke Key"),
+    )
+    .await;
     b.press(Key::Enter).await;
     b.wait_text(".modal", "Revoke Production CRM Integration?")
         .await;
@@ -746,6 +755,62 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert_eq!(wide, json!("ok"), "nothing scrolls sideways at 360 px");
     b.screenshot(&format!("{shots}05c-key-page-360px")).await;
     b.resize(1440, 900).await;
+
+    // Roll a key from its row menu: the new key is revealed once and copied, both keys work
+    // during the overlap, and the old one is stopped from its page.
+    let (rolled_id, old_key) = app
+        .issue_key(&project_id, "", callem::domain::expiry::Expiry::Never)
+        .await;
+    b.goto(&format!("{base}{keys_page}")).await;
+    b.click(&format!("#key-{rolled_id} details.menu summary"))
+        .await;
+    let roll_item = format!("#key-{rolled_id} details.menu[open] [hx-get$='/roll']");
+    assert_visible_to_a_person(&b, &roll_item).await;
+    b.click(&roll_item).await;
+    b.wait_text(".modal", "The old key stops working").await;
+    assert_eq!(
+        b.script("return document.querySelector('.modal input[name=overlap]:checked').value")
+            .await,
+        json!("24h"),
+        "24 hours is the default"
+    );
+    assert_visible_to_a_person(&b, ".modal button[type=submit]").await;
+    b.screenshot(&format!("{shots}05d-roll-modal")).await;
+    b.click(".modal button[type=submit]").await;
+    let new_key = b
+        .wait_text("#revealed-key", "ck_live_")
+        .await
+        .trim()
+        .to_owned();
+    assert!(callem::domain::api_key::is_well_formed(&new_key));
+    b.wait_text(".modal", "API key rolled").await;
+    b.click("[data-copy]").await;
+    b.wait_text("[data-copy]", "Copied").await;
+    b.screenshot(&format!("{shots}05e-rolled-key-revealed"))
+        .await;
+    b.click(".modal-footer [data-close-modal]").await;
+    b.gone(".modal").await;
+    assert_eq!(api(old_key.clone()).await, 200, "the old key still works");
+    assert_eq!(api(new_key.clone()).await, 200, "the new key works at once");
+    b.wait_text(&format!("#key-{rolled_id}"), "Rolling · stops in 23 h")
+        .await;
+    b.screenshot(&format!("{shots}05f-keys-rolling")).await;
+    b.click(&format!("#key-{rolled_id} td.cell-name")).await;
+    b.wait_text("[data-testid=rolling-panel]", "Is it safe to stop it now?")
+        .await;
+    assert_visible_to_a_person(&b, "[data-testid=stop-now]").await;
+    assert_visible_to_a_person(&b, "[data-testid=extend]").await;
+    b.screenshot(&format!("{shots}05g-rolling-key-page")).await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}05g-rolling-key-page-dark"))
+        .await;
+    b.color_scheme("light").await;
+    b.click("[data-testid=stop-now]").await;
+    b.wait_text("#toasts", "stopped working").await;
+    b.wait_text("[data-testid=key-status]", "Expired").await;
+    assert_eq!(b.count("[data-testid=rolling-panel]").await, 0);
+    assert_eq!(api(old_key).await, 401, "stopped");
+    assert_eq!(api(new_key).await, 200, "the new key goes on");
 
     // Calls: the table, then a call's transcript.
     app.import_calls(&project_id, DEMO_CALL).await;
