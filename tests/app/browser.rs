@@ -810,7 +810,32 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text("[data-testid=key-status]", "Expired").await;
     assert_eq!(b.count("[data-testid=rolling-panel]").await, 0);
     assert_eq!(api(old_key).await, 401, "stopped");
-    assert_eq!(api(new_key).await, 200, "the new key goes on");
+    assert_eq!(api(new_key.clone()).await, 200, "the new key goes on");
+
+    // Edit the new key from its page: rules that would cut off the address it was just used
+    // from are listed before saving, and saving them takes "Save anyway".
+    app.flush_usage().await;
+    b.click("[data-testid=replaced-by]").await;
+    b.wait_for(
+        "return !!document.querySelector('[data-testid=edit-key]') && !document.querySelector('[data-testid=replaced-by]')",
+        json!(true),
+    )
+    .await;
+    b.click("[data-testid=edit-key]").await;
+    b.wait_text(".modal", "Edit API Key").await;
+    b.type_into("#key-ips", "10.0.0.0/24").await;
+    b.click(".modal button[type=submit]").await;
+    b.wait_text("[data-testid=would-be-refused]", "127.0.0.1")
+        .await;
+    assert_visible_to_a_person(&b, "[data-testid=would-be-refused]").await;
+    assert_visible_to_a_person(&b, "[data-testid=save-anyway]").await;
+    b.screenshot(&format!("{shots}05h-edit-would-be-refused"))
+        .await;
+    assert_eq!(api(new_key.clone()).await, 200, "nothing saved yet");
+    b.click("[data-testid=save-anyway]").await;
+    b.wait_text("#toasts", "updated").await;
+    b.wait_text(".facts", "10.0.0.0/24").await;
+    assert_eq!(api(new_key).await, 403, "the new rule applies at once");
 
     // Calls: the table, then a call's transcript.
     app.import_calls(&project_id, DEMO_CALL).await;
