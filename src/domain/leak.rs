@@ -115,13 +115,25 @@ mod tests {
     #[test]
     fn malformed_reports_are_refused_naming_the_problem() {
         let cases = [
-            (json!([key('a')]), "body must be a JSON object with keys, an array of 1 to 100 API keys"),
+            (
+                json!([key('a')]),
+                "body must be a JSON object with keys, an array of 1 to 100 API keys",
+            ),
             (json!({}), "keys is required: an array of 1 to 100 API keys"),
-            (json!({"keys": key('a')}), "keys must be an array of 1 to 100 strings"),
+            (
+                json!({"keys": key('a')}),
+                "keys must be an array of 1 to 100 strings",
+            ),
             (json!({"keys": []}), "keys must hold at least 1 key"),
-            (json!({"keys": vec!["x"; 101]}), "keys must hold at most 100 keys (it has 101)"),
+            (
+                json!({"keys": vec!["x"; 101]}),
+                "keys must hold at most 100 keys (it has 101)",
+            ),
             (json!({"keys": ["x", 3]}), "keys[1] must be a string"),
-            (json!({"keys": ["é".repeat(201)]}), "keys[0] must be at most 200 characters"),
+            (
+                json!({"keys": ["é".repeat(201)]}),
+                "keys[0] must be at most 200 characters",
+            ),
         ];
         for (body, message) in cases {
             assert_eq!(LeakReport::parse(&body).unwrap_err().0, message, "{body}");

@@ -102,13 +102,15 @@ async fn a_leak_report_revokes_the_active_keys_it_lists_and_reveals_nothing_else
     assert!(history.contains("<td data-label=\"By\">a leak report</td>"));
     assert!(history.contains("<code>127.0.0.1</code>"));
     assert!(page.body.contains("after a leak report."), "{}", page.body);
-    let other = owner.get(&format!("{}/{revoked_id}", keys_path(&pid))).await;
+    let other = owner
+        .get(&format!("{}/{revoked_id}", keys_path(&pid)))
+        .await;
     assert!(other.body.contains("by command line."));
 
     // The list's strip counts it and links to the revoked list, filtered to it.
     let list = owner.get(&keys_path(&pid)).await;
     let link = format!(
-        r#"data-attention="leaked" href="{}?show=revoked&amp;attention=leaked"><strong>1</strong> reported leaked in the last 7 days</a>"#,
+        r#"data-attention="leaked" href="{}?show=revoked&#38;attention=leaked"><strong>1</strong> reported leaked in the last 7 days</a>"#,
         keys_path(&pid)
     );
     assert!(list.body.contains(&link), "{}", list.body);
@@ -119,15 +121,21 @@ async fn a_leak_report_revokes_the_active_keys_it_lists_and_reveals_nothing_else
         ))
         .await;
     assert_eq!(filtered.status, 200);
-    assert!(filtered.body.contains(&format!("data-key-id=\"{active_id}\"")));
-    assert!(!filtered.body.contains(&format!("data-key-id=\"{revoked_id}\"")));
+    assert!(filtered
+        .body
+        .contains(&format!("data-key-id=\"{active_id}\"")));
+    assert!(!filtered
+        .body
+        .contains(&format!("data-key-id=\"{revoked_id}\"")));
     assert!(filtered.body.contains("reported leaked in the last 7 days"));
     assert!(!filtered.body.contains("Revoke Key"), "read-only");
     // The plain revoked list keeps listing both.
     let all_revoked = owner
         .get(&format!("{}?show=revoked", keys_path(&pid)))
         .await;
-    assert!(all_revoked.body.contains(&format!("data-key-id=\"{active_id}\"")));
+    assert!(all_revoked
+        .body
+        .contains(&format!("data-key-id=\"{active_id}\"")));
     assert!(all_revoked
         .body
         .contains(&format!("data-key-id=\"{revoked_id}\"")));
@@ -186,7 +194,10 @@ async fn malformed_leak_reports_get_the_contracts_400_naming_the_problem(app: Te
             json!({"keys": &key}),
             "keys must be an array of 1 to 100 strings",
         ),
-        (json!({"keys": null}), "keys must be an array of 1 to 100 strings"),
+        (
+            json!({"keys": null}),
+            "keys must be an array of 1 to 100 strings",
+        ),
         (json!({"keys": []}), "keys must hold at least 1 key"),
         (
             json!({"keys": vec!["x"; 101]}),
@@ -327,7 +338,10 @@ async fn keys_check_says_what_each_key_in_a_text_is_without_printing_it(app: Tes
     assert!(err.contains("cannot read /no/such/file"), "{err}");
     let (code, help, _) = run_callem(&url, &["keys", "check", "--help"], None);
     assert_eq!(code, 0);
-    assert!(help.contains("Exit status: 1 when an active key is found"), "{help}");
+    assert!(
+        help.contains("Exit status: 1 when an active key is found"),
+        "{help}"
+    );
 }
 
 crate::on_both_backends!(
@@ -357,13 +371,19 @@ fn gitleaks_rule() -> (String, String) {
 #[test]
 fn the_gitleaks_rule_finds_keys_and_nothing_in_this_repository() {
     let (rule, pattern) = gitleaks_rule();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains(&rule), "the README shows the rule:\n{rule}");
     assert!(rule.contains(r#"keywords = ["ck_live_"]"#));
     let re = regex::bytes::Regex::new(&pattern).expect("valid in Rust's syntax (and RE2's)");
 
-    for around in [("", ""), ("Bearer ", "\n"), ("KEY=\"", "\""), ("x", "X"), ("é", "é")] {
+    for around in [
+        ("", ""),
+        ("Bearer ", "\n"),
+        ("KEY=\"", "\""),
+        ("x", "X"),
+        ("é", "é"),
+    ] {
         let key = ApiKeySecret::generate();
         let text = format!("{}{}{}", around.0, key.expose_secret(), around.1);
         let m = re.find(text.as_bytes()).expect("a generated key is found");
@@ -402,5 +422,8 @@ fn the_gitleaks_rule_finds_keys_and_nothing_in_this_repository() {
             "{path} holds a string the gitleaks rule flags: use a key built at run time"
         );
     }
-    assert!(scanned > 50, "the repository's files were scanned ({scanned})");
+    assert!(
+        scanned > 50,
+        "the repository's files were scanned ({scanned})"
+    );
 }
