@@ -248,6 +248,17 @@ async fn malformed_leak_reports_get_the_contracts_400_naming_the_problem(app: Te
         assert_eq!(r.header("callem-key-expiration"), None);
     }
     assert_eq!(app.list_calls(&key, "").await.status, 200);
+
+    // The readable reference documents it, as needing no key.
+    let page = app.agent().get("/docs/api").await;
+    let op = page
+        .body
+        .split(r#"id="reportLeakedKeys""#)
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("documented");
+    assert!(op.contains("/v1/leaked-keys") && op.contains("LeakReport"));
+    assert!(op.contains("No key needed"), "{op}");
 }
 
 async fn leak_reports_are_rate_limited_like_the_rest_of_v1(app: TestApp) {
