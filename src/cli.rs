@@ -10,7 +10,7 @@ use crate::config::{ImportCommand, KeysCommand, ProjectCommand, UserCommand};
 use crate::db::api_keys::{ChangedBy, KeyChange, KeyRequest, Revoked};
 use crate::db::{self, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
-use crate::domain::api_key::{masked_prefix, ApiKeyName};
+use crate::domain::api_key::{hash_token, masked_prefix, ApiKeyName, PREFIX_CHARS};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
@@ -267,7 +267,97 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 }
             }
         }
+        KeysCommand::Check { file } => check(url, file).await,
     }
+}
+
+/// A command's verdict that is no error but must show in its exit status (`keys check`
+/// finding an active key): `main` exits with it, without an error line.
+#[derive(Debug)]
+pub struct ExitStatus(pub u8);
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitStatus {}
+
+/// `callem keys check`: the keys in a text, each with what this server knows of it; never
+/// the full key. Fails with [`ExitStatus`] 1 when one of them is active.
+async fn check(url: &DatabaseUrl, file: Option<String>) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match file.as_deref() {
+        None | Some("-") => std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?,
+        Some(path) => std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {path}"))?,
+    };
+    // Any text: a log with a stray invalid byte is still searched.
+    let text = String::from_utf8_lossy(&bytes);
+    let found = crate::domain::leak::find_keys(&text);
+    if found.is_empty() {
+        eprintln!("no keys found");
+        return Ok(());
+    }
+    let hashes: Vec<_> = found.iter().map(|k| hash_token(k)).collect();
+    let pool = open(url).await?;
+    let lookup = hashes.clone();
+    let keys = db::run(&pool, move |conn| {
+        Ok(db::api_keys::find_by_hashes(conn, &lookup)?)
+    })
+    .await?;
+    let now = time::now();
+    let mut rows = vec![[
+        "KEY PREFIX".to_owned(),
+        "PROJECT".to_owned(),
+        "NAME".to_owned(),
+        "STATUS".to_owned(),
+    ]];
+    let mut active = 0;
+    for (token, hash) in found.iter().zip(&hashes) {
+        let prefix = masked_prefix(&token[..PREFIX_CHARS]);
+        let row = match keys.iter().find(|k| &k.key_hash == hash) {
+            Some(k) => {
+                let status =
+                    KeyStatus::of(k.expires_at, k.revoked_at, k.replaced_by.is_some(), now);
+                let word = match status {
+                    KeyStatus::Revoked => "revoked",
+                    s if s.is_active() => "active",
+                    _ => "expired",
+                };
+                active += usize::from(word == "active");
+                [
+                    prefix,
+                    k.project_id.to_string(),
+                    k.name.clone(),
+                    word.to_owned(),
+                ]
+            }
+            None => [prefix, "—".to_owned(), "—".to_owned(), "unknown".to_owned()],
+        };
+        rows.push(row);
+    }
+    print_table(&rows);
+    let n = found.len();
+    eprintln!(
+        "found {n} key{}, {active} of them active{}",
+        if n == 1 { "" } else { "s" },
+        if active > 0 {
+            ": revoke them now (the dashboard, `callem keys revoke`, or POST /v1/leaked-keys)"
+        } else {
+            ""
+        }
+    );
+    if active > 0 {
+        return Err(ExitStatus(1).into());
+    }
+    Ok(())
 }
 
 fn print_table<const N: usize>(rows: &[[String; N]]) {

@@ -170,6 +170,22 @@ pub enum KeysCommand {
         #[arg(long, default_value = "24h")]
         overlap: String,
     },
+    /// Find API keys in any text (a log, a diff, a paste) and say what each is.
+    ///
+    /// Finds every ck_live_ key in the text and prints, for each (once, in order of first
+    /// appearance), its masked prefix, project, name and status: active, expired, revoked or
+    /// unknown (no such key on this server). The full keys are never printed. A line on
+    /// stderr says how many keys were found.
+    ///
+    /// Exit status: 1 when an active key is found, 0 otherwise — so it can guard a
+    /// pre-commit hook (`git diff --cached | callem keys check`) or a CI job. Revoke a key
+    /// found active in the dashboard, with `callem keys revoke`, or by POSTing it to
+    /// /v1/leaked-keys.
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The file to read; - or nothing for stdin.
+        file: Option<String>,
+    },
 }
 
 /// A secret that never shows in logs or `Debug` output.

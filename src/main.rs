@@ -23,10 +23,14 @@ fn main() -> ExitCode {
     let outcome = actix_web::rt::System::new().block_on(run(cli));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<cli::ExitStatus>() {
+            // A verdict the command already reported.
+            Some(status) => ExitCode::from(status.0),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -279,3 +279,45 @@ pub fn knowledge_field_name(field: Field) -> &'static str {
         Field::Description => "description",
     }
 }
+
+// Read by `domain::leak::LeakReport::parse`, which names each problem: this type only
+// describes the body.
+/// The body of a leak report: the keys found leaked.
+#[derive(Debug, ToSchema)]
+#[schema(as = LeakReport)]
+pub struct LeakReportBody {
+    /// The keys, as found (ck_live_ followed by 60 characters of [a-z0-9]). Each that exists
+    /// and still works is revoked; strings that are no key are counted and otherwise ignored.
+    #[schema(schema_with = leaked_keys)]
+    pub keys: Vec<String>,
+}
+
+/// 1 to 100 strings of at most 200 characters.
+fn leaked_keys() -> utoipa::openapi::schema::Array {
+    use crate::domain::leak::{MAX_KEYS, MAX_KEY_CHARS};
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_KEY_CHARS));
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(key)
+        .min_items(Some(1))
+        .max_items(Some(MAX_KEYS))
+        .description(Some(
+            "The keys, as found (ck_live_ followed by 60 characters of [a-z0-9]). Each that \
+             exists and still works is revoked; strings that are no key are counted and \
+             otherwise ignored.",
+        ))
+        .build()
+}
+
+/// What a leak report answers, whatever the keys were: nothing about any one of them.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LeakReceipt)]
+pub struct LeakReceipt {
+    /// How many strings the report listed.
+    #[schema(minimum = 1, maximum = 100)]
+    pub received: usize,
+    /// How many keys this report revoked (a key listed twice counts once).
+    #[schema(minimum = 0, maximum = 100)]
+    pub revoked: usize,
+}

@@ -301,6 +301,18 @@ impl IntoResponses for KnowledgeNotFound {
     }
 }
 
+/// 500 and 503: what a request that needs no key but the database may still be answered.
+pub struct ServerErrors;
+
+impl IntoResponses for ServerErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        answers(&[
+            (500, ErrorResponse::InternalError),
+            (503, ErrorResponse::Unavailable),
+        ])
+    }
+}
+
 /// 429: what a request that needs no key may still be answered.
 pub struct TooManyRequests;
 

@@ -5,6 +5,7 @@ pub mod calls;
 pub mod dto;
 pub mod error;
 pub mod knowledge;
+pub mod leaked_keys;
 pub mod list;
 pub mod openapi;
 
@@ -49,7 +50,7 @@ pub struct Operation {
 /// Every `/v1` operation. [`scope`] routes exactly these, and a 405 on one of their paths lists
 /// that path's methods in `Allow`; a test checks that the OpenAPI document describes exactly
 /// these.
-pub static OPERATIONS: [Operation; 8] = [
+pub static OPERATIONS: [Operation; 9] = [
     Operation {
         method: Method::GET,
         path: "/calls",
@@ -84,6 +85,11 @@ pub static OPERATIONS: [Operation; 8] = [
         method: Method::DELETE,
         path: "/knowledge/{id}",
         handler: || web::to(knowledge::delete),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/leaked-keys",
+        handler: || web::to(leaked_keys::report),
     },
     Operation {
         method: Method::GET,

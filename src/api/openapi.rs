@@ -17,7 +17,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorResponse, TooManyRequests};
-use super::{calls, knowledge};
+use super::{calls, knowledge, leaked_keys};
 
 /// The document, embedded in the binary.
 pub const DOCUMENT: &str = include_str!("openapi.json");
@@ -38,6 +38,7 @@ const BEARER: &str = "bearerAuth";
     tags(
         (name = "Calls", description = "Calls handled by the project's agents."),
         (name = "Knowledge", description = "Knowledge items the agents draw on."),
+        (name = "Leaked keys", description = "Revoking keys found leaked, by whoever found them."),
         (name = "Contract", description = "This document."),
     ),
     paths(
@@ -48,6 +49,7 @@ const BEARER: &str = "bearerAuth";
         knowledge::create,
         knowledge::get,
         knowledge::delete,
+        leaked_keys::report,
         document,
     ),
     components(schemas(ErrorBody)),
@@ -95,7 +97,12 @@ impl Modify for SharedComponents {
                 .into_iter()
                 .flatten()
             {
-                if op.operation_id.as_deref() == Some("getOpenApi") {
+                // Only a key's own responses carry its expiry: not those of operations that
+                // take no key.
+                if matches!(
+                    op.operation_id.as_deref(),
+                    Some("getOpenApi" | "reportLeakedKeys")
+                ) {
                     continue;
                 }
                 for (status, response) in op.responses.responses.iter_mut() {

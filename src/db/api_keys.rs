@@ -88,6 +88,20 @@ pub fn list_revoked(conn: &mut DbConnection, project_id: &ProjectId) -> QueryRes
         .load(conn)
 }
 
+/// A project's keys reported leaked since `since`, most recently reported first.
+pub fn reported_leaked_since(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .filter(api_keys::leak_reported_at.ge(since))
+        .order((api_keys::leak_reported_at.desc(), api_keys::id.desc()))
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
 /// Requests refused per key of a project since `since` (keys with none are left out).
 pub fn refused_since(
     conn: &mut DbConnection,
@@ -215,6 +229,74 @@ pub fn revoke(
         .execute(conn)?;
         Ok(Change::Made(Revoked::Now(key.name)))
     })
+}
+
+/// Revokes every key among these hashes that still works (neither revoked nor expired),
+/// marking it reported leaked, each with its `api_key.reported_leaked` event (the anonymous
+/// reporter as actor, from `ip`) — all in one transaction, so a report revokes all it can or
+/// nothing. Keys are found through the unique index on the hash. Returns the keys revoked.
+pub fn report_leaked(
+    conn: &mut DbConnection,
+    hashes: &[KeyHash],
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Vec<KeyId>, DbError> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    conn.transaction::<_, DbError, _>(|conn| {
+        let mut found: Vec<KeyCheck> = api_keys::table
+            .filter(api_keys::key_hash.eq_any(hashes))
+            .filter(api_keys::revoked_at.is_null())
+            .select(KeyCheck::as_select())
+            .load(conn)?;
+        // One order for every report, so two reports of the same keys cannot deadlock.
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut revoked = Vec::new();
+        for key in found
+            .iter()
+            .filter(|k| !crate::domain::expiry::is_expired(k.expires_at, now))
+        {
+            let event = Event {
+                project_id: &key.project_id,
+                actor: audit::Actor::LeakReport,
+                action: "api_key.reported_leaked",
+                target_type: "api_key",
+                target_id: key.id.as_str(),
+                ip,
+                detail: None,
+            };
+            let done = audit::audited_if(conn, &event, now, |conn| {
+                let n = diesel::update(
+                    api_keys::table
+                        .filter(api_keys::id.eq(&key.id))
+                        .filter(api_keys::revoked_at.is_null()),
+                )
+                .set((
+                    api_keys::revoked_at.eq(Some(now)),
+                    api_keys::leak_reported_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+                Ok(n == 1)
+            })?;
+            if done {
+                revoked.push(key.id.clone());
+            }
+        }
+        Ok(revoked)
+    })
+}
+
+/// The keys, of any project and in any state, whose hashes these are (through the unique
+/// index), for `callem keys check`; hashes of no key are left out.
+pub fn find_by_hashes(conn: &mut DbConnection, hashes: &[KeyHash]) -> QueryResult<Vec<ApiKey>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    api_keys::table
+        .filter(api_keys::key_hash.eq_any(hashes))
+        .select(ApiKey::as_select())
+        .load(conn)
 }
 
 /// Who changes a key, and from where.

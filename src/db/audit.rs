@@ -19,6 +19,9 @@ pub enum Actor<'a> {
     Key(&'a KeyId),
     /// `callem` on the server.
     CommandLine,
+    /// Someone who reported a key leaked (`POST /v1/leaked-keys`): anonymous, since holding
+    /// the key is the proof.
+    LeakReport,
 }
 
 impl<'a> Actor<'a> {
@@ -32,6 +35,7 @@ impl<'a> Actor<'a> {
             Actor::User(_) => "user",
             Actor::Key(_) => "api_key",
             Actor::CommandLine => "command_line",
+            Actor::LeakReport => "leak_report",
         }
     }
 }

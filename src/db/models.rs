@@ -118,7 +118,7 @@ pub struct AuditEvent {
     pub target_id: Option<String>,
     pub ip: Option<String>,
     pub created_at: NaiveDateTime,
-    /// `user`, `api_key` or `command_line`.
+    /// `user`, `api_key`, `command_line` or `leak_report`.
     pub actor_kind: String,
     pub actor_key_id: Option<KeyId>,
     /// What the change changed, as JSON: `{"field": ["before", "after"], …}`.

@@ -9,6 +9,8 @@ pub const EXPIRES_SOON_DAYS: i64 = 14;
 pub const NEVER_USED_AFTER_DAYS: i64 = 7;
 /// A key not used for this long needs attention.
 pub const IDLE_DAYS: i64 = 90;
+/// A key reported leaked this recently needs attention (revoked as it is: someone had it).
+pub const LEAKED_WITHIN_DAYS: i64 = 7;
 
 /// A key's status badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +99,14 @@ pub enum Attention {
     AllIps,
     NeverExpires,
     Refused,
+    /// Reported leaked (and so revoked) in the last [`LEAKED_WITHIN_DAYS`] days.
+    Leaked,
 }
 
 impl Attention {
     /// In the order the strip shows them.
-    pub const ALL: [Attention; 5] = [
+    pub const ALL: [Attention; 6] = [
+        Attention::Leaked,
         Attention::NeverUsed,
         Attention::Idle,
         Attention::AllIps,
@@ -117,6 +122,7 @@ impl Attention {
             Attention::AllIps => "all_ips",
             Attention::NeverExpires => "never_expires",
             Attention::Refused => "refused",
+            Attention::Leaked => "leaked",
         }
     }
 
@@ -132,7 +138,22 @@ impl Attention {
             Attention::AllIps => "allow all IPs",
             Attention::NeverExpires => "never expire",
             Attention::Refused => "refused in the last 24 h",
+            Attention::Leaked => "reported leaked in the last 7 days",
         }
+    }
+
+    /// The strip's link, after `?`: the leaked keys are revoked, so their link is to the
+    /// revoked list, filtered; the others filter the active list.
+    pub fn query(self) -> String {
+        match self {
+            Attention::Leaked => format!("show=revoked&attention={}", self.slug()),
+            other => format!("attention={}", other.slug()),
+        }
+    }
+
+    /// Whether the keys in this category are revoked ones (read-only in the list).
+    pub fn lists_revoked(self) -> bool {
+        self == Attention::Leaked
     }
 }
 
@@ -146,10 +167,18 @@ pub struct KeyFacts {
     pub never_expires: bool,
     /// Requests refused in the last 24 hours.
     pub refused_last_24h: i64,
+    pub leak_reported_at: Option<NaiveDateTime>,
 }
 
-/// The categories a key falls in at `now`; none for a revoked or expired key.
+/// The categories a key falls in at `now`: for a revoked or expired key, only
+/// [`Attention::Leaked`] (a recent leak report).
 pub fn attention(key: &KeyFacts, now: NaiveDateTime) -> Vec<Attention> {
+    let recent_leak = key
+        .leak_reported_at
+        .is_some_and(|t| now - t <= Duration::days(LEAKED_WITHIN_DAYS));
+    if recent_leak {
+        return vec![Attention::Leaked];
+    }
     if !key.status.is_active() {
         return Vec::new();
     }
@@ -175,7 +204,7 @@ pub fn attention(key: &KeyFacts, now: NaiveDateTime) -> Vec<Attention> {
 
 /// How many keys fall in each category, in [`Attention::ALL`]'s order, leaving out empty ones.
 pub fn counts<'a>(keys: impl IntoIterator<Item = &'a [Attention]>) -> Vec<(Attention, usize)> {
-    let mut n = [0usize; 5];
+    let mut n = [0usize; Attention::ALL.len()];
     for cats in keys {
         for c in cats {
             if let Some(i) = Attention::ALL.iter().position(|a| a == c) {
@@ -253,6 +282,7 @@ mod tests {
             unrestricted: false,
             never_expires: false,
             refused_last_24h: 0,
+            leak_reported_at: None,
         }
     }
 
@@ -309,6 +339,20 @@ mod tests {
         assert!(attention(&k, now).is_empty());
         k.status = KeyStatus::Expired;
         assert!(attention(&k, now).is_empty());
+    }
+
+    #[test]
+    fn a_key_reported_leaked_needs_attention_for_seven_days() {
+        let now = at("2026-12-01 12:00:00");
+        let mut k = facts(now);
+        k.status = KeyStatus::Revoked;
+        k.unrestricted = true;
+        k.leak_reported_at = Some(now - Duration::days(7));
+        assert_eq!(attention(&k, now), vec![Attention::Leaked]);
+        k.leak_reported_at = Some(now - Duration::days(7) - Duration::seconds(1));
+        assert!(attention(&k, now).is_empty());
+        assert_eq!(Attention::Leaked.query(), "show=revoked&attention=leaked");
+        assert_eq!(Attention::Idle.query(), "attention=idle");
     }
 
     #[test]

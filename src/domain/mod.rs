@@ -13,6 +13,7 @@ pub mod ip_rules;
 pub mod key_change;
 pub mod key_status;
 pub mod knowledge;
+pub mod leak;
 pub mod one_time_token;
 pub mod pagination;
 pub mod role;

@@ -17,6 +17,7 @@ mod edge;
 mod faults;
 mod input_bounds;
 mod key_page;
+mod leaks;
 mod lifecycle;
 mod lists;
 mod migrations;

@@ -346,6 +346,36 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         c.check("DELETE", "/v1/calls/{id}", &r);
     }
 
+    // Leak reports: received, and every kind of refusal, with or without a key.
+    let (_, leaked) = app.issue_key(&pid, "", Expiry::Never).await;
+    let report = |body: String, content_type: &'static str| {
+        let a = &a;
+        async move {
+            a.send("POST", "/v1/leaked-keys", &[], Some((body, content_type)))
+                .await
+        }
+    };
+    let r = report(
+        json!({"keys": [leaked, "not a key"]}).to_string(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.json(), json!({"received": 2, "revoked": 1}));
+    c.check("POST", "/v1/leaked-keys", &r);
+    for (body, content_type) in [
+        (json!({"keys": []}).to_string(), "application/json"),
+        ("{\"keys\": ".to_owned(), "application/json"),
+        ("{}".to_owned(), "text/plain"),
+        (
+            format!("{{\"keys\":[\"{}\"]}}", "x".repeat(1024 * 1024)),
+            "application/json",
+        ),
+    ] {
+        let r = report(body, content_type).await;
+        assert!(r.status >= 400, "{}", r.body);
+        c.check("POST", "/v1/leaked-keys", &r);
+    }
+
     // Every operation that needs a key, without one and with one from the wrong address.
     let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
     let operations = documented(&c.doc.clone());
@@ -359,7 +389,7 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
     };
     for (method, path) in &operations {
         let concrete = path.replace("{id}", "call_full");
-        if path == "/v1/openapi.json" {
+        if path == "/v1/openapi.json" || path == "/v1/leaked-keys" {
             continue;
         }
         let without = a.send(method, &concrete, &[], body(method)).await;

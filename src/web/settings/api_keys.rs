@@ -59,6 +59,7 @@ impl KeyRow {
                 unrestricted: rules.as_ref().is_ok_and(|r| r.is_unrestricted()),
                 never_expires: k.expires_at.is_none(),
                 refused_last_24h,
+                leak_reported_at: k.leak_reported_at,
             },
             now,
         );
@@ -126,17 +127,25 @@ pub enum ListView {
 
 impl ListView {
     fn from_query(q: &ListQuery) -> Self {
-        if q.show.as_deref() == Some("revoked") {
-            return ListView::Revoked;
+        let attention = q.attention.as_deref().and_then(Attention::from_slug);
+        match (q.show.as_deref() == Some("revoked"), attention) {
+            (_, Some(a)) if a.lists_revoked() => ListView::Attention(a),
+            (true, _) => ListView::Revoked,
+            (false, a) => a.map_or(ListView::Active, ListView::Attention),
         }
-        q.attention
-            .as_deref()
-            .and_then(Attention::from_slug)
-            .map_or(ListView::Active, ListView::Attention)
+    }
+
+    /// Whether it lists revoked keys (read-only, with their status instead of their expiry).
+    pub fn is_revoked(self) -> bool {
+        match self {
+            ListView::Revoked => true,
+            ListView::Attention(a) => a.lists_revoked(),
+            ListView::Active => false,
+        }
     }
 }
 
-/// `?show=revoked` or `?attention=never_used` on the list.
+/// `?show=revoked`, `?attention=never_used` or `?show=revoked&attention=leaked` on the list.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     show: Option<String>,
@@ -229,14 +238,16 @@ pub(super) async fn load_table(
     let pid = shell.project_id.clone();
     let now = time::now();
     let since = now - chrono::Duration::hours(24);
-    let (keys, revoked, refused) = db::run(&state.pool, move |conn| {
+    let leaks_since = now - chrono::Duration::days(key_status::LEAKED_WITHIN_DAYS);
+    let (keys, revoked, leaked, refused) = db::run(&state.pool, move |conn| {
         let keys = db::api_keys::list_active(conn, &pid)?;
         let revoked = match view {
             ListView::Revoked => db::api_keys::list_revoked(conn, &pid)?,
             _ => Vec::new(),
         };
+        let leaked = db::api_keys::reported_leaked_since(conn, &pid, leaks_since)?;
         let refused = db::api_keys::refused_since(conn, &pid, since)?;
-        Ok((keys, revoked, refused))
+        Ok((keys, revoked, leaked, refused))
     })
     .await?;
     let refused_of = |k: &db::models::ApiKey| {
@@ -252,9 +263,23 @@ pub(super) async fn load_table(
             KeyRow::from_row(k, n, now)
         })
         .collect();
-    let attention = key_status::counts(active.iter().map(|r| r.attention.as_slice()));
+    let leaked: Vec<KeyRow> = leaked
+        .into_iter()
+        .map(|k| KeyRow::from_row(k, 0, now))
+        .collect();
+    // A reported key is revoked at once: the two sets are apart, and the strip counts both.
+    let attention = key_status::counts(
+        active
+            .iter()
+            .chain(leaked.iter())
+            .map(|r| r.attention.as_slice()),
+    );
     let rows = match view {
         ListView::Active => active,
+        ListView::Attention(a) if a.lists_revoked() => leaked
+            .into_iter()
+            .filter(|r| r.attention.contains(&a))
+            .collect(),
         ListView::Attention(a) => active
             .into_iter()
             .filter(|r| r.attention.contains(&a))
@@ -268,7 +293,7 @@ pub(super) async fn load_table(
         project_url: shell.url(""),
         keys_url: shell.url("settings/api-keys"),
         rows,
-        can_manage: shell.role.can_manage_keys() && view != ListView::Revoked,
+        can_manage: shell.role.can_manage_keys() && !view.is_revoked(),
         oob,
         view,
         attention,

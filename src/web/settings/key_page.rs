@@ -77,6 +77,7 @@ struct KeyPage {
     rules: Vec<String>,
     all_ips: bool,
     last_used: Option<(String, String, Option<String>)>,
+    /// When it was revoked (date, exact instant) and how: `by …` or `after a leak report`.
     revoked: Option<(String, String, String)>,
     can_manage: bool,
     /// Active and not rolled yet.
@@ -250,11 +251,11 @@ pub async fn show(
             )
         }),
         revoked: key.revoked_at.map(|t| {
-            (
-                time::date_label(t),
-                time::full_label(t),
-                person(&key.revoked_by),
-            )
+            let how = match key.leak_reported_at {
+                Some(_) => "after a leak report".to_owned(),
+                None => format!("by {}", person(&key.revoked_by)),
+            };
+            (time::date_label(t), time::full_label(t), how)
         }),
         can_manage,
         clients: clients.iter().map(|c| client_row(c, &rules, now)).collect(),
@@ -266,6 +267,7 @@ pub async fn show(
                 actor: match e.actor_kind.as_str() {
                     "user" => person(&e.actor_user_id),
                     "api_key" => "an API key".to_owned(),
+                    "leak_report" => "a leak report".to_owned(),
                     _ => "command line".to_owned(),
                 },
                 ip: e.ip.clone(),
