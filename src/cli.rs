@@ -15,6 +15,7 @@ use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_status::KeyStatus;
 use crate::domain::role::Role;
+use crate::domain::scope::Scope;
 use crate::{startup, time};
 
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
@@ -137,11 +138,15 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
             name,
             allowed_ips,
             expires,
+            scope,
         } => {
             let name = ApiKeyName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
             let rules = IpRules::parse(&allowed_ips).map_err(|e| anyhow!("--allowed-ips: {e}"))?;
             let expiry = Expiry::from_cli(&expires, time::now().date())
                 .map_err(|e| anyhow!("--expires: {e}"))?;
+            let scope = scope
+                .parse::<Scope>()
+                .map_err(|e| anyhow!("--scope: {e}"))?;
             let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
@@ -151,7 +156,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     name: &name,
                     rules: &rules,
                     expiry,
-                    scope: Default::default(),
+                    scope,
                     actor_user_id: None,
                     ip: None,
                 };
@@ -178,6 +183,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 "LAST USED".to_owned(),
                 "EXPIRES".to_owned(),
                 "STATUS".to_owned(),
+                "SCOPE".to_owned(),
             ]];
             for k in keys {
                 let ips = IpRules::from_storage(&k.allowed_ips)
@@ -204,6 +210,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     last,
                     exp,
                     status,
+                    k.scope.as_str().to_owned(),
                 ]);
             }
             print_table(&rows);

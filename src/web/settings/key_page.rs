@@ -18,6 +18,7 @@ use crate::domain::api_key::masked_prefix;
 use crate::domain::ids::{KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_status::KeyStatus;
+use crate::domain::scope::Scope;
 use crate::domain::usage_chart::{self, Chart, Count, Range};
 use crate::state::AppState;
 use crate::time;
@@ -67,6 +68,7 @@ struct KeyPage {
     name: String,
     prefix: String,
     status: KeyStatus,
+    scope: Scope,
     created: (String, String),
     created_by: String,
     /// The last day it works, and the exact instant on hover; `None` is Never.
@@ -181,6 +183,7 @@ pub async fn show(
         key_id: kid.into_string(),
         prefix: masked_prefix(&key.prefix),
         status,
+        scope: key.scope,
         created: (
             time::relative(key.created_at, now),
             time::full_label(key.created_at),
