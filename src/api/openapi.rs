@@ -103,7 +103,7 @@ impl Modify for SharedComponents {
             // A routed operation missing here fails the test that compares the two lists.
             let Some(op) = op else { continue };
             let access = format!(
-                "{} Any other key gets 403 `API key does not have permission for this request`.",
+                "{} Other keys get 403 \"API key does not have permission for this request\".",
                 need.describe()
             );
             op.description = Some(match op.description.take() {

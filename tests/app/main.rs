@@ -20,5 +20,6 @@ mod key_page;
 mod lists;
 mod migrations;
 mod openapi;
+mod scopes;
 mod shell;
 mod usage;
