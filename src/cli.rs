@@ -182,8 +182,8 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 "IP RESTRICTION".to_owned(),
                 "LAST USED".to_owned(),
                 "EXPIRES".to_owned(),
-                "STATUS".to_owned(),
                 "SCOPE".to_owned(),
+                "STATUS".to_owned(),
             ]];
             for k in keys {
                 let ips = IpRules::from_storage(&k.allowed_ips)
@@ -209,8 +209,8 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     ips,
                     last,
                     exp,
-                    status,
                     k.scope.as_str().to_owned(),
+                    status,
                 ]);
             }
             print_table(&rows);

@@ -528,12 +528,18 @@ async fn the_command_line_creates_a_scoped_key_and_lists_its_scope(app: TestApp)
     let (code, out, err) = run_callem(&url, &["keys", "list", "--project", &pid], None);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].ends_with("STATUS  SCOPE"), "{out}");
+    let headings: Vec<&str> = lines[0].split_whitespace().collect();
+    assert!(headings.ends_with(&["SCOPE", "STATUS"]), "{out}");
+    // The column starts where its heading does (the table is padded to line up, in characters).
+    let column = lines[0].chars().count()
+        - lines[0]
+            .find("SCOPE")
+            .map_or(0, |i| lines[0][i..].chars().count());
     let scope_of = |name: &str| {
-        lines
-            .iter()
-            .find(|l| l.contains(name))
-            .and_then(|l| l.split_whitespace().last())
+        let line = lines.iter().find(|l| l.contains(name)).unwrap();
+        let rest: String = line.chars().skip(column).collect();
+        rest.split_whitespace()
+            .next()
             .unwrap_or_default()
             .to_owned()
     };
