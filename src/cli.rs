@@ -17,6 +17,7 @@ use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::Overlap;
 use crate::domain::key_status::KeyStatus;
 use crate::domain::role::Role;
+use crate::domain::scope::Scope;
 use crate::{startup, time};
 
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
@@ -139,11 +140,15 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
             name,
             allowed_ips,
             expires,
+            scope,
         } => {
             let name = ApiKeyName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
             let rules = IpRules::parse(&allowed_ips).map_err(|e| anyhow!("--allowed-ips: {e}"))?;
             let expiry = Expiry::from_cli(&expires, time::now().date())
                 .map_err(|e| anyhow!("--expires: {e}"))?;
+            let scope = scope
+                .parse::<Scope>()
+                .map_err(|e| anyhow!("--scope: {e}"))?;
             let project = project_id(&project)?;
             let pool = open(url).await?;
             require_project(&pool, &project).await?;
@@ -153,7 +158,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     name: &name,
                     rules: &rules,
                     expiry,
-                    scope: Default::default(),
+                    scope,
                     actor_user_id: None,
                     ip: None,
                 };
@@ -179,6 +184,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 "IP RESTRICTION".to_owned(),
                 "LAST USED".to_owned(),
                 "EXPIRES".to_owned(),
+                "SCOPE".to_owned(),
                 "STATUS".to_owned(),
             ]];
             for k in keys {
@@ -205,6 +211,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     ips,
                     last,
                     exp,
+                    k.scope.as_str().to_owned(),
                     status,
                 ]);
             }

@@ -146,6 +146,10 @@ pub enum KeysCommand {
         /// 30d, 60d, 90d, 1y, a date YYYY-MM-DD (works until the end of that day, UTC), or never.
         #[arg(long, default_value = "90d")]
         expires: String,
+        /// What the key may do: full, read (GET only), or a list of calls:read, calls:delete,
+        /// knowledge:read, knowledge:write, e.g. calls:read,knowledge:write.
+        #[arg(long, default_value = "full")]
+        scope: String,
     },
     /// List a project's active keys.
     List {

@@ -34,7 +34,7 @@ pub enum Outcome {
     RefusedRevoked,
     RefusedExpired,
     RefusedIp,
-    /// Not produced until keys have scopes.
+    /// The five checks passed, the key's scope does not cover the operation.
     RefusedScope,
 }
 

@@ -250,10 +250,15 @@
   document.addEventListener("change", function (e) {
     var t = e.target;
     if (t.matches("[data-navigate]")) { window.location.href = t.value; }
+    // A select or a radio group whose "custom" choice reveals the element it names. The focus
+    // moves into it from a select; a radio keeps it, so the arrow keys still walk the group.
     var toggle = t.getAttribute && t.getAttribute("data-toggle-custom");
     if (toggle) {
-      var input = document.getElementById(toggle);
-      if (input) { input.hidden = t.value !== "custom"; if (!input.hidden) input.focus(); }
+      var target = document.getElementById(toggle);
+      if (target) {
+        target.hidden = t.value !== "custom";
+        if (!target.hidden && t.type !== "radio") target.focus();
+      }
     }
   });
 

@@ -35,6 +35,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("IP address not allowed")]
     IpNotAllowed,
+    #[error("API key does not have permission for this request")]
+    ScopeNotAllowed,
     #[error("{0}")]
     NotFound(&'static str),
     /// With the methods the path has, for the `Allow` header.
@@ -115,6 +117,7 @@ impl From<AuthFailure> for ApiError {
             AuthFailure::UnknownOrRevoked => ApiError::Unauthorized("Invalid API key"),
             AuthFailure::Expired => ApiError::Unauthorized("API key has expired"),
             AuthFailure::IpNotAllowed => ApiError::IpNotAllowed,
+            AuthFailure::ScopeNotAllowed => ApiError::ScopeNotAllowed,
             AuthFailure::Db(e) => e.into(),
         }
     }
@@ -125,7 +128,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::IpNotAllowed | ApiError::ScopeNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -210,7 +213,12 @@ impl ErrorResponse {
                 "Missing or invalid Authorization header / Invalid API key format / Invalid API \
                  key / API key has expired."
             }
-            ErrorResponse::Forbidden => "IP address not allowed.",
+            ErrorResponse::Forbidden => {
+                "IP address not allowed (the key's IP rules refuse the client's address) / API \
+                 key does not have permission for this request (the key's scope does not cover \
+                 the operation; checked after the key is found valid, unexpired and allowed \
+                 from this address)."
+            }
             ErrorResponse::CallNotFound => "Call not found (also for another project's id).",
             ErrorResponse::KnowledgeNotFound => {
                 "Knowledge item not found (also for another project's id)."

@@ -26,6 +26,7 @@ use crate::db::models::KeyCheck;
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::api_key::KeyHash;
 use crate::domain::ids::{Lookup, ProjectId};
+use crate::domain::scope::{Access, Need, Resource};
 use crate::request::client_ip;
 use crate::state::AppState;
 use crate::time;
@@ -40,60 +41,93 @@ pub const KEY_EXPIRATION: header::HeaderName =
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A `/v1` operation as it is routed: method, path (under `/v1`, in the `{param}` syntax that
-/// routes and the OpenAPI document share) and handler.
+/// routes and the OpenAPI document share), what it needs of the key's scope (`None`: no key
+/// at all) and handler.
 pub struct Operation {
     pub method: Method,
     pub path: &'static str,
+    pub need: Option<Need>,
     handler: fn() -> actix_web::Route,
 }
 
+impl Operation {
+    /// The operation a request was routed to: found by its method and the path of the
+    /// resource that matched (set by [`scope`]), with no allocation — this runs on every
+    /// authenticated request.
+    pub fn of(req: &HttpRequest) -> Option<&'static Operation> {
+        let routed = req.app_data::<RoutedPath>()?;
+        OPERATIONS
+            .iter()
+            .find(|op| op.path == routed.0 && op.method == req.method())
+    }
+}
+
+/// The path (as in [`OPERATIONS`]) of the resource a request was routed to: each resource
+/// [`scope`] builds carries it, so [`Operation::of`] needs no pattern matching of its own.
+struct RoutedPath(&'static str);
+
+const CALLS_READ: Option<Need> = Some(Need::new(Resource::Calls, Access::Read));
+const CALLS_WRITE: Option<Need> = Some(Need::new(Resource::Calls, Access::Write));
+const KNOWLEDGE_READ: Option<Need> = Some(Need::new(Resource::Knowledge, Access::Read));
+const KNOWLEDGE_WRITE: Option<Need> = Some(Need::new(Resource::Knowledge, Access::Write));
+
 /// Every `/v1` operation. [`scope`] routes exactly these, and a 405 on one of their paths lists
 /// that path's methods in `Allow`; a test checks that the OpenAPI document describes exactly
-/// these.
+/// these. Each one's `need` is the one place its scope rule is written: the [`Credentials`]
+/// extractor reads it from here.
 pub static OPERATIONS: [Operation; 9] = [
     Operation {
         method: Method::GET,
         path: "/calls",
+        need: CALLS_READ,
         handler: || web::to(calls::list),
     },
     Operation {
         method: Method::GET,
         path: "/calls/{id}",
+        need: CALLS_READ,
         handler: || web::to(calls::get),
     },
     Operation {
         method: Method::DELETE,
         path: "/calls/{id}",
+        need: CALLS_WRITE,
         handler: || web::to(calls::delete),
     },
     Operation {
         method: Method::GET,
         path: "/knowledge",
+        need: KNOWLEDGE_READ,
         handler: || web::to(knowledge::list),
     },
     Operation {
         method: Method::POST,
         path: "/knowledge",
+        need: KNOWLEDGE_WRITE,
         handler: || web::to(knowledge::create),
     },
     Operation {
         method: Method::GET,
         path: "/knowledge/{id}",
+        need: KNOWLEDGE_READ,
         handler: || web::to(knowledge::get),
     },
     Operation {
         method: Method::DELETE,
         path: "/knowledge/{id}",
+        need: KNOWLEDGE_WRITE,
         handler: || web::to(knowledge::delete),
     },
     Operation {
         method: Method::POST,
         path: "/leaked-keys",
+        need: None,
         handler: || web::to(leaked_keys::report),
     },
     Operation {
         method: Method::GET,
         path: "/openapi.json",
+        need: None,
         handler: || web::to(openapi::document),
     },
 ];
@@ -118,7 +152,8 @@ pub fn scope() -> actix_web::Scope<
     for path in paths {
         let here = || OPERATIONS.iter().filter(move |op| op.path == path);
         let allowed: Vec<&str> = here().map(|op| op.method.as_str()).collect();
-        let resource = here().fold(resource(path, allowed.join(", ")), |r, op| {
+        let resource = resource(path, allowed.join(", ")).app_data(RoutedPath(path));
+        let resource = here().fold(resource, |r, op| {
             r.route((op.handler)().method(op.method.clone()))
         });
         scope = scope.service(resource);

@@ -92,6 +92,27 @@ impl Modify for SharedComponents {
                  working.",
             ))
             .build();
+        // What each operation needs of the key's scope, from the route table itself.
+        for routed in &super::OPERATIONS {
+            let Some(need) = routed.need else { continue };
+            let item = openapi.paths.paths.get_mut(&format!("/v1{}", routed.path));
+            let op = item.and_then(|item| match routed.method.as_str() {
+                "GET" => item.get.as_mut(),
+                "POST" => item.post.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                _ => None,
+            });
+            // A routed operation missing here fails the test that compares the two lists.
+            let Some(op) = op else { continue };
+            let access = format!(
+                "{} Other keys get 403 \"API key does not have permission for this request\".",
+                need.describe()
+            );
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{access}"),
+                _ => access,
+            });
+        }
         for item in openapi.paths.paths.values_mut() {
             for op in [&mut item.get, &mut item.post, &mut item.delete]
                 .into_iter()

@@ -1,8 +1,9 @@
-//! API-key authentication for `/v1`: the contract's five checks, in its order. Checks 1 and 2
-//! (header, format) are the [`Credentials`] extractor and need no database; [`authenticate`]
-//! alone sequences checks 3 to 5, on the key row that the handler's own query brought back
-//! (found by its SHA-256 through the unique index on every request: no cache can answer for a
-//! revoked key).
+//! API-key authentication for `/v1`: the contract's five checks, in its order, then the key's
+//! scope. Checks 1 and 2 (header, format) are the [`Credentials`] extractor and need no
+//! database; [`authenticate`] alone sequences checks 3 to 5 and the scope, on the key row that
+//! the handler's own query brought back (found by its SHA-256 through the unique index on every
+//! request: no cache can answer for a revoked key). What the request needs of the scope comes
+//! from the route table ([`crate::api::OPERATIONS`]), never from the handler.
 
 use std::future::{ready, Ready};
 use std::sync::{Arc, OnceLock};
@@ -19,6 +20,7 @@ use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::is_expired;
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::scope::Need;
 use crate::usage::{Outcome, UsageRecorder};
 
 /// The key a request was authenticated with.
@@ -41,6 +43,9 @@ pub enum AuthFailure {
     Expired,
     #[error("IP address not allowed")]
     IpNotAllowed,
+    /// After the five checks passed: the key's scope does not cover the operation.
+    #[error("API key does not have permission for this request")]
+    ScopeNotAllowed,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -60,11 +65,13 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
 }
 
 /// A request's API credentials after checks 1 and 2: the presented key's hash (the key itself
-/// is not kept) and the client's address, for check 5.
+/// is not kept), the client's address, for check 5, and what the operation needs of the key's
+/// scope (`None`: nothing beyond a valid key).
 #[derive(Debug, Clone)]
 pub struct Credentials {
     key_hash: KeyHash,
     client: ClientAddr,
+    need: Option<Need>,
     expiry: KeyExpiry,
 }
 
@@ -80,10 +87,15 @@ impl KeyExpiry {
 }
 
 impl Credentials {
-    pub fn new(authorization: Option<&str>, client: ClientAddr) -> Result<Self, AuthFailure> {
+    pub fn new(
+        authorization: Option<&str>,
+        client: ClientAddr,
+        need: Option<Need>,
+    ) -> Result<Self, AuthFailure> {
         Ok(Credentials {
             key_hash: hash_token(bearer_token(authorization)?),
             client,
+            need,
             expiry: KeyExpiry::default(),
         })
     }
@@ -103,11 +115,19 @@ impl FromRequest for Credentials {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Fail closed: a handler taking credentials must be routed through the table.
+        let Some(operation) = crate::api::Operation::of(req) else {
+            return ready(Err(ApiError::Internal(format!(
+                "{} {} takes API credentials but is not in api::OPERATIONS",
+                req.method(),
+                req.path()
+            ))));
+        };
         let header = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let credentials = Credentials::new(header, crate::request::client_ip(req));
+        let credentials = Credentials::new(header, crate::request::client_ip(req), operation.need);
         if let Ok(c) = &credentials {
             req.extensions_mut().insert(c.expiry.clone());
         }
@@ -115,35 +135,42 @@ impl FromRequest for Credentials {
     }
 }
 
-/// Checks 3 to 5 on the key row found for the credentials' hash (`None`: no such key), and
-/// counts the use with its outcome (an unknown key is no one's use). Every authenticated
-/// `/v1` request passes here; nothing here writes to the database.
+/// Checks 3 to 5 and then the scope, on the key row found for the credentials' hash (`None`:
+/// no such key), and counts the use with its outcome (an unknown key is no one's use). Every
+/// authenticated `/v1` request passes here; nothing here writes to the database.
+///
+/// A scope-refused request did authenticate, so its answer carries `Callem-Key-Expiration`
+/// like any other answer to that key.
 pub fn authenticate(
     credentials: &Credentials,
     key: Option<&KeyCheck>,
     now: NaiveDateTime,
     usage: &UsageRecorder,
 ) -> Result<Principal, AuthFailure> {
-    let verdict = verify(key, credentials.client, now);
+    let verdict = verify(key, credentials.client, credentials.need, now);
     if let Some(key) = key {
         let outcome = match &verdict {
             Ok(_) => Outcome::Allowed,
             Err(AuthFailure::Expired) => Outcome::RefusedExpired,
             Err(AuthFailure::IpNotAllowed) => Outcome::RefusedIp,
+            Err(AuthFailure::ScopeNotAllowed) => Outcome::RefusedScope,
             Err(_) => Outcome::RefusedRevoked,
         };
         usage.record(&key.id, outcome, credentials.client, now);
-        if let (Ok(_), Some(at)) = (&verdict, key.expires_at) {
+        let authenticated = matches!(verdict, Ok(_) | Err(AuthFailure::ScopeNotAllowed));
+        if let (true, Some(at)) = (authenticated, key.expires_at) {
             let _ = credentials.expiry.0.set(at);
         }
     }
     verdict
 }
 
-/// Checks 3 to 5, in the contract's order.
+/// Checks 3 to 5, in the contract's order, then the scope: a key that may not do this at all
+/// still learns first that it is revoked, expired or used from the wrong address.
 fn verify(
     key: Option<&KeyCheck>,
     client: ClientAddr,
+    need: Option<Need>,
     now: NaiveDateTime,
 ) -> Result<Principal, AuthFailure> {
     let key = key
@@ -163,6 +190,9 @@ fn verify(
     };
     if !allowed {
         return Err(AuthFailure::IpNotAllowed);
+    }
+    if need.is_some_and(|need| !key.scope.allows(need)) {
+        return Err(AuthFailure::ScopeNotAllowed);
     }
     Ok(Principal {
         key_id: key.id.clone(),
@@ -205,13 +235,62 @@ mod tests {
     fn credentials_keep_the_keys_hash_and_never_the_key() {
         let key = format!("ck_live_{}", "b".repeat(60));
         let client = ClientAddr::Known(std::net::IpAddr::from([192, 0, 2, 1]));
-        let c = Credentials::new(Some(&format!("Bearer {key}")), client).unwrap();
+        let c = Credentials::new(Some(&format!("Bearer {key}")), client, None).unwrap();
         assert_eq!(c.key_hash(), &hash_token(&key));
         assert!(!format!("{c:?}").contains(&key));
         assert!(matches!(
-            Credentials::new(Some("Bearer ck_live_short"), client),
+            Credentials::new(Some("Bearer ck_live_short"), client, None),
             Err(AuthFailure::BadFormat)
         ));
+    }
+
+    fn key(scope: crate::domain::scope::Scope) -> KeyCheck {
+        KeyCheck {
+            id: KeyId::generate(),
+            project_id: ProjectId::generate(),
+            allowed_ips: "203.0.113.7".to_owned(),
+            expires_at: None,
+            revoked_at: None,
+            scope,
+        }
+    }
+
+    #[test]
+    fn the_scope_is_checked_only_after_the_five_checks_pass() {
+        use crate::domain::scope::{Access, Resource, Scope};
+        let now = crate::time::now();
+        let inside = ClientAddr::Known(std::net::IpAddr::from([203, 0, 113, 7]));
+        let outside = ClientAddr::Known(std::net::IpAddr::from([198, 51, 100, 1]));
+        let delete = Some(Need::new(Resource::Calls, Access::Write));
+        let read_only = key(Scope::READ_ONLY);
+        let revoked = KeyCheck {
+            revoked_at: Some(now),
+            ..read_only.clone()
+        };
+        let expired = KeyCheck {
+            expires_at: Some(now - chrono::Duration::seconds(1)),
+            ..read_only.clone()
+        };
+        assert!(matches!(
+            verify(Some(&revoked), inside, delete, now),
+            Err(AuthFailure::UnknownOrRevoked)
+        ));
+        assert!(matches!(
+            verify(Some(&expired), inside, delete, now),
+            Err(AuthFailure::Expired)
+        ));
+        assert!(matches!(
+            verify(Some(&read_only), outside, delete, now),
+            Err(AuthFailure::IpNotAllowed)
+        ));
+        assert!(matches!(
+            verify(Some(&read_only), inside, delete, now),
+            Err(AuthFailure::ScopeNotAllowed)
+        ));
+        let read = Some(Need::new(Resource::Calls, Access::Read));
+        assert!(verify(Some(&read_only), inside, read, now).is_ok());
+        assert!(verify(Some(&read_only), inside, None, now).is_ok());
+        assert!(verify(Some(&key(Scope::FULL)), inside, delete, now).is_ok());
     }
 
     proptest! {

@@ -35,6 +35,43 @@ impl Need {
     pub const fn new(resource: Resource, access: Access) -> Self {
         Need { resource, access }
     }
+
+    /// Which keys may make a request that needs this, as the OpenAPI document says it:
+    /// `Needs calls read access: a key with Full access, Read only, or Custom with Calls: Read
+    /// or Read and delete.`
+    pub fn describe(self) -> String {
+        let (name, labels) = match self.resource {
+            Resource::Calls => ("calls", &CALLS_LABELS),
+            Resource::Knowledge => ("knowledge", &KNOWLEDGE_LABELS),
+        };
+        let (level, levels): (&str, Vec<&str>) = (
+            label_of(labels, self.access),
+            labels
+                .iter()
+                .filter(|(a, _, _)| *a >= self.access)
+                .map(|(_, _, label)| *label)
+                .collect(),
+        );
+        let mut scopes = vec!["Full access"];
+        if Scope::READ_ONLY.allows(self) {
+            scopes.push("Read only");
+        }
+        format!(
+            "Needs {name} {} access: a key with {}, or Custom with {}: {}.",
+            level.to_lowercase(),
+            scopes.join(", "),
+            capitalised(name),
+            levels.join(" or ")
+        )
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A key's scope.
@@ -306,6 +343,20 @@ mod tests {
         ] {
             assert!(bad.parse::<Scope>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_need_says_which_keys_meet_it() {
+        assert_eq!(
+            Need::new(Resource::Calls, Access::Read).describe(),
+            "Needs calls read access: a key with Full access, Read only, or Custom with Calls: \
+             Read or Read and delete."
+        );
+        assert_eq!(
+            Need::new(Resource::Knowledge, Access::Write).describe(),
+            "Needs knowledge read and write access: a key with Full access, or Custom with \
+             Knowledge: Read and write."
+        );
     }
 
     #[test]

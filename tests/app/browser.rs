@@ -475,6 +475,26 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     assert!(reached_submit, "Tab moves through the dialog's controls");
     b.screenshot(&format!("{shots}02-create-modal-error")).await;
 
+    // Custom access reveals its two selects; another choice hides them again (the focus
+    // stays on the radio, so the arrow keys still walk the group).
+    const CUSTOM_SHOWN: &str = "return !document.getElementById('key-access-custom').hidden";
+    b.wait_for(CUSTOM_SHOWN, json!(false)).await;
+    b.click(".modal input[name=access][value=custom]").await;
+    b.wait_for(CUSTOM_SHOWN, json!(true)).await;
+    b.wait_for("return document.activeElement.value", json!("custom"))
+        .await;
+    b.script("document.querySelector('.modal select[name=knowledge_access]').scrollIntoView({block: 'nearest'})")
+        .await;
+    assert_visible_to_a_person(&b, ".modal .access-custom select").await;
+    b.screenshot(&format!("{shots}02a-create-modal-custom-access"))
+        .await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}02a-create-modal-custom-access-dark"))
+        .await;
+    b.color_scheme("light").await;
+    b.click(".modal input[name=access][value=full]").await;
+    b.wait_for(CUSTOM_SHOWN, json!(false)).await;
+
     // Fix it, choose an expiry, create.
     b.type_into("#key-ips", "127.0.0.1\n10.0.0.0/24").await;
     b.select("#key-expires", "custom").await;
@@ -654,12 +674,14 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.screenshot(&format!("{shots}04c-error-toast")).await;
 
     // A key's page, opened from its name in the list: the usage chart and the addresses it
-    // is used from are on screen, in light and dark.
+    // is used from are on screen, in light and dark. The key has a custom scope, shown as a
+    // badge under its name and in the page's head.
     let (used_key, _) = app
-        .issue_key(
+        .issue_scoped_key(
             &project_id,
             "10.0.0.0/24",
             callem::domain::expiry::Expiry::Never,
+            "calls:read,knowledge:write".parse().unwrap(),
         )
         .await;
     let kid = callem::domain::ids::KeyId::parse(&used_key).unwrap();
@@ -708,6 +730,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.goto(&format!("{base}{keys_page}")).await;
     b.wait_text("#keys-table", "test key").await;
     b.wait_text("[data-testid=attention]", "never expire").await;
+    b.wait_text(
+        &format!("#key-{used_key} [data-testid=key-scope]"),
+        "Calls: read",
+    )
+    .await;
     assert_visible_to_a_person(&b, "[data-testid=attention] a").await;
     b.screenshot(&format!("{shots}05-keys-needs-attention"))
         .await;
@@ -718,6 +745,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     // A person clicks the name; the link stretches over its cell.
     b.click(&format!("#key-{used_key} td.cell-name")).await;
     b.wait_text("h1", "test key").await;
+    b.wait_text(
+        "h1 [data-testid=key-scope]",
+        "Calls: read · Knowledge: read and write",
+    )
+    .await;
     b.wait_text("[data-testid=usage-total]", "refused").await;
     assert_eq!(b.count("[data-testid=usage-chart] .bar-allowed").await, 30);
     assert_visible_to_a_person(&b, "[data-testid=usage-chart]").await;

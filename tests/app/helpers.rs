@@ -216,6 +216,18 @@ impl TestApp {
         allowed_ips: &str,
         expiry: callem::domain::expiry::Expiry,
     ) -> (String, String) {
+        self.issue_scoped_key(project_id, allowed_ips, expiry, Default::default())
+            .await
+    }
+
+    /// [`TestApp::issue_key`] with a scope.
+    pub async fn issue_scoped_key(
+        &self,
+        project_id: &str,
+        allowed_ips: &str,
+        expiry: callem::domain::expiry::Expiry,
+        scope: callem::domain::scope::Scope,
+    ) -> (String, String) {
         let (pid, ips) = (project(project_id), allowed_ips.to_owned());
         let (id, secret) = self
             .db(move |conn| {
@@ -228,7 +240,7 @@ impl TestApp {
                         name: &name,
                         rules: &rules,
                         expiry,
-                        scope: Default::default(),
+                        scope,
                         actor_user_id: None,
                         ip: None,
                     },

@@ -22,5 +22,6 @@ mod lifecycle;
 mod lists;
 mod migrations;
 mod openapi;
+mod scopes;
 mod shell;
 mod usage;

@@ -376,8 +376,18 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         c.check("POST", "/v1/leaked-keys", &r);
     }
 
-    // Every operation that needs a key, without one and with one from the wrong address.
+    // Every operation that needs a key, without one, with one from the wrong address, and with
+    // one whose scope does not cover it.
     let (_, elsewhere) = app.issue_key(&pid, "192.0.2.0/24", Expiry::Never).await;
+    let scoped = |s: &str| {
+        let scope = s.parse::<callem::domain::scope::Scope>().unwrap();
+        let (app, pid) = (&app, &pid);
+        async move { app.issue_scoped_key(pid, "", Expiry::Never, scope).await.1 }
+    };
+    let (calls_only, knowledge_only) = (
+        scoped("calls:delete").await,
+        scoped("knowledge:write").await,
+    );
     let operations = documented(&c.doc.clone());
     let body = |method: &str| {
         (method == "POST").then(|| {
@@ -398,6 +408,22 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         let auth = [("authorization", format!("Bearer {elsewhere}"))];
         let refused = a.send(method, &concrete, &auth, body(method)).await;
         assert_eq!(refused.status, 403, "{method} {path}");
+        c.check(method, path, &refused);
+        let other = if path.starts_with("/v1/calls") {
+            &knowledge_only
+        } else {
+            &calls_only
+        };
+        let auth = [("authorization", format!("Bearer {other}"))];
+        let refused = a.send(method, &concrete, &auth, body(method)).await;
+        assert_eq!(
+            api_error(&refused),
+            (
+                403,
+                "API key does not have permission for this request".into()
+            ),
+            "{method} {path}"
+        );
         c.check(method, path, &refused);
     }
 

@@ -16,6 +16,7 @@ use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
+use crate::domain::scope::Scope;
 
 use crate::state::AppState;
 use crate::time;
@@ -45,6 +46,8 @@ pub struct KeyRow {
     pub attention: Vec<Attention>,
     /// Active and not rolled yet: the row menu offers "Roll key…".
     pub can_roll: bool,
+    /// `Read only`, `Calls: read · Knowledge: none`…; `None` for full access (shown as nothing).
+    pub scope: Option<String>,
 }
 
 impl KeyRow {
@@ -91,6 +94,7 @@ impl KeyRow {
             expires,
             attention,
             can_roll: status.can_roll(),
+            scope: (!k.scope.is_full()).then(|| k.scope.label()),
         }
     }
 }
@@ -168,16 +172,25 @@ struct CreateModal {
     expires: String,
     expires_on: String,
     min_date: String,
+    /// The Access field (`_access_field.html`): `full|read|custom` and the two custom selects.
+    access_choice: String,
+    calls_access: String,
+    knowledge_access: String,
     name_error: Option<String>,
     allowed_ips_error: Option<String>,
     expires_error: Option<String>,
+    access_error: Option<String>,
 }
 
 impl CreateModal {
     fn new(shell: &Shell) -> Self {
+        let (access, calls, knowledge) = Scope::default().form_values();
         CreateModal {
             action: shell.url("settings/api-keys"),
             expires: expiry::DEFAULT_CHOICE.to_owned(),
+            access_choice: access.to_owned(),
+            calls_access: calls.to_owned(),
+            knowledge_access: knowledge.to_owned(),
             min_date: (time::now().date() + chrono::Days::new(1)).to_string(),
             ..Default::default()
         }
@@ -325,6 +338,12 @@ pub struct CreateForm {
     expires: String,
     #[serde(default)]
     expires_on: String,
+    #[serde(default)]
+    access: String,
+    #[serde(default)]
+    calls_access: String,
+    #[serde(default)]
+    knowledge_access: String,
 }
 
 /// POST a new key: the reveal panel, or the modal again with the errors.
@@ -339,17 +358,22 @@ pub async fn create(
     let name = ApiKeyName::parse(&form.name);
     let rules = IpRules::parse(&form.allowed_ips);
     let exp = Expiry::from_form(&form.expires, &form.expires_on, today);
-    let (name, rules, exp) = match (name, rules, exp) {
-        (Ok(n), Ok(r), Ok(e)) => (n, r, e),
-        (n, r, e) => {
+    let scope = Scope::from_form(&form.access, &form.calls_access, &form.knowledge_access);
+    let (name, rules, exp, scope) = match (name, rules, exp, scope) {
+        (Ok(n), Ok(r), Ok(e), Ok(s)) => (n, r, e, s),
+        (n, r, e, s) => {
             let modal = CreateModal {
                 name: form.name.clone(),
                 allowed_ips: form.allowed_ips.clone(),
                 expires: form.expires.clone(),
                 expires_on: form.expires_on.clone(),
+                access_choice: form.access.clone(),
+                calls_access: form.calls_access.clone(),
+                knowledge_access: form.knowledge_access.clone(),
                 name_error: n.err().map(|e| e.0),
                 allowed_ips_error: r.err().map(|e| e.0),
                 expires_error: e.err().map(|e| e.0),
+                access_error: s.err().map(|e| e.0),
                 ..CreateModal::new(&shell)
             };
             // 200 so htmx swaps the modal with its messages in place.
@@ -366,7 +390,7 @@ pub async fn create(
             name: &key_name,
             rules: &rules,
             expiry: exp,
-            scope: crate::domain::scope::Scope::FULL,
+            scope,
             actor_user_id: Some(&uid),
             ip: Some(&ip),
         };

@@ -19,6 +19,7 @@ use crate::domain::ids::{KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::{self, stops_in};
 use crate::domain::key_status::KeyStatus;
+use crate::domain::scope::Scope;
 use crate::domain::usage_chart::{self, Chart, Count, Range};
 use crate::state::AppState;
 use crate::time;
@@ -70,6 +71,7 @@ struct KeyPage {
     name: String,
     prefix: String,
     status: KeyStatus,
+    scope: Scope,
     created: (String, String),
     created_by: String,
     /// The last day it works, and the exact instant on hover; `None` is Never.
@@ -229,6 +231,7 @@ pub async fn show(
         key_id: kid.into_string(),
         prefix: masked_prefix(&key.prefix),
         status,
+        scope: key.scope,
         created: (
             time::relative(key.created_at, now),
             time::full_label(key.created_at),
