@@ -35,6 +35,9 @@ pub struct User {
     pub created_at: NaiveDateTime,
     /// Sessions carry the epoch they were issued in; sign-out bumps it.
     pub session_epoch: i64,
+    /// The name others see (Team, the audit log), when set.
+    pub display_name: Option<String>,
+    pub last_sign_in_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]

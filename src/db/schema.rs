@@ -24,6 +24,18 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamp,
         session_epoch -> BigInt,
+        display_name -> Nullable<Text>,
+        last_sign_in_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -144,6 +156,7 @@ diesel::table! {
 
 diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(api_keys -> projects (project_id));
 diesel::joinable!(calls -> projects (project_id));
 diesel::joinable!(knowledge_items -> projects (project_id));
@@ -155,6 +168,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     projects,
     users,
+    password_resets,
     memberships,
     api_keys,
     calls,

@@ -180,3 +180,15 @@ pub fn end_sessions(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<()
         .execute(conn)
         .map(|_| ())
 }
+
+/// Notes a successful sign-in (Team's "last sign-in").
+pub fn record_sign_in(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_sign_in_at.eq(Some(now)))
+        .execute(conn)
+        .map(|_| ())
+}

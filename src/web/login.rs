@@ -113,8 +113,10 @@ pub async fn submit(
     let email_str = email.as_str().to_owned();
     match user.filter(|_| ok) {
         Some(user) => {
+            let uid = user.id.clone();
             db::run(&state.pool, move |conn| {
-                Ok(db::sign_in_failures::clear(conn, &email_str)?)
+                db::sign_in_failures::clear(conn, &email_str)?;
+                Ok(db::users::record_sign_in(conn, &uid, now)?)
             })
             .await?;
             session.sign_in(&user.id, user.session_epoch)?;

@@ -645,6 +645,8 @@ pub fn dump_all_tables(conn: &mut DbConnection) -> String {
         "calls",
         "knowledge_items",
         "audit_events",
+        "password_resets",
+        "key_usage_clients",
     ];
     let mut out = String::new();
     for table in tables {

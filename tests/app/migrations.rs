@@ -109,6 +109,8 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 users::password_hash::NAME,
                 users::created_at::NAME,
                 users::session_epoch::NAME,
+                users::display_name::NAME,
+                users::last_sign_in_at::NAME,
             ],
         ),
         (
@@ -216,6 +218,16 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 key_usage_client_days::ip::NAME,
                 key_usage_client_days::day::NAME,
                 key_usage_client_days::allowed::NAME,
+            ],
+        ),
+        (
+            "password_resets",
+            vec![
+                password_resets::token_hash::NAME,
+                password_resets::user_id::NAME,
+                password_resets::created_at::NAME,
+                password_resets::expires_at::NAME,
+                password_resets::used_at::NAME,
             ],
         ),
         (
