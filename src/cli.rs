@@ -16,6 +16,7 @@ use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::Overlap;
 use crate::domain::key_status::KeyStatus;
+use crate::domain::one_time_token::OneTimeToken;
 use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 use crate::{startup, time};
@@ -72,6 +73,39 @@ pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<(
 /// `callem user …`; the password is one line on stdin.
 pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
+        UserCommand::ResetPassword {
+            email,
+            public_url,
+            bind,
+        } => {
+            let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
+            let base = match crate::edge::parse_public_url(&public_url).map_err(|e| anyhow!(e))? {
+                Some(origin) => format!("{}://{}", origin.scheme, origin.host),
+                None => format!("http://{}", bind.replace("0.0.0.0", "localhost")),
+            };
+            let pool = open(url).await?;
+            let token = OneTimeToken::generate();
+            let hash = token.hash();
+            let address = email.as_str().to_owned();
+            let found = db::run(&pool, move |conn| {
+                let Some(user) = db::users::find_by_email(conn, &address)? else {
+                    return Ok(false);
+                };
+                db::password_resets::create(conn, &user.id, &hash, time::now())?;
+                Ok(true)
+            })
+            .await?;
+            if !found {
+                bail!("no account with the email '{}'", email.as_str());
+            }
+            // The link alone on stdout, for scripts; what it does on stderr.
+            println!("{base}/reset-password/{}", token.expose());
+            eprintln!(
+                "valid for 1 hour, once; setting a password with it signs {} out everywhere",
+                email.as_str()
+            );
+            Ok(())
+        }
         UserCommand::Create {
             email,
             project,

@@ -129,6 +129,18 @@ pub enum UserCommand {
         #[arg(long)]
         role: String,
     },
+    /// Print a one-time link that sets a new password for the account (valid 1 hour, used
+    /// once; using it signs the account out everywhere). For self-hosters without email.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// The address people open the dashboard at, which starts the link.
+        #[arg(long, env = "CALLEM_PUBLIC_URL", default_value = "")]
+        public_url: String,
+        /// Where the server listens, for the link when CALLEM_PUBLIC_URL is not set.
+        #[arg(long, env = "CALLEM_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

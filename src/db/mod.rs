@@ -9,6 +9,7 @@ pub mod knowledge;
 pub mod memberships;
 pub mod migrations;
 pub mod models;
+pub mod password_resets;
 pub mod projects;
 pub mod schema;
 pub mod settings;

@@ -64,3 +64,31 @@ pub fn totals(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<(i
         .optional()
         .map(|t| t.unwrap_or((0, 0)))
 }
+
+/// Creates a project whose creator (if any: `None` from the command line) becomes its Owner,
+/// with its `project.created` audit event, in one transaction.
+pub fn create(
+    conn: &mut DbConnection,
+    name: &str,
+    creator: Option<&UserId>,
+    now: NaiveDateTime,
+) -> Result<ProjectId, super::DbError> {
+    let id = ProjectId::generate();
+    let event = super::audit::Event {
+        project_id: &id,
+        actor: super::audit::Actor::user_or_command_line(creator),
+        action: "project.created",
+        target_type: "project",
+        target_id: id.as_str(),
+        ip: None,
+        detail: None,
+    };
+    super::audit::audited(conn, &event, now, |conn| {
+        insert(conn, &id, name, now)?;
+        if let Some(user) = creator {
+            super::memberships::upsert(conn, &id, user, Role::Owner, now)?;
+        }
+        Ok(super::audit::Change::Made(()))
+    })?;
+    Ok(id)
+}

@@ -192,3 +192,40 @@ pub fn record_sign_in(
         .execute(conn)
         .map(|_| ())
 }
+
+/// A user by id.
+pub fn find(conn: &mut DbConnection, user_id: &UserId) -> QueryResult<Option<User>> {
+    users::table
+        .find(user_id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Sets (or clears) the name others see.
+pub fn set_display_name(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    name: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::display_name.eq(name))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Replaces the password hash and ends every session of the user (as [`set_password`]), and
+/// returns the new session epoch, so the session that asked can be issued again in it.
+pub fn change_password(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    password_hash: &str,
+) -> QueryResult<i64> {
+    conn.transaction(|conn| {
+        set_password(conn, user_id, password_hash)?;
+        users::table
+            .find(user_id)
+            .select(users::session_epoch)
+            .first(conn)
+    })
+}

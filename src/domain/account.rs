@@ -99,9 +99,53 @@ impl ProjectName {
     }
 }
 
+/// The name others see: trimmed, at most 80 characters, no control characters; empty is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(Option<String>);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 80;
+
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Ok(DisplayName(None));
+        }
+        let n = s.chars().count();
+        if n > Self::MAX_CHARS {
+            return Err(Invalid::new(format!(
+                "Display name must be at most {} characters (it has {n}).",
+                Self::MAX_CHARS
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "Display name must not contain control characters.",
+            ));
+        }
+        Ok(DisplayName(Some(s.to_owned())))
+    }
+
+    pub fn as_option(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names_are_trimmed_optional_and_bounded() {
+        assert_eq!(DisplayName::parse("  ").unwrap().as_option(), None);
+        assert_eq!(
+            DisplayName::parse(" Ada Lovelace ").unwrap().as_option(),
+            Some("Ada Lovelace")
+        );
+        assert!(DisplayName::parse(&"é".repeat(80)).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(81)).is_err());
+        assert!(DisplayName::parse("a\u{7}b").is_err());
+    }
 
     #[test]
     fn emails_are_trimmed_lowercased_and_shape_checked() {

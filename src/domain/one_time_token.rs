@@ -34,7 +34,8 @@ impl fmt::Debug for OneTimeToken {
     }
 }
 
-fn hash(token: &str) -> String {
+/// The SHA-256 of a token, hex: what is stored, and what a presented token is looked up by.
+pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

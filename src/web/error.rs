@@ -25,6 +25,9 @@ pub enum WebError {
     /// Too much at once (password hashing slots full): 503 with `Retry-After`.
     #[error("busy: {0}")]
     Busy(&'static str),
+    /// Too many guesses from one address (sign-in, one-time links): 429.
+    #[error("too many attempts")]
+    TooManyAttempts,
 }
 
 impl From<crate::auth::password::Busy> for WebError {
@@ -115,6 +118,10 @@ impl WebError {
                 "Busy",
                 "Too many requests are being handled at once. Try again in a moment.",
             ),
+            WebError::TooManyAttempts => (
+                "Too many attempts",
+                "Too many attempts from your address. Try again in a few minutes.",
+            ),
             _ => explain(self.status_code()),
         }
     }
@@ -161,6 +168,7 @@ impl ResponseError for WebError {
             WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::Db(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             WebError::Db(_) | WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

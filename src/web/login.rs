@@ -36,12 +36,21 @@ struct LoginPage {
     email_error: Option<String>,
     password_error: Option<String>,
     form_error: Option<String>,
+    /// What just happened (a password reset).
+    notice: Option<&'static str>,
+}
+
+/// `?reset=done` after a password reset.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    reset: Option<String>,
 }
 
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
+    query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, WebError> {
     if session.user_id()?.is_some() {
         return Ok(htmx::redirect(&req, "/"));
@@ -51,6 +60,8 @@ pub async fn show(
     }
     htmx::html(&LoginPage {
         csrf_token: session.csrf_token()?,
+        notice: (query.reset.as_deref() == Some("done"))
+            .then_some("Your password was changed. Sign in with the new one."),
         ..Default::default()
     })
 }

@@ -1,5 +1,6 @@
 //! The dashboard: HTML pages and htmx fragments under session sign-in.
 
+pub mod account;
 pub mod api_docs;
 pub mod calls;
 pub mod deletion;
@@ -10,6 +11,7 @@ pub mod home;
 pub mod htmx;
 pub mod knowledge;
 pub mod login;
+pub mod password_reset;
 pub mod settings;
 pub mod setup;
 pub mod shell;
@@ -52,6 +54,28 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/no-project", web::get().to(home::no_project))
         .route("/docs/api", web::get().to(api_docs::page))
+        .route(
+            "/reset-password/{token}",
+            web::get().to(password_reset::show),
+        )
+        .route(
+            "/reset-password/{token}",
+            web::post().to(password_reset::submit),
+        )
+        .service(
+            web::scope("/account")
+                .wrap(from_fn(guard::require_user))
+                .route("", web::get().to(account::show))
+                .route("/profile", web::post().to(account::update_profile))
+                .route("/password", web::post().to(account::change_password)),
+        )
+        // Before the project scope, which would read `new` as a project id.
+        .service(
+            web::resource("/projects/new")
+                .wrap(from_fn(guard::require_user))
+                .route(web::get().to(account::new_project))
+                .route(web::post().to(account::create_project)),
+        )
         .service(
             web::scope("/projects/{project_id}")
                 .wrap(from_fn(guard::require_user))

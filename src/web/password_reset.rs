@@ -1,0 +1,149 @@
+//! `/reset-password/{token}`: a one-time link (from `callem user reset-password`, or the
+//! "Forgot your password?" email) to set a new password. Using it ends every session of the
+//! user; an unknown, used or expired link gets one page.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::htmx;
+use crate::auth::{password, session::TypedSession};
+use crate::db;
+use crate::domain::account::Password;
+use crate::domain::one_time_token;
+use crate::state::AppState;
+use crate::time;
+
+#[derive(Template, Default)]
+#[template(path = "pages/reset_password.html")]
+struct ResetPage {
+    csrf_token: String,
+    action: String,
+    email: String,
+    new_error: Option<String>,
+    confirm_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/reset_invalid.html")]
+struct InvalidLink;
+
+/// The one answer for every link that does not work (unknown, used, expired): nothing tells
+/// which.
+fn invalid() -> Result<HttpResponse, WebError> {
+    Ok(HttpResponse::NotFound()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(InvalidLink.render()?))
+}
+
+/// Reset attempts count against the client's sign-in budget: a token cannot be guessed faster
+/// than a password.
+fn over_budget(req: &HttpRequest, state: &AppState) -> bool {
+    !state
+        .sign_in_limiter
+        .check(
+            super::client_ip(req).counted_as(),
+            std::time::Instant::now(),
+        )
+        .allowed
+}
+
+/// GET the form for a valid link.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    if over_budget(&req, &state) {
+        return Err(WebError::TooManyAttempts);
+    }
+    let hash = one_time_token::hash(&token);
+    let user = db::run(&state.pool, move |conn| {
+        Ok(db::password_resets::find_valid(conn, &hash, time::now())?)
+    })
+    .await?;
+    let Some(user) = user else {
+        return invalid();
+    };
+    let page = ResetPage {
+        csrf_token: session.csrf_token()?,
+        action: req.path().to_owned(),
+        email: user.email,
+        ..Default::default()
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(page.render()?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// POST the new password: set, the link used up, every session of the user ended; then the
+/// sign-in page.
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    token: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, WebError> {
+    if over_budget(&req, &state) {
+        return Err(WebError::TooManyAttempts);
+    }
+    let hash = one_time_token::hash(&token);
+    let lookup = hash.clone();
+    let user = db::run(&state.pool, move |conn| {
+        Ok(db::password_resets::find_valid(conn, &lookup, time::now())?)
+    })
+    .await?;
+    let Some(user) = user else {
+        return invalid();
+    };
+    let form = form.into_inner();
+    let mut page = ResetPage {
+        csrf_token: session.csrf_token()?,
+        action: req.path().to_owned(),
+        email: user.email,
+        ..Default::default()
+    };
+    let new = Password::parse(&form.new);
+    match &new {
+        Err(e) => page.new_error = Some(e.0.clone()),
+        Ok(_) if form.confirm != form.new => {
+            page.confirm_error = Some("The two passwords differ.".to_owned())
+        }
+        Ok(_) => {}
+    }
+    let (Ok(new), None) = (new, &page.confirm_error) else {
+        return Ok(HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(page.render()?));
+    };
+    let password_hash = state
+        .password_slots
+        .run(move || password::hash(&new))
+        .await?
+        .map_err(WebError::Internal)?;
+    let done = db::run(&state.pool, move |conn| {
+        db::password_resets::reset(conn, &hash, &password_hash, time::now())
+    })
+    .await?;
+    let Some(user) = done else {
+        return invalid();
+    };
+    // Whoever was signed in here (perhaps as someone else) is not any more.
+    session.sign_out();
+    tracing::info!(user_id = %user.id, "password reset; every session ended");
+    Ok(htmx::redirect(&req, "/login?reset=done"))
+}

@@ -1,0 +1,326 @@
+//! `/account` (display name, password, projects), New project, and password resets from
+//! `callem user reset-password`, over HTTP on both backends.
+
+use crate::helpers::*;
+use callem::db;
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+fn calls(pid: &str) -> String {
+    format!("/projects/{pid}/calls")
+}
+
+async fn changing_the_password_ends_other_sessions_and_keeps_this_one(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let replica = app.replica().await;
+    let copied = owner.on(&replica);
+    let elsewhere = app.agent();
+    elsewhere.login(OWNER_EMAIL, PASSWORD).await;
+    assert_eq!(copied.get(&calls(&pid)).await.status, 200);
+    assert_eq!(elsewhere.get(&calls(&pid)).await.status, 200);
+
+    let page = owner.get("/account").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(OWNER_EMAIL) && page.body.contains("Change password"));
+
+    for (current, new, confirm, message) in [
+        (
+            "",
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "Enter your current password.",
+        ),
+        (PASSWORD, "short", "short", "at least 12 characters"),
+        (
+            PASSWORD,
+            NEW_PASSWORD,
+            "something else entirely",
+            "The two new passwords differ.",
+        ),
+        (
+            "not my password at all",
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "That is not your current password.",
+        ),
+    ] {
+        let r = owner
+            .post_form(
+                "/account/password",
+                &[("current", current), ("new", new), ("confirm", confirm)],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{message}");
+        assert!(r.body.contains(message), "{message}: {}", r.body);
+    }
+    assert_eq!(
+        copied.get(&calls(&pid)).await.status,
+        200,
+        "nothing changed yet"
+    );
+
+    let r = owner
+        .post_form(
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location().as_str()),
+        (303, "/account?saved=password")
+    );
+    assert_eq!(
+        owner.get(&calls(&pid)).await.status,
+        200,
+        "this session goes on"
+    );
+    assert!(owner
+        .get("/account?saved=password")
+        .await
+        .body
+        .contains("Password changed."));
+    for (who, agent) in [
+        ("a copied cookie", &copied),
+        ("another session", &elsewhere),
+    ] {
+        let r = agent.get(&calls(&pid)).await;
+        assert_eq!(
+            (r.status, r.location().as_str()),
+            (303, "/login"),
+            "{who} is signed out"
+        );
+    }
+    let fresh = app.agent();
+    fresh.get("/login").await;
+    let r = fresh
+        .post_form("/login", &[("email", OWNER_EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(r.status, 401, "the old password no longer works");
+    fresh.login(OWNER_EMAIL, NEW_PASSWORD).await;
+}
+
+async fn the_display_name_is_checked_and_saved(app: TestApp) {
+    let (owner, _) = app.setup_owner().await;
+    owner.get("/account").await;
+    let long = "x".repeat(81);
+    let r = owner
+        .post_form("/account/profile", &[("display_name", &long)])
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r
+        .body
+        .contains("Display name must be at most 80 characters (it has 81)."));
+    let r = owner
+        .post_form("/account/profile", &[("display_name", "  Ada Lovelace ")])
+        .await;
+    assert_eq!(r.location(), "/account?saved=profile");
+    let page = owner.get("/account?saved=profile").await;
+    assert!(page.body.contains(r#"value="Ada Lovelace""#));
+    assert!(page.body.contains("Your display name was saved."));
+    let stored = app
+        .db(|c| Ok(db::users::find_by_email(c, OWNER_EMAIL)?))
+        .await
+        .unwrap();
+    assert_eq!(stored.display_name.as_deref(), Some("Ada Lovelace"));
+    owner
+        .post_form("/account/profile", &[("display_name", " ")])
+        .await;
+    let stored = app
+        .db(|c| Ok(db::users::find_by_email(c, OWNER_EMAIL)?))
+        .await
+        .unwrap();
+    assert_eq!(stored.display_name, None, "an empty name clears it");
+}
+
+async fn a_new_project_makes_its_creator_its_owner(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let page = owner.get(&calls(&pid)).await;
+    assert!(
+        page.body
+            .contains(&format!(r#"value="/projects/new?from={pid}""#)),
+        "in the project selector"
+    );
+    assert!(
+        page.body
+            .contains(&format!(r#"href="/account?project={pid}""#)),
+        "the account link"
+    );
+    assert_eq!(
+        owner.get(&format!("/projects/new?from={pid}")).await.status,
+        200
+    );
+    let r = owner.post_form("/projects/new", &[("name", "  ")]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Project name is required."));
+    let before = count_rows(&app, "projects").await;
+    assert_eq!(before, 1);
+
+    let r = owner
+        .post_form("/projects/new", &[("name", "Second line")])
+        .await;
+    assert_eq!(r.status, 303);
+    let new_pid = r.location().trim_start_matches("/projects/").to_owned();
+    assert_eq!(owner.get(&calls(&new_pid)).await.status, 200);
+    let settings = owner
+        .get(&format!("/projects/{new_pid}/settings/api-keys"))
+        .await;
+    assert!(
+        settings.body.contains("Create API Key"),
+        "the creator is an Owner"
+    );
+    let account = owner.get(&format!("/account?project={new_pid}")).await;
+    assert!(account.body.contains("Second line") && account.body.contains("Acme"));
+    assert!(account.body.contains("← Back to Second line"));
+    let events = app
+        .db(move |c| Ok(db::audit::for_project(c, &project(&new_pid))?))
+        .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "project.created");
+
+    // A member of the first project only does not see the new one.
+    let member = app.user_with_role(&pid, "m@example.com", "member").await;
+    let r = member
+        .get(&calls(r.location().trim_start_matches("/projects/")))
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+/// The link `callem user reset-password` prints, and its path.
+fn reset_link(app: &TestApp, email: &str) -> (String, String) {
+    let (code, out, err) = run_callem(
+        app.db.url(),
+        &[
+            "user",
+            "reset-password",
+            "--email",
+            email,
+            "--public-url",
+            "https://callem.example.com",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let link = out.trim().to_owned();
+    assert_eq!(out.lines().count(), 1, "the link alone on stdout: {out:?}");
+    assert!(err.contains("valid for 1 hour, once"), "{err}");
+    let path = link
+        .strip_prefix("https://callem.example.com")
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_owned();
+    (link, path)
+}
+
+const NO_LONGER_VALID: &str = "This link is no longer valid";
+
+async fn a_reset_link_works_once_and_within_its_hour_only(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (link, path) = reset_link(&app, "OWNER@example.com");
+    let token = path.trim_start_matches("/reset-password/").to_owned();
+    assert_eq!(token.len(), 64, "32 bytes, hex");
+    let everything = app.db(|c| Ok(dump_all_tables(c))).await;
+    assert!(
+        !everything.contains(&token),
+        "the token is stored only as its hash"
+    );
+    assert!(!link.contains(OWNER_EMAIL));
+
+    let visitor = app.agent();
+    let form = visitor.get(&path).await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.header("cache-control").as_deref(), Some("no-store"));
+    assert!(form.body.contains(OWNER_EMAIL));
+    let r = visitor
+        .post_form(
+            &path,
+            &[("new", NEW_PASSWORD), ("confirm", "different words here")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("The two passwords differ."));
+    let r = visitor
+        .post_form(&path, &[("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)])
+        .await;
+    assert_eq!(
+        (r.status, r.location().as_str()),
+        (303, "/login?reset=done")
+    );
+    assert!(visitor
+        .get("/login?reset=done")
+        .await
+        .body
+        .contains("Your password was changed."));
+    let r = owner.get(&calls(&pid)).await;
+    assert_eq!(r.location(), "/login", "a reset ends every session");
+    app.agent().login(OWNER_EMAIL, NEW_PASSWORD).await;
+
+    // Once only.
+    for r in [
+        visitor.get(&path).await,
+        visitor
+            .post_form(
+                &path,
+                &[
+                    ("new", "yet another passphrase"),
+                    ("confirm", "yet another passphrase"),
+                ],
+            )
+            .await,
+    ] {
+        assert_eq!(r.status, 404);
+        assert!(r.body.contains(NO_LONGER_VALID));
+    }
+
+    // Within its hour only, and an unknown token looks the same.
+    let (_, late) = reset_link(&app, OWNER_EMAIL);
+    app.db(|c| {
+        use callem::db::schema::password_resets::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(password_resets.filter(used_at.is_null()))
+            .set(expires_at.eq(callem::time::now() - chrono::Duration::seconds(1)))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+    let unknown = format!("/reset-password/{}", "ab".repeat(32));
+    for p in [late, unknown, "/reset-password/short".to_owned()] {
+        let r = visitor.get(&p).await;
+        assert_eq!(r.status, 404, "{p}");
+        assert!(r.body.contains(NO_LONGER_VALID));
+    }
+
+    let (code, out, err) = run_callem(
+        app.db.url(),
+        &["user", "reset-password", "--email", "nobody@example.com"],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("no account with the email 'nobody@example.com'"),
+        "{err}"
+    );
+}
+
+async fn guessing_reset_tokens_is_limited_like_sign_in(app: TestApp) {
+    app.setup_owner().await;
+    let guesser = app.agent();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = guesser.get(&format!("/reset-password/{:064x}", i)).await;
+        statuses.push(r.status);
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 404), "{statuses:?}");
+    assert_eq!(statuses[10..], [429, 429], "{statuses:?}");
+}
+
+crate::on_both_backends!(
+    changing_the_password_ends_other_sessions_and_keeps_this_one,
+    the_display_name_is_checked_and_saved,
+    a_new_project_makes_its_creator_its_owner,
+    a_reset_link_works_once_and_within_its_hour_only,
+    guessing_reset_tokens_is_limited_like_sign_in
+);
