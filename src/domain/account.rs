@@ -78,6 +78,36 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The name a person shows others (Team, the audit log): trimmed, at most 100 characters,
+/// no control characters; empty means none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse_optional(input: &str) -> Result<Option<Self>, Invalid> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new(format!(
+                "Display name must be at most {} characters.",
+                Self::MAX_CHARS
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Invalid::new("Display name must be on one line."));
+        }
+        Ok(Some(DisplayName(s.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A project's display name: trimmed, 1 to 100 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName(String);
@@ -140,6 +170,20 @@ mod tests {
         assert!(Password::parse(&"x".repeat(1025)).is_err());
         let p = Password::parse("correct horse battery").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn display_names_are_optional_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse_optional("  ").unwrap(), None);
+        assert_eq!(
+            DisplayName::parse_optional(" Ada L. ")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "Ada L."
+        );
+        assert!(DisplayName::parse_optional(&"n".repeat(101)).is_err());
+        assert!(DisplayName::parse_optional("a\nb").is_err());
     }
 
     #[test]
