@@ -673,9 +673,11 @@ impl SmtpSink {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("aiosmtpd starts");
+        // Dropped (killed and waited for) on every path from here.
+        let sink = SmtpSink { child, port, dir };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return SmtpSink { child, port, dir };
+                return sink;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
