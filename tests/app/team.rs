@@ -772,3 +772,25 @@ mod emailed {
         }
     }
 }
+
+#[actix_web::test]
+async fn the_invitation_token_is_in_no_log_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (owner, pid) = app.setup_owner().await;
+    let served = Served::start(app.db.url(), &[("RUST_LOG", "info")]);
+    let path = invited(&owner.on(&served.base), &pid, "kim@example.com", "member").await;
+    let token = path.trim_start_matches("/invitations/").to_owned();
+    let r = accept_new(&Agent::new(&served.base), &path, PASSWORD, "Kim").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut logged = false;
+    for _ in 0..50 {
+        if served.log().contains("path=/invitations/…") {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = served.log();
+    assert!(logged, "the accept is in the access log: {log}");
+    assert!(!log.contains(&token), "{log}");
+}
