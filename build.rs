@@ -1,10 +1,12 @@
 //! Decides, when the tests are compiled, which of their backends this machine has, so a test
 //! that cannot run is reported as ignored rather than as a pass: `callem_pg_tests` when
-//! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed.
+//! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed,
+//! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(callem_pg_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_browser_tests)");
+    println!("cargo::rustc-check-cfg=cfg(callem_smtp_tests)");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
     println!("cargo::rerun-if-env-changed=CI");
@@ -22,5 +24,19 @@ fn main() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if ci || std::path::Path::new(&driver).exists() {
         println!("cargo::rustc-cfg=callem_browser_tests");
+    }
+    // `.ci/run` installs aiosmtpd into target/ci-venv. Its site-packages folder is watched
+    // when it exists (a venv made later is noticed on the next change of this file).
+    let mut smtp = ci;
+    let lib = std::path::Path::new("target/ci-venv/lib");
+    for entry in std::fs::read_dir(lib).into_iter().flatten().flatten() {
+        let site = entry.path().join("site-packages");
+        if site.is_dir() {
+            println!("cargo::rerun-if-changed={}", site.display());
+            smtp |= site.join("aiosmtpd").is_dir();
+        }
+    }
+    if smtp {
+        println!("cargo::rustc-cfg=callem_smtp_tests");
     }
 }

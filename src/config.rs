@@ -103,6 +103,21 @@ pub struct ServeArgs {
     /// stops sending before connections close.
     #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
     pub shutdown_drain_secs: u64,
+
+    /// SMTP server for email (invitations): smtp://user:password@host:587 (STARTTLS),
+    /// smtps://user:password@host:465 (TLS), or smtp://host:port (a local relay: STARTTLS when
+    /// offered, else plain). Set with CALLEM_SMTP_FROM, or leave both unset (no email).
+    #[arg(
+        long,
+        env = "CALLEM_SMTP_URL",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub smtp_url: String,
+
+    /// The sender of email, e.g. 'Callem Studio <callem@example.com>'.
+    #[arg(long, env = "CALLEM_SMTP_FROM", default_value = "")]
+    pub smtp_from: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +252,8 @@ pub struct Settings {
     pub shutdown_drain: std::time::Duration,
     /// `CALLEM_USAGE_RECORDING`.
     pub usage_recording: bool,
+    /// `CALLEM_SMTP_URL` and `CALLEM_SMTP_FROM`; `None`: no email.
+    pub smtp: Option<crate::email::SmtpConfig>,
 }
 
 impl Settings {
@@ -271,6 +288,7 @@ impl Settings {
             public_origin: parse_public_url(&args.public_url)?,
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
             usage_recording: args.usage_recording == "on",
+            smtp: crate::email::SmtpConfig::parse(&args.smtp_url, &args.smtp_from)?,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod edge;
+pub mod email;
 pub mod import;
 pub mod json_field;
 pub mod markdown;

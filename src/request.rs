@@ -76,6 +76,20 @@ impl FromRequest for ClientIp {
     }
 }
 
+/// Paths whose next segment is a secret (a one-time token): logged without it.
+const SECRET_PATHS: [&str; 1] = ["/invitations/"];
+
+/// The path as the access log shows it: an invitation token becomes `…`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_PATHS {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let after = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}…{after}").into();
+        }
+    }
+    path.into()
+}
+
 /// The access log's span: resolves the client address once (and keeps it for the rest of
 /// the request), and records the user agent quoted and escaped, so neither a spoofed header
 /// nor a crafted user agent can forge a log line.
@@ -102,7 +116,7 @@ impl RootSpanBuilder for AccessLog {
         tracing::info_span!(
             "request",
             method = %request.method(),
-            path = %request.path(),
+            path = %loggable_path(request.path()),
             client = %client,
             user_agent = ?user_agent,
             status = tracing::field::Empty,
@@ -119,5 +133,27 @@ impl RootSpanBuilder for AccessLog {
             Err(e) => e.as_response_error().status_code().as_u16(),
         };
         span.record("status", status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitation_tokens_are_left_out_of_logged_paths() {
+        let token = "ab".repeat(32);
+        assert_eq!(
+            loggable_path(&format!("/invitations/{token}")),
+            "/invitations/…"
+        );
+        assert_eq!(
+            loggable_path(&format!("/invitations/{token}/x")),
+            "/invitations/…/x"
+        );
+        assert_eq!(
+            loggable_path("/projects/p/settings/team"),
+            "/projects/p/settings/team"
+        );
     }
 }

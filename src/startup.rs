@@ -29,6 +29,8 @@ pub enum StartError {
     Database { url: String, cause: DbError },
     #[error("{}", bind_message(addr, cause))]
     Bind { addr: String, cause: std::io::Error },
+    #[error("{0}")]
+    Email(String),
 }
 
 /// "port 8080 is in use — set CALLEM_BIND or --bind, e.g. 127.0.0.1:8081", and the like.
@@ -159,6 +161,12 @@ impl Application {
                 url: settings.database_url.redacted(),
                 cause,
             })?;
+        let mailer = settings
+            .smtp
+            .as_ref()
+            .map(crate::email::Mailer::new)
+            .transpose()
+            .map_err(StartError::Email)?;
         let listener = TcpListener::bind(&settings.bind).map_err(|cause| StartError::Bind {
             addr: settings.bind.clone(),
             cause,
@@ -176,6 +184,11 @@ impl Application {
                 crate::web::login::ATTEMPTS_PER_WINDOW,
                 crate::web::login::ATTEMPT_WINDOW,
             ),
+            invitation_limiter: crate::rate_limit::RateLimiter::with_window(
+                crate::web::login::ATTEMPTS_PER_WINDOW,
+                crate::web::login::ATTEMPT_WINDOW,
+            ),
+            mailer,
             usage: usage.clone(),
             password_slots: Default::default(),
             draining: Default::default(),

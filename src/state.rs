@@ -21,6 +21,10 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Sign-in attempts per client address (this process only, on purpose).
     pub sign_in_limiter: RateLimiter,
+    /// Invitation accepts per client address, counted like sign-ins.
+    pub invitation_limiter: RateLimiter,
+    /// Outgoing email, when `CALLEM_SMTP_URL` is set.
+    pub mailer: Option<crate::email::Mailer>,
     /// Counts the uses of keys in memory; its flusher writes them every 10 s.
     pub usage: std::sync::Arc<crate::usage::UsageRecorder>,
     /// Bounds concurrent argon2 work (each hash takes ~19 MiB).

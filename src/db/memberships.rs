@@ -1,14 +1,16 @@
-//! Queries on `memberships`: who belongs to which project, with which role.
+//! Queries on `memberships`: who belongs to which project, with which role, and the team
+//! changes (role change, removal, leaving), each in one transaction with its audit event.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
+use crate::domain::team::{self, Refusal};
 
 use super::models::Membership;
 use super::schema::memberships;
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
 /// The role of a user in a project, if they belong to it.
 pub fn role_of(
@@ -69,4 +71,212 @@ pub fn owners_of_other_projects(
         .distinct()
         .order(users::email)
         .load(conn)
+}
+
+/// Why a team change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    /// The member (or the one asking) is not in the project.
+    #[error("no such member")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for TeamError {
+    fn from(e: diesel::result::Error) -> Self {
+        TeamError::Db(DbError::Query(e))
+    }
+}
+
+/// One member of a project, for Settings → Team.
+#[derive(Debug, Clone, Queryable)]
+pub struct MemberRow {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+    pub joined_at: NaiveDateTime,
+    pub last_sign_in_at: Option<NaiveDateTime>,
+}
+
+/// A project's members, Owners first, then by email.
+pub fn members(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Vec<MemberRow>> {
+    use super::schema::users;
+    let mut rows: Vec<MemberRow> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::project_id.eq(project_id))
+        .select((
+            users::id,
+            users::email,
+            users::display_name,
+            memberships::role,
+            memberships::created_at,
+            users::last_sign_in_at,
+        ))
+        .order(users::email)
+        .load(conn)?;
+    rows.sort_by_key(|m| m.role.rank());
+    Ok(rows)
+}
+
+/// Whether someone with this (normalised) email belongs to the project.
+pub fn has_member_with_email(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    email: &str,
+) -> QueryResult<bool> {
+    use super::schema::users;
+    diesel::select(diesel::dsl::exists(
+        memberships::table
+            .inner_join(users::table)
+            .filter(memberships::project_id.eq(project_id))
+            .filter(users::email.eq(email)),
+    ))
+    .get_result(conn)
+}
+
+/// Locks the project's Owner memberships until the transaction ends, and counts them. A
+/// no-op UPDATE rather than `SELECT … FOR UPDATE`, because it locks on both backends: on
+/// PostgreSQL the rows (a concurrent change waits, then re-reads who is still Owner), on
+/// SQLite the database's write lock, taken before anything is read. So two Owners demoting
+/// each other at once cannot both succeed.
+fn lock_owners(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<i64> {
+    let n = diesel::update(
+        memberships::table
+            .filter(memberships::project_id.eq(project_id))
+            .filter(memberships::role.eq(Role::Owner)),
+    )
+    .set(memberships::role.eq(memberships::role))
+    .execute(conn)?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Who asks for a team change, and from where (for the audit event).
+#[derive(Debug, Clone, Copy)]
+pub struct ByMember<'a> {
+    pub project_id: &'a ProjectId,
+    pub user_id: &'a UserId,
+    pub ip: Option<&'a str>,
+}
+
+impl<'a> ByMember<'a> {
+    fn event(
+        &self,
+        action: &'a str,
+        target: &'a UserId,
+        detail: Option<String>,
+    ) -> super::audit::Event<'a> {
+        super::audit::Event {
+            project_id: self.project_id,
+            actor: super::audit::Actor::User(self.user_id),
+            action,
+            target_type: "member",
+            target_id: target.as_str(),
+            ip: self.ip,
+            detail,
+        }
+    }
+
+    /// The asker's role and the target's, read after the Owners are locked.
+    fn roles(
+        &self,
+        conn: &mut DbConnection,
+        target: &UserId,
+    ) -> Result<(i64, Role, Role), TeamError> {
+        let owners = lock_owners(conn, self.project_id)?;
+        let actor = role_of(conn, self.user_id, self.project_id)?.ok_or(TeamError::NotFound)?;
+        let current = role_of(conn, target, self.project_id)?.ok_or(TeamError::NotFound)?;
+        Ok((owners, actor, current))
+    }
+}
+
+/// Gives `target` the role `to`, with its `member.role_changed` event; returns the role it
+/// had. The rules (`domain::team`) are applied to the roles as they are in the transaction.
+pub fn change_role(
+    conn: &mut DbConnection,
+    by: ByMember<'_>,
+    target: &UserId,
+    to: Role,
+    now: NaiveDateTime,
+) -> Result<Role, TeamError> {
+    conn.transaction::<_, TeamError, _>(|conn| {
+        let (owners, actor, from) = by.roles(conn, target)?;
+        team::may_change_role(actor, from, to, owners)?;
+        if from == to {
+            return Ok(from);
+        }
+        let event = by.event(
+            "member.role_changed",
+            target,
+            Some(team::role_change_detail(Some(from), to)),
+        );
+        super::audit::audited_if(conn, &event, now, |conn| {
+            Ok(set_role(conn, by.project_id, target, to)? > 0)
+        })?;
+        Ok(from)
+    })
+}
+
+fn set_role(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    user_id: &UserId,
+    role: Role,
+) -> QueryResult<usize> {
+    diesel::update(
+        memberships::table
+            .filter(memberships::project_id.eq(project_id))
+            .filter(memberships::user_id.eq(user_id)),
+    )
+    .set(memberships::role.eq(role))
+    .execute(conn)
+}
+
+fn delete(conn: &mut DbConnection, project_id: &ProjectId, user_id: &UserId) -> QueryResult<bool> {
+    diesel::delete(
+        memberships::table
+            .filter(memberships::project_id.eq(project_id))
+            .filter(memberships::user_id.eq(user_id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+/// Removes `target` from the project (`member.removed`); returns the role they had. Their
+/// next request to the project is a 404: membership is read on every request.
+pub fn remove(
+    conn: &mut DbConnection,
+    by: ByMember<'_>,
+    target: &UserId,
+    now: NaiveDateTime,
+) -> Result<Role, TeamError> {
+    conn.transaction::<_, TeamError, _>(|conn| {
+        let (owners, actor, role) = by.roles(conn, target)?;
+        team::may_remove(actor, role, owners)?;
+        let event = by.event("member.removed", target, None);
+        super::audit::audited_if(conn, &event, now, |conn| {
+            delete(conn, by.project_id, target)
+        })?;
+        Ok(role)
+    })
+}
+
+/// The asker leaves the project (`member.left`), unless they are its last Owner.
+pub fn leave(
+    conn: &mut DbConnection,
+    by: ByMember<'_>,
+    now: NaiveDateTime,
+) -> Result<(), TeamError> {
+    conn.transaction::<_, TeamError, _>(|conn| {
+        let (owners, role, _) = by.roles(conn, by.user_id)?;
+        team::may_leave(role, owners)?;
+        let event = by.event("member.left", by.user_id, None);
+        super::audit::audited_if(conn, &event, now, |conn| {
+            delete(conn, by.project_id, by.user_id)
+        })?;
+        Ok(())
+    })
 }

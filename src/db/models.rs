@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::schema::*;
 use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
-use crate::domain::ids::{CallId, EventId, KeyId, KnowledgeId, ProjectId, UserId};
+use crate::domain::ids::{CallId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 
@@ -56,6 +56,23 @@ pub struct Membership {
     pub user_id: UserId,
     pub role: Role,
     pub created_at: NaiveDateTime,
+}
+
+/// An invitation to a project; its token is stored only as `token_hash` (SHA-256).
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub project_id: ProjectId,
+    /// Normalised as users' emails are (trimmed, lower-cased).
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    pub invited_by: Option<UserId>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

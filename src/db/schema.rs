@@ -40,6 +40,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> Text,
+        project_id -> Text,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     memberships (project_id, user_id) {
         project_id -> Text,
         user_id -> Text,
@@ -157,6 +172,8 @@ diesel::table! {
 diesel::joinable!(memberships -> projects (project_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
+diesel::joinable!(invitations -> projects (project_id));
+diesel::joinable!(invitations -> users (invited_by));
 diesel::joinable!(api_keys -> projects (project_id));
 diesel::joinable!(calls -> projects (project_id));
 diesel::joinable!(knowledge_items -> projects (project_id));
@@ -169,6 +186,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     users,
     password_resets,
+    invitations,
     memberships,
     api_keys,
     calls,

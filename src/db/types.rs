@@ -9,7 +9,7 @@ use diesel::sql_types::Text;
 
 use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
-use crate::domain::ids::{CallId, EventId, KeyId, KnowledgeId, ProjectId, UserId};
+use crate::domain::ids::{CallId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 
@@ -42,6 +42,7 @@ stored_as_text!(
     CallId,
     KnowledgeId,
     EventId,
+    InvitationId,
     KeyHash
 );
 

@@ -78,6 +78,37 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The name a person shows others (Team, the audit log): trimmed, at most 100 characters,
+/// no control characters; empty means none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse_optional(input: &str) -> Result<Option<Self>, Invalid> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new(format!(
+                "Display name must be at most {} characters (it has {}).",
+                Self::MAX_CHARS,
+                s.chars().count()
+            )));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Invalid::new("Display name must be on one line."));
+        }
+        Ok(Some(DisplayName(s.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A project's display name: trimmed, 1 to 100 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName(String);
@@ -99,52 +130,23 @@ impl ProjectName {
     }
 }
 
-/// The name others see: trimmed, at most 80 characters, no control characters; empty is none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayName(Option<String>);
-
-impl DisplayName {
-    pub const MAX_CHARS: usize = 80;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Ok(DisplayName(None));
-        }
-        let n = s.chars().count();
-        if n > Self::MAX_CHARS {
-            return Err(Invalid::new(format!(
-                "Display name must be at most {} characters (it has {n}).",
-                Self::MAX_CHARS
-            )));
-        }
-        if s.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "Display name must not contain control characters.",
-            ));
-        }
-        Ok(DisplayName(Some(s.to_owned())))
-    }
-
-    pub fn as_option(&self) -> Option<&str> {
-        self.0.as_deref()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn display_names_are_trimmed_optional_and_bounded() {
-        assert_eq!(DisplayName::parse("  ").unwrap().as_option(), None);
+        assert_eq!(DisplayName::parse_optional("  ").unwrap(), None);
         assert_eq!(
-            DisplayName::parse(" Ada Lovelace ").unwrap().as_option(),
-            Some("Ada Lovelace")
+            DisplayName::parse_optional(" Ada Lovelace ")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "Ada Lovelace"
         );
-        assert!(DisplayName::parse(&"é".repeat(80)).is_ok());
-        assert!(DisplayName::parse(&"é".repeat(81)).is_err());
-        assert!(DisplayName::parse("a\u{7}b").is_err());
+        assert!(DisplayName::parse_optional(&"é".repeat(100)).is_ok());
+        assert!(DisplayName::parse_optional(&"é".repeat(101)).is_err());
+        assert!(DisplayName::parse_optional("a\u{7}b").is_err());
     }
 
     #[test]
@@ -184,6 +186,20 @@ mod tests {
         assert!(Password::parse(&"x".repeat(1025)).is_err());
         let p = Password::parse("correct horse battery").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn display_names_are_optional_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse_optional("  ").unwrap(), None);
+        assert_eq!(
+            DisplayName::parse_optional(" Ada L. ")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "Ada L."
+        );
+        assert!(DisplayName::parse_optional(&"n".repeat(101)).is_err());
+        assert!(DisplayName::parse_optional("a\nb").is_err());
     }
 
     #[test]

@@ -127,6 +127,8 @@ id_type! {
     KnowledgeId;
     /// An audit event.
     EventId;
+    /// An invitation to join a project (not its token, which is never stored).
+    InvitationId;
 }
 
 /// An id taken from a request path that may name no row at all: `None` when no row can have

@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod role;
 pub mod scope;
 pub mod sign_in;
+pub mod team;
 pub mod usage_chart;
 
 /// A refused input; the text is the message shown to the user, next to the field.

@@ -1,4 +1,4 @@
-//! One-time tokens (the setup link): 32 bytes from the OS CSPRNG, shown once where they are
+//! One-time tokens (the setup link, invitations): 32 bytes from the OS CSPRNG, shown once where they are
 //! made, stored only as their SHA-256.
 
 use std::fmt;
@@ -39,6 +39,16 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The stored form of a presented token, to look it up by (when it has a token's shape: 64
+/// lowercase hex characters; anything else names no row).
+pub fn lookup_hash(presented: &str) -> Option<String> {
+    let shaped = presented.len() == 64
+        && presented
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    shaped.then(|| hash(presented))
+}
+
 /// Whether a presented token is the one whose hash is stored (compared in constant time).
 pub fn matches(presented: &str, stored_hash: &str) -> bool {
     use subtle::ConstantTimeEq;
@@ -60,5 +70,8 @@ mod tests {
         assert!(!matches("", &t.hash()));
         assert!(!matches(&t.hash(), &t.hash()));
         assert!(!format!("{t:?}").contains(t.expose()));
+        assert_eq!(lookup_hash(t.expose()), Some(t.hash()));
+        assert_eq!(lookup_hash(&t.expose().to_uppercase()), None);
+        assert_eq!(lookup_hash("abc"), None);
     }
 }

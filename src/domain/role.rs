@@ -33,6 +33,16 @@ impl Role {
         }
     }
 
+    /// Sort order in lists: Owner first.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Owner => 0,
+            Role::Admin => 1,
+            Role::Developer => 2,
+            Role::Member => 3,
+        }
+    }
+
     /// Owner and Admin create and revoke API keys; the others only read the list.
     pub fn can_manage_keys(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)

@@ -121,7 +121,7 @@ pub async fn update_profile(
     session: TypedSession,
     form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, WebError> {
-    let name = match DisplayName::parse(&form.display_name) {
+    let name = match DisplayName::parse_optional(&form.display_name) {
         Ok(n) => n,
         Err(e) => {
             let mut page = page(&state, &user, &session, None).await?;
@@ -132,7 +132,11 @@ pub async fn update_profile(
     };
     let uid = user.id.clone();
     db::run(&state.pool, move |conn| {
-        Ok(db::users::set_display_name(conn, &uid, name.as_option())?)
+        Ok(db::users::set_display_name(
+            conn,
+            &uid,
+            name.as_ref().map(DisplayName::as_str),
+        )?)
     })
     .await?;
     Ok(htmx::redirect(&req, "/account?saved=profile"))

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod health;
 pub mod home;
 pub mod htmx;
+pub mod invitations;
 pub mod knowledge;
 pub mod login;
 pub mod password_reset;
@@ -26,13 +27,32 @@ pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    use settings::{api_keys, key_edit, key_page, key_roll};
+    use settings::{api_keys, key_edit, key_page, key_roll, team};
     let calls_routes = || {
         web::scope("/calls")
             .route("", web::get().to(calls::index))
             .route("/{call_id}", web::get().to(calls::show))
             .route("/{call_id}/delete", web::get().to(calls::confirm_delete))
             .route("/{call_id}/delete", web::post().to(calls::delete))
+    };
+    let team_routes = || {
+        web::scope("/settings/team")
+            .route("", web::get().to(team::index))
+            .route("/invite", web::get().to(team::invite_modal))
+            .route("/invitations", web::post().to(team::invite))
+            .route(
+                "/invitations/{invitation_id}/revoke",
+                web::post().to(team::revoke_invitation),
+            )
+            .route("/members/{user_id}/role", web::get().to(team::role_modal))
+            .route("/members/{user_id}/role", web::post().to(team::change_role))
+            .route(
+                "/members/{user_id}/remove",
+                web::get().to(team::confirm_remove),
+            )
+            .route("/members/{user_id}/remove", web::post().to(team::remove))
+            .route("/leave", web::get().to(team::confirm_leave))
+            .route("/leave", web::post().to(team::leave))
     };
     let knowledge_routes = || {
         web::scope("/knowledge")
@@ -54,6 +74,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/no-project", web::get().to(home::no_project))
         .route("/docs/api", web::get().to(api_docs::page))
+        .route("/invitations/{token}", web::get().to(invitations::show))
+        .route("/invitations/{token}", web::post().to(invitations::accept))
         .route(
             "/reset-password/{token}",
             web::get().to(password_reset::show),
@@ -86,6 +108,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route("", web::get().to(home::project))
                 .service(calls_routes())
                 .service(knowledge_routes())
+                .service(team_routes())
                 .route("/settings", web::get().to(home::settings))
                 .route("/settings/api-keys", web::get().to(api_keys::index))
                 .route("/settings/api-keys", web::post().to(api_keys::create))

@@ -106,14 +106,14 @@ async fn changing_the_password_ends_other_sessions_and_keeps_this_one(app: TestA
 async fn the_display_name_is_checked_and_saved(app: TestApp) {
     let (owner, _) = app.setup_owner().await;
     owner.get("/account").await;
-    let long = "x".repeat(81);
+    let long = "x".repeat(101);
     let r = owner
         .post_form("/account/profile", &[("display_name", &long)])
         .await;
     assert_eq!(r.status, 422);
     assert!(r
         .body
-        .contains("Display name must be at most 80 characters (it has 81)."));
+        .contains("Display name must be at most 100 characters (it has 101)."));
     let r = owner
         .post_form("/account/profile", &[("display_name", "  Ada Lovelace ")])
         .await;

@@ -166,6 +166,7 @@ pub fn settings_for(url: &str) -> Settings {
         public_origin: None,
         shutdown_drain: Duration::from_secs(0),
         usage_recording: true,
+        smtp: None,
     }
 }
 
@@ -646,6 +647,7 @@ pub fn dump_all_tables(conn: &mut DbConnection) -> String {
         "knowledge_items",
         "audit_events",
         "password_resets",
+        "invitations",
         "key_usage_clients",
     ];
     let mut out = String::new();

@@ -25,4 +25,5 @@ mod migrations;
 mod openapi;
 mod scopes;
 mod shell;
+mod team;
 mod usage;

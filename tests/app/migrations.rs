@@ -114,6 +114,21 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
             ],
         ),
         (
+            "invitations",
+            vec![
+                invitations::id::NAME,
+                invitations::project_id::NAME,
+                invitations::email::NAME,
+                invitations::role::NAME,
+                invitations::token_hash::NAME,
+                invitations::invited_by::NAME,
+                invitations::created_at::NAME,
+                invitations::expires_at::NAME,
+                invitations::accepted_at::NAME,
+                invitations::revoked_at::NAME,
+            ],
+        ),
+        (
             "memberships",
             vec![
                 memberships::project_id::NAME,

@@ -4,3 +4,4 @@ pub mod api_keys;
 pub mod key_edit;
 pub mod key_page;
 pub mod key_roll;
+pub mod team;

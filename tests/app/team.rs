@@ -1,0 +1,796 @@
+//! Settings → Team: invitations (made, emailed, accepted once), role changes, removal and
+//! leaving, the role rules and their audit events.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use callem::db;
+use callem::domain::ids::UserId;
+
+const INVALID: &str = "This invitation is no longer valid. Ask for a new one.";
+
+fn team_path(project_id: &str) -> String {
+    format!("/projects/{project_id}/settings/team")
+}
+
+/// The path of the invitation link shown in an invite response.
+fn invitation_path(body: &str) -> String {
+    let re = regex_lite::Regex::new(r"https?://[^\s<]+?(/invitations/[0-9a-f]{64})").unwrap();
+    re.captures(body)
+        .unwrap_or_else(|| panic!("no invitation link in: {body}"))[1]
+        .to_owned()
+}
+
+/// Invites `email` with `role` from the Team tab's modal (htmx, as the page does).
+async fn invite(agent: &Agent, project_id: &str, email: &str, role: &str) -> Resp {
+    agent.get(&team_path(project_id)).await;
+    agent
+        .post_htmx(
+            &format!("{}/invitations", team_path(project_id)),
+            &[("email", email), ("role", role)],
+        )
+        .await
+}
+
+/// Invites and returns the link's path.
+async fn invited(agent: &Agent, project_id: &str, email: &str, role: &str) -> String {
+    let r = invite(agent, project_id, email, role).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    invitation_path(&r.body)
+}
+
+async fn user_id(app: &TestApp, email: &str) -> UserId {
+    let email = email.to_owned();
+    app.db(move |c| Ok(db::users::find_by_email(c, &email)?))
+        .await
+        .expect("user exists")
+        .id
+}
+
+async fn role_in(app: &TestApp, project_id: &str, email: &str) -> Option<String> {
+    let uid = user_id(app, email).await;
+    let pid = project(project_id);
+    app.db(move |c| Ok(db::memberships::role_of(c, &uid, &pid)?))
+        .await
+        .map(|r| r.as_str().to_owned())
+}
+
+/// The project's events as (action, actor user id, target id, detail), oldest first.
+async fn events(
+    app: &TestApp,
+    project_id: &str,
+) -> Vec<(String, Option<String>, String, Option<String>)> {
+    let pid = project(project_id);
+    let mut all: Vec<_> = app
+        .db(move |c| Ok(db::audit::for_project(c, &pid)?))
+        .await
+        .into_iter()
+        .map(|e| {
+            (
+                e.action,
+                e.actor_user_id.map(UserId::into_string),
+                e.target_id.unwrap_or_default(),
+                e.detail,
+            )
+        })
+        .collect();
+    all.reverse();
+    all
+}
+
+/// Accepts as a new account; returns the response.
+async fn accept_new(agent: &Agent, path: &str, password: &str, name: &str) -> Resp {
+    let page = agent.get(path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    agent
+        .post_form(path, &[("password", password), ("display_name", name)])
+        .await
+}
+
+async fn an_invited_person_without_an_account_creates_one_and_is_signed_in_with_the_role(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    let r = invite(&owner, &pid, "  Bob@Example.com ", "developer").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    assert!(r.body.contains("Email is not set up"), "{}", r.body);
+    assert!(r.body.contains("data-copy=\"invitation-link\""));
+    let path = invitation_path(&r.body);
+    let token = path.trim_start_matches("/invitations/").to_owned();
+    let team = owner.get(&team_path(&pid)).await;
+    assert!(
+        team.body.contains(r#"data-invitation="bob@example.com""#),
+        "normalised"
+    );
+
+    let bob = app.agent();
+    let page = bob.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Acme") && page.body.contains("Developer"));
+    assert!(page.body.contains(OWNER_EMAIL), "who invited");
+    let short = bob.post_form(&path, &[("password", "short")]).await;
+    assert_eq!(short.status, 422);
+    assert!(short
+        .body
+        .contains("Password must be at least 12 characters."));
+
+    let r = bob
+        .post_form(&path, &[("password", PASSWORD), ("display_name", "Bob B.")])
+        .await;
+    assert_eq!((r.status, r.location()), (303, format!("/projects/{pid}")));
+    let tab = bob.get(&team_path(&pid)).await;
+    assert_eq!(tab.status, 200, "signed in and a member");
+    assert!(tab
+        .body
+        .contains(r#"<span class="badge badge-muted">Developer</span>"#));
+    assert!(
+        !tab.body.contains("data-testid=\"invite-member\""),
+        "no actions"
+    );
+    assert_eq!(
+        role_in(&app, &pid, "bob@example.com").await.as_deref(),
+        Some("developer")
+    );
+    let listed = owner.get(&team_path(&pid)).await.body;
+    assert!(listed.contains("<strong>Bob B.</strong>"), "display name");
+    assert!(
+        !listed.contains(r#"data-invitation="bob@example.com""#),
+        "no longer pending"
+    );
+
+    let dump = app.db(|c| Ok(dump_all_tables(c))).await;
+    assert!(
+        !dump.contains(&token),
+        "the token is stored nowhere in clear"
+    );
+    let bob_id = user_id(&app, "bob@example.com").await.into_string();
+    let owner_id = user_id(&app, OWNER_EMAIL).await.into_string();
+    let ev = events(&app, &pid).await;
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!(ev[0].0, "member.invited");
+    assert_eq!(ev[0].1.as_deref(), Some(owner_id.as_str()));
+    assert!(ev[0].3.as_deref().unwrap().contains("bob@example.com"));
+    assert_eq!(
+        (
+            ev[1].0.as_str(),
+            ev[1].1.as_deref(),
+            ev[1].2.as_str(),
+            ev[1].3.as_deref()
+        ),
+        (
+            "member.joined",
+            Some(bob_id.as_str()),
+            bob_id.as_str(),
+            Some(r#"{"role":[null,"developer"]}"#)
+        )
+    );
+}
+
+async fn an_invited_account_joins_by_signing_in_or_in_one_click(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let elsewhere = app.other_project("Elsewhere").await;
+    app.user_with_role(&elsewhere, "carol@example.com", "member")
+        .await;
+    let path = invited(&owner, &pid, "carol@example.com", "admin").await;
+    let carol = app.agent();
+    let page = carol.get(&path).await;
+    assert!(page.body.contains("Sign in and join"), "{}", page.body);
+    let wrong = carol
+        .post_form(&path, &[("password", "not the password")])
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(role_in(&app, &pid, "carol@example.com").await, None);
+    let r = carol.post_form(&path, &[("password", PASSWORD)]).await;
+    assert_eq!((r.status, r.location()), (303, format!("/projects/{pid}")));
+    assert_eq!(carol.get(&team_path(&pid)).await.status, 200);
+    assert_eq!(
+        role_in(&app, &pid, "carol@example.com").await.as_deref(),
+        Some("admin")
+    );
+
+    // Signed in already, as the invited email: one click.
+    let dave = app
+        .user_with_role(&elsewhere, "dave@example.com", "member")
+        .await;
+    let path = invited(&owner, &pid, "dave@example.com", "member").await;
+    let page = dave.get(&path).await;
+    assert!(page.body.contains("Join Acme"), "{}", page.body);
+    let r = dave.post_form(&path, &[]).await;
+    assert_eq!((r.status, r.location()), (303, format!("/projects/{pid}")));
+    assert_eq!(
+        role_in(&app, &pid, "dave@example.com").await.as_deref(),
+        Some("member")
+    );
+    // Used now.
+    let again = dave.get(&path).await;
+    assert_eq!(again.status, 404);
+}
+
+async fn unknown_used_revoked_and_expired_invitations_all_get_one_page(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let visitor = app.agent();
+    let mut dead = vec![
+        format!("/invitations/{}", "ab".repeat(32)),
+        "/invitations/not-a-token".to_owned(),
+    ];
+    let used = invited(&owner, &pid, "used@example.com", "member").await;
+    let r = accept_new(&app.agent(), &used, PASSWORD, "").await;
+    assert_eq!(r.status, 303);
+    dead.push(used);
+
+    let revoked = invited(&owner, &pid, "revoked@example.com", "member").await;
+    let inv_id = {
+        let pid = project(&pid);
+        app.db(move |c| Ok(db::invitations::pending(c, &pid, callem::time::now())?))
+            .await
+            .into_iter()
+            .find(|p| p.email == "revoked@example.com")
+            .unwrap()
+            .id
+    };
+    let r = owner
+        .post_htmx(
+            &format!("{}/invitations/{}/revoke", team_path(&pid), inv_id.as_str()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.body.contains("revoked@example.com"),
+        "gone from the list"
+    );
+    dead.push(revoked);
+
+    let expired = invited(&owner, &pid, "late@example.com", "member").await;
+    app.db(|c| {
+        use db::schema::invitations::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(invitations.filter(email.eq("late@example.com")))
+            .set(expires_at.eq(callem::time::now() - chrono::Duration::seconds(1)))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+    dead.push(expired);
+
+    let mut bodies = Vec::new();
+    // A session with a CSRF token, as a browser that opened a valid link earlier has.
+    visitor.get("/login").await;
+    for (i, path) in dead.iter().enumerate() {
+        let page = visitor.get(path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+        assert!(page.body.contains(INVALID), "{path}: {}", page.body);
+        bodies.push(page.body.replace(path.as_str(), ""));
+        if i < 3 {
+            let post = visitor.post_form(path, &[("password", PASSWORD)]).await;
+            assert_eq!(post.status, 404, "{path}");
+            assert!(post.body.contains(INVALID));
+        }
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "one page for all");
+    // Attempts are counted per address like sign-ins: 9 so far (the accept included).
+    assert_eq!(visitor.get(&dead[0]).await.status, 404);
+    let limited = visitor.get(&dead[0]).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        count_rows(&app, "memberships").await,
+        2,
+        "only the used one joined"
+    );
+    let ev = events(&app, &pid).await;
+    assert!(ev
+        .iter()
+        .any(|e| e.0 == "invitation.revoked" && e.2 == inv_id.as_str()));
+}
+
+async fn a_signed_in_user_with_another_email_is_told_so_and_joins_nothing(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let elsewhere = app.other_project("Elsewhere").await;
+    let erin = app
+        .user_with_role(&elsewhere, "erin@example.com", "member")
+        .await;
+    let path = invited(&owner, &pid, "frank@example.com", "admin").await;
+    let page = erin.get(&path).await;
+    assert_eq!(page.status, 403);
+    assert!(page
+        .body
+        .contains("You are signed in as <strong>erin@example.com</strong>"));
+    let r = erin.post_form(&path, &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(role_in(&app, &pid, "erin@example.com").await, None);
+    assert_eq!(erin.get(&team_path(&pid)).await.status, 404);
+    assert_eq!(count_rows(&app, "users").await, 2, "frank has no account");
+    // Still pending for Frank.
+    assert_eq!(app.agent().get(&path).await.status, 200);
+}
+
+async fn inviting_a_member_is_refused_and_inviting_again_replaces_the_pending_one(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let r = invite(&owner, &pid, OWNER_EMAIL, "member").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains(r#"id="invite-email-error">This person is already a member of the project."#),
+        "{}",
+        r.body
+    );
+    let bad = invite(&owner, &pid, "nope", "member").await;
+    assert!(bad
+        .body
+        .contains("Enter an email address like name@example.com."));
+    let first = invited(&owner, &pid, "gina@example.com", "member").await;
+    let second = invited(&owner, &pid, "Gina@example.com", "developer").await;
+    assert_ne!(first, second);
+    assert_eq!(app.agent().get(&first).await.status, 404, "replaced");
+    let page = app.agent().get(&second).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Developer"));
+    let pending = owner.get(&team_path(&pid)).await.body;
+    assert_eq!(
+        pending
+            .matches(r#"data-invitation="gina@example.com""#)
+            .count(),
+        1
+    );
+}
+
+async fn admins_cannot_grant_owner_and_the_last_owner_cannot_go(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    app.user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+    let (owner_id, admin_id, dev_id) = (
+        user_id(&app, OWNER_EMAIL).await,
+        user_id(&app, "admin@example.com").await,
+        user_id(&app, "dev@example.com").await,
+    );
+    let member =
+        |id: &UserId, what: &str| format!("{}/members/{}/{what}", team_path(&pid), id.as_str());
+
+    // The Admin's modal offers no Owner, and a forged Owner invitation is refused.
+    admin.get(&team_path(&pid)).await;
+    let modal = admin.get_htmx(&format!("{}/invite", team_path(&pid))).await;
+    assert!(!modal.body.contains(r#"value="owner""#), "{}", modal.body);
+    let r = invite(&admin, &pid, "x@example.com", "owner").await;
+    assert!(r
+        .body
+        .contains("Only an Owner can grant or remove the Owner role."));
+    assert_eq!(count_rows(&app, "invitations").await, 0);
+    let r = admin
+        .post_htmx(&member(&dev_id, "role"), &[("role", "owner")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = admin
+        .post_htmx(&member(&owner_id, "role"), &[("role", "member")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = admin.post_htmx(&member(&owner_id, "remove"), &[]).await;
+    assert_eq!(r.status, 403);
+    // An Admin does change other roles.
+    let r = admin
+        .post_htmx(&member(&dev_id, "role"), &[("role", "member")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        role_in(&app, &pid, "dev@example.com").await.as_deref(),
+        Some("member")
+    );
+
+    // The last Owner stays, whoever tries.
+    owner.get(&team_path(&pid)).await;
+    for (path, fields) in [
+        (member(&owner_id, "role"), vec![("role", "admin")]),
+        (member(&owner_id, "remove"), vec![]),
+        (format!("{}/leave", team_path(&pid)), vec![]),
+    ] {
+        let r = owner.post_htmx(&path, &fields).await;
+        assert_eq!(r.status, 409, "{path}");
+        assert!(
+            r.body.contains("Make someone else Owner first."),
+            "{path}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        role_in(&app, &pid, OWNER_EMAIL).await.as_deref(),
+        Some("owner")
+    );
+
+    // With a second Owner, the first may step down.
+    let r = owner
+        .post_htmx(&member(&admin_id, "role"), &[("role", "owner")])
+        .await;
+    assert_eq!(r.status, 200);
+    let r = owner
+        .post_htmx(&member(&owner_id, "role"), &[("role", "admin")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        role_in(&app, &pid, OWNER_EMAIL).await.as_deref(),
+        Some("admin")
+    );
+
+    let ev = events(&app, &pid).await;
+    let changes: Vec<_> = ev
+        .iter()
+        .filter(|e| e.0 == "member.role_changed")
+        .map(|e| (e.1.clone().unwrap(), e.2.clone(), e.3.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                admin_id.clone().into_string(),
+                dev_id.into_string(),
+                r#"{"role":["developer","member"]}"#.to_owned()
+            ),
+            (
+                owner_id.clone().into_string(),
+                admin_id.into_string(),
+                r#"{"role":["admin","owner"]}"#.to_owned()
+            ),
+            (
+                owner_id.clone().into_string(),
+                owner_id.into_string(),
+                r#"{"role":["owner","admin"]}"#.to_owned()
+            ),
+        ]
+    );
+}
+
+async fn two_owners_demoting_each_other_at_once_leave_one_owner(app: TestApp) {
+    let (a, pid) = app.setup_owner().await;
+    let b = app.user_with_role(&pid, "b@example.com", "owner").await;
+    let (a_id, b_id) = (
+        user_id(&app, OWNER_EMAIL).await,
+        user_id(&app, "b@example.com").await,
+    );
+    a.get(&team_path(&pid)).await;
+    b.get(&team_path(&pid)).await;
+    let pa = format!("{}/members/{}/role", team_path(&pid), b_id.as_str());
+    let pb = format!("{}/members/{}/role", team_path(&pid), a_id.as_str());
+    let (ra, rb) = futures_util::future::join(
+        a.post_htmx(&pa, &[("role", "member")]),
+        b.post_htmx(&pb, &[("role", "member")]),
+    )
+    .await;
+    // The one that comes second finds itself no longer Owner (403), or the other the last
+    // Owner (409): never both done.
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert!(
+        statuses == [200, 403] || statuses == [200, 409],
+        "{statuses:?}: {} / {}",
+        ra.body,
+        rb.body
+    );
+    let owners = [
+        role_in(&app, &pid, OWNER_EMAIL).await,
+        role_in(&app, &pid, "b@example.com").await,
+    ];
+    assert_eq!(
+        owners
+            .iter()
+            .filter(|r| r.as_deref() == Some("owner"))
+            .count(),
+        1
+    );
+}
+
+async fn developers_and_members_see_the_team_and_their_forged_changes_get_403(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let path = invited(&owner, &pid, "pending@example.com", "member").await;
+    let inv = {
+        let pid = project(&pid);
+        app.db(move |c| Ok(db::invitations::pending(c, &pid, callem::time::now())?))
+            .await[0]
+            .id
+            .clone()
+    };
+    let owner_id = user_id(&app, OWNER_EMAIL).await;
+    for (email, role) in [
+        ("dev@example.com", "developer"),
+        ("mem@example.com", "member"),
+    ] {
+        let agent = app.user_with_role(&pid, email, role).await;
+        let tab = agent.get(&team_path(&pid)).await;
+        assert_eq!(tab.status, 200);
+        assert!(tab.body.contains(OWNER_EMAIL) && tab.body.contains("pending@example.com"));
+        assert!(!tab.body.contains("invite-member") && !tab.body.contains("Revoke"));
+        let t = team_path(&pid);
+        let o = owner_id.as_str();
+        for (p, f) in [
+            (
+                format!("{t}/invitations"),
+                vec![("email", "z@example.com"), ("role", "member")],
+            ),
+            (format!("{t}/invitations/{}/revoke", inv.as_str()), vec![]),
+            (format!("{t}/members/{o}/role"), vec![("role", "member")]),
+            (format!("{t}/members/{o}/remove"), vec![]),
+        ] {
+            let r = agent.post_htmx(&p, &f).await;
+            assert_eq!(r.status, 403, "{role} {p}");
+            let plain = agent.post_form(&p, &f).await;
+            assert_eq!(plain.status, 403, "{role} {p}");
+        }
+        assert_eq!(
+            agent
+                .get_htmx(&format!("{}/invite", team_path(&pid)))
+                .await
+                .status,
+            403
+        );
+    }
+    assert_eq!(count_rows(&app, "invitations").await, 1);
+    assert_eq!(app.agent().get(&path).await.status, 200, "still valid");
+    assert_eq!(
+        role_in(&app, &pid, OWNER_EMAIL).await.as_deref(),
+        Some("owner")
+    );
+}
+
+async fn a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    let replica = app.replica().await;
+    admin.get(&keys_path(&pid)).await;
+    let created = admin
+        .create_key(&pid, &[("name", "Admin's key"), ("expires", "never")])
+        .await;
+    let key = revealed_key(&created.body);
+    let on_replica = admin.on(&replica);
+    assert_eq!(on_replica.get(&keys_path(&pid)).await.status, 200);
+
+    let admin_id = user_id(&app, "admin@example.com").await;
+    owner.get(&team_path(&pid)).await;
+    let confirm = owner
+        .get_htmx(&format!(
+            "{}/members/{}/remove",
+            team_path(&pid),
+            admin_id.as_str()
+        ))
+        .await;
+    assert!(confirm.body.contains("admin@example.com"), "names them");
+    let r = owner
+        .post_htmx(
+            &format!("{}/members/{}/remove", team_path(&pid), admin_id.as_str()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.contains(r#"data-member="admin@example.com""#));
+
+    assert_eq!(admin.get(&keys_path(&pid)).await.status, 404);
+    assert_eq!(on_replica.get(&keys_path(&pid)).await.status, 404);
+    assert_eq!(on_replica.get(&team_path(&pid)).await.status, 404);
+    assert_eq!(app.list_calls(&key, "").await.status, 200, "the key stays");
+    let owner_id = user_id(&app, OWNER_EMAIL).await.into_string();
+    let ev = events(&app, &pid).await;
+    let last = ev.last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_deref(), last.2.as_str()),
+        ("member.removed", Some(owner_id.as_str()), admin_id.as_str())
+    );
+}
+
+async fn any_member_can_leave_with_a_confirmation(app: TestApp) {
+    let (_owner, pid) = app.setup_owner().await;
+    let member = app.user_with_role(&pid, "mem@example.com", "member").await;
+    member.get(&team_path(&pid)).await;
+    let confirm = member.get_htmx(&format!("{}/leave", team_path(&pid))).await;
+    assert!(confirm.body.contains("Leave Acme?"), "{}", confirm.body);
+    let r = member
+        .post_htmx(&format!("{}/leave", team_path(&pid)), &[])
+        .await;
+    assert_eq!(
+        (r.status, r.header("hx-redirect").as_deref()),
+        (200, Some("/"))
+    );
+    assert_eq!(member.get(&team_path(&pid)).await.status, 404);
+    let mem_id = user_id(&app, "mem@example.com").await.into_string();
+    let ev = events(&app, &pid).await;
+    let last = ev.last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_deref(), last.2.as_str()),
+        ("member.left", Some(mem_id.as_str()), mem_id.as_str())
+    );
+}
+
+async fn a_failed_send_is_reported_and_the_link_still_shown(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (replica, _) = app
+        .replica_configured(|s| {
+            s.smtp = callem::email::SmtpConfig::parse(
+                &format!("smtp://127.0.0.1:{port}"),
+                "Callem <callem@example.com>",
+            )
+            .unwrap();
+        })
+        .await;
+    let r = invite(&owner.on(&replica), &pid, "hank@example.com", "member").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("could not be sent"), "{}", r.body);
+    let path = invitation_path(&r.body);
+    assert_eq!(app.agent().get(&path).await.status, 200);
+}
+
+crate::on_both_backends!(
+    an_invited_person_without_an_account_creates_one_and_is_signed_in_with_the_role,
+    an_invited_account_joins_by_signing_in_or_in_one_click,
+    unknown_used_revoked_and_expired_invitations_all_get_one_page,
+    a_signed_in_user_with_another_email_is_told_so_and_joins_nothing,
+    inviting_a_member_is_refused_and_inviting_again_replaces_the_pending_one,
+    admins_cannot_grant_owner_and_the_last_owner_cannot_go,
+    two_owners_demoting_each_other_at_once_leave_one_owner,
+    developers_and_members_see_the_team_and_their_forged_changes_get_403,
+    a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay,
+    any_member_can_leave_with_a_confirmation,
+    a_failed_send_is_reported_and_the_link_still_shown,
+);
+
+/// A real SMTP server (Python's aiosmtpd, from `target/ci-venv`) writing each message it
+/// receives into a maildir.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn python() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/python")
+    }
+
+    fn start() -> SmtpSink {
+        let python = Self::python();
+        let has_it = std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            has_it,
+            "aiosmtpd is not installed in target/ci-venv: python3 -m venv target/ci-venv && \
+             target/ci-venv/bin/pip install aiosmtpd (.ci/run does this)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.path().join("mail"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        // Dropped (killed and waited for) on every path from here.
+        let sink = SmtpSink { child, port, dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sink;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("aiosmtpd did not listen on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The messages received so far, as text.
+    fn messages(&self) -> Vec<String> {
+        let new = self.dir.path().join("mail/new");
+        std::fs::read_dir(new)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the_invitation(
+    app: TestApp,
+) {
+    let sink = SmtpSink::start();
+    let (owner, pid) = app.setup_owner().await;
+    let url = sink.url();
+    let (replica, _) = app
+        .replica_configured(move |s| {
+            s.smtp = callem::email::SmtpConfig::parse(&url, "Callem Studio <callem@example.com>")
+                .unwrap();
+        })
+        .await;
+    let on_replica = owner.on(&replica);
+    let r = invite(&on_replica, &pid, "ivy@example.com", "developer").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Sent to ivy@example.com."), "{}", r.body);
+    let shown = invitation_path(&r.body);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one message, received before the answer");
+    let m = &messages[0];
+    assert!(m.contains("X-RcptTo: ivy@example.com"), "{m}");
+    assert!(m.contains("Subject: Join Acme on Callem Studio"), "{m}");
+    assert!(m.contains("callem@example.com"), "from: {m}");
+    // Quoted-printable, as the mail client reads it.
+    let decoded = m
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let mailed = invitation_path(&decoded);
+    assert_eq!(mailed, shown);
+    let page = app.agent().on(&replica).get(&mailed).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Create account and join"));
+
+    // Without email configured, nothing is sent.
+    let r = invite(&owner, &pid, "jo@example.com", "member").await;
+    assert!(r.body.contains("Email is not set up"));
+    assert_eq!(sink.messages().len(), 1);
+}
+
+mod emailed {
+    #[actix_web::test]
+    #[cfg_attr(
+        not(callem_smtp_tests),
+        ignore = "aiosmtpd is not installed in target/ci-venv"
+    )]
+    async fn sqlite() {
+        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+        super::an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the_invitation(
+            app,
+        )
+        .await
+    }
+
+    #[actix_web::test]
+    #[cfg_attr(
+        any(not(callem_smtp_tests), not(callem_pg_tests)),
+        ignore = "aiosmtpd is not installed in target/ci-venv, or TEST_DATABASE_URL is not set"
+    )]
+    async fn postgres() {
+        if let Some(app) = crate::helpers::TestApp::spawn_postgres().await {
+            super::an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the_invitation(app).await
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_invitation_token_is_in_no_log_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (owner, pid) = app.setup_owner().await;
+    let served = Served::start(app.db.url(), &[("RUST_LOG", "info")]);
+    let path = invited(&owner.on(&served.base), &pid, "kim@example.com", "member").await;
+    let token = path.trim_start_matches("/invitations/").to_owned();
+    let r = accept_new(&Agent::new(&served.base), &path, PASSWORD, "Kim").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut logged = false;
+    for _ in 0..50 {
+        if served.log().contains("path=/invitations/…") {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = served.log();
+    assert!(logged, "the accept is in the access log: {log}");
+    assert!(!log.contains(&token), "{log}");
+}
