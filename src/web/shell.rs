@@ -1,7 +1,7 @@
 //! The frame around every project page: sidebar, project selector, signed-in user, CSRF token.
 //! It is also the project context extractor: a handler that takes a [`Shell`] has a signed-in
 //! member of the project in its path (anyone else got a 404 before it ran), and one that takes
-//! a [`KeyManager`] or an [`Editor`] has one with that role (403 otherwise).
+//! a [`KeyManager`], an [`AuditReader`] or an [`Editor`] has one with that role (403 otherwise).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -182,6 +182,25 @@ impl FromRequest for KeyManager {
             let shell = shell.await?;
             shell.require_key_manager()?;
             Ok(KeyManager(shell))
+        })
+    }
+}
+
+/// Settings → Audit log, for Owners and Admins: 403 for the other roles.
+pub struct AuditReader(pub Shell);
+
+impl FromRequest for AuditReader {
+    type Error = WebError;
+    type Future = Extracted<AuditReader>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let shell = Shell::from_request(req, payload);
+        Box::pin(async move {
+            let shell = shell.await?;
+            if !shell.role.can_read_audit_log() {
+                return Err(WebError::Forbidden);
+            }
+            Ok(AuditReader(shell))
         })
     }
 }
