@@ -9,6 +9,7 @@ mod helpers;
 mod accounts;
 mod api;
 mod api_keys;
+mod audit_log;
 mod browser;
 mod cli;
 mod dashboard_errors;
