@@ -412,7 +412,10 @@ type Backend = <DbConnection as Connection>::Backend;
 
 /// `LIKE 'prefix%'`, with the prefix's own `_` and `%` taken literally.
 fn starts_with(prefix: &str) -> String {
-    let mut pattern = prefix.replace('\\', "\\\\").replace('_', "\\_").replace('%', "\\%");
+    let mut pattern = prefix
+        .replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%");
     pattern.push('%');
     pattern
 }
@@ -422,9 +425,8 @@ fn filtered<'a>(
     project_id: &'a ProjectId,
     f: &'a AuditFilter,
 ) -> audit_events::BoxedQuery<'a, Backend> {
-    type Condition = Box<
-        dyn BoxableExpression<audit_events::table, Backend, SqlType = diesel::sql_types::Bool>,
-    >;
+    type Condition =
+        Box<dyn BoxableExpression<audit_events::table, Backend, SqlType = diesel::sql_types::Bool>>;
     let mut q = audit_events::table
         .filter(audit_events::project_id.eq(project_id))
         .into_boxed();
@@ -551,7 +553,9 @@ pub fn verify(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Ve
                 break;
             };
             for event in batch {
-                if let Err(problem) = verifier.check(&chain_fields(&event), &event.prev_hash, &event.hash) {
+                if let Err(problem) =
+                    verifier.check(&chain_fields(&event), &event.prev_hash, &event.hash)
+                {
                     let seq = event.seq;
                     return Ok(Verdict::Broken(Box::new(Broken {
                         problem: problem.describe(seq),

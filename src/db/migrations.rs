@@ -50,7 +50,10 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
 fn after_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
     let moved = super::audit::chain_legacy_events(conn)?;
     if moved > 0 {
-        tracing::info!(moved, "audit events from before the hash chain were chained");
+        tracing::info!(
+            moved,
+            "audit events from before the hash chain were chained"
+        );
     }
     Ok(())
 }

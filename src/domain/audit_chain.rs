@@ -102,7 +102,9 @@ impl Problem {
                 }
             }
             Problem::MissingSeq { expected } => {
-                format!("missing seq: seq {expected} was expected, this one repeats an earlier place")
+                format!(
+                    "missing seq: seq {expected} was expected, this one repeats an earlier place"
+                )
             }
             Problem::BrokenLink => {
                 "broken link: its prev_hash is not the previous event's hash".to_owned()
@@ -240,7 +242,10 @@ mod tests {
         assert_eq!(v.clone().check(&e2, GENESIS, &h2), Err(Problem::BrokenLink));
         let mut altered = e2.clone();
         altered.action = "api_key.created";
-        assert_eq!(v.clone().check(&altered, &h1, &h2), Err(Problem::HashMismatch));
+        assert_eq!(
+            v.clone().check(&altered, &h1, &h2),
+            Err(Problem::HashMismatch)
+        );
         assert_eq!(v.check(&e2, &h1, &h2), Ok(()));
         assert_eq!(v.check(&e3, &h2, &h3), Ok(()));
         assert_eq!(v.count(), 3);

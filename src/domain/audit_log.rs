@@ -363,7 +363,11 @@ pub fn csv_cell(value: &str) -> String {
 
 /// One CSV record, CRLF-terminated.
 pub fn csv_record<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
-    let mut line = cells.into_iter().map(csv_cell).collect::<Vec<_>>().join(",");
+    let mut line = cells
+        .into_iter()
+        .map(csv_cell)
+        .collect::<Vec<_>>()
+        .join(",");
     line.push_str("\r\n");
     line
 }
@@ -435,7 +439,8 @@ mod tests {
 
     #[test]
     fn filters_round_trip_through_the_query_and_bad_values_are_named() {
-        let (f, _, e) = parse("kind=api_keys&actor=Command+line&from=2026-01-01&to=2026-01-31&page=2");
+        let (f, _, e) =
+            parse("kind=api_keys&actor=Command+line&from=2026-01-01&to=2026-01-31&page=2");
         assert!(e.is_empty());
         assert_eq!(f.kind, Some(Kind::ApiKeys));
         assert_eq!(f.actor.as_deref(), Some("Command line"));

@@ -64,8 +64,7 @@ async fn record_events(
                     ip: Some("192.0.2.1"),
                     detail: None,
                 };
-                let at =
-                    day.and_hms_opt(12, 0, 0).unwrap() + chrono::Duration::seconds(i as i64);
+                let at = day.and_hms_opt(12, 0, 0).unwrap() + chrono::Duration::seconds(i as i64);
                 audit::audited(conn, &event, at, |_| Ok(Change::Made(())))?;
             }
             Ok(())
@@ -100,9 +99,7 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     let dashboard_key = app
         .db(move |c| Ok(db::api_keys::list_active(c, &p)?.remove(0)))
         .await;
-    owner
-        .revoke_key(&pid, dashboard_key.id.as_str())
-        .await;
+    owner.revoke_key(&pid, dashboard_key.id.as_str()).await;
     // /v1: a key adds a knowledge item.
     let (_, secret) = app
         .issue_key(&pid, "", callem::domain::expiry::Expiry::Never)
@@ -117,7 +114,14 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     // The command line.
     let (code, _, err) = run_callem(
         app.db.url(),
-        &["keys", "create", "--project", &pid, "--name", "Nightly export"],
+        &[
+            "keys",
+            "create",
+            "--project",
+            &pid,
+            "--name",
+            "Nightly export",
+        ],
         None,
     );
     assert_eq!(code, 0, "{err}");
@@ -173,13 +177,17 @@ fn mixed(i: usize) -> (&'static str, &'static str, String, bool, NaiveDate) {
     match i % 3 {
         0 => ("api_key.revoked", "api_key", format!("k{i}"), true, day),
         1 => ("call.deleted", "call", format!("call_{i}"), false, day),
-        _ => ("knowledge.deleted", "knowledge_item", format!("kn{i}"), true, day),
+        _ => (
+            "knowledge.deleted",
+            "knowledge_item",
+            format!("kn{i}"),
+            true,
+            day,
+        ),
     }
 }
 
-async fn the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_url(
-    app: TestApp,
-) {
+async fn the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_url(app: TestApp) {
     let (owner, pid) = quiet_project(&app).await;
     let uid = user_id_of(&app, OWNER_EMAIL).await;
     record_events(&app, &pid, 120, mixed, Some(uid)).await;
@@ -219,9 +227,7 @@ async fn the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_
     // Dates: Jan 1 and 2 hold events 0, 1, 20, 21, 40, 41, … (12 of them).
     let q = "kind=knowledge&from=2026-01-01&to=2026-01-02";
     let days = owner.get(&format!("{base}?{q}")).await;
-    let expected = (0..120)
-        .filter(|i| i % 20 < 2 && i % 3 == 2)
-        .count();
+    let expected = (0..120).filter(|i| i % 20 < 2 && i % 3 == 2).count();
     assert!(
         days.body
             .contains(&format!("Showing 1–{expected} of {expected}")),
@@ -255,7 +261,9 @@ async fn the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_
         .contains("“From” must be a date like 2026-12-31."));
 }
 
-crate::on_both_backends!(the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_url);
+crate::on_both_backends!(
+    the_tab_pages_by_fifty_and_filters_by_kind_actor_and_dates_kept_in_the_url
+);
 
 fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -284,7 +292,10 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
             (false, c) => cell.push(c),
         }
     }
-    assert!(cell.is_empty() && record.is_empty(), "the CSV ends with CRLF");
+    assert!(
+        cell.is_empty() && record.is_empty(),
+        "the CSV ends with CRLF"
+    );
     records
 }
 
@@ -292,7 +303,13 @@ fn many(i: usize) -> (&'static str, &'static str, String, bool, NaiveDate) {
     let day = NaiveDate::from_ymd_opt(2026, 3, 1 + (i % 28) as u32).unwrap();
     match i % 4 {
         0 => ("call.deleted", "call", format!("call_{i}"), true, day),
-        _ => ("api_key.revoked", "api_key", format!("k{i}"), i % 2 == 1, day),
+        _ => (
+            "api_key.revoked",
+            "api_key",
+            format!("k{i}"),
+            i % 2 == 1,
+            day,
+        ),
     }
 }
 
@@ -304,7 +321,10 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
     // A key whose name a spreadsheet would run, with a comma and a quote.
     assert_eq!(owner.get(&keys_path(&pid)).await.status, 200);
     let r = owner
-        .create_key(&pid, &[("name", "=HYPERLINK(\"x\"), \"evil\""), ("expires", "90d")])
+        .create_key(
+            &pid,
+            &[("name", "=HYPERLINK(\"x\"), \"evil\""), ("expires", "90d")],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -316,23 +336,37 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
         .filter(|e| e.created_at.date() <= NaiveDate::from_ymd_opt(2026, 12, 31).unwrap())
         .map(|e| e.id.to_string())
         .collect();
-    assert_eq!(wanted.len(), 601, "the revocations by the owner, and the new key");
+    assert_eq!(
+        wanted.len(),
+        601,
+        "the revocations by the owner, and the new key"
+    );
 
     // The tab's links carry the filters.
     let filters = "kind=api_keys&actor=owner%40example.com&to=2026-12-31";
     let tab = owner.get(&format!("{}?{filters}", audit_path(&pid))).await;
     let csv_url = format!("{}/export.csv?{filters}", audit_path(&pid));
     let jsonl_url = format!("{}/export.jsonl?{filters}", audit_path(&pid));
-    assert!(tab.body.contains(&csv_url.replace('&', "&#38;")), "{}", tab.body);
+    assert!(
+        tab.body.contains(&csv_url.replace('&', "&#38;")),
+        "{}",
+        tab.body
+    );
     assert!(tab.body.contains(&jsonl_url.replace('&', "&#38;")));
     assert!(tab.body.contains("Download CSV"));
     assert!(tab.body.contains("Download JSON Lines"));
 
     let csv = owner.get(&csv_url).await;
     assert_eq!(csv.status, 200);
-    assert_eq!(csv.header("content-type").as_deref(), Some("text/csv; charset=utf-8"));
+    assert_eq!(
+        csv.header("content-type").as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
     let disposition = csv.header("content-disposition").unwrap();
-    assert!(disposition.starts_with("attachment; filename=\"audit-log-"), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; filename=\"audit-log-"),
+        "{disposition}"
+    );
     assert!(disposition.ends_with(".csv\""));
     let records = parse_csv(&csv.body);
     let header = &records[0];
@@ -350,7 +384,10 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
 
     let jsonl = owner.get(&jsonl_url).await;
     assert_eq!(jsonl.status, 200);
-    assert_eq!(jsonl.header("content-type").as_deref(), Some("application/x-ndjson"));
+    assert_eq!(
+        jsonl.header("content-type").as_deref(),
+        Some("application/x-ndjson")
+    );
     assert!(jsonl
         .header("content-disposition")
         .unwrap()
@@ -368,15 +405,28 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
     assert_eq!(ids, wanted);
     let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in the chain's order");
-    for field in ["hash", "prev_hash", "actor_label", "target_label", "created_at", "project_id"] {
+    for field in [
+        "hash",
+        "prev_hash",
+        "actor_label",
+        "target_label",
+        "created_at",
+        "project_id",
+    ] {
         assert!(lines[0][field].is_string(), "{field}: {}", lines[0]);
     }
-    let event = events.iter().find(|e| e.id.to_string() == lines[0]["id"]).unwrap();
+    let event = events
+        .iter()
+        .find(|e| e.id.to_string() == lines[0]["id"])
+        .unwrap();
     assert_eq!(lines[0]["hash"], event.hash);
 
     // A filter that cannot be applied is refused, not ignored.
     let bad = owner
-        .get(&format!("{}/export.csv?from=2026-02-01&to=2026-01-01", audit_path(&pid)))
+        .get(&format!(
+            "{}/export.csv?from=2026-02-01&to=2026-01-01",
+            audit_path(&pid)
+        ))
         .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("“To” is before “From”"));
@@ -442,7 +492,9 @@ async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {
     assert!(out.contains(&format!("event seq 4 (id {id}, ")), "{out}");
     assert!(out.contains("api_key.revoked"));
     assert!(out.contains("hash mismatch"), "{out}");
-    let sql = format!("UPDATE audit_events SET action = 'api_key.created', ip = '192.0.2.1' WHERE id = '{id}'");
+    let sql = format!(
+        "UPDATE audit_events SET action = 'api_key.created', ip = '192.0.2.1' WHERE id = '{id}'"
+    );
     app.db(move |c| Ok(exec(c, &sql))).await;
     let (code, out) = verify(&app, &pid);
     assert_eq!(code, 1);
@@ -457,7 +509,10 @@ async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {
     let (code, out) = verify(&app, &pid);
     assert_eq!(code, 1);
     assert!(out.contains("event seq 8 ("), "{out}");
-    assert!(out.contains("missing seq: the event with seq 7 is gone"), "{out}");
+    assert!(
+        out.contains("missing seq: the event with seq 7 is gone"),
+        "{out}"
+    );
 
     // The newest events deleted: the chain's head still knows where it ended.
     let other = app.other_project("Other").await;
@@ -510,9 +565,7 @@ async fn concurrent_changes_through_two_servers_leave_one_unbroken_chain(app: Te
 
 crate::on_both_backends!(concurrent_changes_through_two_servers_leave_one_unbroken_chain);
 
-async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_were(
-    app: TestApp,
-) {
+async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_were(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner.get(&keys_path(&pid)).await;
     owner
@@ -524,7 +577,9 @@ async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_w
     })
     .await;
     let page = owner.get(&audit_path(&pid)).await;
-    assert!(page.body.contains(&format!("<td data-label=\"Actor\">{OWNER_EMAIL}</td>")));
+    assert!(page
+        .body
+        .contains(&format!("<td data-label=\"Actor\">{OWNER_EMAIL}</td>")));
     assert!(page
         .body
         .contains("created the API key <em>Original name</em>"));
@@ -533,7 +588,9 @@ async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_w
     assert_eq!(verify(&app, &pid), (0, "ok: 2 events\n".to_owned()));
 }
 
-crate::on_both_backends!(later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_were);
+crate::on_both_backends!(
+    later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_were
+);
 
 async fn events_recorded_before_the_chain_are_chained_at_start_up(app: TestApp) {
     let (_, pid) = app.setup_owner().await;
@@ -552,9 +609,7 @@ async fn events_recorded_before_the_chain_are_chained_at_start_up(app: TestApp) 
         loop {
             let reverted = match conn {
                 DbConnection::Pg(pg) => pg.revert_last_migration(db::migrations::POSTGRES),
-                DbConnection::Sqlite(lite) => {
-                    lite.revert_last_migration(db::migrations::SQLITE)
-                }
+                DbConnection::Sqlite(lite) => lite.revert_last_migration(db::migrations::SQLITE),
             }
             .unwrap();
             if reverted.to_string().contains("000007") {
@@ -567,7 +622,11 @@ async fn events_recorded_before_the_chain_are_chained_at_start_up(app: TestApp) 
     })
     .await;
     let (code, out) = verify(&app, &pid);
-    assert_eq!((code, out.as_str()), (0, "ok: 3 events\n"), "setup's event and two old ones");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "ok: 3 events\n"),
+        "setup's event and two old ones"
+    );
     let p = project(&pid);
     let events = app.db(move |c| Ok(audit::for_project(c, &p)?)).await;
     let old = events.iter().find(|e| e.id.as_str() == "old1").unwrap();
@@ -575,7 +634,10 @@ async fn events_recorded_before_the_chain_are_chained_at_start_up(app: TestApp) 
     assert_eq!(old.target_label, "call_1");
     let cli = events.iter().find(|e| e.id.as_str() == "old2").unwrap();
     assert_eq!(cli.actor_label, "Command line");
-    assert_eq!(cli.target_label, "kn_1", "a deleted item is named by its id");
+    assert_eq!(
+        cli.target_label, "kn_1",
+        "a deleted item is named by its id"
+    );
 }
 
 crate::on_both_backends!(events_recorded_before_the_chain_are_chained_at_start_up);

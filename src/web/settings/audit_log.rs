@@ -260,8 +260,14 @@ fn render(format: Format, events: &[AuditEvent]) -> Vec<u8> {
                         e.ip.as_deref().unwrap_or_default(),
                         &e.action,
                         &e.actor_kind,
-                        e.actor_user_id.as_ref().map(|u| u.as_str()).unwrap_or_default(),
-                        e.actor_key_id.as_ref().map(|k| k.as_str()).unwrap_or_default(),
+                        e.actor_user_id
+                            .as_ref()
+                            .map(|u| u.as_str())
+                            .unwrap_or_default(),
+                        e.actor_key_id
+                            .as_ref()
+                            .map(|k| k.as_str())
+                            .unwrap_or_default(),
                         &e.target_type,
                         e.target_id.as_deref().unwrap_or_default(),
                         &e.target_label,
@@ -329,7 +335,13 @@ async fn export(
     // page, not a cut download.
     let (pid, first_filter) = (shell.project_id.clone(), filter.clone());
     let first = db::run(&state.pool, move |conn| {
-        Ok(db::audit::batch_after(conn, &pid, &first_filter, 0, EXPORT_BATCH)?)
+        Ok(db::audit::batch_after(
+            conn,
+            &pid,
+            &first_filter,
+            0,
+            EXPORT_BATCH,
+        )?)
     })
     .await?;
     let mut head = match format {
@@ -371,7 +383,9 @@ async fn export(
                 // The status line is gone: all that is left is to cut the response.
                 tracing::warn!(error = %e, "an audit log download failed part-way");
                 Some((
-                    Err(actix_web::error::ErrorServiceUnavailable("download cut short")),
+                    Err(actix_web::error::ErrorServiceUnavailable(
+                        "download cut short",
+                    )),
                     None,
                 ))
             }
@@ -393,9 +407,9 @@ async fn export(
             format!("attachment; filename=\"{filename}\""),
         ))
         .streaming(futures_util::StreamExt::chain(
-            futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(
-                Bytes::from(head),
-            ))),
+            futures_util::stream::once(std::future::ready(Ok::<_, actix_web::Error>(Bytes::from(
+                head,
+            )))),
             body,
         )))
 }

@@ -159,11 +159,8 @@ pub async fn show(
             let hourly = db::key_usage::hourly_since(conn, &kid, since)?;
             let clients = db::key_usage::clients(conn, &kid)?;
             let events = db::audit::for_key(conn, &pid, &kid)?;
-            let mut ids: Vec<&UserId> = key
-                .created_by
-                .iter()
-                .chain(key.revoked_by.iter())
-                .collect();
+            let mut ids: Vec<&UserId> =
+                key.created_by.iter().chain(key.revoked_by.iter()).collect();
             ids.sort();
             ids.dedup();
             let emails = db::audit::user_emails(conn, &ids)?.into_iter().collect();
