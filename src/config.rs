@@ -110,7 +110,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check that no event of a project's audit log was altered or removed.
+    /// Check that no event of a project's audit log was altered or removed
     ///
     /// Each event stores SHA-256(the previous event's hash ‖ its own fields), so the events
     /// form a chain. This recomputes the chain in order and prints `ok: N events` (exit

@@ -116,7 +116,8 @@ pub fn add_to_project(
     role: Role,
     now: NaiveDateTime,
 ) -> Result<Option<(UserId, bool)>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    // Reads, then writes (and an audited change may join it): the write lock first.
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
         let (user_id, created) = match find_by_email(conn, email)? {
             Some(u) => (u.id, false),
             None => {
