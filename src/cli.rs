@@ -6,7 +6,7 @@ use std::io::BufRead;
 use anyhow::{anyhow, bail, Context};
 
 use crate::auth::password;
-use crate::config::{ImportCommand, KeysCommand, ProjectCommand, UserCommand};
+use crate::config::{AuditCommand, ImportCommand, KeysCommand, ProjectCommand, UserCommand};
 use crate::db::api_keys::{ChangedBy, KeyChange, KeyRequest, Revoked};
 use crate::db::{self, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
@@ -53,15 +53,8 @@ pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<(
         ProjectCommand::Create { name } => {
             let name = ProjectName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
             let pool = open(url).await?;
-            let id = ProjectId::generate();
-            let new_id = id.clone();
-            db::run(&pool, move |conn| {
-                Ok(db::projects::insert(
-                    conn,
-                    &new_id,
-                    name.as_str(),
-                    time::now(),
-                )?)
+            let id = db::run(&pool, move |conn| {
+                db::projects::create(conn, name.as_str(), None, time::now())
             })
             .await?;
             println!("{id}");
@@ -454,6 +447,45 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `callem audit …`.
+pub async fn audit(url: &DatabaseUrl, cmd: AuditCommand) -> anyhow::Result<()> {
+    match cmd {
+        AuditCommand::Verify { project } => {
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            let id = project.clone();
+            let (exists, verdict) = db::run(&pool, move |conn| {
+                let exists = db::projects::find(conn, &id)?.is_some();
+                Ok((exists, db::audit::verify(conn, &id)?))
+            })
+            .await?;
+            match verdict {
+                db::audit::Verdict::Ok(0) if !exists => {
+                    bail!("no project with id '{project}'")
+                }
+                db::audit::Verdict::Ok(n) => {
+                    println!("ok: {n} event{}", if n == 1 { "" } else { "s" });
+                    Ok(())
+                }
+                db::audit::Verdict::Broken(broken) => {
+                    match &broken.event {
+                        Some(e) => println!(
+                            "broken: event seq {} (id {}, {}, {}): {}",
+                            e.seq,
+                            e.id,
+                            crate::domain::audit_chain::canonical_time(e.created_at),
+                            e.action,
+                            broken.problem
+                        ),
+                        None => println!("broken: {}", broken.problem),
+                    }
+                    Err(ExitStatus(1).into())
+                }
+            }
+        }
+    }
+}
+
 /// `callem demo`: creates or refreshes the "Demo" project and its demo owner.
 pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
     use crate::demo;
@@ -470,8 +502,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
     eprintln!("preparing the Demo project…");
     let mut progress = crate::import::Progress::new("writing demo calls", demo::CALLS);
     let (project_id, replaced, joined) = db::run(&pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction::<_, db::DbError, _>(|conn| {
+        db::write_transaction::<_, db::DbError, _>(conn, |conn| {
             let (project_id, replaced) = match db::projects::find_by_name(conn, demo::PROJECT_NAME)?
             {
                 Some(p) => {
@@ -479,11 +510,10 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                     db::knowledge::delete_all(conn, &p.id)?;
                     (p.id, n)
                 }
-                None => {
-                    let id = ProjectId::generate();
-                    db::projects::insert(conn, &id, demo::PROJECT_NAME, now)?;
-                    (id, 0)
-                }
+                None => (
+                    db::projects::create(conn, demo::PROJECT_NAME, None, now)?,
+                    0,
+                ),
             };
             let added = db::users::add_to_project(
                 conn,

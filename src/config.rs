@@ -45,6 +45,9 @@ pub enum Command {
     /// Import data into a project.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Check a project's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Create (or refresh) a project "Demo" with a few thousand realistic calls and about
     /// twenty knowledge items, and print how to sign in. Safe to run twice.
     Demo,
@@ -118,6 +121,28 @@ pub struct ServeArgs {
     /// The sender of email, e.g. 'Callem Studio <callem@example.com>'.
     #[arg(long, env = "CALLEM_SMTP_FROM", default_value = "")]
     pub smtp_from: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no event of a project's audit log was altered or removed
+    ///
+    /// Each event stores SHA-256(the previous event's hash ‖ its own fields), so the events
+    /// form a chain. This recomputes the chain in order and prints `ok: N events` (exit
+    /// status 0), or names the first event that does not match — its seq, id, time and
+    /// action — and what is wrong (exit status 1):
+    ///
+    ///   hash mismatch   the event's fields were changed after it was recorded
+    ///   broken link     its prev_hash is not the previous event's hash
+    ///   missing seq     events before it (or at the end of the chain) were deleted
+    ///
+    /// Reads the log in batches: any size of log is fine.
+    #[command(verbatim_doc_comment)]
+    Verify {
+        /// The project's id.
+        #[arg(long)]
+        project: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => cli::user(&url, cmd).await,
         Command::Keys(cmd) => cli::keys(&url, cmd).await,
         Command::Import(cmd) => cli::import(&url, cmd).await,
+        Command::Audit(cmd) => cli::audit(&url, cmd).await,
         Command::Demo => cli::demo(&url).await,
     }
 }

@@ -244,14 +244,15 @@ pub fn report_leaked(
     if hashes.is_empty() {
         return Ok(Vec::new());
     }
-    conn.transaction::<_, DbError, _>(|conn| {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
         let mut found: Vec<KeyCheck> = api_keys::table
             .filter(api_keys::key_hash.eq_any(hashes))
             .filter(api_keys::revoked_at.is_null())
             .select(KeyCheck::as_select())
             .load(conn)?;
-        // One order for every report, so two reports of the same keys cannot deadlock.
-        found.sort_by(|a, b| a.id.cmp(&b.id));
+        // One order for every report (projects' chains, then keys), so two reports, or a
+        // report and another audited change, cannot deadlock.
+        found.sort_by(|a, b| (&a.project_id, &a.id).cmp(&(&b.project_id, &b.id)));
         let mut revoked = Vec::new();
         for key in found
             .iter()
@@ -360,7 +361,7 @@ pub fn update(
     now: NaiveDateTime,
     edit: impl FnOnce(&KeySettings) -> KeySettings,
 ) -> Result<KeyChange<Changes>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    audit::locked(conn, project_id, |conn| {
         let Some(key) = find_in_project(conn, project_id, key_id)? else {
             return Ok(KeyChange::NotFound);
         };
@@ -423,7 +424,7 @@ pub fn roll(
     by: ChangedBy<'_>,
     now: NaiveDateTime,
 ) -> Result<KeyChange<Rolled>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    audit::locked(conn, project_id, |conn| {
         let Some(old) = find_in_project(conn, project_id, key_id)? else {
             return Ok(KeyChange::NotFound);
         };
@@ -566,7 +567,7 @@ pub fn change_overlap(
     by: ChangedBy<'_>,
     now: NaiveDateTime,
 ) -> Result<KeyChange<NaiveDateTime>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    audit::locked(conn, project_id, |conn| {
         let Some(key) = find_in_project(conn, project_id, key_id)? else {
             return Ok(KeyChange::NotFound);
         };

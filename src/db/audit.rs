@@ -1,13 +1,22 @@
-//! Queries on `audit_events`, and [`audited`]: every change with its audit event (who did what
-//! to which key or item, when, from where) in one transaction.
+//! Queries on `audit_events` and `audit_chain_heads`, and [`audited`]: every change with its
+//! audit event (who did what to which key or item, when, from where) in one transaction.
+//!
+//! Events are only ever inserted, each as the next link of its project's hash chain
+//! ([`crate::domain::audit_chain`]): appends lock the project's head row first, so they are
+//! serialised per project. An event stores what it shows (`actor_label`, `target_label`) as it
+//! read at the time, looked up here in the same transaction, so no caller can forget it and
+//! later changes to users or keys never alter a recorded event.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
+use crate::domain::api_key::PREFIX_CHARS;
+use crate::domain::audit_chain::{ChainEvent, Problem, Verifier, GENESIS};
+use crate::domain::audit_log::AuditFilter;
 use crate::domain::ids::{EventId, KeyId, ProjectId, UserId};
 
 use super::models::AuditEvent;
-use super::schema::audit_events;
+use super::schema::{audit_chain_heads, audit_events};
 use super::{DbConnection, DbError};
 
 /// Who made a change.
@@ -23,6 +32,11 @@ pub enum Actor<'a> {
     /// the key is the proof.
     LeakReport,
 }
+
+/// How the command line is named as an actor.
+pub const COMMAND_LINE: &str = "Command line";
+/// How an anonymous leak report is named as an actor.
+pub const LEAK_REPORT: &str = "a leak report";
 
 impl<'a> Actor<'a> {
     /// A user when there is one, else the command line (the key commands' `created_by`).
@@ -53,29 +67,262 @@ pub struct Event<'a> {
     pub detail: Option<String>,
 }
 
-fn record(conn: &mut DbConnection, event: &Event<'_>, now: NaiveDateTime) -> QueryResult<()> {
+/// The end of a project's chain, as locked by [`lock_head`].
+#[derive(Debug, Clone)]
+struct Head {
+    last_seq: i64,
+    last_hash: String,
+}
+
+/// Locks the project's chain head (creating it when missing) until the transaction ends:
+/// `INSERT … ON CONFLICT DO NOTHING` then `SELECT … FOR UPDATE` on PostgreSQL (a concurrent
+/// first append waits on the insert, then finds the row); on SQLite the transaction already
+/// holds the database's write lock ([`super::write_transaction`]).
+fn lock_head(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Head> {
+    let fresh = (
+        audit_chain_heads::project_id.eq(project_id),
+        audit_chain_heads::last_seq.eq(0_i64),
+        audit_chain_heads::last_hash.eq(GENESIS),
+    );
+    let head = audit_chain_heads::table
+        .find(project_id)
+        .select((audit_chain_heads::last_seq, audit_chain_heads::last_hash));
+    let (last_seq, last_hash) = match conn {
+        DbConnection::Pg(pg) => {
+            diesel::insert_into(audit_chain_heads::table)
+                .values(fresh)
+                .on_conflict(audit_chain_heads::project_id)
+                .do_nothing()
+                .execute(pg)?;
+            head.for_update().first::<(i64, String)>(pg)?
+        }
+        DbConnection::Sqlite(lite) => {
+            diesel::insert_or_ignore_into(audit_chain_heads::table)
+                .values(fresh)
+                .execute(lite)?;
+            head.first::<(i64, String)>(lite)?
+        }
+    };
+    Ok(Head {
+        last_seq,
+        last_hash,
+    })
+}
+
+/// A transaction for a change that reads before it records events in `project_id`'s chain:
+/// it takes the chain's lock first, so that every audited change locks in the same order
+/// (chain, then rows) and two of them cannot deadlock.
+pub fn locked<T, E, F>(conn: &mut DbConnection, project_id: &ProjectId, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    super::write_transaction(conn, |conn| {
+        lock_head(conn, project_id)?;
+        work(conn)
+    })
+}
+
+/// `API key NAME (ck_live_ab12…)`.
+pub fn key_label(name: &str, prefix: &str) -> String {
+    let shown: String = prefix.chars().take(PREFIX_CHARS).collect();
+    format!("API key {name} ({shown}…)")
+}
+
+/// Who the actor is, in words, as of now.
+fn actor_label(conn: &mut DbConnection, actor: Actor<'_>) -> QueryResult<String> {
+    use super::schema::{api_keys, users};
+    Ok(match actor {
+        Actor::User(id) => users::table
+            .find(id)
+            .select(users::email)
+            .first::<String>(conn)
+            .optional()?
+            .unwrap_or_else(|| "a removed user".to_owned()),
+        Actor::Key(id) => api_keys::table
+            .find(id)
+            .select((api_keys::name, api_keys::prefix))
+            .first::<(String, String)>(conn)
+            .optional()?
+            .map(|(name, prefix)| key_label(&name, &prefix))
+            .unwrap_or_else(|| "a deleted API key".to_owned()),
+        Actor::CommandLine => COMMAND_LINE.to_owned(),
+        Actor::LeakReport => LEAK_REPORT.to_owned(),
+    })
+}
+
+/// What the target is called now, when its table has it: a key's or an item's name, a
+/// member's email, a project's name. A call has no name but its id. A target type this does
+/// not know (or a target that is gone) has none: [`target_fallback`] names it then.
+fn target_name(
+    conn: &mut DbConnection,
+    target_type: &str,
+    target_id: &str,
+) -> QueryResult<Option<String>> {
+    use super::schema::{api_keys, knowledge_items, projects, users};
+    match target_type {
+        "api_key" => api_keys::table
+            .find(target_id)
+            .select(api_keys::name)
+            .first(conn)
+            .optional(),
+        "knowledge_item" => knowledge_items::table
+            .find(target_id)
+            .select(knowledge_items::name)
+            .first(conn)
+            .optional(),
+        "user" | "member" => users::table
+            .find(target_id)
+            .select(users::email)
+            .first(conn)
+            .optional(),
+        "project" => projects::table
+            .find(target_id)
+            .select(projects::name)
+            .first(conn)
+            .optional(),
+        "call" => Ok(Some(target_id.to_owned())),
+        _ => Ok(None),
+    }
+}
+
+/// A target that cannot be looked up: the `email` or `name` its detail gives (an invitation,
+/// say), else its id.
+fn target_fallback(target_id: &str, detail: Option<&str>) -> String {
+    let named = detail
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| {
+            ["email", "name"].into_iter().find_map(|field| {
+                let value = &v[field];
+                value
+                    .get(1)
+                    .and_then(|x| x.as_str())
+                    .or_else(|| value.get(0).and_then(|x| x.as_str()))
+                    .or_else(|| value.as_str())
+                    .map(str::to_owned)
+            })
+        });
+    named.unwrap_or_else(|| target_id.to_owned())
+}
+
+/// The fields of an event about to be appended.
+struct NewLink {
+    id: EventId,
+    project_id: ProjectId,
+    created_at: NaiveDateTime,
+    actor_kind: String,
+    actor_user_id: Option<UserId>,
+    actor_key_id: Option<KeyId>,
+    actor_label: String,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    target_label: String,
+    ip: Option<String>,
+    detail: Option<String>,
+}
+
+/// Appends an event after `head` (locked by this transaction) and moves the head on.
+fn append(conn: &mut DbConnection, head: &mut Head, link: NewLink) -> QueryResult<()> {
+    // What both backends store: the hash must be of what is read back.
+    let created_at = link
+        .created_at
+        .with_nanosecond(link.created_at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(link.created_at);
+    let mut row = AuditEvent {
+        id: link.id,
+        project_id: link.project_id,
+        seq: head.last_seq + 1,
+        created_at,
+        actor_kind: link.actor_kind,
+        actor_user_id: link.actor_user_id,
+        actor_key_id: link.actor_key_id,
+        actor_label: link.actor_label,
+        action: link.action,
+        target_type: link.target_type,
+        target_id: link.target_id,
+        target_label: link.target_label,
+        ip: link.ip,
+        detail: link.detail,
+        prev_hash: head.last_hash.clone(),
+        hash: String::new(),
+    };
+    row.hash = chain_fields(&row).hash_after(&row.prev_hash);
     diesel::insert_into(audit_events::table)
-        .values(AuditEvent {
+        .values(&row)
+        .execute(conn)?;
+    diesel::update(audit_chain_heads::table.find(&row.project_id))
+        .set((
+            audit_chain_heads::last_seq.eq(row.seq),
+            audit_chain_heads::last_hash.eq(&row.hash),
+        ))
+        .execute(conn)?;
+    head.last_seq = row.seq;
+    head.last_hash = row.hash;
+    Ok(())
+}
+
+/// The fields of a stored event that its hash covers.
+pub fn chain_fields(e: &AuditEvent) -> ChainEvent<'_> {
+    ChainEvent {
+        id: e.id.as_str(),
+        project_id: e.project_id.as_str(),
+        seq: e.seq,
+        created_at: e.created_at,
+        actor_kind: &e.actor_kind,
+        actor_user_id: e.actor_user_id.as_ref().map(UserId::as_str),
+        actor_key_id: e.actor_key_id.as_ref().map(KeyId::as_str),
+        actor_label: &e.actor_label,
+        action: &e.action,
+        target_type: &e.target_type,
+        target_id: e.target_id.as_deref(),
+        target_label: &e.target_label,
+        ip: e.ip.as_deref(),
+        detail: e.detail.as_deref(),
+    }
+}
+
+/// Records `event` as the next link of its project's chain, naming its actor and target as
+/// they read now (`target_before`: the target's name before the change, for a target the
+/// change deleted).
+fn record(
+    conn: &mut DbConnection,
+    head: &mut Head,
+    event: &Event<'_>,
+    now: NaiveDateTime,
+    target_before: Option<String>,
+) -> QueryResult<()> {
+    let actor_label = actor_label(conn, event.actor)?;
+    let target_label = match target_name(conn, event.target_type, event.target_id)? {
+        Some(name) => name,
+        None => target_before
+            .unwrap_or_else(|| target_fallback(event.target_id, event.detail.as_deref())),
+    };
+    append(
+        conn,
+        head,
+        NewLink {
             id: EventId::generate(),
-            project_id: Some(event.project_id.clone()),
+            project_id: event.project_id.clone(),
+            created_at: now,
+            actor_kind: event.actor.kind().to_owned(),
             actor_user_id: match event.actor {
                 Actor::User(id) => Some(id.clone()),
                 _ => None,
             },
-            actor_kind: event.actor.kind().to_owned(),
             actor_key_id: match event.actor {
                 Actor::Key(id) => Some(id.clone()),
                 _ => None,
             },
+            actor_label,
             action: event.action.to_owned(),
             target_type: event.target_type.to_owned(),
             target_id: Some(event.target_id.to_owned()),
+            target_label,
             ip: event.ip.map(str::to_owned),
-            created_at: now,
             detail: event.detail.clone(),
-        })
-        .execute(conn)
-        .map(|_| ())
+        },
+    )
 }
 
 /// Runs `change` and, when it reports that something changed, records `event` — both in one
@@ -87,12 +334,16 @@ pub fn audited<T>(
     now: NaiveDateTime,
     change: impl FnOnce(&mut DbConnection) -> Result<Change<T>, DbError>,
 ) -> Result<T, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| match change(conn)? {
-        Change::Made(value) => {
-            record(conn, event, now)?;
-            Ok(value)
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let mut head = lock_head(conn, event.project_id)?;
+        let before = target_name(conn, event.target_type, event.target_id)?;
+        match change(conn)? {
+            Change::Made(value) => {
+                record(conn, &mut head, event, now, before)?;
+                Ok(value)
+            }
+            Change::Unchanged(value) => Ok(value),
         }
-        Change::Unchanged(value) => Ok(value),
     })
 }
 
@@ -118,14 +369,14 @@ pub fn audited_if(
     })
 }
 
-/// A project's events, newest first.
+/// A project's events, newest first (the chain's order, reversed).
 pub fn for_project(
     conn: &mut DbConnection,
     project_id: &ProjectId,
 ) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::project_id.eq(project_id))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .order(audit_events::seq.desc())
         .select(AuditEvent::as_select())
         .load(conn)
 }
@@ -140,7 +391,7 @@ pub fn for_key(
         .filter(audit_events::project_id.eq(project_id))
         .filter(audit_events::target_type.eq("api_key"))
         .filter(audit_events::target_id.eq(key_id.as_str()))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .order(audit_events::seq.desc())
         .select(AuditEvent::as_select())
         .load(conn)
 }
@@ -155,4 +406,354 @@ pub fn user_emails(conn: &mut DbConnection, ids: &[&UserId]) -> QueryResult<Vec<
         .filter(users::id.eq_any(ids))
         .select((users::id, users::email))
         .load(conn)
+}
+
+type Backend = <DbConnection as Connection>::Backend;
+
+/// `LIKE 'prefix%'`, with the prefix's own `_` and `%` taken literally.
+fn starts_with(prefix: &str) -> String {
+    let mut pattern = prefix
+        .replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%");
+    pattern.push('%');
+    pattern
+}
+
+/// A project's events narrowed by the tab's filters.
+fn filtered<'a>(
+    project_id: &'a ProjectId,
+    f: &'a AuditFilter,
+) -> audit_events::BoxedQuery<'a, Backend> {
+    type Condition =
+        Box<dyn BoxableExpression<audit_events::table, Backend, SqlType = diesel::sql_types::Bool>>;
+    let mut q = audit_events::table
+        .filter(audit_events::project_id.eq(project_id))
+        .into_boxed();
+    if let Some(kind) = f.kind {
+        let mut any: Option<Condition> = None;
+        for prefix in kind.prefixes() {
+            let one = audit_events::action.like(starts_with(prefix)).escape('\\');
+            any = Some(match any {
+                None => Box::new(one),
+                Some(before) => Box::new(before.or(one)),
+            });
+        }
+        if let Some(any) = any {
+            q = q.filter(any);
+        }
+    }
+    if let Some(actor) = &f.actor {
+        q = q.filter(audit_events::actor_label.eq(actor));
+    }
+    if let Some(from) = f.from_time() {
+        q = q.filter(audit_events::created_at.ge(from));
+    }
+    if let Some(until) = f.until_time() {
+        q = q.filter(audit_events::created_at.lt(until));
+    }
+    q
+}
+
+/// How many of a project's events match the filter.
+pub fn count_matching(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    f: &AuditFilter,
+) -> QueryResult<i64> {
+    filtered(project_id, f).count().get_result(conn)
+}
+
+/// The filter's page of a project's matching events, newest first.
+pub fn page(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    f: &AuditFilter,
+    per_page: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    filtered(project_id, f)
+        .order(audit_events::seq.desc())
+        .limit(per_page)
+        .offset(f.offset())
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` matching events after `after_seq`, in the chain's order (a download's batch:
+/// keyset on seq, so batches neither skip nor repeat events appended meanwhile).
+pub fn batch_after(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    f: &AuditFilter,
+    after_seq: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    filtered(project_id, f)
+        .filter(audit_events::seq.gt(after_seq))
+        .order(audit_events::seq.asc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// The actors a project's events name, for the filter's choices.
+pub fn actors(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Vec<String>> {
+    audit_events::table
+        .filter(audit_events::project_id.eq(project_id))
+        .select(audit_events::actor_label)
+        .distinct()
+        .order(audit_events::actor_label.asc())
+        .limit(500)
+        .load(conn)
+}
+
+/// The first event of a chain that does not match, and why.
+#[derive(Debug, Clone)]
+pub struct Broken {
+    pub event: Option<AuditEvent>,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
+/// What `callem audit verify` found.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// The whole chain holds: this many events.
+    Ok(i64),
+    Broken(Box<Broken>),
+}
+
+/// Events read at a time when verifying.
+const VERIFY_BATCH: i64 = 1000;
+
+/// Recomputes a project's chain in seq order, in batches, and says whether it holds: each
+/// event in its place, linked to the one before, with the hash of what it holds; the last
+/// one where the chain's head says the chain ends (so deleting the newest events shows too).
+pub fn verify(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Verdict> {
+    // One snapshot (SQLite; PostgreSQL reads the head first, and events are only appended).
+    conn.transaction(|conn| {
+        let head: Option<(i64, String)> = audit_chain_heads::table
+            .find(project_id)
+            .select((audit_chain_heads::last_seq, audit_chain_heads::last_hash))
+            .first(conn)
+            .optional()?;
+        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        let mut verifier = Verifier::default();
+        let mut after = 0_i64;
+        loop {
+            let batch: Vec<AuditEvent> = audit_events::table
+                .filter(audit_events::project_id.eq(project_id))
+                .filter(audit_events::seq.gt(after))
+                .filter(audit_events::seq.le(head_seq))
+                .order(audit_events::seq.asc())
+                .limit(VERIFY_BATCH)
+                .select(AuditEvent::as_select())
+                .load(conn)?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            for event in batch {
+                if let Err(problem) =
+                    verifier.check(&chain_fields(&event), &event.prev_hash, &event.hash)
+                {
+                    let seq = event.seq;
+                    return Ok(Verdict::Broken(Box::new(Broken {
+                        problem: problem.describe(seq),
+                        event: Some(event),
+                    })));
+                }
+            }
+            after = last;
+            if after >= head_seq {
+                break;
+            }
+        }
+        let count = verifier.count();
+        if count < head_seq || (count == head_seq && verifier.last_hash() != head_hash) {
+            let problem = if count < head_seq {
+                Problem::MissingSeq {
+                    expected: count + 1,
+                }
+                .describe(head_seq + 1)
+                    + &format!(" (the chain's head says it ends at seq {head_seq})")
+            } else {
+                "broken link: the chain's head does not hold the last event's hash".to_owned()
+            };
+            return Ok(Verdict::Broken(Box::new(Broken {
+                event: None,
+                problem,
+            })));
+        }
+        // Events past the head (appended without moving it) are not part of the chain.
+        let beyond: i64 = audit_events::table
+            .filter(audit_events::project_id.eq(project_id))
+            .filter(audit_events::seq.gt(head_seq))
+            .count()
+            .get_result(conn)?;
+        if beyond > 0 {
+            let event = audit_events::table
+                .filter(audit_events::project_id.eq(project_id))
+                .filter(audit_events::seq.gt(head_seq))
+                .order(audit_events::seq.asc())
+                .select(AuditEvent::as_select())
+                .first(conn)
+                .optional()?;
+            return Ok(Verdict::Broken(Box::new(Broken {
+                event,
+                problem: format!(
+                    "not in the chain: {beyond} event(s) after the chain's head (seq {head_seq})"
+                ),
+            })));
+        }
+        Ok(Verdict::Ok(count))
+    })
+}
+
+/// The events recorded before the chain existed (`audit_events_legacy`, left by the
+/// `audit_chain` migration), with the columns they had.
+mod legacy {
+    diesel::table! {
+        audit_events_legacy (id) {
+            id -> Text,
+            project_id -> Nullable<Text>,
+            actor_user_id -> Nullable<Text>,
+            action -> Text,
+            target_type -> Text,
+            target_id -> Nullable<Text>,
+            ip -> Nullable<Text>,
+            created_at -> Timestamp,
+            actor_kind -> Text,
+            actor_key_id -> Nullable<Text>,
+            detail -> Nullable<Text>,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = legacy::audit_events_legacy)]
+struct LegacyEvent {
+    id: String,
+    actor_user_id: Option<String>,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    ip: Option<String>,
+    created_at: NaiveDateTime,
+    actor_kind: String,
+    actor_key_id: Option<String>,
+    detail: Option<String>,
+}
+
+/// Whether the `audit_chain` migration left events from before the chain to move in.
+fn legacy_table_exists(conn: &mut DbConnection) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = match conn {
+        DbConnection::Pg(_) => {
+            "SELECT COUNT(*) AS n FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename = 'audit_events_legacy'"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' \
+             AND name = 'audit_events_legacy'"
+        }
+    };
+    let found: Found = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(sql).get_result(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(sql).get_result(lite)?,
+    };
+    Ok(found.n > 0)
+}
+
+/// Legacy events moved per transaction.
+const LEGACY_BATCH: i64 = 500;
+
+/// Moves the events recorded before the chain into it, at start-up (right after the
+/// migrations, under their lock): per project, oldest first, each appended as the next link —
+/// named by its actor's and target's current email or name, the best left to know — and
+/// removed from the legacy table in the same transaction; then the legacy table is dropped.
+/// Events recorded without a project (none are) stay there, with a warning. Returns how
+/// many were moved.
+pub fn chain_legacy_events(conn: &mut DbConnection) -> Result<usize, DbError> {
+    use legacy::audit_events_legacy as old;
+    if !legacy_table_exists(conn)? {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    loop {
+        let done = super::write_transaction::<_, DbError, _>(conn, |conn| {
+            let Some(project) = old::table
+                .filter(old::project_id.is_not_null())
+                .select(old::project_id.assume_not_null())
+                .order(old::project_id.assume_not_null().asc())
+                .first::<String>(conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let project_id = ProjectId::from_stored(project.clone());
+            let mut head = lock_head(conn, &project_id)?;
+            let rows: Vec<LegacyEvent> = old::table
+                .filter(old::project_id.eq(&project))
+                .order((old::created_at.asc(), old::id.asc()))
+                .limit(LEGACY_BATCH)
+                .select(LegacyEvent::as_select())
+                .load(conn)?;
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            for row in rows {
+                let user = row.actor_user_id.map(UserId::from_stored);
+                let key = row.actor_key_id.map(KeyId::from_stored);
+                let actor = match (row.actor_kind.as_str(), &user, &key) {
+                    ("user", Some(u), _) => Actor::User(u),
+                    ("api_key", _, Some(k)) => Actor::Key(k),
+                    ("leak_report", _, _) => Actor::LeakReport,
+                    _ => Actor::CommandLine,
+                };
+                let target_id = row.target_id.clone().unwrap_or_default();
+                let target_label = match target_name(conn, &row.target_type, &target_id)? {
+                    Some(name) => name,
+                    None => target_fallback(&target_id, row.detail.as_deref()),
+                };
+                let link = NewLink {
+                    id: EventId::from_stored(row.id),
+                    project_id: project_id.clone(),
+                    created_at: row.created_at,
+                    actor_kind: row.actor_kind,
+                    actor_label: actor_label(conn, actor)?,
+                    actor_user_id: user,
+                    actor_key_id: key,
+                    action: row.action,
+                    target_type: row.target_type,
+                    target_id: row.target_id,
+                    target_label,
+                    ip: row.ip,
+                    detail: row.detail,
+                };
+                append(conn, &mut head, link)?;
+            }
+            diesel::delete(old::table.filter(old::id.eq_any(&ids))).execute(conn)?;
+            Ok(Some(ids.len()))
+        })?;
+        match done {
+            Some(n) => moved += n,
+            None => break,
+        }
+    }
+    let left: i64 = old::table.count().get_result(conn)?;
+    if left == 0 {
+        let drop = diesel::sql_query("DROP TABLE audit_events_legacy");
+        match conn {
+            DbConnection::Pg(pg) => drop.execute(pg)?,
+            DbConnection::Sqlite(lite) => drop.execute(lite)?,
+        };
+    } else {
+        tracing::warn!(
+            left,
+            "audit events without a project stay in audit_events_legacy, outside any chain"
+        );
+    }
+    Ok(moved)
 }

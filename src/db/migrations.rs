@@ -24,15 +24,36 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, DbError> {
             let result = pg
                 .run_pending_migrations(POSTGRES)
                 .map(|v| v.len())
-                .map_err(|e| DbError::Migration(e.to_string()));
+                .map_err(|e| DbError::Migration(e.to_string()))
+                .and_then(|n| after_migrations(conn).map(|()| n));
+            let DbConnection::Pg(pg) = conn else {
+                return result;
+            };
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
                 .execute(pg)?;
             diesel::sql_query("RESET statement_timeout").execute(pg)?;
             result
         }
-        DbConnection::Sqlite(lite) => lite
-            .run_pending_migrations(SQLITE)
-            .map(|v| v.len())
-            .map_err(|e| DbError::Migration(e.to_string())),
+        DbConnection::Sqlite(lite) => {
+            let n = lite
+                .run_pending_migrations(SQLITE)
+                .map(|v| v.len())
+                .map_err(|e| DbError::Migration(e.to_string()))?;
+            after_migrations(conn)?;
+            Ok(n)
+        }
     }
+}
+
+/// What a migration leaves to the code: the audit events recorded before the hash chain are
+/// chained (SHA-256 is not in SQLite's SQL).
+fn after_migrations(conn: &mut DbConnection) -> Result<(), DbError> {
+    let moved = super::audit::chain_legacy_events(conn)?;
+    if moved > 0 {
+        tracing::info!(
+            moved,
+            "audit events from before the hash chain were chained"
+        );
+    }
+    Ok(())
 }

@@ -508,6 +508,41 @@ pub async fn probe(pool: &Pool) -> Result<(), DbError> {
     result
 }
 
+/// A transaction for work that reads and then writes. On SQLite it starts with
+/// `BEGIN IMMEDIATE`, taking the write lock first: a deferred `BEGIN` whose first write comes
+/// after a read fails at once with `SQLITE_BUSY` when another connection (another server on
+/// the same file) wrote in between, instead of waiting `busy_timeout`. On PostgreSQL, and
+/// inside a transaction already open (a savepoint then), it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let outermost = matches!(
+        Manager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    );
+    match conn {
+        DbConnection::Sqlite(lite) if outermost => {
+            AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?
+        }
+        _ => Manager::begin_transaction(conn)?,
+    }
+    // As `Connection::transaction` does, with the beginning above.
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
 /// Whether the database answers a trivial query right now.
 pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
     conn.ping().map_err(DbError::Query)

@@ -127,22 +127,34 @@ pub struct NewApiKey<'a> {
     pub scope: Scope,
 }
 
+/// A recorded event, a link of its project's hash chain (see [`crate::domain::audit_chain`]).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
     pub id: EventId,
-    pub project_id: Option<ProjectId>,
-    pub actor_user_id: Option<UserId>,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<String>,
-    pub ip: Option<String>,
+    pub project_id: ProjectId,
+    /// The event's place in its project's chain: 1, 2, …
+    pub seq: i64,
     pub created_at: NaiveDateTime,
     /// `user`, `api_key`, `command_line` or `leak_report`.
     pub actor_kind: String,
+    pub actor_user_id: Option<UserId>,
     pub actor_key_id: Option<KeyId>,
+    /// Who did it, as it read at the time: an email, `API key NAME (ck_live_ab12…)`,
+    /// `Command line` or `a leak report`.
+    pub actor_label: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    /// What it was done to, as it read at the time: a key's or an item's name, an email.
+    pub target_label: String,
+    pub ip: Option<String>,
     /// What the change changed, as JSON: `{"field": ["before", "after"], …}`.
     pub detail: Option<String>,
+    /// The previous event's hash (64 zeros for a project's first event).
+    pub prev_hash: String,
+    /// SHA-256 of `prev_hash` and the event's canonical bytes, hex.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]

@@ -6,10 +6,52 @@ use diesel::prelude::*;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 
+use super::audit::{self, Actor, Change, Event};
 use super::models::{NewProject, Project};
 use super::schema::{memberships, projects};
-use super::DbConnection;
+use super::{DbConnection, DbError};
 
+/// Creates a project, makes its creator (if any: `None` is the command line) its Owner, and
+/// records `project.created` — one transaction. Every new project is made here.
+pub fn create(
+    conn: &mut DbConnection,
+    name: &str,
+    creator: Option<&UserId>,
+    now: NaiveDateTime,
+) -> Result<ProjectId, DbError> {
+    create_from(conn, name, creator, None, now)
+}
+
+/// [`create`], from a client address (a dashboard request's).
+pub fn create_from(
+    conn: &mut DbConnection,
+    name: &str,
+    creator: Option<&UserId>,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<ProjectId, DbError> {
+    let id = ProjectId::generate();
+    let event = Event {
+        project_id: &id,
+        actor: Actor::user_or_command_line(creator),
+        action: "project.created",
+        target_type: "project",
+        target_id: id.as_str(),
+        ip,
+        detail: None,
+    };
+    audit::audited(conn, &event, now, |conn| {
+        insert(conn, &id, name, now)?;
+        if let Some(user_id) = creator {
+            super::memberships::upsert(conn, &id, user_id, Role::Owner, now)?;
+        }
+        Ok(Change::Made(()))
+    })?;
+    Ok(id)
+}
+
+/// Inserts a project row alone, with no event: prefer [`create`], which records
+/// `project.created`.
 pub fn insert(
     conn: &mut DbConnection,
     id: &ProjectId,
@@ -63,32 +105,4 @@ pub fn totals(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<(i
         .first(conn)
         .optional()
         .map(|t| t.unwrap_or((0, 0)))
-}
-
-/// Creates a project whose creator (if any: `None` from the command line) becomes its Owner,
-/// with its `project.created` audit event, in one transaction.
-pub fn create(
-    conn: &mut DbConnection,
-    name: &str,
-    creator: Option<&UserId>,
-    now: NaiveDateTime,
-) -> Result<ProjectId, super::DbError> {
-    let id = ProjectId::generate();
-    let event = super::audit::Event {
-        project_id: &id,
-        actor: super::audit::Actor::user_or_command_line(creator),
-        action: "project.created",
-        target_type: "project",
-        target_id: id.as_str(),
-        ip: None,
-        detail: None,
-    };
-    super::audit::audited(conn, &event, now, |conn| {
-        insert(conn, &id, name, now)?;
-        if let Some(user) = creator {
-            super::memberships::upsert(conn, &id, user, Role::Owner, now)?;
-        }
-        Ok(super::audit::Change::Made(()))
-    })?;
-    Ok(id)
 }

@@ -119,16 +119,29 @@ diesel::table! {
 diesel::table! {
     audit_events (id) {
         id -> Text,
-        project_id -> Nullable<Text>,
+        project_id -> Text,
+        seq -> BigInt,
+        created_at -> Timestamp,
+        actor_kind -> Text,
         actor_user_id -> Nullable<Text>,
+        actor_key_id -> Nullable<Text>,
+        actor_label -> Text,
         action -> Text,
         target_type -> Text,
         target_id -> Nullable<Text>,
+        target_label -> Text,
         ip -> Nullable<Text>,
-        created_at -> Timestamp,
-        actor_kind -> Text,
-        actor_key_id -> Nullable<Text>,
         detail -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (project_id) {
+        project_id -> Text,
+        last_seq -> BigInt,
+        last_hash -> Text,
     }
 }
 
@@ -192,6 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     knowledge_items,
     audit_events,
+    audit_chain_heads,
     key_usage_hourly,
     key_usage_clients,
     key_usage_client_days,

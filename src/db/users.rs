@@ -68,9 +68,10 @@ pub fn create_first_owner(
     email: &str,
     password_hash: &str,
     project_name: &str,
+    ip: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<SetupDone, SetupError> {
-    conn.transaction::<_, SetupError, _>(|conn| {
+    super::write_transaction::<_, SetupError, _>(conn, |conn| {
         if count(conn).map_err(DbError::from)? > 0 {
             return Err(SetupError::AlreadyDone);
         }
@@ -87,7 +88,6 @@ pub fn create_first_owner(
             Err(e) => return Err(DbError::from(e).into()),
         }
         let user_id = UserId::generate();
-        let project_id = ProjectId::generate();
         insert(
             conn,
             &NewUser {
@@ -98,9 +98,7 @@ pub fn create_first_owner(
             },
         )
         .map_err(DbError::from)?;
-        projects::insert(conn, &project_id, project_name, now).map_err(DbError::from)?;
-        memberships::upsert(conn, &project_id, &user_id, Role::Owner, now)
-            .map_err(DbError::from)?;
+        let project_id = projects::create_from(conn, project_name, Some(&user_id), ip, now)?;
         Ok(SetupDone {
             user_id,
             project_id,
@@ -118,7 +116,8 @@ pub fn add_to_project(
     role: Role,
     now: NaiveDateTime,
 ) -> Result<Option<(UserId, bool)>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    // Reads, then writes (and an audited change may join it): the write lock first.
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
         let (user_id, created) = match find_by_email(conn, email)? {
             Some(u) => (u.id, false),
             None => {

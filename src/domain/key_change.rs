@@ -84,6 +84,7 @@ fn field_label(field: &str) -> String {
         "scope" => "Access",
         "replaced_by" => "Replaced by",
         "replaces" => "Replaces",
+        "role" => "Role",
         other => other,
     }
     .to_owned()
@@ -98,6 +99,10 @@ fn value_in_words(field: &str, value: Option<String>) -> String {
             .map(|t| crate::time::full_label(t.naive_utc()))
             .unwrap_or(v),
         ("scope", Some(v)) => v.parse::<Scope>().map(Scope::label).unwrap_or(v),
+        ("role", Some(v)) => v
+            .parse::<crate::domain::role::Role>()
+            .map(|r| r.label().to_owned())
+            .unwrap_or(v),
         (_, None) => "—".to_owned(),
         (_, Some(v)) => v,
     }

@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod api_key;
+pub mod audit_chain;
+pub mod audit_log;
 pub mod call_filter;
 pub mod calls;
 pub mod client_ip;

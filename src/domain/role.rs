@@ -48,6 +48,11 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 
+    /// Owner and Admin read the audit log; the others do not see it.
+    pub fn can_read_audit_log(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+
     /// Everyone but Member may delete calls and manage knowledge.
     pub fn can_edit_data(self) -> bool {
         !matches!(self, Role::Member)

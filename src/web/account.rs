@@ -264,9 +264,9 @@ pub async fn create_project(
                 .body(page.render()?));
         }
     };
-    let uid = user.id.clone();
+    let (uid, ip) = (user.id.clone(), super::client_ip(&req).to_string());
     let id = db::run(&state.pool, move |conn| {
-        db::projects::create(conn, name.as_str(), Some(&uid), time::now())
+        db::projects::create_from(conn, name.as_str(), Some(&uid), Some(&ip), time::now())
     })
     .await?;
     tracing::info!(project_id = %id, "project created");

@@ -27,7 +27,7 @@ pub use crate::request::client_ip;
 
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    use settings::{api_keys, key_edit, key_page, key_roll, team};
+    use settings::{api_keys, audit_log, key_edit, key_page, key_roll, team};
     let calls_routes = || {
         web::scope("/calls")
             .route("", web::get().to(calls::index))
@@ -144,6 +144,15 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/settings/api-keys/{key_id}/extend",
                     web::post().to(key_roll::extend),
+                )
+                .route("/settings/audit-log", web::get().to(audit_log::index))
+                .route(
+                    "/settings/audit-log/export.csv",
+                    web::get().to(audit_log::export_csv),
+                )
+                .route(
+                    "/settings/audit-log/export.jsonl",
+                    web::get().to(audit_log::export_jsonl),
                 )
                 .route("/settings/api-keys/{key_id}", web::get().to(key_page::show))
                 .route(

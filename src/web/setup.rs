@@ -130,6 +130,7 @@ pub async fn submit(
         .map_err(WebError::Internal)?;
     let now = crate::time::now();
     let token = form.setup_token;
+    let ip = super::client_ip(&req).to_string();
     let created = db::run(&state.pool, move |conn| {
         Ok(db::users::create_first_owner(
             conn,
@@ -137,6 +138,7 @@ pub async fn submit(
             email.as_str(),
             &hash,
             project.as_str(),
+            Some(&ip),
             now,
         ))
     })

@@ -1,7 +1,8 @@
 //! The frame around every project page: sidebar, project selector, signed-in user, CSRF token.
 //! It is also the project context extractor: a handler that takes a [`Shell`] has a signed-in
 //! member of the project in its path (anyone else got a 404 before it ran), and one that takes
-//! a [`KeyManager`], a [`TeamManager`] or an [`Editor`] has one with that role (403 otherwise).
+//! a [`KeyManager`], a [`TeamManager`], an [`AuditReader`] or an [`Editor`] has one with that
+//! role (403 otherwise).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,24 +99,6 @@ impl Shell {
         self.section == section
     }
 
-    /// Owner and Admin only (API keys).
-    pub fn require_key_manager(&self) -> Result<(), WebError> {
-        if self.role.can_manage_keys() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden)
-        }
-    }
-
-    /// Everyone but Member (deleting calls, adding and deleting knowledge).
-    pub fn require_editor(&self) -> Result<(), WebError> {
-        if self.role.can_edit_data() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden)
-        }
-    }
-
     /// One row of this project (a call, a knowledge item), or a 404.
     pub async fn find<Id: Send + 'static, T: Send + 'static>(
         &self,
@@ -169,60 +152,53 @@ impl FromRequest for Shell {
     }
 }
 
-/// A project page for Owners and Admins (API keys): 403 for the other roles.
-pub struct KeyManager(pub Shell);
+/// Declares a project context extractor that also requires a role: a [`Shell`] whose role
+/// passes `allowed`, else 403.
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $allowed:ident) => {
+        $(#[$doc])*
+        pub struct $name(pub Shell);
 
-impl FromRequest for KeyManager {
-    type Error = WebError;
-    type Future = Extracted<KeyManager>;
+        impl FromRequest for $name {
+            type Error = WebError;
+            type Future = Extracted<$name>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let shell = Shell::from_request(req, payload);
-        Box::pin(async move {
-            let shell = shell.await?;
-            shell.require_key_manager()?;
-            Ok(KeyManager(shell))
-        })
-    }
-}
-
-/// A team change for Owners and Admins (inviting, changing roles, removing): 403 for the
-/// other roles.
-pub struct TeamManager(pub Shell);
-
-impl FromRequest for TeamManager {
-    type Error = WebError;
-    type Future = Extracted<TeamManager>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let shell = Shell::from_request(req, payload);
-        Box::pin(async move {
-            let shell = shell.await?;
-            if !shell.role.can_manage_team() {
-                return Err(WebError::Forbidden);
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let shell = Shell::from_request(req, payload);
+                Box::pin(async move {
+                    let shell = shell.await?;
+                    if !shell.role.$allowed() {
+                        return Err(WebError::Forbidden);
+                    }
+                    Ok($name(shell))
+                })
             }
-            Ok(TeamManager(shell))
-        })
-    }
+        }
+    };
 }
 
-/// A project page for everyone but Members (deleting calls, adding and deleting knowledge):
-/// 403 for Members.
-pub struct Editor(pub Shell);
-
-impl FromRequest for Editor {
-    type Error = WebError;
-    type Future = Extracted<Editor>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let shell = Shell::from_request(req, payload);
-        Box::pin(async move {
-            let shell = shell.await?;
-            shell.require_editor()?;
-            Ok(Editor(shell))
-        })
-    }
-}
+role_extractor!(
+    /// A project page for Owners and Admins (API keys): 403 for the other roles.
+    KeyManager,
+    can_manage_keys
+);
+role_extractor!(
+    /// A team change for Owners and Admins (inviting, changing roles, removing): 403 for the
+    /// other roles.
+    TeamManager,
+    can_manage_team
+);
+role_extractor!(
+    /// Settings → Audit log, for Owners and Admins: 403 for the other roles.
+    AuditReader,
+    can_read_audit_log
+);
+role_extractor!(
+    /// A project page for everyone but Members (deleting calls, adding and deleting
+    /// knowledge): 403 for Members.
+    Editor,
+    can_edit_data
+);
 
 #[cfg(test)]
 mod tests {

@@ -113,7 +113,8 @@ async fn invalid_input_rerenders_the_modal_with_messages_and_values_and_stores_n
         .await;
     assert!(r.body.contains("Choose an expiration"));
     assert_eq!(count_rows(&app, "api_keys").await, 0);
-    assert_eq!(count_rows(&app, "audit_events").await, 0);
+    // Only setup's `project.created`: a refused key records nothing.
+    assert_eq!(count_rows(&app, "audit_events").await, 1);
 }
 
 async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: TestApp) {
@@ -166,7 +167,9 @@ async fn creating_a_key_reveals_it_once_and_stores_only_prefix_and_hash(app: Tes
             move |c| Ok(db::audit::for_project(c, &pid)?)
         })
         .await;
-    assert_eq!(events.len(), 1);
+    // Newest first, after setup's `project.created`.
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].action, "project.created");
     assert_eq!(events[0].action, "api_key.created");
     assert_eq!(events[0].target_id.as_deref(), Some(k.id.as_str()));
     assert_eq!(events[0].ip.as_deref(), Some("127.0.0.1"));

@@ -646,6 +646,7 @@ pub fn dump_all_tables(conn: &mut DbConnection) -> String {
         "calls",
         "knowledge_items",
         "audit_events",
+        "audit_chain_heads",
         "password_resets",
         "invitations",
         "key_usage_clients",

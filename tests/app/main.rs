@@ -10,6 +10,7 @@ mod account_pages;
 mod accounts;
 mod api;
 mod api_keys;
+mod audit_log;
 mod browser;
 mod cli;
 mod dashboard_errors;

@@ -204,6 +204,19 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 audit_events::actor_kind::NAME,
                 audit_events::actor_key_id::NAME,
                 audit_events::detail::NAME,
+                audit_events::seq::NAME,
+                audit_events::actor_label::NAME,
+                audit_events::target_label::NAME,
+                audit_events::prev_hash::NAME,
+                audit_events::hash::NAME,
+            ],
+        ),
+        (
+            "audit_chain_heads",
+            vec![
+                audit_chain_heads::project_id::NAME,
+                audit_chain_heads::last_seq::NAME,
+                audit_chain_heads::last_hash::NAME,
             ],
         ),
         (

@@ -159,12 +159,8 @@ pub async fn show(
             let hourly = db::key_usage::hourly_since(conn, &kid, since)?;
             let clients = db::key_usage::clients(conn, &kid)?;
             let events = db::audit::for_key(conn, &pid, &kid)?;
-            let mut ids: Vec<&UserId> = events
-                .iter()
-                .filter_map(|e| e.actor_user_id.as_ref())
-                .chain(key.created_by.iter())
-                .chain(key.revoked_by.iter())
-                .collect();
+            let mut ids: Vec<&UserId> =
+                key.created_by.iter().chain(key.revoked_by.iter()).collect();
             ids.sort();
             ids.dedup();
             let emails = db::audit::user_emails(conn, &ids)?.into_iter().collect();
@@ -267,12 +263,8 @@ pub async fn show(
             .map(|e| HistoryRow {
                 action: action_label(&e.action),
                 changes: key_change::describe(e.detail.as_deref()),
-                actor: match e.actor_kind.as_str() {
-                    "user" => person(&e.actor_user_id),
-                    "api_key" => "an API key".to_owned(),
-                    "leak_report" => "a leak report".to_owned(),
-                    _ => "command line".to_owned(),
-                },
+                // As it read when the event was recorded.
+                actor: e.actor_label.clone(),
                 ip: e.ip.clone(),
                 when: (
                     time::relative(e.created_at, now),
