@@ -65,6 +65,8 @@ async fn events(
         .db(move |c| Ok(db::audit::for_project(c, &pid)?))
         .await
         .into_iter()
+        // The project's own creation (at setup) is not a team event.
+        .filter(|e| e.action != "project.created")
         .map(|e| {
             (
                 e.action,
