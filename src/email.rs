@@ -217,6 +217,11 @@ impl Mailer {
         result
     }
 
+    /// Whether the SMTP server answers (connects, and says hello), as a send would find it.
+    pub async fn reachable(&self) -> bool {
+        self.transport.test_connection().await.unwrap_or(false)
+    }
+
     async fn try_send(&self, to: &str, subject: &str, text_body: &str) -> Result<(), MailError> {
         let to: Mailbox = to
             .parse()

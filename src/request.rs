@@ -77,9 +77,10 @@ impl FromRequest for ClientIp {
 }
 
 /// Paths whose next segment is a secret (a one-time token): logged without it.
-const SECRET_PATHS: [&str; 1] = ["/invitations/"];
+const SECRET_PATHS: [&str; 2] = ["/invitations/", "/reset-password/"];
 
-/// The path as the access log shows it: an invitation token becomes `…`.
+/// The path as the access log shows it: an invitation's or a password reset's token becomes
+/// `…`.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     for prefix in SECRET_PATHS {
         if let Some(rest) = path.strip_prefix(prefix) {

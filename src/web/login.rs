@@ -38,6 +38,8 @@ struct LoginPage {
     form_error: Option<String>,
     /// What just happened (a password reset).
     notice: Option<&'static str>,
+    /// Email is configured: offer "Forgot your password?".
+    can_recover: bool,
 }
 
 /// `?reset=done` after a password reset.
@@ -62,6 +64,7 @@ pub async fn show(
         csrf_token: session.csrf_token()?,
         notice: (query.reset.as_deref() == Some("done"))
             .then_some("Your password was changed. Sign in with the new one."),
+        can_recover: state.mailer.is_some(),
         ..Default::default()
     })
 }
@@ -76,6 +79,7 @@ pub async fn submit(
     let mut page = LoginPage {
         csrf_token: session.csrf_token()?,
         email: form.email.clone(),
+        can_recover: state.mailer.is_some(),
         ..Default::default()
     };
     let attempt = state.sign_in_limiter.check(

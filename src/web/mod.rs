@@ -25,6 +25,14 @@ use error::WebError;
 
 pub use crate::request::client_ip;
 
+/// The start of links people open from elsewhere (invitations, password resets):
+/// `CALLEM_PUBLIC_URL` when set, else the scheme and host this request came to.
+pub fn link_base(req: &actix_web::HttpRequest, state: &crate::state::AppState) -> String {
+    crate::edge::expected_origin(req, state)
+        .map(|o| format!("{}://{}", o.scheme, o.host))
+        .unwrap_or_default()
+}
+
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
     use settings::{api_keys, audit_log, key_edit, key_page, key_roll, team};
@@ -79,6 +87,14 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route(
             "/reset-password/{token}",
             web::get().to(password_reset::show),
+        )
+        .route(
+            "/forgot-password",
+            web::get().to(password_reset::forgot_form),
+        )
+        .route(
+            "/forgot-password",
+            web::post().to(password_reset::forgot_submit),
         )
         .route(
             "/reset-password/{token}",

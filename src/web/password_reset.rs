@@ -1,6 +1,7 @@
 //! `/reset-password/{token}`: a one-time link (from `callem user reset-password`, or the
 //! "Forgot your password?" email) to set a new password. Using it ends every session of the
-//! user; an unknown, used or expired link gets one page.
+//! user; an unknown, used or expired link gets one page. With email configured,
+//! `/forgot-password` sends such a link, answering the same whether or not the email exists.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -146,4 +147,112 @@ pub async fn submit(
     session.sign_out();
     tracing::info!(user_id = %user.id, "password reset; every session ended");
     Ok(htmx::redirect(&req, "/login?reset=done"))
+}
+
+#[derive(Template, Default)]
+#[template(path = "pages/forgot_password.html")]
+struct ForgotPage {
+    csrf_token: String,
+    email: String,
+    email_error: Option<String>,
+    /// After a request: what happened, in the same words for every email.
+    outcome: Option<Sent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Sent if the account exists (the page cannot say which).
+    IfExists,
+    /// The mail server could not be reached: nothing was sent, whoever asked.
+    MailDown,
+}
+
+/// GET `/forgot-password` (only when email is configured; otherwise there is no such page and
+/// `/login` does not offer it).
+pub async fn forgot_form(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, WebError> {
+    if state.mailer.is_none() {
+        return Err(WebError::NotFound);
+    }
+    htmx::html(&ForgotPage {
+        csrf_token: session.csrf_token()?,
+        ..Default::default()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// POST `/forgot-password`: emails a one-hour link to the account with that email, if there is
+/// one, and answers the same either way. A mail server that is down is reported — to every
+/// asker alike, so the answer still tells nothing about which emails have accounts.
+pub async fn forgot_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: web::Form<ForgotForm>,
+) -> Result<HttpResponse, WebError> {
+    let Some(mailer) = state.mailer.as_ref() else {
+        return Err(WebError::NotFound);
+    };
+    if over_budget(&req, &state) {
+        return Err(WebError::TooManyAttempts);
+    }
+    let mut page = ForgotPage {
+        csrf_token: session.csrf_token()?,
+        email: form.email.clone(),
+        ..Default::default()
+    };
+    let email = match crate::domain::account::EmailAddress::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            page.email_error = Some(e.0);
+            return Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render()?));
+        }
+    };
+    let token = one_time_token::OneTimeToken::generate();
+    let (address, hash) = (email.as_str().to_owned(), token.hash());
+    let known = db::run(&state.pool, move |conn| {
+        let Some(user) = db::users::find_by_email(conn, &address)? else {
+            return Ok(false);
+        };
+        db::password_resets::create(conn, &user.id, &hash, time::now())?;
+        Ok(true)
+    })
+    .await?;
+    let delivered = if known {
+        let link = format!(
+            "{}/reset-password/{}",
+            super::link_base(&req, &state),
+            token.expose()
+        );
+        let body = format!(
+            "Someone (hopefully you) asked to reset the password of your Callem Studio account \
+             {email}.\n\nOpen this link to set a new one (it works once, within one hour):\n\n\
+             {link}\n\nSetting a password signs your account out everywhere. If you did not \
+             ask, ignore this email: your password stays as it is.\n",
+            email = email.as_str()
+        );
+        mailer
+            .send(email.as_str(), "Reset your Callem Studio password", &body)
+            .await
+            .is_ok()
+    } else {
+        // The same question of the mail server as a send, so both answers look alike.
+        mailer.reachable().await
+    };
+    page.outcome = Some(if delivered {
+        Sent::IfExists
+    } else {
+        Sent::MailDown
+    });
+    page.email = String::new();
+    htmx::html(&page)
 }

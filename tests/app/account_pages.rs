@@ -324,3 +324,157 @@ crate::on_both_backends!(
     a_reset_link_works_once_and_within_its_hour_only,
     guessing_reset_tokens_is_limited_like_sign_in
 );
+
+/// A real `callem serve`: the reset link's token never reaches its log, opened or used.
+#[actix_web::test]
+async fn a_reset_token_is_in_no_log_line() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.setup_owner().await;
+    let served = Served::start(app.db.url(), &[("RUST_LOG", "debug")]);
+    let (_, path) = reset_link(&app, OWNER_EMAIL);
+    let token = path.trim_start_matches("/reset-password/").to_owned();
+    let visitor = Agent::new(&served.base);
+    assert_eq!(visitor.get(&path).await.status, 200);
+    let r = visitor
+        .post_form(&path, &[("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut seen = false;
+    for _ in 0..50 {
+        if served.log().matches("path=/reset-password/…").count() >= 2 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let log = served.log();
+    assert!(seen, "both requests are in the access log: {log}");
+    assert!(!log.contains(&token), "{log}");
+}
+
+/// Quoted-printable undone, as a mail client reads the message.
+fn decoded(message: &str) -> String {
+    message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+const SENT: &str = "If an account uses that email, a link to set a new password is on its way";
+
+async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(app: TestApp) {
+    app.setup_owner().await;
+    let login = app.agent().get("/login").await;
+    assert!(
+        !login.body.contains("Forgot your password?"),
+        "no email, no offer"
+    );
+    assert_eq!(app.agent().get("/forgot-password").await.status, 404);
+
+    let sink = crate::team::SmtpSink::start();
+    let url = sink.url();
+    let (replica, _) = app
+        .replica_configured(move |s| {
+            s.smtp = callem::email::SmtpConfig::parse(&url, "Callem Studio <callem@example.com>")
+                .unwrap();
+        })
+        .await;
+    let visitor = Agent::new(&replica);
+    assert!(visitor
+        .get("/login")
+        .await
+        .body
+        .contains("Forgot your password?"));
+    assert_eq!(visitor.get("/forgot-password").await.status, 200);
+    let r = visitor
+        .post_form("/forgot-password", &[("email", "not an email")])
+        .await;
+    assert_eq!(r.status, 422);
+    let known = visitor
+        .post_form("/forgot-password", &[("email", " Owner@Example.com ")])
+        .await;
+    assert_eq!(known.status, 200);
+    assert!(known.body.contains(SENT), "{}", known.body);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    let m = decoded(&messages[0]);
+    assert!(m.contains(&format!("X-RcptTo: {OWNER_EMAIL}")), "{m}");
+    assert!(
+        m.contains("Subject: Reset your Callem Studio password"),
+        "{m}"
+    );
+    let re = regex_lite::Regex::new(r"/reset-password/[0-9a-f]{64}").unwrap();
+    let path = re
+        .find(&m)
+        .expect("the link is in the message")
+        .as_str()
+        .to_owned();
+    let unknown = visitor
+        .post_form("/forgot-password", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!(unknown.status, known.status);
+    assert!(unknown.body.contains(SENT));
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "nothing is sent to an unknown email"
+    );
+
+    assert!(visitor.get(&path).await.body.contains(OWNER_EMAIL));
+    let r = visitor
+        .post_form(&path, &[("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)])
+        .await;
+    assert_eq!(r.location(), "/login?reset=done");
+
+    // The mail server down: everyone is told, known email or not.
+    drop(sink);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (down, _) = app
+        .replica_configured(move |s| {
+            s.smtp = callem::email::SmtpConfig::parse(
+                &format!("smtp://127.0.0.1:{port}"),
+                "Callem Studio <callem@example.com>",
+            )
+            .unwrap();
+        })
+        .await;
+    let asker = Agent::new(&down);
+    asker.get("/forgot-password").await;
+    for email in [OWNER_EMAIL, "nobody@example.com"] {
+        let r = asker
+            .post_form("/forgot-password", &[("email", email)])
+            .await;
+        assert!(
+            r.body.contains("The email could not be sent"),
+            "{email}: {}",
+            r.body
+        );
+    }
+}
+
+mod emailed {
+    #[actix_web::test]
+    #[cfg_attr(
+        not(callem_smtp_tests),
+        ignore = "aiosmtpd is not installed in target/ci-venv"
+    )]
+    async fn sqlite() {
+        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+        super::forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(app).await
+    }
+
+    #[actix_web::test]
+    #[cfg_attr(
+        any(not(callem_smtp_tests), not(callem_pg_tests)),
+        ignore = "aiosmtpd is not installed in target/ci-venv, or TEST_DATABASE_URL is not set"
+    )]
+    async fn postgres() {
+        if let Some(app) = crate::helpers::TestApp::spawn_postgres().await {
+            super::forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(app).await
+        }
+    }
+}

@@ -640,7 +640,7 @@ crate::on_both_backends!(
 
 /// A real SMTP server (Python's aiosmtpd, from `target/ci-venv`) writing each message it
 /// receives into a maildir.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: std::process::Child,
     port: u16,
     dir: tempfile::TempDir,
@@ -651,7 +651,7 @@ impl SmtpSink {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/python")
     }
 
-    fn start() -> SmtpSink {
+    pub(crate) fn start() -> SmtpSink {
         let python = Self::python();
         let has_it = std::process::Command::new(&python)
             .args(["-c", "import aiosmtpd"])
@@ -686,12 +686,12 @@ impl SmtpSink {
         panic!("aiosmtpd did not listen on {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// The messages received so far, as text.
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let new = self.dir.path().join("mail/new");
         std::fs::read_dir(new)
             .into_iter()

@@ -188,11 +188,6 @@ pub struct InviteForm {
 }
 
 /// Where invitation links point: `CALLEM_PUBLIC_URL`, or the origin of this request.
-fn link_base(req: &HttpRequest, state: &AppState) -> String {
-    crate::edge::expected_origin(req, state)
-        .map(|o| format!("{}://{}", o.scheme, o.host))
-        .unwrap_or_default()
-}
 
 /// POST an invitation: the link (and the email), or the modal again with the errors.
 pub async fn invite(
@@ -251,7 +246,11 @@ pub async fn invite(
         Err(InviteError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(invitation_id = %id, project_id = %shell.project_id, "member invited");
-    let link = format!("{}/invitations/{}", link_base(&req, &state), token.expose());
+    let link = format!(
+        "{}/invitations/{}",
+        super::super::link_base(&req, &state),
+        token.expose()
+    );
     let delivery = match &state.mailer {
         None => Delivery::NotConfigured,
         Some(mailer) => {
