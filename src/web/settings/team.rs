@@ -187,8 +187,6 @@ pub struct InviteForm {
     role: String,
 }
 
-/// Where invitation links point: `CALLEM_PUBLIC_URL`, or the origin of this request.
-
 /// POST an invitation: the link (and the email), or the modal again with the errors.
 pub async fn invite(
     req: HttpRequest,
