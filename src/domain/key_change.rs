@@ -99,6 +99,8 @@ fn value_in_words(field: &str, value: Option<String>) -> String {
             .map(|t| crate::time::full_label(t.naive_utc()))
             .unwrap_or(v),
         ("scope", Some(v)) => v.parse::<Scope>().map(Scope::label).unwrap_or(v),
+        // A link made by a roll has no "before": the page shows the new value alone.
+        ("replaces" | "replaced_by", None) => String::new(),
         ("role", Some(v)) => v
             .parse::<crate::domain::role::Role>()
             .map(|r| r.label().to_owned())

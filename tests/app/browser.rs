@@ -869,6 +869,85 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text(".facts", "10.0.0.0/24").await;
     assert_eq!(api(new_key).await, 403, "the new rule applies at once");
 
+    // Settings → Team: invite a developer; the link opens in a second browser (its own
+    // profile, so its own session), where they set a password and land in the project with
+    // that role.
+    b.goto(&format!("{base}/projects/{project_id}/settings/team"))
+        .await;
+    assert_visible_to_a_person(&b, "[data-testid=invite-member]").await;
+    b.click("[data-testid=invite-member]").await;
+    b.wait_text(".modal", "Invite member").await;
+    b.type_into("#invite-email", "dana@example.com").await;
+    b.select("#invite-role", "developer").await;
+    b.click(".modal button[type=submit]").await;
+    let link = b
+        .wait_text("#invitation-link", "/invitations/")
+        .await
+        .trim()
+        .to_owned();
+    b.wait_text("[data-testid=invite-delivery]", "Email is not set up")
+        .await;
+    assert_visible_to_a_person(&b, ".modal [data-copy]").await;
+    b.click(".modal [data-copy]").await;
+    b.wait_text(".modal [data-copy]", "Copied").await;
+    b.screenshot(&format!("{shots}05i-invitation-link")).await;
+    b.click(".modal-footer [data-close-modal]").await;
+    b.gone(".modal").await;
+    b.wait_text("[data-testid=pending-invitations]", "dana@example.com")
+        .await;
+    b.screenshot(&format!("{shots}05j-team")).await;
+
+    let second = Browser::start().await.expect("a second browser");
+    second.goto(&link).await;
+    second
+        .wait_text("[data-testid=invitation-summary]", "Developer")
+        .await;
+    second.type_into("#display_name", "Dana").await;
+    second
+        .type_into("#password", "dana's long passphrase")
+        .await;
+    assert_visible_to_a_person(&second, "button[type=submit]").await;
+    second
+        .screenshot(&format!("{shots}05k-accept-invitation"))
+        .await;
+    second.click("button[type=submit]").await;
+    second.wait_text(".account .badge", "Developer").await;
+    assert!(
+        second
+            .current_url()
+            .await
+            .contains(&format!("/projects/{project_id}")),
+        "in the project"
+    );
+    second.screenshot(&format!("{shots}05l-joined")).await;
+    second.quit().await;
+    b.goto(&format!("{base}/projects/{project_id}/settings/team"))
+        .await;
+    b.wait_text("tr[data-member='dana@example.com']", "Developer")
+        .await;
+
+    // Settings → Audit log: what was just done, in words, newest first.
+    assert_visible_to_a_person(&b, "[data-testid=audit-log-tab]").await;
+    b.click("[data-testid=audit-log-tab]").await;
+    b.wait_text("[data-testid=audit-results]", "dana@example.com")
+        .await;
+    let log = b.text("[data-testid=audit-results]").await;
+    for needle in ["invited", "joined", "rolled", "revoked", OWNER_EMAIL] {
+        assert!(log.contains(needle), "{needle} in the audit log: {log}");
+    }
+    b.screenshot(&format!("{shots}05m-audit-log")).await;
+    // The downloads sit with the pager, under the events: a person scrolls to them.
+    b.script(
+        "document.querySelector('[data-testid=download-csv]').scrollIntoView({block: 'center'})",
+    )
+    .await;
+    assert_visible_to_a_person(&b, "[data-testid=download-csv]").await;
+    assert_visible_to_a_person(&b, "[data-testid=download-jsonl]").await;
+    b.script("window.scrollTo(0, 0)").await;
+    b.color_scheme("dark").await;
+    b.screenshot(&format!("{shots}05m-audit-log-dark")).await;
+    b.color_scheme("light").await;
+
     // Calls: the table, then a call's transcript.
     app.import_calls(&project_id, DEMO_CALL).await;
     b.click("nav.sidebar a[href$='/calls']").await;
