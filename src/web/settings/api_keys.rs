@@ -172,6 +172,8 @@ struct CreateModal {
     expires: String,
     expires_on: String,
     min_date: String,
+    /// The edit modal's "Keep" choice; never in the create modal.
+    keep_expiry: Option<String>,
     /// The Access field (`_access_field.html`): `full|read|custom` and the two custom selects.
     access_choice: String,
     calls_access: String,
@@ -328,29 +330,30 @@ pub async fn new_modal(KeyManager(shell): KeyManager) -> Result<HttpResponse, We
     htmx::html(&CreateModal::new(&shell))
 }
 
+/// The fields of the create and edit modals.
 #[derive(Debug, Deserialize)]
-pub struct CreateForm {
+pub struct KeyForm {
     #[serde(default)]
-    name: String,
+    pub name: String,
     #[serde(default)]
-    allowed_ips: String,
+    pub allowed_ips: String,
     #[serde(default)]
-    expires: String,
+    pub expires: String,
     #[serde(default)]
-    expires_on: String,
+    pub expires_on: String,
     #[serde(default)]
-    access: String,
+    pub access: String,
     #[serde(default)]
-    calls_access: String,
+    pub calls_access: String,
     #[serde(default)]
-    knowledge_access: String,
+    pub knowledge_access: String,
 }
 
 /// POST a new key: the reveal panel, or the modal again with the errors.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CreateForm>,
+    form: web::Form<KeyForm>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();

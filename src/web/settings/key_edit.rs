@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::super::error::WebError;
 use super::super::shell::KeyManager;
 use super::super::{client_ip, htmx};
-use super::api_keys::{load_table, ChangedResponse, ListView, Origin};
+use super::api_keys::{load_table, ChangedResponse, KeyForm, ListView, Origin};
 use crate::db::{self, api_keys::ChangedBy, api_keys::KeyChange, models::ApiKey};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
@@ -38,7 +38,7 @@ struct EditModal {
     expires: String,
     expires_on: String,
     /// What "Keep" keeps: `Mar 1, 2027` or `no expiration`.
-    current_expiry: String,
+    keep_expiry: Option<String>,
     min_date: String,
     access_choice: String,
     calls_access: String,
@@ -62,9 +62,10 @@ impl EditModal {
             name: key.name.clone(),
             allowed_ips: key.allowed_ips.clone(),
             expires: "keep".to_owned(),
-            current_expiry: key
-                .expires_at
-                .map_or_else(|| "no expiration".to_owned(), time::date_label),
+            keep_expiry: Some(
+                key.expires_at
+                    .map_or_else(|| "no expiration".to_owned(), time::date_label),
+            ),
             min_date: (time::now().date() + chrono::Days::new(1)).to_string(),
             access_choice: access.to_owned(),
             calls_access: calls.to_owned(),
@@ -99,23 +100,12 @@ pub async fn edit_modal(
     htmx::html(&EditModal::for_key(&key, action(&shell, &kid, &from)))
 }
 
+/// The create modal's fields, and after the warning the addresses "Save anyway" agrees to
+/// cut off.
 #[derive(Debug, Deserialize)]
 pub struct EditForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    allowed_ips: String,
-    #[serde(default)]
-    expires: String,
-    #[serde(default)]
-    expires_on: String,
-    #[serde(default)]
-    access: String,
-    #[serde(default)]
-    calls_access: String,
-    #[serde(default)]
-    knowledge_access: String,
-    /// Present after the warning: the addresses "Save anyway" agrees to cut off.
+    #[serde(flatten)]
+    key: KeyForm,
     acknowledged: Option<String>,
 }
 
@@ -136,7 +126,10 @@ pub async fn update(
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
-    let form = form.into_inner();
+    let EditForm {
+        key: form,
+        acknowledged,
+    } = form.into_inner();
     let key = shell
         .find(&state, kid.clone(), db::api_keys::find_in_project)
         .await?;
@@ -178,8 +171,7 @@ pub async fn update(
     let allowed_ips = rules.to_storage();
     if allowed_ips != key.allowed_ips {
         let refused = refused_by(&state, &kid, &rules).await?;
-        let acknowledged: Vec<&str> = form
-            .acknowledged
+        let acknowledged: Vec<&str> = acknowledged
             .as_deref()
             .unwrap_or_default()
             .split(',')
