@@ -925,6 +925,20 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .await;
     b.wait_text("tr[data-member='dana@example.com']", "Developer")
         .await;
+    // Change her role from the row menu.
+    let dana = "tr[data-member='dana@example.com']";
+    b.click(&format!("{dana} details.menu summary")).await;
+    let change = format!("{dana} details.menu[open] [hx-get$='/role']");
+    assert_visible_to_a_person(&b, &change).await;
+    b.click(&change).await;
+    b.wait_text(".modal", "Change role").await;
+    b.select("#member-role", "member").await;
+    assert_visible_to_a_person(&b, ".modal button[type=submit]").await;
+    b.click(".modal button[type=submit]").await;
+    b.gone(".modal").await;
+    b.wait_text(&format!("{dana} [data-testid=member-role]"), "Member")
+        .await;
+    b.screenshot(&format!("{shots}05j-team-role-changed")).await;
 
     // Settings → Audit log: what was just done, in words, newest first.
     assert_visible_to_a_person(&b, "[data-testid=audit-log-tab]").await;

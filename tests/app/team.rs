@@ -624,7 +624,46 @@ async fn a_failed_send_is_reported_and_the_link_still_shown(app: TestApp) {
     assert_eq!(app.agent().get(&path).await.status, 200);
 }
 
+async fn two_accepts_of_one_invitation_at_once_make_one_member(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let path = invited(&owner, &pid, "twice@example.com", "developer").await;
+    let replica = app.replica().await;
+    let (a, b) = (app.agent(), Agent::new(&replica));
+    // Both have the form open before either sends it.
+    for agent in [&a, &b] {
+        assert_eq!(agent.get(&path).await.status, 200);
+    }
+    let form = [("password", PASSWORD), ("display_name", "Twice")];
+    let (ra, rb) =
+        futures_util::future::join(a.post_form(&path, &form), b.post_form(&path, &form)).await;
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [303, 404],
+        "one joins, the other finds the link used"
+    );
+    let joined = events(&app, &pid)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "member.joined")
+        .count();
+    assert_eq!(joined, 1);
+    let users = app
+        .db(|c| {
+            use callem::db::schema::users::dsl::*;
+            use diesel::prelude::*;
+            Ok(users
+                .filter(email.eq("twice@example.com"))
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .await;
+    assert_eq!(users, 1, "one account");
+}
+
 crate::on_both_backends!(
+    two_accepts_of_one_invitation_at_once_make_one_member,
     an_invited_person_without_an_account_creates_one_and_is_signed_in_with_the_role,
     an_invited_account_joins_by_signing_in_or_in_one_click,
     unknown_used_revoked_and_expired_invitations_all_get_one_page,
