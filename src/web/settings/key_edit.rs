@@ -7,10 +7,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::super::error::WebError;
+use super::super::htmx;
 use super::super::shell::KeyManager;
-use super::super::{client_ip, htmx};
-use super::api_keys::{load_table, ChangedResponse, KeyForm, ListView, Origin};
-use crate::db::{self, api_keys::ChangedBy, api_keys::KeyChange, models::ApiKey};
+use super::api_keys::{change_key, load_table, ChangedResponse, KeyForm, ListView, Origin};
+use crate::db::{self, api_keys::KeyChange, models::ApiKey};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
@@ -202,27 +202,18 @@ pub async fn update(
         }
     }
 
-    let ip = client_ip(&req).to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
-    let outcome = {
-        let kid = kid.clone();
-        db::run(&state.pool, move |conn| {
-            let by = ChangedBy {
-                user: Some(&uid),
-                ip: Some(&ip),
-            };
-            db::api_keys::update(conn, &pid, &kid, by, time::now(), |current| KeySettings {
-                name: name.as_str().to_owned(),
-                allowed_ips,
-                expires_at: match exp {
-                    NewExpiry::Keep => current.expires_at,
-                    NewExpiry::Set(e) => e.expires_at(),
-                },
-                scope,
-            })
+    let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
+        db::api_keys::update(conn, pid, kid, by, time::now(), |current| KeySettings {
+            name: name.as_str().to_owned(),
+            allowed_ips,
+            expires_at: match exp {
+                NewExpiry::Keep => current.expires_at,
+                NewExpiry::Set(e) => e.expires_at(),
+            },
+            scope,
         })
-        .await?
-    };
+    })
+    .await?;
     let toast = match outcome {
         KeyChange::NotFound | KeyChange::Refused(_) => return Err(WebError::NotFound),
         KeyChange::Unchanged => "Nothing changed.".to_owned(),

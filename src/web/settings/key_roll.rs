@@ -6,10 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::super::error::WebError;
+use super::super::htmx;
 use super::super::shell::{KeyManager, Shell};
-use super::super::{client_ip, htmx};
-use super::api_keys::{load_table, ListView, Origin, RevealPanel};
-use crate::db::{self, api_keys::ChangedBy, api_keys::KeyChange, api_keys::OverlapChange};
+use super::api_keys::{change_key, load_table, ListView, Origin, RevealPanel};
+use crate::db::{self, api_keys::KeyChange, api_keys::OverlapChange};
 use crate::domain::api_key::masked_prefix;
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::key_change::{stops_in, Overlap};
@@ -106,19 +106,10 @@ pub async fn roll(
             });
         }
     };
-    let ip = client_ip(&req).to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
-    let outcome = {
-        let kid = kid.clone();
-        db::run(&state.pool, move |conn| {
-            let by = ChangedBy {
-                user: Some(&uid),
-                ip: Some(&ip),
-            };
-            db::api_keys::roll(conn, &pid, &kid, overlap, by, time::now())
-        })
-        .await?
-    };
+    let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
+        db::api_keys::roll(conn, pid, kid, overlap, by, time::now())
+    })
+    .await?;
     let rolled = match outcome {
         KeyChange::Done(rolled) => rolled,
         KeyChange::NotFound => return Err(WebError::NotFound),
@@ -198,19 +189,10 @@ async fn change(
     shell: Shell,
     change: OverlapChange,
 ) -> Result<HttpResponse, WebError> {
-    let ip = client_ip(&req).to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
-    let outcome = {
-        let kid = kid.clone();
-        db::run(&state.pool, move |conn| {
-            let by = ChangedBy {
-                user: Some(&uid),
-                ip: Some(&ip),
-            };
-            db::api_keys::change_overlap(conn, &pid, &kid, change, by, time::now())
-        })
-        .await?
-    };
+    let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
+        db::api_keys::change_overlap(conn, pid, kid, change, by, time::now())
+    })
+    .await?;
     let toast = match (outcome, change) {
         (KeyChange::NotFound, _) => return Err(WebError::NotFound),
         (KeyChange::Refused(message), _) => message.to_owned(),
