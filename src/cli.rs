@@ -332,8 +332,7 @@ async fn check(url: &DatabaseUrl, file: Option<String>) -> anyhow::Result<()> {
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .with_context(|| format!("cannot read {path}"))?,
     };
-    // Any text: a log with a stray invalid byte is still searched.
-    let text = String::from_utf8_lossy(&bytes);
+    let text = crate::domain::leak::decode_text(&bytes);
     let found = crate::domain::leak::find_keys(&text);
     if found.is_empty() {
         eprintln!("no keys found");
@@ -346,6 +345,8 @@ async fn check(url: &DatabaseUrl, file: Option<String>) -> anyhow::Result<()> {
         Ok(db::api_keys::find_by_hashes(conn, &lookup)?)
     })
     .await?;
+    let keys: std::collections::HashMap<_, _> =
+        keys.into_iter().map(|k| (k.key_hash.clone(), k)).collect();
     let now = time::now();
     let mut rows = vec![[
         "KEY PREFIX".to_owned(),
@@ -356,7 +357,7 @@ async fn check(url: &DatabaseUrl, file: Option<String>) -> anyhow::Result<()> {
     let mut active = 0;
     for (token, hash) in found.iter().zip(&hashes) {
         let prefix = masked_prefix(&token[..PREFIX_CHARS]);
-        let row = match keys.iter().find(|k| &k.key_hash == hash) {
+        let row = match keys.get(hash) {
             Some(k) => {
                 let status =
                     KeyStatus::of(k.expires_at, k.revoked_at, k.replaced_by.is_some(), now);
@@ -459,12 +460,15 @@ pub async fn audit(url: &DatabaseUrl, cmd: AuditCommand) -> anyhow::Result<()> {
                 Ok((exists, db::audit::verify(conn, &id)?))
             })
             .await?;
+            if !exists {
+                bail!("no project with id '{project}'")
+            }
             match verdict {
-                db::audit::Verdict::Ok(0) if !exists => {
-                    bail!("no project with id '{project}'")
-                }
-                db::audit::Verdict::Ok(n) => {
+                db::audit::Verdict::Ok(head) => {
+                    let n = head.count;
                     println!("ok: {n} event{}", if n == 1 { "" } else { "s" });
+                    // Recorded elsewhere, this line later shows a truncated tail.
+                    println!("chain head: seq {n}, hash {}", head.hash);
                     Ok(())
                 }
                 db::audit::Verdict::Broken(broken) => {

@@ -121,6 +121,11 @@ pub struct ServeArgs {
     /// The sender of email, e.g. 'Callem Studio <callem@example.com>'.
     #[arg(long, env = "CALLEM_SMTP_FROM", default_value = "")]
     pub smtp_from: String,
+
+    /// Sign a dashboard session out after this long without a request: 30m, 12h, 7d… (at
+    /// most 14d; a session lasts 14 days from sign-in however active).
+    #[arg(long, env = "CALLEM_SESSION_IDLE", default_value = "7d")]
+    pub session_idle: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,13 +133,15 @@ pub enum AuditCommand {
     /// Check that no event of a project's audit log was altered or removed
     ///
     /// Each event stores SHA-256(the previous event's hash ‖ its own fields), so the events
-    /// form a chain. This recomputes the chain in order and prints `ok: N events` (exit
-    /// status 0), or names the first event that does not match — its seq, id, time and
-    /// action — and what is wrong (exit status 1):
+    /// form a chain. This recomputes the chain in order and prints `ok: N events` and the
+    /// chain head (its last seq and hash: record it elsewhere, so that a chain later cut
+    /// short shows) (exit status 0), or names the first event that does not match — its
+    /// seq, id, time and action — and what is wrong (exit status 1):
     ///
     ///   hash mismatch   the event's fields were changed after it was recorded
     ///   broken link     its prev_hash is not the previous event's hash
     ///   missing seq     events before it (or at the end of the chain) were deleted
+    ///   empty           no event at all, though every chain starts with project.created
     ///
     /// Reads the log in batches: any size of log is fine.
     #[command(verbatim_doc_comment)]
@@ -279,6 +286,8 @@ pub struct Settings {
     pub usage_recording: bool,
     /// `CALLEM_SMTP_URL` and `CALLEM_SMTP_FROM`; `None`: no email.
     pub smtp: Option<crate::email::SmtpConfig>,
+    /// `CALLEM_SESSION_IDLE`, and the 14-day lifetime.
+    pub session_policy: crate::domain::session_policy::SessionPolicy,
 }
 
 impl Settings {
@@ -314,6 +323,10 @@ impl Settings {
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
             usage_recording: args.usage_recording == "on",
             smtp: crate::email::SmtpConfig::parse(&args.smtp_url, &args.smtp_from)?,
+            session_policy: crate::domain::session_policy::SessionPolicy {
+                idle_secs: crate::domain::session_policy::parse_idle(&args.session_idle)?,
+                ..Default::default()
+            },
         })
     }
 }

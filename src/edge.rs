@@ -125,7 +125,7 @@ pub fn expected_origin(req: &HttpRequest, state: &AppState) -> Option<Origin> {
         .or_else(|| request_origin(req, state))
 }
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The headers every response carries, errors included (error types call this too, since a

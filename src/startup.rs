@@ -191,6 +191,7 @@ impl Application {
             mailer,
             usage: usage.clone(),
             password_slots: Default::default(),
+            session_policy: settings.session_policy,
             draining: Default::default(),
         });
         let app_state = state.clone();

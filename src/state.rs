@@ -29,6 +29,8 @@ pub struct AppState {
     pub usage: std::sync::Arc<crate::usage::UsageRecorder>,
     /// Bounds concurrent argon2 work (each hash takes ~19 MiB).
     pub password_slots: HashSlots,
+    /// How long a dashboard session lives (`CALLEM_SESSION_IDLE`, and 14 days at most).
+    pub session_policy: crate::domain::session_policy::SessionPolicy,
     /// Set on SIGTERM: `/readyz` fails while the server drains.
     pub draining: AtomicBool,
 }

@@ -2,7 +2,6 @@
 //! `Referer`) and the session's token, sent by htmx in the `X-CSRF-Token` header or by a plain
 //! form in its `csrf_token` field. A forged request is answered 403 before any handler runs.
 
-use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
@@ -34,7 +33,7 @@ pub async fn protect(
         tracing::warn!("refused a cross-origin or origin-less POST");
         return Ok(refuse(req, "This request did not come from this site."));
     }
-    let expected = TypedSession::from_session(req.get_session()).existing_csrf_token();
+    let expected = TypedSession::of(req.request()).existing_csrf_token();
     let mut presented = req
         .headers()
         .get(HEADER)

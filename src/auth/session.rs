@@ -1,5 +1,6 @@
-//! The typed view of the session cookie: who is signed in and their CSRF token. Nothing
-//! secret beyond that ever goes in it (never an API key).
+//! The typed view of the session cookie: who is signed in, since when and last when, and
+//! their CSRF token. Nothing secret beyond that ever goes in it (never an API key). Whether a
+//! session is still alive is decided here, on every read, by the [`SessionPolicy`].
 
 use std::future::{ready, Ready};
 
@@ -8,17 +9,31 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::domain::ids::UserId;
+use crate::domain::session_policy::{Ended, SessionPolicy, Verdict};
 
 const USER_ID: &str = "user_id";
 const EPOCH: &str = "epoch";
 const CSRF_TOKEN: &str = "csrf";
+/// When the session was issued, Unix seconds.
+const ISSUED: &str = "iat";
+/// When it was last used (to the minute), Unix seconds.
+const SEEN: &str = "seen";
 
 /// The session, with typed accessors.
-pub struct TypedSession(Session);
+pub struct TypedSession(Session, SessionPolicy);
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
 
 impl TypedSession {
-    pub fn from_session(session: Session) -> Self {
-        TypedSession(session)
+    /// The request's session, judged by the app's policy (the default one outside the app).
+    pub fn of(req: &HttpRequest) -> Self {
+        let policy = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|s| s.session_policy)
+            .unwrap_or_default();
+        TypedSession(req.get_session(), policy)
     }
 
     /// Starts a fresh session for a user who just signed in (new cookie, new CSRF token),
@@ -29,22 +44,51 @@ impl TypedSession {
         self.0.renew();
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(EPOCH, epoch)?;
+        let now = unix_now();
+        self.0.insert(ISSUED, now)?;
+        self.0.insert(SEEN, now)?;
         self.0.insert(
             CSRF_TOKEN,
             crate::domain::ids::new_id() + &crate::domain::ids::new_id(),
         )
     }
 
+    /// The user of a session that is still alive.
     pub fn user_id(&self) -> Result<Option<UserId>, SessionGetError> {
-        self.0.get(USER_ID)
+        Ok(self.signed_in().map(|(user, _)| user))
     }
 
-    /// The user and the session epoch this cookie was issued in; the database decides whether
-    /// that epoch is still current.
+    /// The user and the session epoch this cookie was issued in, while the session is within
+    /// its lifetime and idle limit (a use restarts the idle clock); the database decides
+    /// whether that epoch is still current.
     pub fn signed_in(&self) -> Option<(UserId, i64)> {
         let user = self.0.get::<UserId>(USER_ID).ok().flatten()?;
         let epoch = self.0.get::<i64>(EPOCH).ok().flatten()?;
-        Some((user, epoch))
+        match self.verdict() {
+            Verdict::Live { renew } => {
+                if renew {
+                    // A failed write only means the idle clock restarts at the next use.
+                    let _ = self.0.insert(SEEN, unix_now());
+                }
+                Some((user, epoch))
+            }
+            Verdict::Ended(_) => None,
+        }
+    }
+
+    /// Why a session that names a user is no longer alive (None: alive, or no user).
+    pub fn ended(&self) -> Option<Ended> {
+        self.0.get::<UserId>(USER_ID).ok().flatten()?;
+        match self.verdict() {
+            Verdict::Ended(why) => Some(why),
+            Verdict::Live { .. } => None,
+        }
+    }
+
+    fn verdict(&self) -> Verdict {
+        let issued = self.0.get::<i64>(ISSUED).ok().flatten();
+        let seen = self.0.get::<i64>(SEEN).ok().flatten();
+        self.1.check(issued, seen, unix_now())
     }
 
     /// The session's CSRF token, created on first use.
@@ -72,6 +116,6 @@ impl FromRequest for TypedSession {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(TypedSession(req.get_session())))
+        ready(Ok(TypedSession::of(req)))
     }
 }

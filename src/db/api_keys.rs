@@ -291,14 +291,21 @@ pub fn report_leaked(
 /// The keys, of any project and in any state, whose hashes these are (through the unique
 /// index), for `callem keys check`; hashes of no key are left out.
 pub fn find_by_hashes(conn: &mut DbConnection, hashes: &[KeyHash]) -> QueryResult<Vec<ApiKey>> {
-    if hashes.is_empty() {
-        return Ok(Vec::new());
+    // In batches: SQLite allows 32,766 bound variables a statement, PostgreSQL 65,535.
+    let mut found = Vec::new();
+    for batch in hashes.chunks(FIND_BATCH) {
+        found.extend(
+            api_keys::table
+                .filter(api_keys::key_hash.eq_any(batch))
+                .select(ApiKey::as_select())
+                .load(conn)?,
+        );
     }
-    api_keys::table
-        .filter(api_keys::key_hash.eq_any(hashes))
-        .select(ApiKey::as_select())
-        .load(conn)
+    Ok(found)
 }
+
+/// Hashes looked up in one statement by [`find_by_hashes`].
+const FIND_BATCH: usize = 1000;
 
 /// Who changes a key, and from where.
 #[derive(Debug, Clone, Copy)]

@@ -515,12 +515,31 @@ pub struct Broken {
     pub problem: String,
 }
 
+/// Where a project's chain ends: how many events it holds and the last one's hash. An
+/// operator who records it elsewhere can later tell a truncated tail from a whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub count: i64,
+    pub hash: String,
+}
+
 /// What `callem audit verify` found.
 #[derive(Debug, Clone)]
 pub enum Verdict {
-    /// The whole chain holds: this many events.
-    Ok(i64),
+    /// The whole chain holds, up to this head.
+    Ok(ChainHead),
     Broken(Box<Broken>),
+}
+
+/// The chain's head as recorded (not verified): for the Audit log tab.
+pub fn chain_head(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<ChainHead> {
+    let head: Option<(i64, String)> = audit_chain_heads::table
+        .find(project_id)
+        .select((audit_chain_heads::last_seq, audit_chain_heads::last_hash))
+        .first(conn)
+        .optional()?;
+    let (count, hash) = head.unwrap_or((0, GENESIS.to_owned()));
+    Ok(ChainHead { count, hash })
 }
 
 /// Events read at a time when verifying.
@@ -605,7 +624,19 @@ pub fn verify(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Ve
                 ),
             })));
         }
-        Ok(Verdict::Ok(count))
+        if count == 0 {
+            // Every project's chain starts with `project.created`: an empty one was emptied.
+            return Ok(Verdict::Broken(Box::new(Broken {
+                event: None,
+                problem: "the chain is empty, but every project's chain starts with \
+                          project.created: its events were deleted"
+                    .to_owned(),
+            })));
+        }
+        Ok(Verdict::Ok(ChainHead {
+            count,
+            hash: verifier.last_hash().to_owned(),
+        }))
     })
 }
 

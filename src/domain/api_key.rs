@@ -77,7 +77,7 @@ pub fn hash_token(token: &str) -> KeyHash {
 
 /// The SHA-256 of a key, hex: all that is stored of it, and what a presented key is looked up
 /// by (through a unique index).
-#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 pub struct KeyHash(String);
 

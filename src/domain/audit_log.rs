@@ -344,20 +344,42 @@ impl AuditFilter {
     }
 }
 
-/// One CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes
-/// doubled. A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a
-/// tab or a carriage return) gets a leading `'`, so an event's text (a key's name, say) can
-/// never become one.
+/// Characters a spreadsheet reads as the start of a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Where a spreadsheet may start a new cell: the comma this file uses, and the `;` and TAB
+/// that other locales' spreadsheets split on (they also ignore our quotes in mid-field), and
+/// line breaks.
+const SEPARATORS: [char; 5] = [',', ';', '\t', '\n', '\r'];
+
+/// One CSV cell (RFC 4180): quoted when it holds a comma, a `;`, a TAB, a quote or a line
+/// break, quotes doubled. Wherever a spreadsheet could start a cell (the start, or after any
+/// separator, quotes and spaces skipped) and a formula character follows, a `'` goes in first,
+/// so an event's text (a key's name, say) never becomes a formula, whichever separator the
+/// spreadsheet splits on.
 pub fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
+    let mut defused = String::with_capacity(value.len() + 2);
+    let mut cell_start = true;
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if cell_start {
+            // A new cell may begin here: look past the quotes and spaces a parser skips.
+            let ahead: String = std::iter::once(c)
+                .chain(chars.clone())
+                .skip_while(|c| *c == '"' || *c == ' ')
+                .take(1)
+                .collect();
+            if ahead.starts_with(FORMULA_START) {
+                defused.push('\'');
+            }
+        }
+        defused.push(c);
+        cell_start = SEPARATORS.contains(&c);
+    }
+    if defused.contains([',', ';', '\t', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+        defused
     }
 }
 
@@ -392,6 +414,34 @@ mod tests {
         assert_eq!(csv_cell("-1"), "'-1");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_record(["a", "", "b c"]), "a,,b c\r\n");
+        // Other locales split on `;` or TAB, and a formula may follow any separator.
+        assert_eq!(csv_cell("a;b"), "\"a;b\"");
+        assert_eq!(csv_cell("a\tb"), "\"a\tb\"");
+        assert_eq!(csv_cell("x;=1"), "\"x;'=1\"");
+        assert_eq!(csv_cell("x\t=1"), "\"x\t'=1\"");
+        assert_eq!(csv_cell("x,\"=1"), "\"x,'\"\"=1\"");
+        assert_eq!(csv_cell("x; @A1"), "\"x;' @A1\"");
+        assert_eq!(csv_cell("2026-01-01 a-b"), "2026-01-01 a-b");
+    }
+
+    proptest::proptest! {
+        /// However a spreadsheet splits an exported record (on `,`, `;` or TAB, honouring
+        /// quotes or not), no piece starts a formula.
+        #[test]
+        fn no_split_of_a_record_starts_a_formula(
+            cells in proptest::collection::vec("[a-z =+@;,\t\"\n\r-]{0,12}", 1..4)
+        ) {
+            let line = csv_record(cells.iter().map(String::as_str));
+            for sep in [',', ';', '\t', '\n', '\r'] {
+                for piece in line.split(sep) {
+                    let start = piece.trim_start_matches(['"', ' ']);
+                    proptest::prop_assert!(
+                        !start.starts_with(['=', '+', '-', '@']),
+                        "{piece:?} of {line:?} split on {sep:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

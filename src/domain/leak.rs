@@ -75,6 +75,8 @@ impl LeakReport {
 /// each once, in the order of first appearance.
 pub fn find_keys(text: &str) -> Vec<&str> {
     let mut found: Vec<&str> = Vec::new();
+    // Linear in the text, however many distinct keys it holds.
+    let mut seen = std::collections::HashSet::new();
     for (at, _) in text.match_indices(KEY_SCHEME) {
         let tail = &text.as_bytes()[at + KEY_SCHEME.len()..];
         let run = tail
@@ -84,12 +86,32 @@ pub fn find_keys(text: &str) -> Vec<&str> {
         if run == RANDOM_CHARS {
             // The run is ASCII, so the slice ends on a character boundary.
             let key = &text[at..at + KEY_SCHEME.len() + RANDOM_CHARS];
-            if !found.contains(&key) {
+            if seen.insert(key) {
                 found.push(key);
             }
         }
     }
     found
+}
+
+/// A text file's bytes as text: UTF-16 (little or big endian) when it starts with that byte
+/// order mark, as Windows tools write logs and exports; otherwise UTF-8 (its BOM dropped),
+/// with any invalid byte replaced, so a log with a stray byte is still searched.
+pub fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16| {
+        let units = rest.chunks_exact(2).map(|p| from([p[0], p[1]]));
+        std::borrow::Cow::Owned(
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+        )
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest),
+        _ => String::from_utf8_lossy(bytes),
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +171,25 @@ mod tests {
         assert_eq!(find_keys(&text), vec![b.as_str(), a.as_str()]);
         assert!(find_keys("no keys here, just ck_live_ and ck_live_abc").is_empty());
         assert!(find_keys("").is_empty());
+    }
+
+    #[test]
+    fn utf16_text_with_a_byte_order_mark_is_read_as_utf16() {
+        let a = key('a');
+        let text = format!("log line: Bearer {a}\r\n");
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode_text(&le), text);
+        assert_eq!(decode_text(&be), text);
+        let bom8: Vec<u8> = [0xEF, 0xBB, 0xBF].into_iter().chain(text.bytes()).collect();
+        assert_eq!(decode_text(&bom8), text);
+        assert_eq!(decode_text(b"a\xFFb"), "a\u{FFFD}b");
     }
 
     #[test]

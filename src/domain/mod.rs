@@ -20,6 +20,7 @@ pub mod one_time_token;
 pub mod pagination;
 pub mod role;
 pub mod scope;
+pub mod session_policy;
 pub mod sign_in;
 pub mod team;
 pub mod usage_chart;

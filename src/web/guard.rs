@@ -1,7 +1,6 @@
 //! The one sign-in guard on the dashboard's project scope: it resolves the session's user
 //! once and hands handlers a [`CurrentUser`]; anyone else is sent to `/login`.
 
-use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -25,7 +24,7 @@ pub async fn require_user(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let session = TypedSession::from_session(req.get_session());
+    let session = TypedSession::of(req.request());
     let user = match (session.signed_in(), req.app_data::<web::Data<AppState>>()) {
         (Some((id, epoch)), Some(state)) => {
             let pool = state.pool.clone();
@@ -54,8 +53,13 @@ pub async fn require_user(
                 .map(ServiceResponse::map_into_left_body)
         }
         None => {
+            // A session that ended by its own limits says why on /login.
+            let target = match session.ended() {
+                Some(why) => format!("/login?ended={}", why.as_str()),
+                None => "/login".to_owned(),
+            };
             session.sign_out();
-            let resp = htmx::redirect(req.request(), "/login");
+            let resp = htmx::redirect(req.request(), &target);
             Ok(req.into_response(resp).map_into_right_body())
         }
     }

@@ -18,6 +18,7 @@ pub async fn root(
     session: TypedSession,
 ) -> Result<HttpResponse, WebError> {
     let signed_in = session.signed_in();
+    let ended = session.ended();
     let target = db::run(&state.pool, move |conn| {
         if db::users::count(conn)? == 0 {
             return Ok("/setup".to_owned());
@@ -36,6 +37,12 @@ pub async fn root(
     .await?;
     if target == "/login" {
         session.sign_out();
+        if let Some(why) = ended {
+            return Ok(htmx::redirect(
+                &req,
+                &format!("/login?ended={}", why.as_str()),
+            ));
+        }
     }
     Ok(htmx::redirect(&req, &target))
 }

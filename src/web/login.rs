@@ -9,6 +9,7 @@ use super::htmx;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::EmailAddress;
+use crate::domain::session_policy::Ended;
 use crate::domain::sign_in;
 use crate::state::AppState;
 
@@ -40,12 +41,16 @@ struct LoginPage {
     notice: Option<&'static str>,
     /// Email is configured: offer "Forgot your password?".
     can_recover: bool,
+    /// Why the last session ended, when it ended by its own limits.
+    ended: Option<String>,
 }
 
-/// `?reset=done` after a password reset.
+/// `?reset=done` after a password reset, `?ended=idle|lifetime` after a session ended.
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
     reset: Option<String>,
+    /// Set by the sign-in guard when a session ended by its own limits.
+    ended: Option<String>,
 }
 
 pub async fn show(
@@ -64,6 +69,11 @@ pub async fn show(
         csrf_token: session.csrf_token()?,
         notice: (query.reset.as_deref() == Some("done"))
             .then_some("Your password was changed. Sign in with the new one."),
+        ended: query
+            .ended
+            .as_deref()
+            .and_then(Ended::parse)
+            .map(|why| state.session_policy.explain(why)),
         can_recover: state.mailer.is_some(),
         ..Default::default()
     })

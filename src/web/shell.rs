@@ -7,7 +7,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
@@ -145,7 +144,7 @@ impl FromRequest for Shell {
                 .get("project_id")
                 .and_then(|id| ProjectId::parse(id).ok())
                 .ok_or(WebError::NotFound)?;
-            let session = TypedSession::from_session(req.get_session());
+            let session = TypedSession::of(&req);
             let section = Shell::section_of(req.path());
             Shell::load(&state, &user, &session, &project_id, section).await
         })

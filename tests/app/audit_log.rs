@@ -434,6 +434,54 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
 
 crate::on_both_backends!(downloads_hold_exactly_the_filtered_events_streamed_in_batches);
 
+async fn no_piece_of_the_csv_export_is_a_formula_whichever_separator_a_spreadsheet_uses(
+    app: TestApp,
+) {
+    let (owner, pid) = quiet_project(&app).await;
+    assert_eq!(owner.get(&keys_path(&pid)).await.status, 200);
+    // Names a European spreadsheet (splitting on `;`) or a TAB-split paste would run.
+    for name in [
+        "Team;=HYPERLINK(\"http://evil.example\")",
+        "Ops; @SUM(A1)",
+        "CRM,-2+3",
+    ] {
+        let r = owner
+            .create_key(&pid, &[("name", name), ("expires", "90d")])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    let csv = owner
+        .get(&format!("{}/export.csv?kind=api_keys", audit_path(&pid)))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.contains("HYPERLINK"), "{}", csv.body);
+    for sep in [',', ';', '\t'] {
+        for line in csv.body.split("\r\n") {
+            for piece in line.split(sep) {
+                let start = piece.trim_start_matches(['"', ' ']);
+                assert!(
+                    !start.starts_with(['=', '+', '-', '@']),
+                    "{piece:?} of {line:?}, split on {sep:?}"
+                );
+            }
+        }
+    }
+    // Split as RFC 4180 says, each name is still whole and readable.
+    let records = parse_csv(&csv.body);
+    let col = records[0].iter().position(|h| h == "target").unwrap();
+    let targets: Vec<&str> = records[1..].iter().map(|r| r[col].as_str()).collect();
+    assert!(
+        targets.contains(&"Team;'=HYPERLINK(\"http://evil.example\")"),
+        "{targets:?}"
+    );
+    assert!(targets.contains(&"Ops;' @SUM(A1)"), "{targets:?}");
+}
+
+crate::on_both_backends!(
+    no_piece_of_the_csv_export_is_a_formula_whichever_separator_a_spreadsheet_uses
+);
+
 async fn developers_and_members_get_403_and_see_no_tab(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
@@ -474,7 +522,22 @@ async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {
     let (_, pid) = app.setup_owner().await;
     record_events(&app, &pid, 9, keys, None).await;
     let (code, out) = verify(&app, &pid);
-    assert_eq!((code, out.trim()), (0, "ok: 10 events"));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().next(), Some("ok: 10 events"));
+    // The head, to record elsewhere: the same seq and hash the Audit log tab shows.
+    let head_line = out.lines().nth(1).unwrap().to_owned();
+    let hash = head_line.strip_prefix("chain head: seq 10, hash ").unwrap();
+    assert_eq!(hash.len(), 64, "{head_line}");
+    let owner = app.agent();
+    owner.login(OWNER_EMAIL, crate::helpers::PASSWORD).await;
+    let tab = owner.get(&audit_path(&pid)).await;
+    assert!(
+        tab.body.contains(&format!(
+            "Chain head: <strong>10 events</strong>, last hash <code class=\"hash\">{hash}</code>"
+        )),
+        "{}",
+        tab.body
+    );
 
     // Someone edits an event in SQL: its hash no longer matches.
     let p = project(&pid);
@@ -517,7 +580,7 @@ async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {
     // The newest events deleted: the chain's head still knows where it ended.
     let other = app.other_project("Other").await;
     record_events(&app, &other, 3, keys, None).await;
-    assert_eq!(verify(&app, &other), (0, "ok: 3 events\n".to_owned()));
+    assert_eq!(verify(&app, &other).1.lines().next(), Some("ok: 3 events"));
     let sql = format!("DELETE FROM audit_events WHERE project_id = '{other}' AND seq = 3");
     app.db(move |c| Ok(exec(c, &sql))).await;
     let (code, out) = verify(&app, &other);
@@ -527,6 +590,18 @@ async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {
     let (code, out) = verify(&app, "nope");
     assert_eq!(code, 1);
     assert!(out.contains("no project with id 'nope'"), "{out}");
+
+    // Every project starts with project.created: a chain with no event at all was emptied.
+    let sql = format!("DELETE FROM audit_events WHERE project_id = '{pid}'");
+    app.db(move |c| Ok(exec(c, &sql))).await;
+    let sql = format!(
+        "UPDATE audit_chain_heads SET last_seq = 0, last_hash = '{}' WHERE project_id = '{pid}'",
+        "0".repeat(64)
+    );
+    app.db(move |c| Ok(exec(c, &sql))).await;
+    let (code, out) = verify(&app, &pid);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("broken: the chain is empty"), "{out}");
 }
 
 crate::on_both_backends!(verify_says_ok_then_names_an_altered_event_and_a_gap);
@@ -560,7 +635,7 @@ async fn concurrent_changes_through_two_servers_leave_one_unbroken_chain(app: Te
         .collect();
     seqs.sort();
     assert_eq!(seqs, (1..=21).collect::<Vec<i64>>(), "no gap, no duplicate");
-    assert_eq!(verify(&app, &pid), (0, "ok: 21 events\n".to_owned()));
+    assert_eq!(verify(&app, &pid).1.lines().next(), Some("ok: 21 events"));
 }
 
 crate::on_both_backends!(concurrent_changes_through_two_servers_leave_one_unbroken_chain);
@@ -585,7 +660,7 @@ async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_w
         .contains("created the API key <em>Original name</em>"));
     assert!(!page.body.contains("renamed@example.com</td>"));
     assert!(!page.body.contains("<em>New name</em>"));
-    assert_eq!(verify(&app, &pid), (0, "ok: 2 events\n".to_owned()));
+    assert_eq!(verify(&app, &pid).1.lines().next(), Some("ok: 2 events"));
 }
 
 crate::on_both_backends!(
@@ -623,8 +698,8 @@ async fn events_recorded_before_the_chain_are_chained_at_start_up(app: TestApp) 
     .await;
     let (code, out) = verify(&app, &pid);
     assert_eq!(
-        (code, out.as_str()),
-        (0, "ok: 3 events\n"),
+        (code, out.lines().next()),
+        (0, Some("ok: 3 events")),
         "setup's event and two old ones"
     );
     let p = project(&pid);

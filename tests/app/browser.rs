@@ -408,6 +408,12 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.click("nav.sidebar a[href$='/settings/api-keys']").await;
     b.wait_text("h1", "Settings").await;
     assert!(b.current_url().await.contains("/settings/api-keys"));
+    // The CSP refuses inline styles: htmx, loaded, added none (it would, unconfigured).
+    b.wait_for(
+        "return !!window.htmx && document.querySelectorAll('style').length === 0",
+        json!(true),
+    )
+    .await;
     b.screenshot(&format!("{shots}00-landing")).await;
 
     // Sign out and in again.

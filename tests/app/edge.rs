@@ -485,6 +485,39 @@ async fn repeated_failures_make_the_account_wait_from_any_address_and_replica(ap
     );
 }
 
+/// The CSP allows no inline style, so no template may hold one (a `style` attribute or a
+/// `<style>` element), and htmx is told not to inject its own.
+#[test]
+fn no_template_holds_an_inline_style_and_htmx_injects_none() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                found.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut templates = Vec::new();
+    walk(&root, &mut templates);
+    assert!(templates.len() > 20, "{templates:?}");
+    let inline = regex::Regex::new(r"(?i)(\sstyle\s*=|<style)").unwrap();
+    for path in &templates {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            !inline.is_match(&text),
+            "{} holds an inline style",
+            path.display()
+        );
+    }
+    let base = std::fs::read_to_string(root.join("layouts/base.html")).unwrap();
+    assert!(
+        base.contains(r#"<meta name="htmx-config" content='{"includeIndicatorStyles":false}'>"#)
+    );
+}
+
 async fn security_headers_are_on_every_response_and_data_is_never_cached(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
@@ -512,7 +545,9 @@ async fn security_headers_are_on_every_response_and_data_is_never_cached(app: Te
             Some("DENY"),
             "{what}"
         );
-        assert!(r.header("content-security-policy").is_some(), "{what}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("style-src 'self';"), "{what}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
         assert_eq!(
             r.header("cache-control").as_deref(),
             Some("no-store"),

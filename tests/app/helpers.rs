@@ -167,6 +167,7 @@ pub fn settings_for(url: &str) -> Settings {
         shutdown_drain: Duration::from_secs(0),
         usage_recording: true,
         smtp: None,
+        session_policy: Default::default(),
     }
 }
 

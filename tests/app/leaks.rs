@@ -355,7 +355,38 @@ async fn keys_check_says_what_each_key_in_a_text_is_without_printing_it(app: Tes
     );
 }
 
+async fn keys_check_reads_a_utf16_dump_of_forty_thousand_keys(app: TestApp) {
+    let url = app.db.url().to_owned();
+    let pid = app.other_project("Checked").await;
+    let (_, active) = app.issue_key(&pid, "", Expiry::Never).await;
+    let (revoked_id, revoked) = app.issue_key(&pid, "", Expiry::Never).await;
+    revoke(&app, &pid, &revoked_id).await;
+    // Past SQLite's 32,766 variables a statement, and quadratic time, had either remained.
+    let mut text = String::from("key dump exported by a Windows tool\r\n");
+    for _ in 0..40_000 {
+        text.push_str(ApiKeySecret::generate().expose_secret());
+        text.push_str("\r\n");
+    }
+    text.push_str(&format!("{revoked}\r\nBearer {active}\r\n"));
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dump.txt");
+    std::fs::write(&file, utf16).unwrap();
+
+    let (code, out, err) = run_callem(&url, &["keys", "check", file.to_str().unwrap()], None);
+
+    assert_eq!(code, 1, "an active key was found: {err}");
+    assert!(err.contains("found 40002 keys, 1 of them active"), "{err}");
+    assert_eq!(status_of(&out, &active), "active");
+    assert_eq!(status_of(&out, &revoked), "revoked");
+    assert_eq!(out.lines().count(), 40_003, "a header and each key once");
+}
+
 crate::on_both_backends!(
+    keys_check_reads_a_utf16_dump_of_forty_thousand_keys,
     a_leak_report_revokes_the_active_keys_it_lists_and_reveals_nothing_else,
     expired_keys_are_left_alone_and_keys_of_every_project_are_revoked,
     malformed_leak_reports_get_the_contracts_400_naming_the_problem,

@@ -25,6 +25,7 @@ mod lists;
 mod migrations;
 mod openapi;
 mod scopes;
+mod sessions;
 mod shell;
 mod team;
 mod usage;

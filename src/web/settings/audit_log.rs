@@ -71,6 +71,7 @@ struct AuditLogPage {
     kinds: Vec<(&'static str, &'static str)>,
     actors: Vec<String>,
     results: AuditResults,
+    head: db::audit::ChainHead,
 }
 
 fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
@@ -169,7 +170,7 @@ pub async fn index(
     let (filter, raw, errors) = parse_filter(&req);
     let pid = shell.project_id.clone();
     let valid = errors.is_empty();
-    let (filter, rows, total, actors) = db::run(&state.pool, move |conn| {
+    let (filter, rows, total, actors, head) = db::run(&state.pool, move |conn| {
         let (filter, rows, total) = if valid {
             let total = db::audit::count_matching(conn, &pid, &filter)?;
             let filter = filter.within(total);
@@ -178,7 +179,14 @@ pub async fn index(
         } else {
             (filter, Vec::new(), 0)
         };
-        Ok((filter, rows, total, db::audit::actors(conn, &pid)?))
+        let actors = db::audit::actors(conn, &pid)?;
+        Ok((
+            filter,
+            rows,
+            total,
+            actors,
+            db::audit::chain_head(conn, &pid)?,
+        ))
     })
     .await?;
     let mut results = results(&shell, &filter, errors, &rows, total);
@@ -192,6 +200,7 @@ pub async fn index(
         raw,
         shell,
         results,
+        head,
     })
 }
 
