@@ -1,7 +1,8 @@
 //! The usage recorder: every `/v1` use of a key is counted here, in memory, and a flusher adds
 //! the counts to the database every 10 seconds and at graceful shutdown (additive upserts, so
 //! several replicas' counts add up): per key, UTC hour and outcome, and per key and client
-//! address; the same flush sets "last used", at most one write per key. No request writes.
+//! address (with its allowed requests by kind of operation: what each needed of the key's
+//! scope); the same flush sets "last used", at most one write per key. No request writes.
 //!
 //! Memory is bounded: each key keeps at most 1,000 pending addresses (the least recently seen
 //! go first), and when the pending addresses of all keys reach [`MAX_PENDING_CLIENTS`] the
@@ -15,10 +16,13 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Timelike};
 use tokio::sync::Notify;
 
-use crate::db::key_usage::{self, ClientCount, HourlyCount, LastUse, Written, MAX_CLIENTS_PER_KEY};
+use crate::db::key_usage::{
+    self, AllowedByOperation, ClientCount, HourlyCount, LastUse, Written, MAX_CLIENTS_PER_KEY,
+};
 use crate::db::{self, Pool};
 use crate::domain::client_ip::ClientAddr;
 use crate::domain::ids::KeyId;
+use crate::domain::scope::Need;
 
 /// How often the counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
@@ -60,6 +64,7 @@ struct Client {
     last_seen: NaiveDateTime,
     requests: i64,
     refused: i64,
+    allowed: AllowedByOperation,
 }
 
 #[derive(Debug, Default)]
@@ -119,8 +124,15 @@ impl UsageRecorder {
         self.enabled
     }
 
-    /// Counts one use of `key`.
-    pub fn record(&self, key: &KeyId, outcome: Outcome, client: ClientAddr, now: NaiveDateTime) {
+    /// Counts one use of `key`, for an operation that needs `need` of the key's scope.
+    pub fn record(
+        &self,
+        key: &KeyId,
+        outcome: Outcome,
+        client: ClientAddr,
+        need: Option<Need>,
+        now: NaiveDateTime,
+    ) {
         if !self.enabled {
             return;
         }
@@ -138,10 +150,13 @@ impl UsageRecorder {
             entry.last_use = Some((now, client));
         }
         let refused = i64::from(outcome.is_refused());
+        // Only allowed requests are counted by kind: the edit warnings weigh what would stop.
+        let allowed_need = need.filter(|_| !outcome.is_refused());
         if let Some(c) = entry.clients.get_mut(&client) {
             c.last_seen = now;
             c.requests += 1;
             c.refused += refused;
+            c.allowed.add(allowed_need, 1);
         } else if *clients < 2 * MAX_PENDING_CLIENTS {
             if entry.clients.len() >= MAX_CLIENTS_PER_KEY as usize {
                 // The least recently seen address of this key goes first.
@@ -162,6 +177,11 @@ impl UsageRecorder {
                     last_seen: now,
                     requests: 1,
                     refused,
+                    allowed: {
+                        let mut allowed = AllowedByOperation::default();
+                        allowed.add(allowed_need, 1);
+                        allowed
+                    },
                 },
             );
             *clients += 1;
@@ -198,6 +218,7 @@ impl UsageRecorder {
                     last_seen: c.last_seen,
                     requests: c.requests,
                     refused: c.refused,
+                    allowed_by_operation: c.allowed,
                 });
             }
             if let Some((at, ip)) = k.last_use {
@@ -295,9 +316,10 @@ mod tests {
     fn uses_are_counted_by_hour_outcome_and_address() {
         let r = UsageRecorder::new(true);
         let k = KeyId::generate();
-        r.record(&k, Outcome::Allowed, ip(1), at(10, 5));
-        r.record(&k, Outcome::Allowed, ip(1), at(10, 59));
-        r.record(&k, Outcome::RefusedIp, ip(2), at(11, 0));
+        let [calls_read, calls_delete, ..] = Need::ALL;
+        r.record(&k, Outcome::Allowed, ip(1), Some(calls_read), at(10, 5));
+        r.record(&k, Outcome::Allowed, ip(1), Some(calls_delete), at(10, 59));
+        r.record(&k, Outcome::RefusedIp, ip(2), Some(calls_delete), at(11, 0));
         let mut b = r.take();
         b.hourly.sort_by_key(|h| h.hour);
         let hourly: Vec<_> = b
@@ -327,6 +349,17 @@ mod tests {
             ]
         );
         assert_eq!(
+            b.clients
+                .iter()
+                .map(|c| c.allowed_by_operation.by_need())
+                .collect::<Vec<_>>(),
+            [
+                Need::ALL.map(|n| (n, i64::from(n == calls_read || n == calls_delete))),
+                Need::ALL.map(|n| (n, 0)),
+            ],
+            "allowed requests by kind; a refused one is of no kind"
+        );
+        assert_eq!(
             b.last_uses.len(),
             1,
             "one last use per key, from allowed uses"
@@ -341,7 +374,7 @@ mod tests {
         let k = KeyId::generate();
         for n in 0..5_000u32 {
             let now = at(10, 0) + chrono::Duration::milliseconds(i64::from(n));
-            r.record(&k, Outcome::Allowed, ip(n), now);
+            r.record(&k, Outcome::Allowed, ip(n), None, now);
         }
         let b = r.take();
         let kept: std::collections::BTreeSet<String> =
@@ -359,6 +392,7 @@ mod tests {
                 &many[(n % 200) as usize],
                 Outcome::Allowed,
                 ip(n),
+                None,
                 at(12, 0),
             );
         }
@@ -374,7 +408,7 @@ mod tests {
     #[test]
     fn switched_off_it_counts_nothing() {
         let r = UsageRecorder::new(false);
-        r.record(&KeyId::generate(), Outcome::Allowed, ip(1), at(1, 0));
+        r.record(&KeyId::generate(), Outcome::Allowed, ip(1), None, at(1, 0));
         assert!(r.take().is_empty());
     }
 
@@ -382,9 +416,9 @@ mod tests {
     fn a_failed_flush_keeps_its_counts() {
         let r = UsageRecorder::new(true);
         let k = KeyId::generate();
-        r.record(&k, Outcome::Allowed, ip(1), at(10, 0));
+        r.record(&k, Outcome::Allowed, ip(1), None, at(10, 0));
         let b = r.take();
-        r.record(&k, Outcome::Allowed, ip(1), at(10, 1));
+        r.record(&k, Outcome::Allowed, ip(1), None, at(10, 1));
         r.restore(b);
         let b = r.take();
         assert_eq!(b.hourly.iter().map(|h| h.requests).sum::<i64>(), 2);

@@ -156,7 +156,7 @@ pub fn authenticate(
             Err(AuthFailure::ScopeNotAllowed) => Outcome::RefusedScope,
             Err(_) => Outcome::RefusedRevoked,
         };
-        usage.record(&key.id, outcome, credentials.client, now);
+        usage.record(&key.id, outcome, credentials.client, credentials.need, now);
         let authenticated = matches!(verdict, Ok(_) | Err(AuthFailure::ScopeNotAllowed));
         if let (true, Some(at)) = (authenticated, key.expires_at) {
             let _ = credentials.expiry.0.set(at);
@@ -184,11 +184,7 @@ fn verify(
         AuthFailure::IpNotAllowed
     })?;
     // An unknown client (a trusted proxy that named none) matches no rule.
-    let allowed = match client.ip() {
-        Some(ip) => rules.allows(ip),
-        None => rules.is_unrestricted(),
-    };
-    if !allowed {
+    if !rules.allows_client(client.ip()) {
         return Err(AuthFailure::IpNotAllowed);
     }
     if need.is_some_and(|need| !key.scope.allows(need)) {

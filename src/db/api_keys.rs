@@ -11,7 +11,9 @@ use crate::domain::api_key::{ApiKeyName, ApiKeySecret, KeyHash};
 use crate::domain::expiry::Expiry;
 use crate::domain::ids::{CallId, KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
-use crate::domain::key_change::{detail_json, Changes, KeySettings, Overlap, RollPlan, EXTENSION};
+use crate::domain::key_change::{
+    check_edit, detail_json, Changes, KeySettings, Overlap, RollPlan, EXTENSION,
+};
 use crate::domain::key_status::KeyStatus;
 use crate::domain::scope::Scope;
 
@@ -341,9 +343,11 @@ pub enum KeyChange<T> {
     Done(T),
     /// Nothing to change (an edit that changes nothing).
     Unchanged,
-    /// The key cannot take this change now (revoked; expired or already rolled, for a roll;
-    /// not rolling, for an overlap change): the message says why.
+    /// The key cannot take this change now (a new expiry on a key a roll replaced, for an
+    /// edit; revoked, expired or already rolled, for a roll; not rolling, for an overlap
+    /// change): the message says why.
     Refused(&'static str),
+    /// No such key in the project (for an edit: or it is revoked, and so no longer edited).
     NotFound,
 }
 
@@ -359,7 +363,9 @@ pub fn settings_of(key: &ApiKey) -> KeySettings {
 
 /// Saves an edit of a key that is not revoked, with its `api_key.updated` event (each changed
 /// field before → after), in one transaction. `edit` gets the current settings and returns
-/// the new ones (so "keep the expiry" is decided on the row the transaction read).
+/// the new ones (so "keep the expiry" is decided on the row the transaction read). The key
+/// change rules ([`check_edit`]) are checked on that row: a key a roll replaced is refused a
+/// new expiry, whatever path the edit comes from.
 pub fn update(
     conn: &mut DbConnection,
     project_id: &ProjectId,
@@ -373,11 +379,14 @@ pub fn update(
             return Ok(KeyChange::NotFound);
         };
         if key.revoked_at.is_some() {
-            return Ok(KeyChange::Refused(
-                "This key is revoked: it can no longer be changed.",
-            ));
+            return Ok(KeyChange::NotFound);
         }
-        let after = edit(&settings_of(&key));
+        let before = settings_of(&key);
+        let after = edit(&before);
+        let replaced = key.replaced_by.is_some();
+        if let Err(why) = check_edit(key.status(now), replaced, &before, &after) {
+            return Ok(KeyChange::Refused(why.message()));
+        }
         save(conn, &key, &after, by, now)
     })
 }

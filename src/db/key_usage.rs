@@ -1,5 +1,7 @@
-//! Queries on `key_usage_hourly` and `key_usage_clients`: each server adds the uses it counted
-//! in memory (additive upserts, so every replica's counts add up), and the key page reads them.
+//! Queries on `key_usage_hourly`, `key_usage_clients` and `key_usage_client_days`: each server
+//! adds the uses it counted in memory (additive upserts, so every replica's counts add up), the
+//! key page reads them, and an edit's warnings read the last 7 days per address and per kind of
+//! operation.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -10,6 +12,7 @@ use super::schema::{
 };
 use super::{DbConnection, DbError};
 use crate::domain::ids::KeyId;
+use crate::domain::scope::{Access, Need, Resource};
 
 /// The client addresses kept per key: the least recently seen go first.
 pub const MAX_CLIENTS_PER_KEY: i64 = 1000;
@@ -24,6 +27,49 @@ pub struct HourlyCount {
     pub requests: i64,
 }
 
+/// Allowed requests by the kind of operation they were: what each needed of the key's scope
+/// ([`Need::ALL`]). Requests counted before kinds were (and the rows of that time) are in none
+/// of these: the kind of `allowed − total()` is unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = kc)]
+pub struct AllowedByOperation {
+    pub calls_read: i64,
+    pub calls_delete: i64,
+    pub knowledge_read: i64,
+    pub knowledge_write: i64,
+}
+
+impl AllowedByOperation {
+    fn slot(&mut self, need: Need) -> Option<&mut i64> {
+        match (need.resource, need.access) {
+            (_, Access::None) => None,
+            (Resource::Calls, Access::Read) => Some(&mut self.calls_read),
+            (Resource::Calls, Access::Write) => Some(&mut self.calls_delete),
+            (Resource::Knowledge, Access::Read) => Some(&mut self.knowledge_read),
+            (Resource::Knowledge, Access::Write) => Some(&mut self.knowledge_write),
+        }
+    }
+
+    /// Counts `n` allowed requests of an operation that needed `need` (`None`: an operation
+    /// that needs nothing of the scope, counted in no kind).
+    pub fn add(&mut self, need: Option<Need>, n: i64) {
+        if let Some(slot) = need.and_then(|need| self.slot(need)) {
+            *slot += n;
+        }
+    }
+
+    /// The counts, per need, in [`Need::ALL`]'s order.
+    pub fn by_need(&self) -> [(Need, i64); 4] {
+        let mut counts = *self;
+        Need::ALL.map(|need| (need, counts.slot(need).map_or(0, |n| *n)))
+    }
+
+    /// The requests of a known kind.
+    pub fn total(&self) -> i64 {
+        self.calls_read + self.calls_delete + self.knowledge_read + self.knowledge_write
+    }
+}
+
 /// Requests of a key from one client address.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = kc)]
@@ -34,6 +80,9 @@ pub struct ClientCount {
     pub last_seen: NaiveDateTime,
     pub requests: i64,
     pub refused: i64,
+    /// Of the allowed requests (`requests − refused`), those of each kind of operation.
+    #[diesel(embed)]
+    pub allowed_by_operation: AllowedByOperation,
 }
 
 /// A key's last allowed use, as "last used" shows it.
@@ -96,17 +145,23 @@ pub fn add(
         }
         let mut trimmed: Vec<&KeyId> = Vec::new();
         for c in clients.iter().filter(|c| is_live(&c.key_id)) {
+            let ops = &c.allowed_by_operation;
             diesel::sql_query(
                 "INSERT INTO key_usage_clients \
-                 (key_id, ip, first_seen, last_seen, requests, refused) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 (key_id, ip, first_seen, last_seen, requests, refused, \
+                  calls_read, calls_delete, knowledge_read, knowledge_write) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (key_id, ip) DO UPDATE SET \
                  first_seen = CASE WHEN excluded.first_seen < key_usage_clients.first_seen \
                    THEN excluded.first_seen ELSE key_usage_clients.first_seen END, \
                  last_seen = CASE WHEN excluded.last_seen > key_usage_clients.last_seen \
                    THEN excluded.last_seen ELSE key_usage_clients.last_seen END, \
                  requests = key_usage_clients.requests + excluded.requests, \
-                 refused = key_usage_clients.refused + excluded.refused",
+                 refused = key_usage_clients.refused + excluded.refused, \
+                 calls_read = key_usage_clients.calls_read + excluded.calls_read, \
+                 calls_delete = key_usage_clients.calls_delete + excluded.calls_delete, \
+                 knowledge_read = key_usage_clients.knowledge_read + excluded.knowledge_read, \
+                 knowledge_write = key_usage_clients.knowledge_write + excluded.knowledge_write",
             )
             .bind::<Text, _>(&c.key_id)
             .bind::<Text, _>(&c.ip)
@@ -114,21 +169,37 @@ pub fn add(
             .bind::<Timestamp, _>(c.last_seen)
             .bind::<BigInt, _>(c.requests)
             .bind::<BigInt, _>(c.refused)
+            .bind::<BigInt, _>(ops.calls_read)
+            .bind::<BigInt, _>(ops.calls_delete)
+            .bind::<BigInt, _>(ops.knowledge_read)
+            .bind::<BigInt, _>(ops.knowledge_write)
             .execute(conn)?;
             written.client_upserts += 1;
             let allowed = c.requests - c.refused;
             if allowed > 0 {
                 // The day of the flush's last sighting: a flush spans 10 s, not days.
                 diesel::sql_query(
-                    "INSERT INTO key_usage_client_days (key_id, ip, day, allowed) \
-                     VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (key_id, ip, day) \
-                     DO UPDATE SET allowed = key_usage_client_days.allowed + excluded.allowed",
+                    "INSERT INTO key_usage_client_days \
+                     (key_id, ip, day, allowed, \
+                      calls_read, calls_delete, knowledge_read, knowledge_write) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (key_id, ip, day) DO UPDATE SET \
+                     allowed = key_usage_client_days.allowed + excluded.allowed, \
+                     calls_read = key_usage_client_days.calls_read + excluded.calls_read, \
+                     calls_delete = key_usage_client_days.calls_delete + excluded.calls_delete, \
+                     knowledge_read = \
+                       key_usage_client_days.knowledge_read + excluded.knowledge_read, \
+                     knowledge_write = \
+                       key_usage_client_days.knowledge_write + excluded.knowledge_write",
                 )
                 .bind::<Text, _>(&c.key_id)
                 .bind::<Text, _>(&c.ip)
                 .bind::<Timestamp, _>(start_of_day(c.last_seen))
                 .bind::<BigInt, _>(allowed)
+                .bind::<BigInt, _>(ops.calls_read)
+                .bind::<BigInt, _>(ops.calls_delete)
+                .bind::<BigInt, _>(ops.knowledge_read)
+                .bind::<BigInt, _>(ops.knowledge_write)
                 .execute(conn)?;
             }
             if !trimmed.contains(&&c.key_id) {
@@ -211,6 +282,37 @@ pub fn allowed_by_client_since(
     let mut sums: Vec<(String, i64)> = sums.into_iter().collect();
     sums.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(sums)
+}
+
+/// A key's allowed requests over the UTC days from `since`'s day on (today included), by
+/// kind of operation, and how many of them are of no recorded kind (counted before kinds were).
+pub fn allowed_by_operation_since(
+    conn: &mut DbConnection,
+    key: &KeyId,
+    since: NaiveDateTime,
+) -> QueryResult<(AllowedByOperation, i64)> {
+    let rows: Vec<(i64, i64, i64, i64, i64)> = kd::table
+        .filter(kd::key_id.eq(key))
+        .filter(kd::day.ge(start_of_day(since)))
+        .select((
+            kd::allowed,
+            kd::calls_read,
+            kd::calls_delete,
+            kd::knowledge_read,
+            kd::knowledge_write,
+        ))
+        .load(conn)?;
+    // Summed here: SUM over BIGINT is NUMERIC on PostgreSQL and BIGINT on SQLite.
+    let mut sum = AllowedByOperation::default();
+    let mut allowed = 0;
+    for (all, calls_read, calls_delete, knowledge_read, knowledge_write) in rows {
+        allowed += all;
+        sum.calls_read += calls_read;
+        sum.calls_delete += calls_delete;
+        sum.knowledge_read += knowledge_read;
+        sum.knowledge_write += knowledge_write;
+    }
+    Ok((sum, (allowed - sum.total()).max(0)))
 }
 
 /// A key's hourly counts since `since`, oldest first.

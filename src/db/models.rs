@@ -100,6 +100,18 @@ pub struct ApiKey {
     pub leak_reported_at: Option<NaiveDateTime>,
 }
 
+impl ApiKey {
+    /// Its status at `now`.
+    pub fn status(&self, now: NaiveDateTime) -> crate::domain::key_status::KeyStatus {
+        crate::domain::key_status::KeyStatus::of(
+            self.expires_at,
+            self.revoked_at,
+            self.replaced_by.is_some(),
+            now,
+        )
+    }
+}
+
 /// The columns authentication needs, and no more (read on every API request).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]

@@ -162,6 +162,10 @@ diesel::table! {
         last_seen -> Timestamp,
         requests -> BigInt,
         refused -> BigInt,
+        calls_read -> BigInt,
+        calls_delete -> BigInt,
+        knowledge_read -> BigInt,
+        knowledge_write -> BigInt,
     }
 }
 
@@ -171,6 +175,10 @@ diesel::table! {
         ip -> Text,
         day -> Timestamp,
         allowed -> BigInt,
+        calls_read -> BigInt,
+        calls_delete -> BigInt,
+        knowledge_read -> BigInt,
+        knowledge_write -> BigInt,
     }
 }
 

@@ -41,9 +41,22 @@ impl fmt::Display for ClientAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientAddr::Known(ip) => ip.fmt(f),
-            ClientAddr::Unknown { .. } => f.write_str("unknown"),
+            ClientAddr::Unknown { .. } => f.write_str(UNKNOWN),
         }
     }
+}
+
+/// How the usage tables write a client whose address is unknown (the [`ClientAddr`]'s
+/// `Display`): a trusted proxy that sent no readable client address.
+pub const UNKNOWN: &str = "unknown";
+
+/// A client address as the usage tables recorded it: `Some(None)` for [`UNKNOWN`],
+/// `Some(Some(ip))` for an address, `None` for anything else (nothing else is written).
+pub fn parse_recorded(recorded: &str) -> Option<Option<IpAddr>> {
+    if recorded == UNKNOWN {
+        return Some(None);
+    }
+    recorded.parse::<IpAddr>().ok().map(Some)
 }
 
 /// Resolves the client address from the peer and every `X-Forwarded-For` header line (all
@@ -112,6 +125,19 @@ mod tests {
 
     fn known(s: &str) -> ClientAddr {
         ClientAddr::Known(ip(s))
+    }
+
+    #[test]
+    fn a_recorded_client_reads_back_known_or_unknown() {
+        let unknown = ClientAddr::Unknown {
+            proxy: ip("10.0.0.1"),
+        };
+        assert_eq!(parse_recorded(&unknown.to_string()), Some(None));
+        assert_eq!(
+            parse_recorded(&known("2001:db8::1").to_string()),
+            Some(Some(ip("2001:db8::1")))
+        );
+        assert_eq!(parse_recorded("10.0.0.1:80"), None);
     }
 
     #[test]

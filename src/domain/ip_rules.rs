@@ -171,6 +171,15 @@ impl IpRules {
         self.0.iter().any(|r| r.matches(client))
     }
 
+    /// Whether a client may use the key, its address known or not (`None`: a trusted proxy
+    /// named no client). An unknown client matches no rule: only unrestricted keys allow it.
+    pub fn allows_client(&self, client: Option<IpAddr>) -> bool {
+        match client {
+            Some(ip) => self.allows(ip),
+            None => self.is_unrestricted(),
+        }
+    }
+
     /// The list's "IP restriction" column: `All IPs`, `1 rule`, `3 rules`.
     pub fn summary(&self) -> String {
         match self.0.len() {

@@ -1,14 +1,17 @@
-//! Changing a key after it was made: what an edit changes (before → after, as its audit event
-//! records it), which recently seen clients new IP rules would cut off, and a roll's overlap
-//! (when the old key stops, and when the new one expires).
+//! Changing a key after it was made: what an edit may change (a key replaced by a roll keeps
+//! the expiry its overlap gives it) and changes (before → after, as its audit event records
+//! it), which recently seen clients new IP rules would cut off and which recent operations a
+//! new scope would refuse, and a roll's overlap (when the old key stops, and when the new one
+//! expires).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use chrono::{Duration, NaiveDateTime};
 
+use super::client_ip::{parse_recorded, UNKNOWN};
 use super::ip_rules::IpRules;
-use super::scope::Scope;
+use super::key_status::KeyStatus;
+use super::scope::{Need, Scope};
 use super::Invalid;
 
 /// The days of recorded use an edit's warning looks back over.
@@ -52,6 +55,64 @@ impl KeySettings {
             Some(after.scope.as_str().to_owned()),
         );
         changes
+    }
+}
+
+/// Why an edit cannot be saved as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditRefused {
+    /// A revoked key is no longer changed at all.
+    Revoked,
+    /// Replaced by a roll and still in its overlap: when it stops is changed with Stop now or
+    /// Extend, never with a new expiry (that would make it a second live key).
+    ExpiryInOverlap,
+    /// Replaced by a roll and its overlap has ended: it stays stopped.
+    ExpiryAfterOverlap,
+}
+
+impl EditRefused {
+    /// What the edit form says (next to the Expiration field, for the expiry).
+    pub fn message(self) -> &'static str {
+        match self {
+            EditRefused::Revoked => "This key is revoked: it can no longer be changed.",
+            EditRefused::ExpiryInOverlap => {
+                "This key was replaced by a roll: it stops when the overlap ends. Change when \
+                 with Stop now or Extend on the key's page."
+            }
+            EditRefused::ExpiryAfterOverlap => {
+                "This key was replaced by a roll and its overlap has ended: it cannot be given \
+                 a new expiry. Use the key that replaced it, or create a new key."
+            }
+        }
+    }
+}
+
+/// Whether an edit may give a key a new expiry: not when it is revoked, nor when a roll
+/// replaced it (`replaced`), during the overlap or after. `None`: it may.
+pub fn expiry_locked(status: KeyStatus, replaced: bool) -> Option<EditRefused> {
+    match status {
+        KeyStatus::Revoked => Some(EditRefused::Revoked),
+        _ if !replaced => None,
+        KeyStatus::Rolling(_) => Some(EditRefused::ExpiryInOverlap),
+        _ => Some(EditRefused::ExpiryAfterOverlap),
+    }
+}
+
+/// Whether an edit from `before` to `after` may be saved on a key in `status` that a roll
+/// did (`replaced`) or did not replace: a revoked key takes no change; a replaced one takes
+/// any change but a new expiry (its name, rules and scope stay editable).
+pub fn check_edit(
+    status: KeyStatus,
+    replaced: bool,
+    before: &KeySettings,
+    after: &KeySettings,
+) -> Result<(), EditRefused> {
+    if status == KeyStatus::Revoked {
+        return Err(EditRefused::Revoked);
+    }
+    match expiry_locked(status, replaced) {
+        Some(why) if before.expires_at != after.expires_at => Err(why),
+        _ => Ok(()),
     }
 }
 
@@ -114,17 +175,27 @@ fn value_in_words(field: &str, value: Option<String>) -> String {
 /// the new rules would refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WouldBeRefused {
+    /// The address as recorded, or [`UNKNOWN`] for the clients behind a trusted proxy that
+    /// sent no address (refused by any rule).
     pub ip: String,
     pub allowed_requests: i64,
 }
 
-/// Which of these recently seen clients (address, allowed requests) `rules` would refuse, the
-/// busiest first. Addresses that do not parse (none should) are left out.
+impl WouldBeRefused {
+    /// Whether these are the clients behind a trusted proxy that sent no address.
+    pub fn is_unknown(&self) -> bool {
+        self.ip == UNKNOWN
+    }
+}
+
+/// Which of these recently seen clients (address as recorded, allowed requests) `rules` would
+/// refuse, the busiest first: the clients recorded as [`UNKNOWN`] match no rule, so any rule
+/// refuses them. Anything else that does not parse (nothing else is recorded) is left out.
 pub fn would_be_refused(recent: &[(String, i64)], rules: &IpRules) -> Vec<WouldBeRefused> {
     let mut refused: Vec<WouldBeRefused> = recent
         .iter()
         .filter(|(_, n)| *n > 0)
-        .filter(|(ip, _)| ip.parse::<IpAddr>().is_ok_and(|ip| !rules.allows(ip)))
+        .filter(|(ip, _)| parse_recorded(ip).is_some_and(|client| !rules.allows_client(client)))
         .map(|(ip, n)| WouldBeRefused {
             ip: ip.clone(),
             allowed_requests: *n,
@@ -134,6 +205,33 @@ pub fn would_be_refused(recent: &[(String, i64)], rules: &IpRules) -> Vec<WouldB
         b.allowed_requests
             .cmp(&a.allowed_requests)
             .then_with(|| a.ip.cmp(&b.ip))
+    });
+    refused
+}
+
+/// Recent allowed requests of one kind of operation that a new scope would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedOperations {
+    pub need: Need,
+    pub allowed_requests: i64,
+}
+
+/// Which of the key's recent allowed requests, counted by what each operation needed of the
+/// scope, `scope` would refuse, the busiest kind first. Requests whose kind was not recorded
+/// (counted before kinds were) are not in `used`, so they never warn.
+pub fn operations_refused(used: &[(Need, i64)], scope: Scope) -> Vec<RefusedOperations> {
+    let mut refused: Vec<RefusedOperations> = used
+        .iter()
+        .filter(|(need, n)| *n > 0 && !scope.allows(*need))
+        .map(|(need, n)| RefusedOperations {
+            need: *need,
+            allowed_requests: *n,
+        })
+        .collect();
+    refused.sort_by(|a, b| {
+        b.allowed_requests
+            .cmp(&a.allowed_requests)
+            .then_with(|| a.need.spelling().cmp(b.need.spelling()))
     });
     refused
 }
@@ -307,6 +405,112 @@ mod tests {
         let ips: Vec<&str> = refused.iter().map(|r| r.ip.as_str()).collect();
         assert_eq!(ips, ["203.0.113.9", "2001:db8::1", "198.51.100.1"]);
         assert!(would_be_refused(&recent, &IpRules::parse("").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn clients_behind_a_proxy_that_sent_no_address_are_refused_by_any_rule() {
+        let recent = vec![
+            ("10.0.0.5".to_owned(), 50),
+            (UNKNOWN.to_owned(), 120),
+            ("not an address".to_owned(), 9),
+        ];
+        let refused = would_be_refused(&recent, &IpRules::parse("10.0.0.0/24").unwrap());
+        assert_eq!(
+            refused,
+            [WouldBeRefused {
+                ip: UNKNOWN.to_owned(),
+                allowed_requests: 120
+            }]
+        );
+        assert!(refused[0].is_unknown());
+        for allowing_all in ["", "*"] {
+            let rules = IpRules::parse(allowing_all).unwrap();
+            assert!(
+                would_be_refused(&recent, &rules).is_empty(),
+                "{allowing_all}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replaced_key_keeps_its_expiry_during_and_after_the_overlap_but_takes_a_new_name() {
+        let now = t("2026-12-01 12:00:00");
+        let stops = t("2026-12-02 12:00:00");
+        let before = KeySettings {
+            expires_at: Some(stops),
+            ..settings()
+        };
+        let renamed = KeySettings {
+            name: "CRM (old)".into(),
+            scope: Scope::READ_ONLY,
+            ..before.clone()
+        };
+        let revived = KeySettings {
+            expires_at: None,
+            ..before.clone()
+        };
+        let rolling = KeyStatus::of(Some(stops), None, true, now);
+        let stopped = KeyStatus::of(Some(now - Duration::seconds(1)), None, true, now);
+        assert_eq!(stopped, KeyStatus::Expired);
+        assert_eq!(check_edit(rolling, true, &before, &renamed), Ok(()));
+        assert_eq!(check_edit(stopped, true, &before, &renamed), Ok(()));
+        assert_eq!(
+            check_edit(rolling, true, &before, &revived),
+            Err(EditRefused::ExpiryInOverlap)
+        );
+        assert_eq!(
+            check_edit(stopped, true, &before, &revived),
+            Err(EditRefused::ExpiryAfterOverlap)
+        );
+        assert!(EditRefused::ExpiryAfterOverlap
+            .message()
+            .contains("cannot be given a new expiry"));
+        // A key that expired on its own, never replaced, may be given a new expiry.
+        assert_eq!(check_edit(stopped, false, &before, &revived), Ok(()));
+        assert_eq!(expiry_locked(stopped, false), None);
+        assert_eq!(
+            check_edit(KeyStatus::Revoked, false, &before, &renamed),
+            Err(EditRefused::Revoked)
+        );
+    }
+
+    #[test]
+    fn a_narrower_scope_warns_of_the_recent_operations_it_would_refuse() {
+        use crate::domain::scope::{Access, Resource};
+        let [calls_read, calls_delete, knowledge_read, knowledge_write] = Need::ALL;
+        let used = [
+            (calls_read, 500),
+            (calls_delete, 1204),
+            (knowledge_read, 0),
+            (knowledge_write, 7),
+        ];
+        let refused = operations_refused(&used, Scope::READ_ONLY);
+        assert_eq!(
+            refused,
+            [
+                RefusedOperations {
+                    need: calls_delete,
+                    allowed_requests: 1204
+                },
+                RefusedOperations {
+                    need: knowledge_write,
+                    allowed_requests: 7
+                },
+            ]
+        );
+        let knowledge_only = Scope {
+            calls: Access::None,
+            knowledge: Access::Write,
+        };
+        let refused: Vec<Need> = operations_refused(&used, knowledge_only)
+            .into_iter()
+            .map(|r| r.need)
+            .collect();
+        assert_eq!(refused, [calls_delete, calls_read]);
+        assert!(operations_refused(&used, Scope::FULL).is_empty());
+        // Kinds never used refuse nothing: no warning when only reads were recorded.
+        let reads = [(Need::new(Resource::Calls, Access::Read), 9)];
+        assert!(operations_refused(&reads, Scope::READ_ONLY).is_empty());
     }
 
     #[test]

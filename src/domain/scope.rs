@@ -36,6 +36,34 @@ impl Need {
         Need { resource, access }
     }
 
+    /// Every need a `/v1` operation can have: the kinds of operation usage is counted by.
+    pub const ALL: [Need; 4] = [
+        Need::new(Resource::Calls, Access::Read),
+        Need::new(Resource::Calls, Access::Write),
+        Need::new(Resource::Knowledge, Access::Read),
+        Need::new(Resource::Knowledge, Access::Write),
+    ];
+
+    /// As `--scope` spells the level that meets it: `calls:read`, `calls:delete`,
+    /// `knowledge:read`, `knowledge:write` (`None` access is no need: `calls:none`).
+    pub fn spelling(self) -> &'static str {
+        use Access::{None as N, Read as R, Write as W};
+        match (self.resource, self.access) {
+            (Resource::Calls, N) => "calls:none",
+            (Resource::Calls, R) => "calls:read",
+            (Resource::Calls, W) => "calls:delete",
+            (Resource::Knowledge, N) => "knowledge:none",
+            (Resource::Knowledge, R) => "knowledge:read",
+            (Resource::Knowledge, W) => "knowledge:write",
+        }
+    }
+
+    /// The kind of request, in words: `calls read`, `calls delete`, `knowledge read`,
+    /// `knowledge write` (create and delete).
+    pub fn kind_label(self) -> String {
+        self.spelling().replace(':', " ")
+    }
+
     /// Which keys may make a request that needs this, as the OpenAPI document says it:
     /// `Needs calls read access: a key with Full access, Read only, or Custom with Calls: Read
     /// or Read and delete.`
@@ -343,6 +371,18 @@ mod tests {
         ] {
             assert!(bad.parse::<Scope>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn each_kind_of_operation_is_spelled_as_the_scope_that_allows_it() {
+        for need in Need::ALL {
+            let alone: Scope = need.spelling().parse().unwrap();
+            assert!(alone.allows(need), "{}", need.spelling());
+        }
+        assert_eq!(
+            Need::new(Resource::Calls, Access::Write).kind_label(),
+            "calls delete"
+        );
     }
 
     #[test]

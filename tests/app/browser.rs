@@ -725,6 +725,7 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
             last_seen: now - chrono::Duration::minutes(seen),
             requests,
             refused,
+            allowed_by_operation: Default::default(),
         };
         let clients = [
             client("10.0.0.12", 3, 7_900, 0),

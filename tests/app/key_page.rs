@@ -38,6 +38,7 @@ fn client(
         last_seen,
         requests,
         refused,
+        allowed_by_operation: Default::default(),
     }
 }
 

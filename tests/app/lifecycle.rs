@@ -1,6 +1,7 @@
 //! Changing a key without breaking its clients, over HTTP on both backends: edit (with the
-//! "would be refused" warning and its second step), roll with each overlap, Stop now and
-//! Extend, and `callem keys roll`.
+//! "would be refused" warnings — addresses, clients with no address, kinds of operation — and
+//! their second step; a replaced key's expiry stays the roll's), roll with each overlap, Stop
+//! now and Extend, and `callem keys roll`.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -763,6 +764,340 @@ async fn a_rolled_key_is_shown_once_and_stored_or_printed_nowhere(app: TestApp) 
     );
 }
 
+/// The row of the keys list for `kid`.
+fn list_row<'a>(page: &'a str, kid: &str) -> &'a str {
+    let start = page
+        .find(&format!(r#"<tr id="key-{kid}""#))
+        .unwrap_or_else(|| panic!("no row for {kid}: {page}"));
+    let end = page[start..].find("</tr>").unwrap() + start;
+    &page[start..end]
+}
+
+async fn a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap_but_can_be_renamed(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (old_id, old) =
+        dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
+    let r = owner
+        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "24h")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // During the overlap: Stop now and Extend decide when it stops, not a new expiry.
+    let modal = owner
+        .get_htmx(&format!("{}?from=page", edit_path(&pid, &old_id)))
+        .await;
+    assert!(modal.body.contains(r#"data-testid="expiry-locked""#));
+    assert!(
+        !modal.body.contains(r#"id="key-expires""#),
+        "no expiry choices"
+    );
+    assert!(modal.body.contains("Stop now or Extend"), "{}", modal.body);
+    let rolling_until = stored(&app, &pid, &old_id).await.expires_at;
+    let r = owner
+        .post_htmx(
+            &edit_path(&pid, &old_id),
+            &edit_form(&[("expires", "never")]),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(r#"id="key-expires-error""#), "{}", r.body);
+    assert_eq!(stored(&app, &pid, &old_id).await.expires_at, rolling_until);
+
+    let r = owner
+        .post_htmx(&format!("{}/stop", key_path(&pid, &old_id)), &[])
+        .await;
+    assert!(r.header("x-callem-toast").unwrap().contains("stopped"));
+    let stopped_at = stored(&app, &pid, &old_id).await.expires_at;
+    assert_eq!(
+        api_error(&app.list_calls(&old, "").await),
+        (401, "API key has expired".to_owned())
+    );
+
+    // After Stop now: the modal offers no expiry and says why.
+    let modal = owner.get_htmx(&edit_path(&pid, &old_id)).await;
+    assert!(modal.body.contains(r#"data-testid="expiry-locked""#));
+    assert!(
+        !modal.body.contains(r#"id="key-expires""#),
+        "no expiry choices"
+    );
+    assert!(
+        modal.body.contains("its overlap has ended"),
+        "{}",
+        modal.body
+    );
+    assert!(modal.body.contains(r#"name="expires" value="keep""#));
+
+    // Every expiry choice is refused next to the Expiration field; nothing is saved.
+    for choice in [
+        &[("expires", "never")][..],
+        &[("expires", "30d")],
+        &[("expires", "custom"), ("expires_on", "2099-01-01")],
+    ] {
+        let r = owner
+            .post_htmx(&edit_path(&pid, &old_id), &edit_form(choice))
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains(
+                r#"<p class="field-error" id="key-expires-error">This key was replaced by a roll and its overlap has ended: it cannot be given a new expiry."#
+            ),
+            "{choice:?}: {}",
+            r.body
+        );
+        assert_eq!(stored(&app, &pid, &old_id).await.expires_at, stopped_at);
+        assert_eq!(
+            api_error(&app.list_calls(&old, "").await),
+            (401, "API key has expired".to_owned()),
+            "{choice:?}"
+        );
+    }
+    let list = owner.get(&keys_path(&pid)).await.body;
+    let row = list_row(&list, &old_id);
+    assert!(row.contains(">Expired<"), "{row}");
+    assert!(!row.contains("Rolling"), "{row}");
+
+    // Any other path to the same write meets the same rule.
+    let (p, k) = (project(&pid), KeyId::parse(&old_id).unwrap());
+    let refused = app
+        .db(move |c| {
+            let by = db::api_keys::ChangedBy {
+                user: None,
+                ip: None,
+            };
+            Ok(
+                match db::api_keys::update(c, &p, &k, by, callem::time::now(), |s| {
+                    callem::domain::key_change::KeySettings {
+                        expires_at: None,
+                        ..s.clone()
+                    }
+                })? {
+                    db::api_keys::KeyChange::Refused(why) => Some(why),
+                    _ => None,
+                },
+            )
+        })
+        .await;
+    assert!(refused.is_some_and(|why| why.contains("cannot be given a new expiry")));
+    assert_eq!(stored(&app, &pid, &old_id).await.expires_at, stopped_at);
+
+    // Renaming stays possible, and brings nothing back.
+    let r = owner
+        .post_htmx(
+            &edit_path(&pid, &old_id),
+            &edit_form(&[("name", "CRM (replaced)")]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("x-callem-toast").unwrap().contains("Name"),
+        "{r:?}"
+    );
+    let k = stored(&app, &pid, &old_id).await;
+    assert_eq!(
+        (k.name.as_str(), k.expires_at),
+        ("CRM (replaced)", stopped_at)
+    );
+    assert_eq!(app.list_calls(&old, "").await.status, 401);
+    let list = owner.get(&keys_path(&pid)).await.body;
+    assert!(list_row(&list, &old_id).contains(">Expired<"));
+}
+
+/// A request to `/v1/calls` through the trusted proxy at 127.0.0.1 with no client address.
+async fn list_calls_with_no_address(base: &str, key: &str) -> u16 {
+    Agent::new(base)
+        .send(
+            "GET",
+            "/v1/calls",
+            &[("authorization", format!("Bearer {key}"))],
+            None,
+        )
+        .await
+        .status
+}
+
+async fn clients_behind_a_proxy_that_sent_no_address_are_in_the_warning_and_its_acknowledgement(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (kid, key) =
+        dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
+    let (proxied, usage) = app
+        .replica_configured(|s| {
+            s.trusted_proxies = callem::config::parse_trusted_proxies("127.0.0.1/32").unwrap()
+        })
+        .await;
+    for _ in 0..3 {
+        assert_eq!(list_calls_with_no_address(&proxied, &key).await, 200);
+    }
+    assert_eq!(list_calls_from(&proxied, &key, "10.0.0.5").await, 200);
+    usage.flush(&app.pool).await.unwrap();
+
+    let ask = edit_form(&[("allowed_ips", "10.0.0.0/24")]);
+    let r = owner.post_htmx(&edit_path(&pid, &kid), &ask).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(warned(&r.body), ["unknown"], "{}", r.body);
+    assert!(
+        r.body.contains(
+            "clients behind the proxy that sent no address — 3 requests in the last 7 days"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(r#"name="acknowledged" value="unknown""#));
+    assert_eq!(
+        stored(&app, &pid, &kid).await.allowed_ips,
+        "",
+        "nothing saved"
+    );
+
+    // An acknowledgement that leaves them out does not cover them.
+    let mut partly = ask.clone();
+    partly.push(("acknowledged", "10.0.0.5"));
+    let r = owner.post_htmx(&edit_path(&pid, &kid), &partly).await;
+    assert_eq!(warned(&r.body), ["unknown"]);
+    assert_eq!(stored(&app, &pid, &kid).await.allowed_ips, "");
+
+    let mut anyway = ask.clone();
+    anyway.push(("acknowledged", "unknown"));
+    let r = owner.post_htmx(&edit_path(&pid, &kid), &anyway).await;
+    assert!(warned(&r.body).is_empty(), "{}", r.body);
+    assert_eq!(stored(&app, &pid, &kid).await.allowed_ips, "10.0.0.0/24");
+    assert_eq!(list_calls_with_no_address(&proxied, &key).await, 403);
+    assert_eq!(list_calls_from(&proxied, &key, "10.0.0.5").await, 200);
+    let page = owner.get(&key_path(&pid, &kid)).await.body;
+    assert!(
+        page.contains("<code>unknown</code> <span class=\"badge badge-danger\""),
+        "the key page marks them refused by the rules too: {page}"
+    );
+}
+
+/// The kinds of operation the edit modal's access warning lists.
+fn kinds_warned(body: &str) -> Vec<String> {
+    let re = regex_lite::Regex::new(r#"<li data-need="([^"]+)">"#).unwrap();
+    re.captures_iter(body).map(|c| c[1].to_owned()).collect()
+}
+
+async fn a_narrower_access_warns_of_the_operations_of_the_last_7_days_it_would_refuse(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (kid, key) =
+        dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
+    for _ in 0..3 {
+        assert_eq!(app.list_calls(&key, "").await.status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(app.delete_call(&key, "call_missing").await.status, 404);
+    }
+    let missing_knowledge = "000000000000000000000000";
+    assert_eq!(
+        app.delete_knowledge(&key, missing_knowledge).await.status,
+        404
+    );
+    app.flush_usage().await;
+
+    let read_only = edit_form(&[("access", "read")]);
+    let r = owner.post_htmx(&edit_path(&pid, &kid), &read_only).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        kinds_warned(&r.body),
+        ["calls:delete", "knowledge:write"],
+        "{}",
+        r.body
+    );
+    assert!(r
+        .body
+        .contains("2 calls delete requests in the last 7 days would be refused"));
+    assert!(r
+        .body
+        .contains("1 knowledge write request in the last 7 days would be refused"));
+    assert!(r.body.contains("Save anyway"));
+    assert!(warned(&r.body).is_empty(), "no address is cut off");
+    assert_eq!(stored(&app, &pid, &kid).await.scope.as_str(), "full");
+
+    // "Save anyway" covers the kinds it was shown: a scope that also refuses reads warns again.
+    let mut knowledge_only = edit_form(&[
+        ("access", "custom"),
+        ("calls_access", "none"),
+        ("knowledge_access", "write"),
+    ]);
+    knowledge_only.push(("acknowledged", "calls:delete,knowledge:write"));
+    let r = owner
+        .post_htmx(&edit_path(&pid, &kid), &knowledge_only)
+        .await;
+    assert_eq!(kinds_warned(&r.body), ["calls:read", "calls:delete"]);
+    assert!(r
+        .body
+        .contains("3 calls read requests in the last 7 days would be refused"));
+    assert_eq!(stored(&app, &pid, &kid).await.scope.as_str(), "full");
+
+    let mut anyway = read_only.clone();
+    anyway.push(("acknowledged", "calls:delete,knowledge:write"));
+    let r = owner.post_htmx(&edit_path(&pid, &kid), &anyway).await;
+    assert_eq!(r.status, 200);
+    assert!(kinds_warned(&r.body).is_empty(), "{}", r.body);
+    assert_eq!(stored(&app, &pid, &kid).await.scope.as_str(), "read");
+    assert_eq!(app.delete_call(&key, "call_missing").await.status, 403);
+    assert_eq!(app.list_calls(&key, "").await.status, 200);
+
+    // Only allowed requests count by kind: the refused delete is of none.
+    app.flush_usage().await;
+    let k = KeyId::parse(&kid).unwrap();
+    let (by_kind, unknown) = app
+        .db(move |c| {
+            let since = callem::time::now() - Duration::days(6);
+            Ok(db::key_usage::allowed_by_operation_since(c, &k, since)?)
+        })
+        .await;
+    let [calls_read, calls_delete, knowledge_read, knowledge_write] = by_kind.by_need();
+    assert_eq!(
+        [
+            calls_read.1,
+            calls_delete.1,
+            knowledge_read.1,
+            knowledge_write.1,
+            unknown
+        ],
+        [4, 2, 0, 1, 0]
+    );
+}
+
+async fn usage_counted_before_operation_kinds_were_never_warns_of_a_narrower_access(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (kid, _) =
+        dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
+    // A row as the flush wrote it before kinds were counted: allowed requests, no kind.
+    let k = kid.clone();
+    app.db(move |c| {
+        use callem::db::schema::key_usage_client_days as d;
+        let today = callem::time::now().date().and_hms_opt(0, 0, 0).unwrap();
+        diesel::insert_into(d::table)
+            .values((
+                d::key_id.eq(&k),
+                d::ip.eq("203.0.113.9"),
+                d::day.eq(today - Duration::days(1)),
+                d::allowed.eq(1_204),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+
+    let r = owner
+        .post_htmx(&edit_path(&pid, &kid), &edit_form(&[("access", "read")]))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(kinds_warned(&r.body).is_empty(), "{}", r.body);
+    assert!(!r.body.contains("Save anyway"));
+    assert_eq!(stored(&app, &pid, &kid).await.scope.as_str(), "read");
+}
+
 crate::on_both_backends!(
     an_edit_applies_to_the_very_next_request_on_every_server,
     the_warning_lists_exactly_the_clients_that_would_be_refused_and_needs_a_second_step,
@@ -771,7 +1106,11 @@ crate::on_both_backends!(
     a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins,
     an_expired_revoked_or_already_rolled_key_cannot_be_rolled,
     stop_now_and_extend_answer_is_it_safe_to_stop,
-    a_rolled_key_is_shown_once_and_stored_or_printed_nowhere
+    a_rolled_key_is_shown_once_and_stored_or_printed_nowhere,
+    a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap_but_can_be_renamed,
+    clients_behind_a_proxy_that_sent_no_address_are_in_the_warning_and_its_acknowledgement,
+    a_narrower_access_warns_of_the_operations_of_the_last_7_days_it_would_refuse,
+    usage_counted_before_operation_kinds_were_never_warns_of_a_narrower_access
 );
 
 /// The server's own log (a real `callem serve`, at debug level) never holds a rolled key.

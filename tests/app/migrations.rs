@@ -237,6 +237,10 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 key_usage_clients::last_seen::NAME,
                 key_usage_clients::requests::NAME,
                 key_usage_clients::refused::NAME,
+                key_usage_clients::calls_read::NAME,
+                key_usage_clients::calls_delete::NAME,
+                key_usage_clients::knowledge_read::NAME,
+                key_usage_clients::knowledge_write::NAME,
             ],
         ),
         (
@@ -246,6 +250,10 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 key_usage_client_days::ip::NAME,
                 key_usage_client_days::day::NAME,
                 key_usage_client_days::allowed::NAME,
+                key_usage_client_days::calls_read::NAME,
+                key_usage_client_days::calls_delete::NAME,
+                key_usage_client_days::knowledge_read::NAME,
+                key_usage_client_days::knowledge_write::NAME,
             ],
         ),
         (

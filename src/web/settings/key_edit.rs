@@ -1,6 +1,8 @@
 //! Edit a key (name, allowed IPs, expiry, access) from its page or the list's row menu, with
-//! the create modal's validation, and a warning — before new IP rules are saved — listing the
-//! clients of the last 7 days that the rules would refuse; saving them needs "Save anyway".
+//! the create modal's validation, and warnings — before new IP rules or a new access are saved
+//! — listing the clients of the last 7 days that the rules would refuse and the kinds of
+//! operation of the last 7 days that the access would refuse; saving them needs "Save anyway".
+//! A key a roll replaced offers no expiry choice: its overlap decides when it stops.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -15,17 +17,38 @@ use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
-use crate::domain::key_change::{self, KeySettings, WouldBeRefused, WARN_LOOKBACK_DAYS};
+use crate::domain::key_change::{
+    self, KeySettings, RefusedOperations, WouldBeRefused, WARN_LOOKBACK_DAYS,
+};
 use crate::domain::scope::Scope;
 use crate::domain::usage_chart::thousands;
+use crate::domain::Invalid;
 use crate::state::AppState;
 use crate::time;
 
 /// A client the new rules would refuse, as the warning shows it.
 pub struct RefusedRow {
+    /// The address, or `unknown` (what "Save anyway" acknowledges).
     pub ip: String,
+    /// The clients behind a trusted proxy that sent no address: shown in words, not as `ip`.
+    pub unknown: bool,
     /// `1,204 requests in the last 7 days`.
     pub requests: String,
+}
+
+/// A kind of operation the new access would refuse, as the warning shows it.
+pub struct RefusedKindRow {
+    /// `calls:delete` (what "Save anyway" acknowledges).
+    pub need: &'static str,
+    /// `1,204 calls delete requests in the last 7 days would be refused`.
+    pub text: String,
+}
+
+/// The Expiration field of a key whose expiry an edit may not change: when it stops, and why.
+pub struct LockedExpiry {
+    /// `Dec 2, 2026, 12:00:00 UTC`, or `no expiration`.
+    pub current: String,
+    pub why: &'static str,
 }
 
 #[derive(Template, Default)]
@@ -47,16 +70,29 @@ struct EditModal {
     allowed_ips_error: Option<String>,
     expires_error: Option<String>,
     access_error: Option<String>,
+    /// A key a roll replaced: no expiry choice, and why.
+    locked_expiry: Option<LockedExpiry>,
     refused: Vec<RefusedRow>,
-    /// The refused addresses the admin is shown, comma-separated: "Save anyway" accepts
-    /// cutting off these and no others.
+    refused_kinds: Vec<RefusedKindRow>,
+    /// The refused addresses and kinds of operation the admin is shown, comma-separated:
+    /// "Save anyway" accepts cutting off these and no others.
     acknowledged: String,
 }
 
 impl EditModal {
     fn for_key(key: &ApiKey, action: String) -> Self {
         let (access, calls, knowledge) = key.scope.form_values();
+        let locked_expiry =
+            key_change::expiry_locked(key.status(time::now()), key.replaced_by.is_some()).map(
+                |why| LockedExpiry {
+                    current: key
+                        .expires_at
+                        .map_or_else(|| "no expiration".to_owned(), time::full_label),
+                    why: why.message(),
+                },
+            );
         EditModal {
+            locked_expiry,
             action,
             prefix: masked_prefix(&key.prefix),
             name: key.name.clone(),
@@ -76,6 +112,10 @@ impl EditModal {
 
     fn presets(&self) -> &'static [(&'static str, &'static str)] {
         &expiry::PRESETS
+    }
+
+    fn warns(&self) -> bool {
+        !self.refused.is_empty() || !self.refused_kinds.is_empty()
     }
 }
 
@@ -116,7 +156,7 @@ enum NewExpiry {
 }
 
 /// POST an edit: saved (the list or the page again, with a toast), the modal again with the
-/// errors, or the modal with the "would be refused" warning and its "Save anyway".
+/// errors, or the modal with the "would be refused" warnings and their "Save anyway".
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -139,9 +179,11 @@ pub async fn update(
     let today = time::now().date();
     let name = ApiKeyName::parse(&form.name);
     let rules = IpRules::parse(&form.allowed_ips);
-    let exp = match form.expires.trim() {
-        "keep" => Ok(NewExpiry::Keep),
-        choice => Expiry::from_form(choice, &form.expires_on, today).map(NewExpiry::Set),
+    let locked = key_change::expiry_locked(key.status(time::now()), key.replaced_by.is_some());
+    let exp = match (form.expires.trim(), locked) {
+        ("keep", _) => Ok(NewExpiry::Keep),
+        (_, Some(why)) => Err(Invalid::new(why.message())),
+        (choice, None) => Expiry::from_form(choice, &form.expires_on, today).map(NewExpiry::Set),
     };
     let scope = Scope::from_form(&form.access, &form.calls_access, &form.knowledge_access);
     let modal = |key: &ApiKey| EditModal {
@@ -169,37 +211,28 @@ pub async fn update(
     };
 
     let allowed_ips = rules.to_storage();
-    if allowed_ips != key.allowed_ips {
-        let refused = refused_by(&state, &kid, &rules).await?;
-        let acknowledged: Vec<&str> = acknowledged
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .collect();
-        if refused
-            .iter()
-            .any(|r| !acknowledged.contains(&r.ip.as_str()))
-        {
-            return htmx::html(&EditModal {
-                acknowledged: refused
-                    .iter()
-                    .map(|r| r.ip.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                refused: refused
-                    .into_iter()
-                    .map(|r| RefusedRow {
-                        requests: format!(
-                            "{} request{} in the last {WARN_LOOKBACK_DAYS} days",
-                            thousands(r.allowed_requests),
-                            if r.allowed_requests == 1 { "" } else { "s" }
-                        ),
-                        ip: r.ip,
-                    })
-                    .collect(),
-                ..modal(&key)
-            });
-        }
+    let warnings = warnings(
+        &state,
+        &key,
+        (allowed_ips != key.allowed_ips).then_some(&rules),
+        scope,
+    )
+    .await?;
+    let acknowledged: Vec<&str> = acknowledged
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    if warnings
+        .tokens()
+        .any(|shown| !acknowledged.contains(&shown))
+    {
+        return htmx::html(&EditModal {
+            acknowledged: warnings.tokens().collect::<Vec<_>>().join(","),
+            refused: warnings.clients.iter().map(refused_row).collect(),
+            refused_kinds: warnings.operations.iter().map(refused_kind_row).collect(),
+            ..modal(&key)
+        });
     }
 
     let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
@@ -215,7 +248,17 @@ pub async fn update(
     })
     .await?;
     let toast = match outcome {
-        KeyChange::NotFound | KeyChange::Refused(_) => return Err(WebError::NotFound),
+        KeyChange::NotFound => return Err(WebError::NotFound),
+        // Rolled between the form's check and the save: the rules refused the new expiry.
+        KeyChange::Refused(why) => {
+            let key = shell
+                .find(&state, kid.clone(), db::api_keys::find_in_project)
+                .await?;
+            return htmx::html(&EditModal {
+                expires_error: Some(why.to_owned()),
+                ..modal(&key)
+            });
+        }
         KeyChange::Unchanged => "Nothing changed.".to_owned(),
         KeyChange::Done(changes) => {
             tracing::info!(key_id = %kid, fields = changes.len(), "API key updated");
@@ -241,17 +284,86 @@ pub async fn update(
     ))
 }
 
-/// The clients of the last 7 days with allowed requests that `rules` would refuse.
-async fn refused_by(
+/// What an edit would cut off, from the key's last 7 days of allowed requests.
+struct Warnings {
+    /// The clients the new IP rules would refuse.
+    clients: Vec<WouldBeRefused>,
+    /// The kinds of operation the new access would refuse.
+    operations: Vec<RefusedOperations>,
+}
+
+impl Warnings {
+    /// What the admin is shown, as "Save anyway" acknowledges it: addresses (or `unknown`)
+    /// and kinds of operation (`calls:delete`).
+    fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.clients
+            .iter()
+            .map(|c| c.ip.as_str())
+            .chain(self.operations.iter().map(|o| o.need.spelling()))
+    }
+}
+
+/// The recent use that `new_rules` (when the rules change) and `new_scope` would refuse; no
+/// query when neither changes anything.
+async fn warnings(
     state: &AppState,
-    kid: &KeyId,
-    rules: &IpRules,
-) -> Result<Vec<WouldBeRefused>, WebError> {
+    key: &ApiKey,
+    new_rules: Option<&IpRules>,
+    new_scope: Scope,
+) -> Result<Warnings, WebError> {
+    let scope_changed = new_scope != key.scope;
+    if new_rules.is_none() && !scope_changed {
+        return Ok(Warnings {
+            clients: Vec::new(),
+            operations: Vec::new(),
+        });
+    }
     let since = time::now() - chrono::Days::new(WARN_LOOKBACK_DAYS - 1);
-    let kid = kid.clone();
-    let recent = db::run(&state.pool, move |conn| {
-        Ok(db::key_usage::allowed_by_client_since(conn, &kid, since)?)
+    let kid = key.id.clone();
+    let (by_client, (by_operation, _unknown_kind)) = db::run(&state.pool, move |conn| {
+        Ok((
+            db::key_usage::allowed_by_client_since(conn, &kid, since)?,
+            db::key_usage::allowed_by_operation_since(conn, &kid, since)?,
+        ))
     })
     .await?;
-    Ok(key_change::would_be_refused(&recent, rules))
+    Ok(Warnings {
+        clients: new_rules
+            .map(|rules| key_change::would_be_refused(&by_client, rules))
+            .unwrap_or_default(),
+        operations: if scope_changed {
+            key_change::operations_refused(&by_operation.by_need(), new_scope)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// `1,204 requests`, `1 request`.
+fn requests(n: i64) -> String {
+    format!("{} request{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+fn refused_row(r: &WouldBeRefused) -> RefusedRow {
+    RefusedRow {
+        ip: r.ip.clone(),
+        unknown: r.is_unknown(),
+        requests: format!(
+            "{} in the last {WARN_LOOKBACK_DAYS} days",
+            requests(r.allowed_requests)
+        ),
+    }
+}
+
+fn refused_kind_row(r: &RefusedOperations) -> RefusedKindRow {
+    let n = r.allowed_requests;
+    RefusedKindRow {
+        need: r.need.spelling(),
+        text: format!(
+            "{} {} request{} in the last {WARN_LOOKBACK_DAYS} days would be refused",
+            thousands(n),
+            r.need.kind_label(),
+            if n == 1 { "" } else { "s" }
+        ),
+    }
 }

@@ -2,8 +2,8 @@
 //! the client addresses it is used from, and its history. Every member sees it; Owners and
 //! Admins also see its actions.
 
+use crate::domain::client_ip::parse_recorded;
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -306,10 +306,8 @@ pub async fn usage(
 }
 
 fn client_row(c: &ClientCount, rules: &IpRules, now: NaiveDateTime) -> ClientRow {
-    let refused_by_rules =
-        c.ip.parse::<IpAddr>()
-            .map(|ip| !rules.allows(ip))
-            .unwrap_or(false);
+    // A client recorded as unknown (a trusted proxy sent no address) matches no rule.
+    let refused_by_rules = parse_recorded(&c.ip).is_some_and(|client| !rules.allows_client(client));
     ClientRow {
         ip: c.ip.clone(),
         first_seen: (
