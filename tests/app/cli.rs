@@ -223,7 +223,7 @@ async fn names_with_control_or_direction_characters_are_refused_by_the_commands(
             "--role",
             "member",
         ],
-        Some("a piped password\n"),
+        None,
     );
     assert_ne!(code, 0);
     assert!(err.contains("--email: Enter an email address"), "{err}");
