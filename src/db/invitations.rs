@@ -266,7 +266,15 @@ pub fn revoke(
             return Ok(false);
         };
         team::may_revoke_invitation(actor, role)?;
-        Ok(revoke_one(conn, project_id, id, Actor::User(by), ip, None, now)?)
+        Ok(revoke_one(
+            conn,
+            project_id,
+            id,
+            Actor::User(by),
+            ip,
+            None,
+            now,
+        )?)
     })
 }
 
@@ -485,9 +493,7 @@ pub fn accept(
                 id
             }
         };
-        if let Some(role) =
-            super::memberships::role_of(conn, &user_id, &invitation.project_id)?
-        {
+        if let Some(role) = super::memberships::role_of(conn, &user_id, &invitation.project_id)? {
             // A member already (added another way meanwhile): the role they have stays, and
             // nothing joined.
             return Ok(Some(Accepted::AlreadyMember(user_id, role)));

@@ -231,7 +231,10 @@ mod tests {
     #[test]
     fn an_unverified_account_is_adopted_only_with_a_new_password() {
         assert_eq!(ExistingAccount::decide(true, false), ExistingAccount::Add);
-        assert_eq!(ExistingAccount::decide(false, false), ExistingAccount::Refuse);
+        assert_eq!(
+            ExistingAccount::decide(false, false),
+            ExistingAccount::Refuse
+        );
         assert_eq!(
             ExistingAccount::decide(false, true),
             ExistingAccount::ResetPasswordAndAdd

@@ -89,7 +89,15 @@ mod tests {
     #[test]
     fn plain_lines_refuse_control_line_break_and_direction_characters() {
         assert_eq!(plain_line("Acme Corp — EU", "Name"), Ok("Acme Corp — EU"));
-        for bad in ["a\0b", "a\nb", "a\rb", "a\tb", "a\u{1b}[31m", "a\u{85}b", "a\u{2028}b"] {
+        for bad in [
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "a\tb",
+            "a\u{1b}[31m",
+            "a\u{85}b",
+            "a\u{2028}b",
+        ] {
             assert_eq!(
                 plain_line(bad, "Name").unwrap_err().0,
                 "Name must not contain line breaks or control characters.",

@@ -20,7 +20,9 @@ pub enum Refusal {
     #[error("Make someone else Owner first.")]
     LastOwner,
     /// An Admin revoking or replacing a pending invitation to the Owner role.
-    #[error("This address has a pending invitation as Owner: only an Owner can revoke or replace it.")]
+    #[error(
+        "This address has a pending invitation as Owner: only an Owner can revoke or replace it."
+    )]
     OwnerInvitation,
 }
 

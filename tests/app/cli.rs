@@ -202,7 +202,11 @@ async fn names_with_control_or_direction_characters_are_refused_by_the_commands(
         err.contains("--name: Project name must not contain line breaks or control characters."),
         "{err}"
     );
-    let (code, _, err) = callem(&url, &["project", "create", "--name", "Acme \u{202E}"], None);
+    let (code, _, err) = callem(
+        &url,
+        &["project", "create", "--name", "Acme \u{202E}"],
+        None,
+    );
     assert_ne!(code, 0);
     assert!(
         err.contains("--name: Project name must not contain text-direction control characters."),

@@ -697,7 +697,9 @@ async fn pending_id(app: &TestApp, project_id: &str, email: &str) -> String {
 async fn a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
-    let mallory = app.user_with_role(&pid, "mallory@example.com", "admin").await;
+    let mallory = app
+        .user_with_role(&pid, "mallory@example.com", "admin")
+        .await;
     // About to be removed, Mallory invites an address she controls, as Admin.
     let back_door = invited(&mallory, &pid, "mallory.alt@example.com", "admin").await;
     let other = invited(&mallory, &pid, "someone@example.com", "member").await;
@@ -713,7 +715,10 @@ async fn a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work
         .await;
 
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(!r.body.contains("mallory.alt@example.com"), "no longer pending");
+    assert!(
+        !r.body.contains("mallory.alt@example.com"),
+        "no longer pending"
+    );
     for path in [&back_door, &other] {
         let visitor = app.agent();
         // A session with a CSRF token, as a browser that opened the link before has.
@@ -755,7 +760,9 @@ async fn a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work
 
 async fn a_demoted_inviters_invitations_above_their_new_role_are_revoked(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
-    let second = app.user_with_role(&pid, "second@example.com", "owner").await;
+    let second = app
+        .user_with_role(&pid, "second@example.com", "owner")
+        .await;
     let as_owner = invited(&second, &pid, "o@example.com", "owner").await;
     let as_admin = invited(&second, &pid, "a@example.com", "admin").await;
     let second_id = user_id(&app, "second@example.com").await;
@@ -765,12 +772,24 @@ async fn a_demoted_inviters_invitations_above_their_new_role_are_revoked(app: Te
     let r = owner.post_htmx(&role_path, &[("role", "admin")]).await;
 
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(app.agent().get(&as_owner).await.status, 404, "an Admin cannot grant Owner");
-    assert_eq!(app.agent().get(&as_admin).await.status, 200, "an Admin can grant Admin");
+    assert_eq!(
+        app.agent().get(&as_owner).await.status,
+        404,
+        "an Admin cannot grant Owner"
+    );
+    assert_eq!(
+        app.agent().get(&as_admin).await.status,
+        200,
+        "an Admin can grant Admin"
+    );
 
     let r = owner.post_htmx(&role_path, &[("role", "developer")]).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(app.agent().get(&as_admin).await.status, 404, "a Developer grants nothing");
+    assert_eq!(
+        app.agent().get(&as_admin).await.status,
+        404,
+        "a Developer grants nothing"
+    );
     assert_eq!(
         count_rows(&app, "memberships").await,
         2,
@@ -783,7 +802,11 @@ async fn an_invitation_whose_inviter_lost_the_right_to_grant_it_is_no_longer_val
     let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
     let path = invited(&admin, &pid, "friend@example.com", "admin").await;
     let visitor = app.agent();
-    assert_eq!(visitor.get(&path).await.status, 200, "valid while the inviter is an Admin");
+    assert_eq!(
+        visitor.get(&path).await.status,
+        200,
+        "valid while the inviter is an Admin"
+    );
     // The inviter loses the role by a path that revoked nothing (a change racing the
     // invitation, or made directly in the database): the check at accept time still holds.
     let admin_id = user_id(&app, "admin@example.com").await;
@@ -860,7 +883,9 @@ async fn the_invitation_page_reads_the_same_whether_or_not_the_account_exists(ap
 /// The CSRF token in a page's form.
 fn csrf_in(body: &str) -> String {
     let re = regex_lite::Regex::new(r#"name="csrf_token" value="([^"]+)""#).unwrap();
-    re.captures(body).map(|c| c[1].to_owned()).unwrap_or_default()
+    re.captures(body)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_default()
 }
 
 async fn an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a_new_password(
@@ -918,7 +943,9 @@ async fn an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a
         )
         .await;
     assert_ne!(r.status, 303, "the old password no longer works");
-    let r = again.login("ceo@corp.test", "the real ceo's password").await;
+    let r = again
+        .login("ceo@corp.test", "the real ceo's password")
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     // Vouched for now: adding it elsewhere keeps the password.
     let (_, other, _) = run_callem(&url, &["project", "create", "--name", "Other"], None);
@@ -964,16 +991,17 @@ async fn invitations_are_limited_per_inviter_and_per_project_each_hour(app: Test
 
     // In another project of the Owner's, the Owner's own 20 an hour count across projects.
     owner.get("/projects/new").await;
-    let made = owner.post_form("/projects/new", &[("name", "Second")]).await;
+    let made = owner
+        .post_form("/projects/new", &[("name", "Second")])
+        .await;
     let second = made.location().trim_start_matches("/projects/").to_owned();
     for i in 0..10 {
         invited(&owner, &second, &format!("s{i}@example.com"), "member").await;
     }
     let r = invite(&owner, &second, "s10@example.com", "member").await;
     assert!(
-        r.body.contains(
-            r#"id="invite-email-error">You have sent 20 invitations in the last hour"#
-        ),
+        r.body
+            .contains(r#"id="invite-email-error">You have sent 20 invitations in the last hour"#),
         "{}",
         r.body
     );
@@ -992,12 +1020,12 @@ async fn invitations_are_limited_per_inviter_and_per_project_each_hour(app: Test
     invited(&owner, &second, "s10@example.com", "member").await;
 }
 
-async fn invitation_emails_to_one_address_are_limited_to_three_a_day_across_projects(
-    app: TestApp,
-) {
+async fn invitation_emails_to_one_address_are_limited_to_three_a_day_across_projects(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner.get("/projects/new").await;
-    let made = owner.post_form("/projects/new", &[("name", "Second")]).await;
+    let made = owner
+        .post_form("/projects/new", &[("name", "Second")])
+        .await;
     assert_eq!(made.status, 303, "{}", made.body);
     let second = made.location().trim_start_matches("/projects/").to_owned();
     let emailing = owner.on(&replica_with_failing_email(&app).await);
@@ -1053,7 +1081,10 @@ async fn accepting_as_an_existing_member_says_the_role_did_not_change(app: TestA
         Some("developer")
     );
     assert!(
-        !events(&app, &pid).await.iter().any(|e| e.0 == "member.joined"),
+        !events(&app, &pid)
+            .await
+            .iter()
+            .any(|e| e.0 == "member.joined"),
         "nobody joined"
     );
 
@@ -1077,9 +1108,12 @@ async fn only_an_owner_revokes_or_replaces_an_invitation_to_the_owner_role(app: 
     let forged = admin.post_htmx(&revoke, &[]).await;
     let replaced = invite(&admin, &pid, "co-owner@example.com", "member").await;
 
-    assert!(tab.body.contains(r#"data-invitation="co-owner@example.com""#));
+    assert!(tab
+        .body
+        .contains(r#"data-invitation="co-owner@example.com""#));
     assert!(
-        !tab.body.contains("Revoke the invitation of co-owner@example.com"),
+        !tab.body
+            .contains("Revoke the invitation of co-owner@example.com"),
         "no Revoke for an Admin"
     );
     assert_eq!(forged.status, 403);
