@@ -1,6 +1,8 @@
-//! Who may change whom in a project's team: inviting, changing roles, removing, leaving. The
-//! database layer calls these inside the transaction that makes the change, with the roles as
-//! they are at that moment, and with the project's Owner count read under a lock.
+//! Who may change whom in a project's team: inviting (and how often, and whether the link is
+//! shown), revoking invitations, changing roles, removing, leaving, and whether an invitation
+//! still stands once its inviter's role changed. The database layer calls these inside the
+//! transaction that makes the change, with the roles as they are at that moment, and with the
+//! project's Owner count read under a lock.
 
 use super::role::Role;
 

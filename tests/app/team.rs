@@ -1144,6 +1144,39 @@ async fn only_an_owner_revokes_or_replaces_an_invitation_to_the_owner_role(app: 
     assert_eq!(app.agent().get(&path).await.status, 404);
 }
 
+async fn invitations_sent_at_once_through_two_replicas_stop_at_the_limit(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&team_path(&pid)).await;
+    let replica = app.replica().await;
+    let there = owner.on(&replica);
+    let url = format!("{}/invitations", team_path(&pid));
+    let emails: Vec<String> = (0..25).map(|i| format!("burst{i}@example.com")).collect();
+    let sends = emails.iter().enumerate().map(|(i, email)| {
+        let (agent, url) = (if i % 2 == 0 { &owner } else { &there }, &url);
+        async move {
+            agent
+                .post_htmx(url, &[("email", email.as_str()), ("role", "member")])
+                .await
+        }
+    });
+
+    let answers = futures_util::future::join_all(sends).await;
+
+    let made = answers
+        .iter()
+        .filter(|r| has_invitation_link(&r.body))
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| {
+            r.body
+                .contains("invitations in the last hour, the most allowed")
+        })
+        .count();
+    assert_eq!((made, refused), (20, 5));
+    assert_eq!(count_rows(&app, "invitations").await, 20);
+}
+
 crate::on_both_backends!(
     two_accepts_of_one_invitation_at_once_make_one_member,
     an_invited_person_without_an_account_creates_one_and_is_signed_in_with_the_role,
@@ -1166,6 +1199,7 @@ crate::on_both_backends!(
     invitation_emails_to_one_address_are_limited_to_three_a_day_across_projects,
     accepting_as_an_existing_member_says_the_role_did_not_change,
     only_an_owner_revokes_or_replaces_an_invitation_to_the_owner_role,
+    invitations_sent_at_once_through_two_replicas_stop_at_the_limit,
 );
 
 /// A real SMTP server (Python's aiosmtpd, from `target/ci-venv`) writing each message it
