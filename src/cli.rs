@@ -9,7 +9,7 @@ use crate::auth::password;
 use crate::config::{AuditCommand, ImportCommand, KeysCommand, ProjectCommand, UserCommand};
 use crate::db::api_keys::{ChangedBy, KeyChange, KeyRequest, Revoked};
 use crate::db::{self, DatabaseUrl, Pool};
-use crate::domain::account::{EmailAddress, Password, ProjectName};
+use crate::domain::account::{EmailAddress, ExistingAccount, Password, ProjectName};
 use crate::domain::api_key::{hash_token, masked_prefix, ApiKeyName, PREFIX_CHARS};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{CallId, KeyId, ProjectId};
@@ -103,6 +103,7 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
             email,
             project,
             role,
+            reset_password,
         } => {
             let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
             let role: Role = role.parse().map_err(|e| anyhow!("--role: {e}"))?;
@@ -114,9 +115,17 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
                 Ok(db::users::find_by_email(conn, &lookup)?)
             })
             .await?;
+            let existing = existing
+                .map(|u| ExistingAccount::decide(u.email_verified_at.is_some(), reset_password));
+            if existing == Some(ExistingAccount::Refuse) {
+                bail!(
+                    "an account for {} already exists, made from an invitation link that was shown                      rather than emailed, so nobody has shown that the address is theirs; run                      again with --reset-password to set its password from stdin (signing it out                      everywhere) and add it, or invite the address from Settings → Team",
+                    email.as_str()
+                );
+            }
             let hash = match existing {
-                Some(_) => None,
-                None => {
+                Some(ExistingAccount::Add) => None,
+                _ => {
                     let line = read_password_line()?;
                     let pw = Password::parse(&line).map_err(|e| anyhow!("password: {e}"))?;
                     Some(
@@ -126,7 +135,20 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
                     )
                 }
             };
+            let reset = existing == Some(ExistingAccount::ResetPasswordAndAdd);
             let added = db::run(&pool, move |conn| {
+                if reset {
+                    let hash = hash.as_deref().unwrap_or_default();
+                    return Ok(db::users::reset_password_and_add(
+                        conn,
+                        email.as_str(),
+                        hash,
+                        &project,
+                        role,
+                        time::now(),
+                    )?
+                    .map(|id| (id, false)));
+                }
                 db::users::add_to_project(
                     conn,
                     email.as_str(),
@@ -137,12 +159,18 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
                 )
             })
             .await?;
-            let (user_id, created) =
-                added.ok_or_else(|| anyhow!("the user could not be created"))?;
-            if !created {
-                eprintln!(
+            let (user_id, created) = added.ok_or_else(|| {
+                anyhow!("the user could not be created (an account with that email appeared meanwhile: run the command again)")
+            })?;
+            match (created, reset) {
+                (true, _) => {}
+                (false, true) => eprintln!(
+                    "user already existed: password replaced, signed out everywhere, added to the \
+                     project as {role}"
+                ),
+                (false, false) => eprintln!(
                     "user already existed: added to the project as {role} (password unchanged)"
-                );
+                ),
             }
             println!("{user_id}");
             Ok(())

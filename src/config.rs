@@ -165,7 +165,8 @@ pub enum ProjectCommand {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user (password read from stdin, one line), or add an existing email to the
-    /// project with that role.
+    /// project with that role. An existing account whose email was never verified (made from
+    /// an invitation link shown on screen) is refused unless --reset-password is given.
     Create {
         #[arg(long)]
         email: String,
@@ -175,6 +176,10 @@ pub enum UserCommand {
         /// owner, admin, developer or member.
         #[arg(long)]
         role: String,
+        /// When the account exists: set its password to the one read from stdin, signing it
+        /// out everywhere, before adding it.
+        #[arg(long)]
+        reset_password: bool,
     },
     /// Print a one-time link that sets a new password for the account (valid 1 hour, used
     /// once; using it signs the account out everywhere). For self-hosters without email.

@@ -1,7 +1,9 @@
-//! Queries on `invitations`: invite (replacing a pending invitation of the same email), list
-//! the pending ones, revoke, find by token, and accept — single use, race-safe: the accept
+//! Queries on `invitations`: invite (replacing a pending invitation of the same email, within
+//! the limits counted here), list the pending ones, revoke (by hand, or those a removed or
+//! demoted inviter made), find by token, and accept — single use, race-safe: the accept
 //! marks the invitation in the same transaction that adds the membership, with a conditional
-//! UPDATE, so two accepts of one token make one join.
+//! UPDATE, so two accepts of one token make one join; and only while the inviter may still
+//! grant the role.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,7 +11,7 @@ use diesel::prelude::*;
 use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::one_time_token::{self, OneTimeToken};
 use crate::domain::role::Role;
-use crate::domain::team::{self, Refusal, INVITATION_DAYS};
+use crate::domain::team::{self, RecentInvitations, Refusal, TooMany, INVITATION_DAYS};
 
 use super::audit::{self, Actor, Change, Event};
 use super::memberships::TeamError;
@@ -35,9 +37,19 @@ pub struct Invite<'a> {
     pub email: &'a str,
     pub role: Role,
     pub by: &'a UserId,
-    /// The inviter's role, as the request found it.
-    pub by_role: Role,
+    /// Whether email is set up: the invitation is then emailed (and counted against the
+    /// address's limit) and its link is not shown.
+    pub email_configured: bool,
     pub ip: Option<&'a str>,
+}
+
+/// A new invitation: its token (the only time it exists in clear) and whether its link may
+/// be shown to the inviter.
+#[derive(Debug)]
+pub struct Created {
+    pub id: InvitationId,
+    pub token: OneTimeToken,
+    pub link_shown: bool,
 }
 
 /// Why an invitation was not made.
@@ -48,6 +60,8 @@ pub enum InviteError {
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
+    TooMany(#[from] TooMany),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -57,18 +71,89 @@ impl From<diesel::result::Error> for InviteError {
     }
 }
 
+/// Serialises the invitation limits' counts on PostgreSQL, where two replicas could otherwise
+/// both count 19 and both make the 20th: a transaction-scoped advisory lock per inviter and
+/// per address (the project's own count is already serialised by its audit chain's lock),
+/// taken in a fixed order so two invitations cannot deadlock. SQLite serialises writers.
+fn lock_counts(conn: &mut DbConnection, keys: &mut [String]) -> QueryResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        keys.sort();
+        for key in keys.iter() {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(pg)?;
+        }
+    }
+    Ok(())
+}
+
+/// The invitations counted against the limits before a new one is made.
+fn recent(
+    conn: &mut DbConnection,
+    invite: &Invite<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<RecentInvitations> {
+    let hour_ago = now - chrono::Duration::hours(1);
+    let by_inviter = invitations::table
+        .filter(invitations::invited_by.eq(invite.by))
+        .filter(invitations::created_at.gt(hour_ago))
+        .count()
+        .get_result(conn)?;
+    let in_project = invitations::table
+        .filter(invitations::project_id.eq(invite.project_id))
+        .filter(invitations::created_at.gt(hour_ago))
+        .count()
+        .get_result(conn)?;
+    let to_address = if invite.email_configured {
+        Some(
+            invitations::table
+                .filter(invitations::email.eq(invite.email))
+                .filter(invitations::created_at.gt(now - chrono::Duration::days(1)))
+                .count()
+                .get_result(conn)?,
+        )
+    } else {
+        None
+    };
+    Ok(RecentInvitations {
+        by_inviter,
+        in_project,
+        to_address,
+    })
+}
+
 /// Creates an invitation and its `member.invited` event; a pending invitation of the same
-/// email to the project is revoked first (replaced). Returns the token, the only time it
-/// exists in clear.
+/// email to the project is revoked first (replaced). The inviter's role is read in the
+/// transaction (a demotion that commits first is seen), and the limits are counted there.
 pub fn create(
     conn: &mut DbConnection,
     invite: &Invite<'_>,
     now: NaiveDateTime,
-) -> Result<(InvitationId, OneTimeToken), InviteError> {
-    team::may_invite(invite.by_role, invite.role)?;
-    conn.transaction::<_, InviteError, _>(|conn| {
+) -> Result<Created, InviteError> {
+    super::audit::locked::<_, InviteError, _>(conn, invite.project_id, |conn| {
+        let actor = super::memberships::role_of(conn, invite.by, invite.project_id)?
+            .ok_or(Refusal::NotAllowed)?;
+        team::may_invite(actor, invite.role)?;
         if super::memberships::has_member_with_email(conn, invite.project_id, invite.email)? {
             return Err(InviteError::AlreadyMember);
+        }
+        lock_counts(
+            conn,
+            &mut [
+                format!("callem.invitations.by.{}", invite.by),
+                format!("callem.invitations.to.{}", invite.email),
+            ],
+        )?;
+        team::within_limits(recent(conn, invite, now)?)?;
+        let replaced: Option<Role> = invitations::table
+            .filter(invitations::project_id.eq(invite.project_id))
+            .filter(invitations::email.eq(invite.email))
+            .filter(pending!(now))
+            .select(invitations::role)
+            .first(conn)
+            .optional()?;
+        if let Some(role) = replaced {
+            team::may_revoke_invitation(actor, role)?;
         }
         diesel::update(
             invitations::table
@@ -81,6 +166,7 @@ pub fn create(
         .execute(conn)?;
         let id = InvitationId::generate();
         let token = OneTimeToken::generate();
+        let link_shown = team::link_is_shown(invite.email_configured);
         let detail = serde_json::json!({
             "email": [null, invite.email],
             "role": [null, invite.role.as_str()],
@@ -108,11 +194,16 @@ pub fn create(
                     expires_at: now + chrono::Duration::days(INVITATION_DAYS as i64),
                     accepted_at: None,
                     revoked_at: None,
+                    link_shown,
                 })
                 .execute(conn)?;
             Ok(Change::Made(()))
         })?;
-        Ok((id, token))
+        Ok(Created {
+            id,
+            token,
+            link_shown,
+        })
     })
 }
 
@@ -149,8 +240,9 @@ pub fn pending(
         .load(conn)
 }
 
-/// Revokes a pending invitation of the project (`invitation.revoked`); false when there is
-/// none by that id.
+/// Revokes a pending invitation of the project (`invitation.revoked`). Ok(false) when there
+/// is none by that id; refused when the asker may not (an Admin and an invitation to the
+/// Owner role). The asker's role is read in the transaction.
 pub fn revoke(
     conn: &mut DbConnection,
     project_id: &ProjectId,
@@ -158,15 +250,53 @@ pub fn revoke(
     by: &UserId,
     ip: Option<&str>,
     now: NaiveDateTime,
+) -> Result<bool, TeamError> {
+    super::audit::locked::<_, TeamError, _>(conn, project_id, |conn| {
+        let actor =
+            super::memberships::role_of(conn, by, project_id)?.ok_or(Refusal::NotAllowed)?;
+        let role: Option<Role> = invitations::table
+            .find(id)
+            .filter(invitations::project_id.eq(project_id))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null())
+            .select(invitations::role)
+            .first(conn)
+            .optional()?;
+        let Some(role) = role else {
+            return Ok(false);
+        };
+        team::may_revoke_invitation(actor, role)?;
+        Ok(revoke_one(
+            conn,
+            project_id,
+            id,
+            Actor::User(by),
+            ip,
+            None,
+            now,
+        )?)
+    })
+}
+
+/// Marks one invitation revoked, with its `invitation.revoked` event (and why, when it
+/// was not revoked by hand).
+fn revoke_one(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &InvitationId,
+    actor: Actor<'_>,
+    ip: Option<&str>,
+    reason: Option<&str>,
+    now: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let event = Event {
         project_id,
-        actor: Actor::User(by),
+        actor,
         action: "invitation.revoked",
         target_type: "invitation",
         target_id: id.as_str(),
         ip,
-        detail: None,
+        detail: reason.map(|r| serde_json::json!({ "reason": r }).to_string()),
     };
     audit::audited_if(conn, &event, now, |conn| {
         diesel::update(
@@ -182,19 +312,62 @@ pub fn revoke(
     })
 }
 
+/// Revokes the pending invitations `inviter` made in the project that their role `now_role`
+/// (None: no longer a member) no longer allows, each with its `invitation.revoked` event by
+/// `actor`. Called inside the transaction that removes the member or changes their role.
+/// Returns how many were revoked.
+pub fn revoke_made_by(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    inviter: &UserId,
+    now_role: Option<Role>,
+    actor: Actor<'_>,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let made: Vec<(InvitationId, Role)> = invitations::table
+        .filter(invitations::project_id.eq(project_id))
+        .filter(invitations::invited_by.eq(inviter))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::revoked_at.is_null())
+        .select((invitations::id, invitations::role))
+        .load(conn)?;
+    let reason = match now_role {
+        None => "inviter no longer a member",
+        Some(_) => "inviter's role no longer grants it",
+    };
+    let mut revoked = 0;
+    for (id, role) in made {
+        if !team::invitation_stands(now_role, role)
+            && revoke_one(conn, project_id, &id, actor, ip, Some(reason), now)?
+        {
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
 /// A valid invitation, as the accept page shows it.
 #[derive(Debug, Clone)]
 pub struct Found {
     pub invitation: Invitation,
     pub project_name: String,
-    /// The inviter's display name or email (None when that user is gone).
-    pub invited_by: Option<String>,
-    /// Whether an account with the invited email exists.
-    pub account_exists: bool,
+    /// The inviter's display name or email.
+    pub invited_by: String,
+}
+
+/// The role the invitation's maker has in its project now (None: gone, or no longer a
+/// member).
+fn inviter_role(conn: &mut DbConnection, invitation: &Invitation) -> QueryResult<Option<Role>> {
+    match &invitation.invited_by {
+        Some(by) => super::memberships::role_of(conn, by, &invitation.project_id),
+        None => Ok(None),
+    }
 }
 
 /// The pending invitation whose token this is (looked up by its hash), or None for an
-/// unknown, used, revoked or expired one.
+/// unknown, used, revoked or expired one, and for one whose inviter may no longer grant its
+/// role (removed, left, or demoted since).
 pub fn find_valid(
     conn: &mut DbConnection,
     token: &str,
@@ -213,6 +386,9 @@ pub fn find_valid(
     let Some((invitation, project_name)) = found else {
         return Ok(None);
     };
+    if !team::invitation_stands(inviter_role(conn, &invitation)?, invitation.role) {
+        return Ok(None);
+    }
     let invited_by = match &invitation.invited_by {
         Some(id) => users::table
             .find(id)
@@ -222,12 +398,13 @@ pub fn find_valid(
             .map(|(name, email)| name.unwrap_or(email)),
         None => None,
     };
-    let account_exists = super::users::find_by_email(conn, &invitation.email)?.is_some();
+    let Some(invited_by) = invited_by else {
+        return Ok(None);
+    };
     Ok(Some(Found {
         invitation,
         project_name,
         invited_by,
-        account_exists,
     }))
 }
 
@@ -243,18 +420,39 @@ pub enum Joiner<'a> {
     },
 }
 
+/// What accepting did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// The user joined with the invitation's role.
+    Joined(UserId),
+    /// The user was a member already (added another way meanwhile): their role, unchanged.
+    AlreadyMember(UserId, Role),
+}
+
+impl Accepted {
+    pub fn user_id(&self) -> &UserId {
+        match self {
+            Accepted::Joined(id) | Accepted::AlreadyMember(id, _) => id,
+        }
+    }
+}
+
 /// Accepts the invitation: marks it accepted (only if still pending: a second accept of the
 /// same token finds nothing), creates the account when new, adds the membership and records
-/// `member.joined`, all in one transaction. Returns the user and project, or None when the
-/// invitation is no longer valid.
+/// `member.joined`, all in one transaction. The inviter's right to grant the role is checked
+/// again first, under the project's lock (a removal or demotion that commits first revokes
+/// the invitation, or is seen here). Returns None when the invitation is no longer valid.
 pub fn accept(
     conn: &mut DbConnection,
     invitation: &Invitation,
     joiner: Joiner<'_>,
     ip: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Option<UserId>, TeamError> {
-    conn.transaction::<_, TeamError, _>(|conn| {
+) -> Result<Option<Accepted>, TeamError> {
+    super::audit::locked::<_, TeamError, _>(conn, &invitation.project_id, |conn| {
+        if !team::invitation_stands(inviter_role(conn, invitation)?, invitation.role) {
+            return Ok(None);
+        }
         let taken = diesel::update(
             invitations::table
                 .find(&invitation.id)
@@ -283,6 +481,8 @@ pub fn accept(
                         email: &invitation.email,
                         password_hash,
                         created_at: now,
+                        // Only the emailed link reached anyone: its reader owns the address.
+                        email_verified_at: (!invitation.link_shown).then_some(now),
                     },
                 )?;
                 if let Some(name) = display_name {
@@ -293,6 +493,11 @@ pub fn accept(
                 id
             }
         };
+        if let Some(role) = super::memberships::role_of(conn, &user_id, &invitation.project_id)? {
+            // A member already (added another way meanwhile): the role they have stays, and
+            // nothing joined.
+            return Ok(Some(Accepted::AlreadyMember(user_id, role)));
+        }
         let event = Event {
             project_id: &invitation.project_id,
             actor: Actor::User(&user_id),
@@ -303,10 +508,6 @@ pub fn accept(
             detail: Some(team::role_change_detail(None, invitation.role)),
         };
         audit::audited(conn, &event, now, |conn| {
-            // Already a member (added another way meanwhile): the role they have stays.
-            if super::memberships::role_of(conn, &user_id, &invitation.project_id)?.is_some() {
-                return Ok(Change::Unchanged(()));
-            }
             diesel::insert_into(memberships::table)
                 .values(Membership {
                     project_id: invitation.project_id.clone(),
@@ -317,6 +518,6 @@ pub fn accept(
                 .execute(conn)?;
             Ok(Change::Made(()))
         })?;
-        Ok(Some(user_id))
+        Ok(Some(Accepted::Joined(user_id)))
     })
 }

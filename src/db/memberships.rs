@@ -1,5 +1,6 @@
 //! Queries on `memberships`: who belongs to which project, with which role, and the team
-//! changes (role change, removal, leaving), each in one transaction with its audit event.
+//! changes (role change, removal, leaving), each in one transaction with its audit event and
+//! the revocation of the pending invitations the member may no longer make.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -180,6 +181,26 @@ impl<'a> ByMember<'a> {
         }
     }
 
+    /// Revokes the pending invitations `member` made that their role `now_role` (None: gone)
+    /// no longer allows, in the transaction of the change, the asker as the actor.
+    fn revoke_invitations_of(
+        &self,
+        conn: &mut DbConnection,
+        member: &UserId,
+        now_role: Option<Role>,
+        now: NaiveDateTime,
+    ) -> Result<usize, DbError> {
+        super::invitations::revoke_made_by(
+            conn,
+            self.project_id,
+            member,
+            now_role,
+            super::audit::Actor::User(self.user_id),
+            self.ip,
+            now,
+        )
+    }
+
     /// The asker's role and the target's, read after the Owners are locked.
     fn roles(
         &self,
@@ -216,6 +237,7 @@ pub fn change_role(
         super::audit::audited_if(conn, &event, now, |conn| {
             Ok(set_role(conn, by.project_id, target, to)? > 0)
         })?;
+        by.revoke_invitations_of(conn, target, Some(to), now)?;
         Ok(from)
     })
 }
@@ -260,6 +282,7 @@ pub fn remove(
         super::audit::audited_if(conn, &event, now, |conn| {
             delete(conn, by.project_id, target)
         })?;
+        by.revoke_invitations_of(conn, target, None, now)?;
         Ok(role)
     })
 }
@@ -277,6 +300,7 @@ pub fn leave(
         super::audit::audited_if(conn, &event, now, |conn| {
             delete(conn, by.project_id, by.user_id)
         })?;
+        by.revoke_invitations_of(conn, by.user_id, None, now)?;
         Ok(())
     })
 }

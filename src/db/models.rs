@@ -38,6 +38,8 @@ pub struct User {
     /// The name others see (Team, the audit log), when set.
     pub display_name: Option<String>,
     pub last_sign_in_at: Option<NaiveDateTime>,
+    /// When the email was shown to be this account's (see [`NewUser::email_verified_at`]).
+    pub email_verified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -47,6 +49,9 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub created_at: NaiveDateTime,
+    /// Set when the operator made the account (setup, the command line) or its maker opened
+    /// a link that was only emailed; None when whoever held a link shown on screen did.
+    pub email_verified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -73,6 +78,9 @@ pub struct Invitation {
     pub expires_at: NaiveDateTime,
     pub accepted_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// Whether the inviter was shown the link (email off, or an existing account); when not,
+    /// only the emailed link reached anyone, and accepting it verifies the email.
+    pub link_shown: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

@@ -26,6 +26,7 @@ diesel::table! {
         session_epoch -> BigInt,
         display_name -> Nullable<Text>,
         last_sign_in_at -> Nullable<Timestamp>,
+        email_verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -51,6 +52,7 @@ diesel::table! {
         expires_at -> Timestamp,
         accepted_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        link_shown -> Bool,
     }
 }
 

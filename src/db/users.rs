@@ -95,6 +95,7 @@ pub fn create_first_owner(
                 email,
                 password_hash,
                 created_at: now,
+                email_verified_at: Some(now),
             },
         )
         .map_err(DbError::from)?;
@@ -107,7 +108,11 @@ pub fn create_first_owner(
 }
 
 /// Adds a user to a project with a role, creating the user when the email is new (then the
-/// password hash is needed and stored). Returns the user's id and whether it was created.
+/// password hash is needed and stored; the operator vouches for the address). Returns the
+/// user's id and whether it was created; None when the email is new and no hash was given,
+/// or when its account's email was never verified (made from a link shown on screen, whose
+/// holder chose the password): such an account is not adopted as it is, see
+/// [`reset_password_and_add`].
 pub fn add_to_project(
     conn: &mut DbConnection,
     email: &str,
@@ -119,6 +124,7 @@ pub fn add_to_project(
     // Reads, then writes (and an audited change may join it): the write lock first.
     super::write_transaction::<_, DbError, _>(conn, |conn| {
         let (user_id, created) = match find_by_email(conn, email)? {
+            Some(u) if u.email_verified_at.is_none() => return Ok(None),
             Some(u) => (u.id, false),
             None => {
                 let Some(hash) = password_hash else {
@@ -132,6 +138,7 @@ pub fn add_to_project(
                         email,
                         password_hash: hash,
                         created_at: now,
+                        email_verified_at: Some(now),
                     },
                 )?;
                 (id, true)
@@ -139,6 +146,31 @@ pub fn add_to_project(
         };
         memberships::upsert(conn, project_id, &user_id, role, now)?;
         Ok(Some((user_id, created)))
+    })
+}
+
+/// `callem user create --reset-password` on an existing account: replaces its password (which
+/// ends all its sessions, as [`set_password`] does), records that the operator vouched for its
+/// email, and adds it to the project with the role — in one transaction. False when there is
+/// no account with that email.
+pub fn reset_password_and_add(
+    conn: &mut DbConnection,
+    email: &str,
+    password_hash: &str,
+    project_id: &ProjectId,
+    role: Role,
+    now: NaiveDateTime,
+) -> Result<Option<UserId>, DbError> {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let Some(user) = find_by_email(conn, email)? else {
+            return Ok(None);
+        };
+        set_password(conn, &user.id, password_hash)?;
+        diesel::update(users::table.find(&user.id))
+            .set(users::email_verified_at.eq(Some(now)))
+            .execute(conn)?;
+        memberships::upsert(conn, project_id, &user.id, role, now)?;
+        Ok(Some(user.id))
     })
 }
 

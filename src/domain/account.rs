@@ -22,7 +22,9 @@ impl EmailAddress {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && !s
+                        .chars()
+                        .any(|c| c.is_whitespace() || super::is_hidden_control(c))
             }
             None => false,
         };
@@ -79,7 +81,7 @@ impl std::fmt::Debug for Password {
 }
 
 /// The name a person shows others (Team, the audit log): trimmed, at most 100 characters,
-/// no control characters; empty means none.
+/// one line without control or text-direction characters; empty means none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -98,9 +100,7 @@ impl DisplayName {
                 s.chars().count()
             )));
         }
-        if s.chars().any(char::is_control) {
-            return Err(Invalid::new("Display name must be on one line."));
-        }
+        super::plain_line(s, "Display name")?;
         Ok(Some(DisplayName(s.to_owned())))
     }
 
@@ -109,7 +109,8 @@ impl DisplayName {
     }
 }
 
-/// A project's display name: trimmed, 1 to 100 characters.
+/// A project's display name: trimmed, 1 to 100 characters, one line without control or
+/// text-direction characters (it is written into emails and every page's title).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName(String);
 
@@ -122,11 +123,35 @@ impl ProjectName {
         if s.chars().count() > 100 {
             return Err(Invalid::new("Project name must be at most 100 characters."));
         }
+        super::plain_line(s, "Project name")?;
         Ok(ProjectName(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What `callem user create` does with an email that already has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingAccount {
+    /// Add it to the project; its password stays.
+    Add,
+    /// Set the password read from stdin (ending its sessions), then add it.
+    ResetPasswordAndAdd,
+    /// Refuse: the account was made from an invitation link shown on screen, so whoever held
+    /// the link chose its password, and nobody showed the address is theirs. Adopting it as
+    /// it is would hand the operator's new user to them.
+    Refuse,
+}
+
+impl ExistingAccount {
+    pub fn decide(email_verified: bool, reset_password: bool) -> Self {
+        match (reset_password, email_verified) {
+            (true, _) => ExistingAccount::ResetPasswordAndAdd,
+            (false, true) => ExistingAccount::Add,
+            (false, false) => ExistingAccount::Refuse,
+        }
     }
 }
 
@@ -165,6 +190,7 @@ mod tests {
             "a b@c.de",
             "a@b@c.de",
             "ada@.com",
+            "ada\u{202E}@example.com",
         ] {
             assert!(
                 EmailAddress::parse(bad).is_err(),
@@ -203,10 +229,30 @@ mod tests {
     }
 
     #[test]
+    fn an_unverified_account_is_adopted_only_with_a_new_password() {
+        assert_eq!(ExistingAccount::decide(true, false), ExistingAccount::Add);
+        assert_eq!(
+            ExistingAccount::decide(false, false),
+            ExistingAccount::Refuse
+        );
+        assert_eq!(
+            ExistingAccount::decide(false, true),
+            ExistingAccount::ResetPasswordAndAdd
+        );
+        assert_eq!(
+            ExistingAccount::decide(true, true),
+            ExistingAccount::ResetPasswordAndAdd
+        );
+    }
+
+    #[test]
     fn project_names_are_trimmed_and_bounded() {
         assert_eq!(ProjectName::parse("  Acme ").unwrap().as_str(), "Acme");
         assert!(ProjectName::parse("  ").is_err());
         assert!(ProjectName::parse(&"n".repeat(100)).is_ok());
         assert!(ProjectName::parse(&"n".repeat(101)).is_err());
+        for bad in ["Acme\0", "Acme\r\nBcc: x@evil.test", "Acme\u{202E}"] {
+            assert!(ProjectName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

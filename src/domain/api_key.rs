@@ -125,9 +125,7 @@ impl ApiKeyName {
                 Self::MAX_CHARS
             )));
         }
-        if s.chars().any(|c| c.is_control()) {
-            return Err(Invalid::new("Name must not contain control characters."));
-        }
+        super::plain_line(s, "Name")?;
         Ok(ApiKeyName(s.to_owned()))
     }
 
@@ -208,6 +206,7 @@ mod tests {
         assert!(ApiKeyName::parse(&"é".repeat(100)).is_ok());
         assert!(ApiKeyName::parse(&"é".repeat(101)).is_err());
         assert!(ApiKeyName::parse("a\u{0}b").is_err());
+        assert!(ApiKeyName::parse("CRM \u{202E}dorp").is_err());
         assert_eq!(masked_prefix("ck_live_a1b2"), "ck_live_a1b2••••••••");
     }
 

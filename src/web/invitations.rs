@@ -1,7 +1,10 @@
 //! `/invitations/{token}`, outside the sign-in guard: the invitation (project, role, who
-//! invited), and joining — by creating the account, by signing in to it, or in one click when
-//! already signed in as the invited email. Unknown, used, revoked and expired tokens all get
-//! the same 404 page. Attempts are counted per client address like sign-ins.
+//! invited), and joining — with a password, which signs in to the invited email's account or,
+//! when there is none, creates it; or in one click when already signed in as the invited
+//! email. The page reads the same whether or not the account exists until a password has been
+//! checked. Unknown, used, revoked and expired tokens, and those whose inviter may no longer
+//! grant the role, all get the same 404 page. Attempts are counted per client address like
+//! sign-ins.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -10,7 +13,8 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::htmx;
 use crate::auth::{password, session::TypedSession};
-use crate::db::{self, invitations::Found, invitations::Joiner, memberships::TeamError};
+use crate::db::invitations::{Accepted, Found, Joiner};
+use crate::db::{self, memberships::TeamError};
 use crate::domain::account::{DisplayName, Password};
 use crate::domain::role::Role;
 use crate::domain::sign_in;
@@ -20,10 +24,9 @@ use crate::time;
 /// What the visitor can do with a valid invitation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    /// No account has the invited email: choose a password.
-    CreateAccount,
-    /// The account exists, nobody is signed in: its password.
-    SignIn,
+    /// Nobody is signed in: a password, the account's if the email has one, else a new one.
+    /// Whether the account exists is not told before the password is checked.
+    Password,
     /// Signed in as the invited email: one click.
     Join,
     /// Signed in as someone else (this email): nothing to join.
@@ -37,7 +40,7 @@ struct InvitationPage {
     action: String,
     project_name: String,
     role: Role,
-    invited_by: Option<String>,
+    invited_by: String,
     email: String,
     mode: Mode,
     display_name: String,
@@ -92,8 +95,7 @@ async fn load(
         let mode = match &viewer {
             Some(u) if u.email == found.invitation.email => Mode::Join,
             Some(u) => Mode::OtherAccount(u.email.clone()),
-            None if found.account_exists => Mode::SignIn,
-            None => Mode::CreateAccount,
+            None => Mode::Password,
         };
         (found, mode, viewer)
     }))
@@ -196,48 +198,9 @@ pub async fn accept(
             Some(u) => (u.id, None),
             None => return invalid(),
         },
-        Mode::SignIn => {
-            let email = found.invitation.email.clone();
-            let (user, failures) = db::run(&state.pool, move |conn| {
-                Ok((
-                    db::users::find_by_email(conn, &email)?,
-                    db::sign_in_failures::find(conn, &email)?,
-                ))
-            })
-            .await?;
-            // The account's wait after failed sign-ins holds here too.
-            if let Some(wait) = failures.and_then(|(n, last)| sign_in::wait_left(n, last, now)) {
-                return Ok(too_many(u64::try_from(wait).unwrap_or(u64::MAX)));
-            }
-            let stored = user.as_ref().map(|u| u.password_hash.clone());
-            let candidate = form.password.clone();
-            let ok = state
-                .password_slots
-                .run(move || password::verify(&candidate, stored.as_deref()))
-                .await?;
-            let email = found.invitation.email.clone();
-            match user.filter(|_| ok) {
-                Some(u) => {
-                    let uid = u.id.clone();
-                    db::run(&state.pool, move |conn| {
-                        db::sign_in_failures::clear(conn, &email)?;
-                        Ok(db::users::record_sign_in(conn, &uid, now)?)
-                    })
-                    .await?;
-                    (u.id, Some(u.session_epoch))
-                }
-                None => {
-                    db::run(&state.pool, move |conn| {
-                        Ok(db::sign_in_failures::record(conn, &email, now)?)
-                    })
-                    .await?;
-                    tracing::info!("failed sign-in on an invitation");
-                    shown.password_error = Some("Incorrect password.".to_owned());
-                    return rerender(actix_web::http::StatusCode::UNAUTHORIZED, shown);
-                }
-            }
-        }
-        Mode::CreateAccount => {
+        Mode::Password => {
+            // The same checks whatever the account, so that nothing tells before the password
+            // is checked whether it exists (every account's password has 12 characters).
             let pw = Password::parse(&form.password);
             let name = DisplayName::parse_optional(&form.display_name);
             let (pw, name) = match (pw, name) {
@@ -248,40 +211,43 @@ pub async fn accept(
                     return rerender(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, shown);
                 }
             };
-            let hash = state
-                .password_slots
-                .run(move || password::hash(&pw))
-                .await?
-                .map_err(WebError::Internal)?;
-            let invitation = found.invitation.clone();
-            let joined = db::run(&state.pool, move |conn| {
-                let joiner = Joiner::New {
-                    password_hash: &hash,
-                    display_name: name.as_ref().map(DisplayName::as_str),
-                };
-                Ok(db::invitations::accept(
-                    conn,
-                    &invitation,
-                    joiner,
-                    Some(&ip),
-                    now,
+            let email = found.invitation.email.clone();
+            let (user, failures) = db::run(&state.pool, move |conn| {
+                Ok((
+                    db::users::find_by_email(conn, &email)?,
+                    db::sign_in_failures::find(conn, &email)?,
                 ))
             })
             .await?;
-            return match joined {
-                Ok(Some(uid)) => {
-                    db::run(&state.pool, {
-                        let uid = uid.clone();
-                        move |conn| Ok(db::users::record_sign_in(conn, &uid, now)?)
-                    })
-                    .await?;
-                    session.sign_in(&uid, 0)?;
-                    tracing::info!(user_id = %uid, "account created from an invitation");
-                    joined_response(&req, &found)
-                }
-                Ok(None) | Err(TeamError::NotFound) | Err(TeamError::Refused(_)) => invalid(),
-                Err(TeamError::Db(e)) => Err(e.into()),
+            let Some(user) = user else {
+                return create_account(&req, &state, &session, &found, pw, name, &ip).await;
             };
+            // The account's wait after failed sign-ins holds here too.
+            if let Some(wait) = failures.and_then(|(n, last)| sign_in::wait_left(n, last, now)) {
+                return Ok(too_many(u64::try_from(wait).unwrap_or(u64::MAX)));
+            }
+            let stored = user.password_hash.clone();
+            let ok = state
+                .password_slots
+                .run(move || password::verify(pw.expose(), Some(&stored)))
+                .await?;
+            let email = found.invitation.email.clone();
+            if !ok {
+                db::run(&state.pool, move |conn| {
+                    Ok(db::sign_in_failures::record(conn, &email, now)?)
+                })
+                .await?;
+                tracing::info!("failed sign-in on an invitation");
+                shown.password_error = Some("Incorrect password.".to_owned());
+                return rerender(actix_web::http::StatusCode::UNAUTHORIZED, shown);
+            }
+            let uid = user.id.clone();
+            db::run(&state.pool, move |conn| {
+                db::sign_in_failures::clear(conn, &email)?;
+                Ok(db::users::record_sign_in(conn, &uid, now)?)
+            })
+            .await?;
+            (user.id, Some(user.session_epoch))
         }
     };
     let invitation = found.invitation.clone();
@@ -297,25 +263,88 @@ pub async fn accept(
     })
     .await?;
     match joined {
-        Ok(Some(_)) => {
+        Ok(Some(accepted)) => {
             if let Some(epoch) = epoch {
                 session.sign_in(&user_id, epoch)?;
             }
-            tracing::info!(user_id = %user_id, "joined a project from an invitation");
-            joined_response(&req, &found)
+            tracing::info!(user_id = %user_id, "accepted an invitation");
+            joined_response(&req, &found, &accepted)
         }
         Ok(None) | Err(TeamError::NotFound) | Err(TeamError::Refused(_)) => invalid(),
         Err(TeamError::Db(e)) => Err(e.into()),
     }
 }
 
-fn joined_response(req: &HttpRequest, found: &Found) -> Result<HttpResponse, WebError> {
-    Ok(htmx::with_toast(
-        htmx::redirect(req, &format!("/projects/{}", found.invitation.project_id)),
-        &format!(
+/// No account has the invited email: creates it with the password given, joins and signs in.
+async fn create_account(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    found: &Found,
+    pw: Password,
+    name: Option<DisplayName>,
+    ip: &str,
+) -> Result<HttpResponse, WebError> {
+    let hash = state
+        .password_slots
+        .run(move || password::hash(&pw))
+        .await?
+        .map_err(WebError::Internal)?;
+    let invitation = found.invitation.clone();
+    let ip = ip.to_owned();
+    let now = time::now();
+    let joined = db::run(&state.pool, move |conn| {
+        let joiner = Joiner::New {
+            password_hash: &hash,
+            display_name: name.as_ref().map(DisplayName::as_str),
+        };
+        Ok(db::invitations::accept(
+            conn,
+            &invitation,
+            joiner,
+            Some(&ip),
+            now,
+        ))
+    })
+    .await?;
+    match joined {
+        Ok(Some(accepted)) => {
+            let uid = accepted.user_id().clone();
+            db::run(&state.pool, {
+                let uid = uid.clone();
+                move |conn| Ok(db::users::record_sign_in(conn, &uid, now)?)
+            })
+            .await?;
+            session.sign_in(&uid, 0)?;
+            tracing::info!(user_id = %uid, "account created from an invitation");
+            joined_response(req, found, &accepted)
+        }
+        Ok(None) | Err(TeamError::NotFound) | Err(TeamError::Refused(_)) => invalid(),
+        Err(TeamError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// To the project, with a toast saying what happened: joined with the role, or (a member
+/// already) nothing changed.
+fn joined_response(
+    req: &HttpRequest,
+    found: &Found,
+    accepted: &Accepted,
+) -> Result<HttpResponse, WebError> {
+    let toast = match accepted {
+        Accepted::Joined(_) => format!(
             "You joined {} as {}.",
             found.project_name,
             found.invitation.role.label()
         ),
+        Accepted::AlreadyMember(_, role) => format!(
+            "You are already a member of {} as {}; the invitation did not change your role.",
+            found.project_name,
+            role.label()
+        ),
+    };
+    Ok(htmx::with_toast(
+        htmx::redirect(req, &format!("/projects/{}", found.invitation.project_id)),
+        &toast,
     ))
 }

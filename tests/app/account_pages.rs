@@ -317,7 +317,80 @@ async fn guessing_reset_tokens_is_limited_like_sign_in(app: TestApp) {
     assert_eq!(statuses[10..], [429, 429], "{statuses:?}");
 }
 
+async fn names_with_control_or_direction_characters_are_refused_next_to_the_field(app: TestApp) {
+    // At setup, the project name (PostgreSQL used to answer 500 for a NUL).
+    let a = app.agent();
+    a.get(&app.setup_link()).await;
+    for bad in ["Acme\0", "Acme\r\nBcc: everyone@example.com"] {
+        let r = a
+            .post_form(
+                "/setup",
+                &[
+                    ("setup_token", app.setup_token()),
+                    ("email", OWNER_EMAIL),
+                    ("password", PASSWORD),
+                    ("project_name", bad),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{bad:?}: {}", r.body);
+        assert!(
+            r.body.contains(
+                r#"id="project-error">Project name must not contain line breaks or control characters."#
+            ),
+            "{bad:?}: {}",
+            r.body
+        );
+    }
+    assert_eq!(count_rows(&app, "projects").await, 0);
+    let (owner, _) = app.setup_owner().await;
+
+    // A new project's name.
+    owner.get("/projects/new").await;
+    let r = owner
+        .post_form("/projects/new", &[("name", "Acme\0Evil")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains(
+        r#"id="project-name-error">Project name must not contain line breaks or control characters."#
+    ));
+    let r = owner
+        .post_form("/projects/new", &[("name", "Invoices \u{202E}fdp.exe")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains(
+        r#"id="project-name-error">Project name must not contain text-direction control characters."#
+    ));
+    assert_eq!(count_rows(&app, "projects").await, 1);
+
+    // The display name, on /account.
+    owner.get("/account").await;
+    for (bad, why) in [
+        ("Ada\0", "line breaks or control characters"),
+        ("Ada\nLovelace", "line breaks or control characters"),
+        ("\u{202E}ecalevoL adA", "text-direction control characters"),
+    ] {
+        let r = owner
+            .post_form("/account/profile", &[("display_name", bad)])
+            .await;
+        assert_eq!(r.status, 422, "{bad:?}");
+        assert!(
+            r.body.contains(&format!(
+                r#"id="display-name-error">Display name must not contain {why}."#
+            )),
+            "{bad:?}: {}",
+            r.body
+        );
+    }
+    let stored = app
+        .db(|c| Ok(db::users::find_by_email(c, OWNER_EMAIL)?))
+        .await
+        .unwrap();
+    assert_eq!(stored.display_name, None, "nothing saved");
+}
+
 crate::on_both_backends!(
+    names_with_control_or_direction_characters_are_refused_next_to_the_field,
     changing_the_password_ends_other_sessions_and_keeps_this_one,
     the_display_name_is_checked_and_saved,
     a_new_project_makes_its_creator_its_owner,

@@ -193,6 +193,49 @@ async fn project_user_and_keys_commands_work_for_scripts(app: TestApp) {
 
 crate::on_both_backends!(project_user_and_keys_commands_work_for_scripts);
 
+async fn names_with_control_or_direction_characters_are_refused_by_the_commands(app: TestApp) {
+    let url = app.db.url().to_owned();
+    let (code, out, err) = callem(&url, &["project", "create", "--name", "Acme\nEvil"], None);
+    assert_ne!(code, 0);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("--name: Project name must not contain line breaks or control characters."),
+        "{err}"
+    );
+    let (code, _, err) = callem(
+        &url,
+        &["project", "create", "--name", "Acme \u{202E}"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--name: Project name must not contain text-direction control characters."),
+        "{err}"
+    );
+    assert_eq!(count_rows(&app, "projects").await, 0);
+
+    let (_, project, _) = callem(&url, &["project", "create", "--name", "Acme"], None);
+    let (code, _, err) = callem(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ada\u{202E}@example.com",
+            "--project",
+            project.trim(),
+            "--role",
+            "member",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--email: Enter an email address"), "{err}");
+    assert_eq!(count_rows(&app, "users").await, 0);
+}
+
+crate::on_both_backends!(names_with_control_or_direction_characters_are_refused_by_the_commands);
+
 async fn import_validates_the_whole_file_before_storing_anything(app: TestApp) {
     let url = app.db.url().to_owned();
     let (_, project, _) = callem(&url, &["project", "create", "--name", "Imports"], None);

@@ -111,6 +111,7 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 users::session_epoch::NAME,
                 users::display_name::NAME,
                 users::last_sign_in_at::NAME,
+                users::email_verified_at::NAME,
             ],
         ),
         (
@@ -126,6 +127,7 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 invitations::expires_at::NAME,
                 invitations::accepted_at::NAME,
                 invitations::revoked_at::NAME,
+                invitations::link_shown::NAME,
             ],
         ),
         (

@@ -32,6 +32,13 @@ async fn invite(agent: &Agent, project_id: &str, email: &str, role: &str) -> Res
         .await
 }
 
+/// Whether a page holds an invitation link (a token, not the panel's revoke URLs).
+fn has_invitation_link(body: &str) -> bool {
+    regex_lite::Regex::new(r"/invitations/[0-9a-f]{64}")
+        .unwrap()
+        .is_match(body)
+}
+
 /// Invites and returns the link's path.
 async fn invited(agent: &Agent, project_id: &str, email: &str, role: &str) -> String {
     let r = invite(agent, project_id, email, role).await;
@@ -177,7 +184,7 @@ async fn an_invited_account_joins_by_signing_in_or_in_one_click(app: TestApp) {
     let path = invited(&owner, &pid, "carol@example.com", "admin").await;
     let carol = app.agent();
     let page = carol.get(&path).await;
-    assert!(page.body.contains("Sign in and join"), "{}", page.body);
+    assert!(page.body.contains(r#"name="password""#), "{}", page.body);
     let wrong = carol
         .post_form(&path, &[("password", "not the password")])
         .await;
@@ -600,28 +607,41 @@ async fn any_member_can_leave_with_a_confirmation(app: TestApp) {
     );
 }
 
-async fn a_failed_send_is_reported_and_the_link_still_shown(app: TestApp) {
-    let (owner, pid) = app.setup_owner().await;
-    // A port nothing listens on.
+/// A replica whose email is set up but cannot send (a port nothing listens on): invitations
+/// are counted and treated as emailed, and each send fails.
+async fn replica_with_failing_email(app: &TestApp) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let (replica, _) = app
-        .replica_configured(|s| {
-            s.smtp = callem::email::SmtpConfig::parse(
-                &format!("smtp://127.0.0.1:{port}"),
-                "Callem <callem@example.com>",
-            )
-            .unwrap();
-        })
+    app.replica_configured(|s| {
+        s.smtp = callem::email::SmtpConfig::parse(
+            &format!("smtp://127.0.0.1:{port}"),
+            "Callem <callem@example.com>",
+        )
+        .unwrap();
+    })
+    .await
+    .0
+}
+
+async fn with_email_set_up_a_failed_send_is_reported_and_no_link_is_shown(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let elsewhere = app.other_project("Elsewhere").await;
+    app.user_with_role(&elsewhere, "has-account@example.com", "member")
         .await;
-    let r = invite(&owner.on(&replica), &pid, "hank@example.com", "member").await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains("could not be sent"), "{}", r.body);
-    let path = invitation_path(&r.body);
-    assert_eq!(app.agent().get(&path).await.status, 200);
+    let replica = replica_with_failing_email(&app).await;
+    for address in ["hank@example.com", "has-account@example.com"] {
+        let r = invite(&owner.on(&replica), &pid, address, "member").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("could not be sent"), "{}", r.body);
+        assert!(
+            !has_invitation_link(&r.body) && !r.body.contains("data-copy"),
+            "the link goes by email only, account or not: {}",
+            r.body
+        );
+    }
 }
 
 async fn two_accepts_of_one_invitation_at_once_make_one_member(app: TestApp) {
@@ -662,6 +682,501 @@ async fn two_accepts_of_one_invitation_at_once_make_one_member(app: TestApp) {
     assert_eq!(users, 1, "one account");
 }
 
+/// The id of the project's pending invitation to `email`.
+async fn pending_id(app: &TestApp, project_id: &str, email: &str) -> String {
+    let (pid, email) = (project(project_id), email.to_owned());
+    app.db(move |c| Ok(db::invitations::pending(c, &pid, callem::time::now())?))
+        .await
+        .into_iter()
+        .find(|p| p.email == email)
+        .unwrap_or_else(|| panic!("a pending invitation to {email}"))
+        .id
+        .into_string()
+}
+
+async fn a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    let mallory = app
+        .user_with_role(&pid, "mallory@example.com", "admin")
+        .await;
+    // About to be removed, Mallory invites an address she controls, as Admin.
+    let back_door = invited(&mallory, &pid, "mallory.alt@example.com", "admin").await;
+    let other = invited(&mallory, &pid, "someone@example.com", "member").await;
+    let kept = invited(&admin, &pid, "kept@example.com", "member").await;
+    let mallory_id = user_id(&app, "mallory@example.com").await;
+
+    owner.get(&team_path(&pid)).await;
+    let r = owner
+        .post_htmx(
+            &format!("{}/members/{}/remove", team_path(&pid), mallory_id.as_str()),
+            &[],
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.body.contains("mallory.alt@example.com"),
+        "no longer pending"
+    );
+    for path in [&back_door, &other] {
+        let visitor = app.agent();
+        // A session with a CSRF token, as a browser that opened the link before has.
+        visitor.get("/login").await;
+        let page = visitor.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(page.body.contains(INVALID));
+        let post = visitor
+            .post_form(path, &[("password", PASSWORD), ("display_name", "")])
+            .await;
+        assert_eq!(post.status, 404, "{path}");
+    }
+    assert!(
+        app.db(|c| Ok(db::users::find_by_email(c, "mallory.alt@example.com")?))
+            .await
+            .is_none(),
+        "no account was made"
+    );
+    assert_eq!(app.agent().get(&kept).await.status, 200, "others' stay");
+    let owner_id = user_id(&app, OWNER_EMAIL).await.into_string();
+    let revoked: Vec<_> = events(&app, &pid)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "invitation.revoked")
+        .collect();
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert!(revoked
+        .iter()
+        .all(|e| e.1.as_deref() == Some(owner_id.as_str())));
+
+    // Leaving takes one's pending invitations along too.
+    let left = invited(&admin, &pid, "left@example.com", "developer").await;
+    admin
+        .post_htmx(&format!("{}/leave", team_path(&pid)), &[])
+        .await;
+    assert_eq!(app.agent().get(&left).await.status, 404);
+    assert_eq!(app.agent().get(&kept).await.status, 404);
+}
+
+async fn a_demoted_inviters_invitations_above_their_new_role_are_revoked(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let second = app
+        .user_with_role(&pid, "second@example.com", "owner")
+        .await;
+    let as_owner = invited(&second, &pid, "o@example.com", "owner").await;
+    let as_admin = invited(&second, &pid, "a@example.com", "admin").await;
+    let second_id = user_id(&app, "second@example.com").await;
+    let role_path = format!("{}/members/{}/role", team_path(&pid), second_id.as_str());
+    owner.get(&team_path(&pid)).await;
+
+    let r = owner.post_htmx(&role_path, &[("role", "admin")]).await;
+
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.agent().get(&as_owner).await.status,
+        404,
+        "an Admin cannot grant Owner"
+    );
+    assert_eq!(
+        app.agent().get(&as_admin).await.status,
+        200,
+        "an Admin can grant Admin"
+    );
+
+    let r = owner.post_htmx(&role_path, &[("role", "developer")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        app.agent().get(&as_admin).await.status,
+        404,
+        "a Developer grants nothing"
+    );
+    assert_eq!(
+        count_rows(&app, "memberships").await,
+        2,
+        "nobody joined through them"
+    );
+}
+
+async fn an_invitation_whose_inviter_lost_the_right_to_grant_it_is_no_longer_valid(app: TestApp) {
+    let (_owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    let path = invited(&admin, &pid, "friend@example.com", "admin").await;
+    let visitor = app.agent();
+    assert_eq!(
+        visitor.get(&path).await.status,
+        200,
+        "valid while the inviter is an Admin"
+    );
+    // The inviter loses the role by a path that revoked nothing (a change racing the
+    // invitation, or made directly in the database): the check at accept time still holds.
+    let admin_id = user_id(&app, "admin@example.com").await;
+    let p = project(&pid);
+    app.db(move |c| {
+        db::memberships::upsert(
+            c,
+            &p,
+            &admin_id,
+            callem::domain::role::Role::Member,
+            callem::time::now(),
+        )?;
+        Ok(())
+    })
+    .await;
+
+    let page = visitor.get(&path).await;
+    let post = visitor
+        .post_form(&path, &[("password", PASSWORD), ("display_name", "")])
+        .await;
+
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains(INVALID));
+    assert_eq!(post.status, 404);
+    assert!(post.body.contains(INVALID));
+    assert_eq!(count_rows(&app, "users").await, 2, "no account was made");
+    assert_eq!(count_rows(&app, "memberships").await, 2);
+}
+
+async fn the_invitation_page_reads_the_same_whether_or_not_the_account_exists(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let elsewhere = app.other_project("Elsewhere").await;
+    app.user_with_role(&elsewhere, "known@example.com", "member")
+        .await;
+    let known = invited(&owner, &pid, "known@example.com", "member").await;
+    let unknown = invited(&owner, &pid, "nobody@example.com", "member").await;
+    let same = |body: &str, path: &str, email: &str| {
+        body.replace(path, "")
+            .replace(email, "EMAIL")
+            .replace(&csrf_in(body), "CSRF")
+    };
+
+    let (a, b) = (app.agent(), app.agent());
+    let (pa, pb) = (a.get(&known).await, b.get(&unknown).await);
+    let short_a = a.post_form(&known, &[("password", "short")]).await;
+    let short_b = b.post_form(&unknown, &[("password", "short")]).await;
+
+    assert_eq!((pa.status, pb.status), (200, 200));
+    assert_eq!(
+        same(&pa.body, &known, "known@example.com"),
+        same(&pb.body, &unknown, "nobody@example.com"),
+        "the page does not tell whether the account exists"
+    );
+    assert_eq!((short_a.status, short_b.status), (422, 422));
+    assert_eq!(
+        same(&short_a.body, &known, "known@example.com"),
+        same(&short_b.body, &unknown, "nobody@example.com")
+    );
+    // Once a password is checked, the answers differ: the account's own, or a new account.
+    let wrong = a
+        .post_form(&known, &[("password", "a wrong but long password")])
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Incorrect password."));
+    assert_eq!(role_in(&app, &pid, "known@example.com").await, None);
+    let right = a.post_form(&known, &[("password", PASSWORD)]).await;
+    assert_eq!(right.status, 303, "{}", right.body);
+    assert_eq!(
+        role_in(&app, &pid, "known@example.com").await.as_deref(),
+        Some("member")
+    );
+}
+
+/// The CSRF token in a page's form.
+fn csrf_in(body: &str) -> String {
+    let re = regex_lite::Regex::new(r#"name="csrf_token" value="([^"]+)""#).unwrap();
+    re.captures(body)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_default()
+}
+
+async fn an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a_new_password(
+    app: TestApp,
+) {
+    // Email is off: the link is shown to whoever invites, who can accept it themselves.
+    let (owner, pid) = app.setup_owner().await;
+    let path = invited(&owner, &pid, "ceo@corp.test", "member").await;
+    let squatter = app.agent();
+    let r = accept_new(&squatter, &path, "the squatter's password", "").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let url = app.db.url().to_owned();
+    let args = [
+        "user",
+        "create",
+        "--email",
+        "ceo@corp.test",
+        "--project",
+        pid.as_str(),
+        "--role",
+        "admin",
+    ];
+
+    let (code, _, err) = run_callem(&url, &args, Some(""));
+
+    assert_ne!(code, 0, "refused");
+    assert!(err.contains("--reset-password"), "{err}");
+    assert_eq!(
+        role_in(&app, &pid, "ceo@corp.test").await.as_deref(),
+        Some("member"),
+        "unchanged"
+    );
+    assert_eq!(squatter.get(&team_path(&pid)).await.status, 200);
+
+    let mut reset = args.to_vec();
+    reset.push("--reset-password");
+    let (code, _, err) = run_callem(&url, &reset, Some("the real ceo's password\n"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        role_in(&app, &pid, "ceo@corp.test").await.as_deref(),
+        Some("admin")
+    );
+    let out = squatter.get(&team_path(&pid)).await;
+    assert_eq!(out.status, 303, "the squatter's session ended");
+    assert!(out.location().starts_with("/login"), "{}", out.location());
+    let again = app.agent();
+    again.get("/login").await;
+    let r = again
+        .post_form(
+            "/login",
+            &[
+                ("email", "ceo@corp.test"),
+                ("password", "the squatter's password"),
+            ],
+        )
+        .await;
+    assert_ne!(r.status, 303, "the old password no longer works");
+    let r = again
+        .login("ceo@corp.test", "the real ceo's password")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Vouched for now: adding it elsewhere keeps the password.
+    let (_, other, _) = run_callem(&url, &["project", "create", "--name", "Other"], None);
+    let (code, _, err) = run_callem(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ceo@corp.test",
+            "--project",
+            other.trim(),
+            "--role",
+            "member",
+        ],
+        Some(""),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("password unchanged"), "{err}");
+}
+
+async fn invitations_are_limited_per_inviter_and_per_project_each_hour(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    for i in 0..10 {
+        invited(&owner, &pid, &format!("o{i}@example.com"), "member").await;
+        invited(&admin, &pid, &format!("a{i}@example.com"), "member").await;
+    }
+
+    // The project has sent 20, though the Admin only 10.
+    let r = invite(&admin, &pid, "one-more@example.com", "member").await;
+
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains(
+            r#"id="invite-email-error">This project has sent 20 invitations in the last hour"#
+        ),
+        "{}",
+        r.body
+    );
+    assert!(!has_invitation_link(&r.body));
+    assert_eq!(count_rows(&app, "invitations").await, 20);
+
+    // In another project of the Owner's, the Owner's own 20 an hour count across projects.
+    owner.get("/projects/new").await;
+    let made = owner
+        .post_form("/projects/new", &[("name", "Second")])
+        .await;
+    let second = made.location().trim_start_matches("/projects/").to_owned();
+    for i in 0..10 {
+        invited(&owner, &second, &format!("s{i}@example.com"), "member").await;
+    }
+    let r = invite(&owner, &second, "s10@example.com", "member").await;
+    assert!(
+        r.body
+            .contains(r#"id="invite-email-error">You have sent 20 invitations in the last hour"#),
+        "{}",
+        r.body
+    );
+    assert_eq!(count_rows(&app, "invitations").await, 30);
+
+    // An hour later, they may invite again.
+    app.db(|c| {
+        use db::schema::invitations::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(invitations)
+            .set(created_at.eq(callem::time::now() - chrono::Duration::minutes(61)))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+    invited(&owner, &second, "s10@example.com", "member").await;
+}
+
+async fn invitation_emails_to_one_address_are_limited_to_three_a_day_across_projects(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get("/projects/new").await;
+    let made = owner
+        .post_form("/projects/new", &[("name", "Second")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let second = made.location().trim_start_matches("/projects/").to_owned();
+    let emailing = owner.on(&replica_with_failing_email(&app).await);
+    for project_id in [&pid, &pid, &second] {
+        let r = invite(&emailing, project_id, "target@example.com", "member").await;
+        assert!(r.body.contains("could not be sent"), "{}", r.body);
+    }
+
+    let r = invite(&emailing, &pid, "Target@example.com", "developer").await;
+
+    assert!(
+        r.body.contains(
+            r#"id="invite-email-error">This address has been sent 3 invitations in the last day"#
+        ),
+        "{}",
+        r.body
+    );
+    assert_eq!(count_rows(&app, "invitations").await, 3);
+    // Other addresses are not held up by it.
+    let r = invite(&emailing, &pid, "other@example.com", "member").await;
+    assert!(r.body.contains("could not be sent"), "{}", r.body);
+    // Without email, nothing is sent, so the address's limit does not apply.
+    invited(&owner, &pid, "target@example.com", "member").await;
+}
+
+async fn accepting_as_an_existing_member_says_the_role_did_not_change(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let elsewhere = app.other_project("Elsewhere").await;
+    let dev = app
+        .user_with_role(&elsewhere, "dev@example.com", "member")
+        .await;
+    let path = invited(&owner, &pid, "dev@example.com", "admin").await;
+    // Added another way meanwhile, as Developer.
+    app.user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+
+    assert!(dev.get(&path).await.body.contains("Join Acme"));
+    let r = dev.post_form(&path, &[]).await;
+
+    assert_eq!(r.status, 303, "{}", r.body);
+    let toast = r.header("x-callem-toast").unwrap();
+    let toast = url::form_urlencoded::parse(format!("t={toast}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        toast,
+        "You are already a member of Acme as Developer; the invitation did not change your role."
+    );
+    assert_eq!(
+        role_in(&app, &pid, "dev@example.com").await.as_deref(),
+        Some("developer")
+    );
+    assert!(
+        !events(&app, &pid)
+            .await
+            .iter()
+            .any(|e| e.0 == "member.joined"),
+        "nobody joined"
+    );
+
+    // A real join says so.
+    let path = invited(&owner, &pid, "new@example.com", "admin").await;
+    let r = accept_new(&app.agent(), &path, PASSWORD, "").await;
+    assert_eq!(
+        r.header("x-callem-toast").as_deref(),
+        Some("You+joined+Acme+as+Admin.")
+    );
+}
+
+async fn only_an_owner_revokes_or_replaces_an_invitation_to_the_owner_role(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    let path = invited(&owner, &pid, "co-owner@example.com", "owner").await;
+    let id = pending_id(&app, &pid, "co-owner@example.com").await;
+    let revoke = format!("{}/invitations/{id}/revoke", team_path(&pid));
+
+    let tab = admin.get(&team_path(&pid)).await;
+    let forged = admin.post_htmx(&revoke, &[]).await;
+    let replaced = invite(&admin, &pid, "co-owner@example.com", "member").await;
+
+    assert!(tab
+        .body
+        .contains(r#"data-invitation="co-owner@example.com""#));
+    assert!(
+        !tab.body
+            .contains("Revoke the invitation of co-owner@example.com"),
+        "no Revoke for an Admin"
+    );
+    assert_eq!(forged.status, 403);
+    assert!(
+        replaced.body.contains(
+            r#"id="invite-email-error">This address has a pending invitation as Owner: only an Owner can revoke or replace it."#
+        ),
+        "{}",
+        replaced.body
+    );
+    let page = app.agent().get(&path).await;
+    assert_eq!(page.status, 200, "still valid");
+    assert!(page.body.contains("Owner"));
+    // An Admin's own invitations to other roles it still revokes; the Owner revokes this one.
+    let theirs = invited(&admin, &pid, "dev@example.com", "developer").await;
+    let theirs_id = pending_id(&app, &pid, "dev@example.com").await;
+    let r = admin
+        .post_htmx(
+            &format!("{}/invitations/{theirs_id}/revoke", team_path(&pid)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.agent().get(&theirs).await.status, 404);
+    owner.get(&team_path(&pid)).await;
+    let r = owner.post_htmx(&revoke, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.agent().get(&path).await.status, 404);
+}
+
+async fn invitations_sent_at_once_through_two_replicas_stop_at_the_limit(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&team_path(&pid)).await;
+    let replica = app.replica().await;
+    let there = owner.on(&replica);
+    let url = format!("{}/invitations", team_path(&pid));
+    let emails: Vec<String> = (0..25).map(|i| format!("burst{i}@example.com")).collect();
+    let sends = emails.iter().enumerate().map(|(i, email)| {
+        let (agent, url) = (if i % 2 == 0 { &owner } else { &there }, &url);
+        async move {
+            agent
+                .post_htmx(url, &[("email", email.as_str()), ("role", "member")])
+                .await
+        }
+    });
+
+    let answers = futures_util::future::join_all(sends).await;
+
+    let made = answers
+        .iter()
+        .filter(|r| has_invitation_link(&r.body))
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| {
+            r.body
+                .contains("invitations in the last hour, the most allowed")
+        })
+        .count();
+    assert_eq!((made, refused), (20, 5));
+    assert_eq!(count_rows(&app, "invitations").await, 20);
+}
+
 crate::on_both_backends!(
     two_accepts_of_one_invitation_at_once_make_one_member,
     an_invited_person_without_an_account_creates_one_and_is_signed_in_with_the_role,
@@ -674,7 +1189,17 @@ crate::on_both_backends!(
     developers_and_members_see_the_team_and_their_forged_changes_get_403,
     a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay,
     any_member_can_leave_with_a_confirmation,
-    a_failed_send_is_reported_and_the_link_still_shown,
+    with_email_set_up_a_failed_send_is_reported_and_no_link_is_shown,
+    a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work,
+    a_demoted_inviters_invitations_above_their_new_role_are_revoked,
+    an_invitation_whose_inviter_lost_the_right_to_grant_it_is_no_longer_valid,
+    the_invitation_page_reads_the_same_whether_or_not_the_account_exists,
+    an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a_new_password,
+    invitations_are_limited_per_inviter_and_per_project_each_hour,
+    invitation_emails_to_one_address_are_limited_to_three_a_day_across_projects,
+    accepting_as_an_existing_member_says_the_role_did_not_change,
+    only_an_owner_revokes_or_replaces_an_invitation_to_the_owner_role,
+    invitations_sent_at_once_through_two_replicas_stop_at_the_limit,
 );
 
 /// A real SMTP server (Python's aiosmtpd, from `target/ci-venv`) writing each message it
@@ -764,7 +1289,11 @@ async fn an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the
     let r = invite(&on_replica, &pid, "ivy@example.com", "developer").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("Sent to ivy@example.com."), "{}", r.body);
-    let shown = invitation_path(&r.body);
+    assert!(
+        !has_invitation_link(&r.body),
+        "with email, the link goes to the address only: {}",
+        r.body
+    );
     let messages = sink.messages();
     assert_eq!(messages.len(), 1, "one message, received before the answer");
     let m = &messages[0];
@@ -777,10 +1306,18 @@ async fn an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the
         .replace("=\n", "")
         .replace("=3D", "=");
     let mailed = invitation_path(&decoded);
-    assert_eq!(mailed, shown);
-    let page = app.agent().on(&replica).get(&mailed).await;
+    let ivy = app.agent().on(&replica);
+    let page = ivy.get(&mailed).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Create account and join"));
+    assert!(page.body.contains("Join Acme"));
+    let r = ivy.post_form(&mailed, &[("password", PASSWORD)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let verified = app
+        .db(|c| Ok(db::users::find_by_email(c, "ivy@example.com")?))
+        .await
+        .unwrap()
+        .email_verified_at;
+    assert!(verified.is_some(), "reading the mailbox verified the email");
 
     // Without email configured, nothing is sent.
     let r = invite(&owner, &pid, "jo@example.com", "member").await;

@@ -10,11 +10,12 @@ use serde::Deserialize;
 use super::super::error::WebError;
 use super::super::shell::{Section, Shell, TeamManager};
 use super::super::{client_ip, htmx};
-use crate::db::{self, invitations::InviteError, memberships::ByMember, memberships::TeamError};
+use crate::db::invitations::{Created, InviteError};
+use crate::db::{self, memberships::ByMember, memberships::TeamError};
 use crate::domain::account::EmailAddress;
 use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::role::Role;
-use crate::domain::team::{Refusal, INVITATION_DAYS};
+use crate::domain::team::{self, Refusal, INVITATION_DAYS};
 use crate::state::AppState;
 use crate::time;
 
@@ -50,6 +51,8 @@ pub struct PendingView {
     pub invited_by: String,
     pub expires: String,
     pub expires_full: String,
+    /// The viewer may revoke it (an invitation to Owner: only an Owner).
+    pub can_revoke: bool,
 }
 
 /// The tab's two tables (swapped in after a change).
@@ -114,6 +117,7 @@ async fn load_panel(state: &AppState, shell: &Shell, oob: bool) -> Result<TeamPa
                 .unwrap_or_else(|| "—".to_owned()),
             expires: time::date_label(p.expires_at),
             expires_full: time::full_label(p.expires_at),
+            can_revoke: team::may_revoke_invitation(viewer, p.role).is_ok(),
         })
         .collect();
     Ok(TeamPanel {
@@ -153,22 +157,22 @@ impl InviteModal {
     }
 }
 
-/// What became of the invitation email.
+/// What became of the invitation: with email set up it is only emailed (the link is never
+/// shown, see [`team::link_is_shown`]); without, only its link is shown.
 pub enum Delivery {
-    /// No email configured: the link is only shown.
-    NotConfigured,
+    /// No email configured: the link, to pass on to the address alone.
+    Shown(String),
     Sent,
     Failed,
 }
 
-/// The one-time invitation link (sent with `Cache-Control: no-store`), and the pending list
-/// behind it.
+/// The invitation made: the one-time link (sent with `Cache-Control: no-store`) or what became
+/// of its email, and the pending list behind it.
 #[derive(Template)]
 #[template(path = "pages/settings/team/_invite_link.html")]
 struct InviteLink {
     email: String,
     role: Role,
-    link: String,
     delivery: Delivery,
     days: u64,
     panel: TeamPanel,
@@ -221,24 +225,33 @@ pub async fn invite(
         (e, r) => return again(e.err().map(|e| e.0), r.err()),
     };
     let ip = client_ip(&req).to_string();
-    let (pid, uid, by_role) = (shell.project_id.clone(), shell.user_id.clone(), shell.role);
+    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let address = email.as_str().to_owned();
+    let email_configured = state.mailer.is_some();
     let created = db::run(&state.pool, move |conn| {
         let invite = db::invitations::Invite {
             project_id: &pid,
             email: &address,
             role,
             by: &uid,
-            by_role,
+            email_configured,
             ip: Some(&ip),
         };
         Ok(db::invitations::create(conn, &invite, time::now()))
     })
     .await?;
-    let (id, token) = match created {
+    let Created {
+        id,
+        token,
+        link_shown,
+    } = match created {
         Ok(made) => made,
         Err(InviteError::AlreadyMember) => {
             return again(Some(InviteError::AlreadyMember.to_string()), None)
+        }
+        Err(InviteError::TooMany(limit)) => return again(Some(limit.to_string()), None),
+        Err(InviteError::Refused(r @ Refusal::OwnerInvitation)) => {
+            return again(Some(r.to_string()), None)
         }
         Err(InviteError::Refused(r)) => return again(None, Some(r.to_string())),
         Err(InviteError::Db(e)) => return Err(e.into()),
@@ -250,21 +263,20 @@ pub async fn invite(
         token.expose()
     );
     let delivery = match &state.mailer {
-        None => Delivery::NotConfigured,
-        Some(mailer) => {
-            let subject = format!("Join {} on Callem Studio", shell.project_name);
+        Some(mailer) if !link_shown => {
+            let subject = format!("Join {} on Callem Studio", one_line(&shell.project_name));
             let body = invitation_email(&shell, role, &link);
             match mailer.send(email.as_str(), &subject, &body).await {
                 Ok(()) => Delivery::Sent,
                 Err(_) => Delivery::Failed,
             }
         }
+        _ => Delivery::Shown(link),
     };
     let panel = load_panel(&state, &shell, true).await?;
     let page = InviteLink {
         email: email.as_str().to_owned(),
         role,
-        link,
         delivery,
         days: INVITATION_DAYS,
         panel,
@@ -283,9 +295,14 @@ fn invitation_email(shell: &Shell, role: Role, link: &str) -> String {
          Open this link to accept (it works once, for {INVITATION_DAYS} days):\n\n{link}\n\n\
          If you did not expect this invitation, you can ignore this email.\n",
         inviter = shell.user_email,
-        project = shell.project_name,
+        project = one_line(&shell.project_name),
         role = role.label(),
     )
+}
+
+/// A name made before names were checked, flattened so it cannot write lines of an email.
+fn one_line(name: &str) -> String {
+    name.replace(crate::domain::is_hidden_control, " ")
 }
 
 /// After a change: the modal closes, the panel is swapped in, a toast says what happened.
@@ -322,7 +339,9 @@ async fn changed(
 fn refused(refusal: Refusal) -> HttpResponse {
     let status = match refusal {
         Refusal::LastOwner => StatusCode::CONFLICT,
-        Refusal::NotAllowed | Refusal::OwnerOnly => StatusCode::FORBIDDEN,
+        Refusal::NotAllowed | Refusal::OwnerOnly | Refusal::OwnerInvitation => {
+            StatusCode::FORBIDDEN
+        }
     };
     HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
@@ -349,11 +368,20 @@ pub async fn revoke_invitation(
     let ip = client_ip(&req).to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let revoked = db::run(&state.pool, move |conn| {
-        db::invitations::revoke(conn, &pid, &id, &uid, Some(&ip), time::now())
+        Ok(db::invitations::revoke(
+            conn,
+            &pid,
+            &id,
+            &uid,
+            Some(&ip),
+            time::now(),
+        ))
     })
     .await?;
-    if !revoked {
-        return Err(WebError::NotFound);
+    match team_result(revoked)? {
+        Ok(true) => {}
+        Ok(false) => return Err(WebError::NotFound),
+        Err(refusal) => return Ok(refusal),
     }
     changed(
         &req,
