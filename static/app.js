@@ -286,6 +286,8 @@
       try { localStorage.setItem("callem:read-api-docs", "yes"); } catch (_) {}
     }
     markDoneSteps(document);
+    // A message the server left for this page (after a plain form's POST) goes like the rest.
+    document.querySelectorAll("#toasts [data-toast]").forEach(expire);
     try {
       var pending = sessionStorage.getItem("callem:toast");
       if (pending) { sessionStorage.removeItem("callem:toast"); toast(pending); }

@@ -18,6 +18,8 @@ const CSRF_TOKEN: &str = "csrf";
 const ISSUED: &str = "iat";
 /// When it was last used (to the minute), Unix seconds.
 const SEEN: &str = "seen";
+/// A one-time message for the next full page (what a plain form's POST did).
+const FLASH: &str = "flash";
 
 /// The session, with typed accessors.
 pub struct TypedSession(Session, SessionPolicy);
@@ -104,6 +106,18 @@ impl TypedSession {
     /// The CSRF token if one was issued, without creating one.
     pub fn existing_csrf_token(&self) -> Option<String> {
         self.0.get::<String>(CSRF_TOKEN).ok().flatten()
+    }
+
+    /// Keeps a message for the next full page this session loads (a redirect after a plain
+    /// form's POST cannot carry a toast header). Never anything secret.
+    pub fn flash(&self, message: &str) {
+        // Lost only if the cookie cannot be written, and then the change itself still stands.
+        let _ = self.0.insert(FLASH, message);
+    }
+
+    /// The message kept by [`TypedSession::flash`], once.
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 
     pub fn sign_out(&self) {

@@ -268,7 +268,7 @@ pub async fn accept(
                 session.sign_in(&user_id, epoch)?;
             }
             tracing::info!(user_id = %user_id, "accepted an invitation");
-            joined_response(&req, &found, &accepted)
+            joined_response(&req, &session, &found, &accepted)
         }
         Ok(None) | Err(TeamError::NotFound) | Err(TeamError::Refused(_)) => invalid(),
         Err(TeamError::Db(e)) => Err(e.into()),
@@ -317,7 +317,7 @@ async fn create_account(
             .await?;
             session.sign_in(&uid, 0)?;
             tracing::info!(user_id = %uid, "account created from an invitation");
-            joined_response(req, found, &accepted)
+            joined_response(req, session, found, &accepted)
         }
         Ok(None) | Err(TeamError::NotFound) | Err(TeamError::Refused(_)) => invalid(),
         Err(TeamError::Db(e)) => Err(e.into()),
@@ -328,6 +328,7 @@ async fn create_account(
 /// already) nothing changed.
 fn joined_response(
     req: &HttpRequest,
+    session: &TypedSession,
     found: &Found,
     accepted: &Accepted,
 ) -> Result<HttpResponse, WebError> {
@@ -343,8 +344,17 @@ fn joined_response(
             role.label()
         ),
     };
+    // The form is a plain POST: its redirect cannot carry the toast header, so the next
+    // page shows it from the session.
+    if !htmx::is_htmx(req) {
+        session.flash(&toast);
+    }
     Ok(htmx::with_toast(
-        htmx::redirect(req, &format!("/projects/{}", found.invitation.project_id)),
+        // Straight to the page that shows it (a redirect on the way would take the message).
+        htmx::redirect(
+            req,
+            &format!("/projects/{}/calls", found.invitation.project_id),
+        ),
         &toast,
     ))
 }

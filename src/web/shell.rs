@@ -44,6 +44,8 @@ pub struct Shell {
     pub role: Role,
     pub csrf_token: String,
     pub section: Section,
+    /// A message left for this page by the previous request (see [`TypedSession::flash`]).
+    pub flash: Option<String>,
 }
 
 impl Shell {
@@ -79,6 +81,7 @@ impl Shell {
             role: *role,
             csrf_token: session.csrf_token()?,
             section,
+            flash: None,
         })
     }
 
@@ -146,7 +149,12 @@ impl FromRequest for Shell {
                 .ok_or(WebError::NotFound)?;
             let session = TypedSession::of(&req);
             let section = Shell::section_of(req.path());
-            Shell::load(&state, &user, &session, &project_id, section).await
+            let mut shell = Shell::load(&state, &user, &session, &project_id, section).await?;
+            // Only a full page shows it: a fragment would swallow it unseen.
+            if !super::htmx::is_htmx(&req) {
+                shell.flash = session.take_flash();
+            }
+            Ok(shell)
         })
     }
 }

@@ -919,6 +919,11 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .await;
     second.click("button[type=submit]").await;
     second.wait_text(".account .badge", "Developer").await;
+    // The page she lands on says what happened, where she can read it.
+    second
+        .wait_text("#toasts .toast", "You joined Acme Support as Developer.")
+        .await;
+    assert_visible_to_a_person(&second, "#toasts .toast").await;
     assert!(
         second
             .current_url()
