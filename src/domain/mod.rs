@@ -17,6 +17,7 @@ pub mod key_status;
 pub mod knowledge;
 pub mod leak;
 pub mod one_time_token;
+pub mod password_reset;
 pub mod pagination;
 pub mod role;
 pub mod scope;
