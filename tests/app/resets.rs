@@ -424,7 +424,10 @@ async fn a_new_link_and_any_password_change_end_the_earlier_links(app: TestApp) 
     let r = visitor
         .post_form(
             &third,
-            &[("new", "yet another passphrase"), ("confirm", "yet another passphrase")],
+            &[
+                ("new", "yet another passphrase"),
+                ("confirm", "yet another passphrase"),
+            ],
         )
         .await;
     assert_eq!(r.location(), "/login?reset=done");
@@ -467,16 +470,19 @@ async fn thirty_addresses_asking_for_one_account_send_it_one_email(app: TestApp)
     handled(0).await;
 
     assert_eq!(sent_to(&sink.messages(), OWNER_EMAIL).len(), 1);
-    assert_eq!(count_rows(&app, "password_resets").await, 2, "owner, marker");
+    assert_eq!(
+        count_rows(&app, "password_resets").await,
+        2,
+        "owner, marker"
+    );
 
     // Five minutes later another; five a day at most.
     for n in 1..=6 {
         app.db(|c| {
             use callem::db::schema::password_resets as r;
             use diesel::prelude::*;
-            let links: Vec<(String, chrono::NaiveDateTime)> = r::table
-                .select((r::token_hash, r::created_at))
-                .load(c)?;
+            let links: Vec<(String, chrono::NaiveDateTime)> =
+                r::table.select((r::token_hash, r::created_at)).load(c)?;
             for (hash, at) in links {
                 diesel::update(r::table.find(hash))
                     .set(r::created_at.eq(at - chrono::Duration::minutes(6)))
@@ -674,7 +680,10 @@ async fn wrong_current_passwords_spend_the_addresss_sign_in_budget(app: TestApp)
     };
     // Ten attempts from one address: four here, six at /login (for other emails).
     for _ in 0..4 {
-        assert_eq!(change("a wrong guess of it", "203.0.113.7").await.status, 422);
+        assert_eq!(
+            change("a wrong guess of it", "203.0.113.7").await.status,
+            422
+        );
     }
     for i in 0..6 {
         let email = format!("someone{i}@example.com");
@@ -732,7 +741,10 @@ async fn password_changes_and_resets_are_in_the_audit_log_of_each_of_the_users_p
     let r = visitor
         .post_form(
             &link,
-            &[("new", "yet another passphrase"), ("confirm", "yet another passphrase")],
+            &[
+                ("new", "yet another passphrase"),
+                ("confirm", "yet another passphrase"),
+            ],
         )
         .await;
     assert_eq!(r.location(), "/login?reset=done");
@@ -741,9 +753,7 @@ async fn password_changes_and_resets_are_in_the_audit_log_of_each_of_the_users_p
     reader.login(OWNER_EMAIL, "yet another passphrase").await;
     for pid in [&first, &second] {
         let p = project(pid);
-        let events = app
-            .db(move |c| Ok(db::audit::for_project(c, &p)?))
-            .await;
+        let events = app.db(move |c| Ok(db::audit::for_project(c, &p)?)).await;
         let account: Vec<_> = events
             .iter()
             .filter(|e| e.action.starts_with("user."))
@@ -785,9 +795,7 @@ async fn password_changes_and_resets_are_in_the_audit_log_of_each_of_the_users_p
         assert_eq!(code, 0, "{out}{err}");
     }
     let p = project(&elsewhere);
-    let events = app
-        .db(move |c| Ok(db::audit::for_project(c, &p)?))
-        .await;
+    let events = app.db(move |c| Ok(db::audit::for_project(c, &p)?)).await;
     assert!(events.iter().all(|e| !e.action.starts_with("user.")));
 }
 

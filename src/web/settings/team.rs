@@ -222,7 +222,10 @@ pub async fn invite(
     };
     // The link starts at the configured address, never at the request's Host.
     let Some(link_base) = state.link_base.clone() else {
-        let why = format!("No invitation link can be made: {}.", crate::config::NO_LINK_BASE);
+        let why = format!(
+            "No invitation link can be made: {}.",
+            crate::config::NO_LINK_BASE
+        );
         return again(Some(why), None);
     };
     let ip = client_ip(&req).to_string();
