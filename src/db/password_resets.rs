@@ -80,10 +80,11 @@ pub fn request(
     token_hash: &str,
     now: NaiveDateTime,
 ) -> Result<Requested, DbError> {
+    // Read first: an unknown email takes no write lock.
+    let Some(user) = user_queries::find_by_email(conn, email)? else {
+        return Ok(Requested::NoAccount);
+    };
     super::write_transaction::<_, DbError, _>(conn, |conn| {
-        let Some(user) = user_queries::find_by_email(conn, email)? else {
-            return Ok(Requested::NoAccount);
-        };
         if let DbConnection::Pg(pg) = conn {
             users::table
                 .find(&user.id)

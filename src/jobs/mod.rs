@@ -145,3 +145,31 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[actix_web::test]
+    async fn shutdown_finishes_the_queued_jobs_and_takes_no_more() {
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let mut runner = Runner::default();
+        let seen = done.clone();
+        let queue = runner.queue("test", move |n: u32| {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                seen.lock().unwrap().push(n);
+            }
+        });
+        for n in 0..5 {
+            queue.try_send(n).unwrap();
+        }
+
+        runner.drain().await;
+
+        assert_eq!(*done.lock().unwrap(), [0, 1, 2, 3, 4]);
+        assert!(queue.try_send(5).is_err(), "closed after the drain");
+    }
+}

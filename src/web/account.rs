@@ -223,18 +223,21 @@ pub async fn change_password(
         .map_err(|e| WebError::Internal(e.to_string()))?;
     let (uid, email, ip) = (user.id.clone(), page.email.clone(), client.to_string());
     let epoch = db::run(&state.pool, move |conn| {
-        db::sign_in_failures::clear(conn, &email)?;
-        db::users::change_password(
-            conn,
-            &db::users::PasswordChange {
-                user_id: &uid,
-                password_hash: &hash,
-                how: db::users::PasswordSet::Changed,
-                actor: db::audit::Actor::User(&uid),
-                ip: Some(&ip),
-            },
-            time::now(),
-        )
+        db::write_transaction::<_, db::DbError, _>(conn, |conn| {
+            // A right password starts the account's count over, as a sign-in does.
+            db::sign_in_failures::clear(conn, &email)?;
+            db::users::change_password(
+                conn,
+                &db::users::PasswordChange {
+                    user_id: &uid,
+                    password_hash: &hash,
+                    how: db::users::PasswordSet::Changed,
+                    actor: db::audit::Actor::User(&uid),
+                    ip: Some(&ip),
+                },
+                time::now(),
+            )
+        })
     })
     .await?;
     // Every session was ended with the old epoch; this one goes on in the new.
