@@ -72,10 +72,14 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
             bind,
         } => {
             let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
-            let base = match crate::edge::parse_public_url(&public_url).map_err(|e| anyhow!(e))? {
-                Some(origin) => format!("{}://{}", origin.scheme, origin.host),
-                None => format!("http://{}", bind.replace("0.0.0.0", "localhost")),
-            };
+            // The same rule as the server's: CALLEM_PUBLIC_URL, else CALLEM_BIND.
+            let public = crate::edge::parse_public_url(&public_url).map_err(|e| anyhow!(e))?;
+            let base = crate::config::link_base(public.as_ref(), &bind).ok_or_else(|| {
+                anyhow!(
+                    "no link can be made: {} (or pass --public-url)",
+                    crate::config::NO_LINK_BASE
+                )
+            })?;
             let pool = open(url).await?;
             let token = OneTimeToken::generate();
             let hash = token.hash();
@@ -556,7 +560,17 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                 now,
             )?;
             if let Some((user_id, false)) = added {
-                db::users::set_password(conn, &user_id, &hash)?;
+                db::users::change_password(
+                    conn,
+                    &db::users::PasswordChange {
+                        user_id: &user_id,
+                        password_hash: &hash,
+                        how: db::users::PasswordSet::Changed,
+                        actor: db::audit::Actor::CommandLine,
+                        ip: None,
+                    },
+                    now,
+                )?;
             }
             // Whoever set this server up (at /setup, say) can open the Demo project too.
             let owners = db::memberships::owners_of_other_projects(conn, &project_id)?;

@@ -351,6 +351,31 @@ fn check_bind(bind: &str) -> Result<(), String> {
     }
 }
 
+/// The start of every link the server sends away (reset and invitation emails, the invite
+/// modal's link, `callem user reset-password`): `CALLEM_PUBLIC_URL` when set, else `http://`
+/// and the address the server listens on (`bound`: the address it actually bound, or for the
+/// command line `CALLEM_BIND`) — never a request's `Host`. `None` when neither gives an
+/// address someone could open: a bind to every interface (`0.0.0.0`, `[::]`) names no
+/// reachable host, so links need `CALLEM_PUBLIC_URL` then.
+pub fn link_base(public_origin: Option<&Origin>, bound: &str) -> Option<String> {
+    if let Some(o) = public_origin {
+        return Some(format!("{}://{}", o.scheme, o.host));
+    }
+    let bound = bound.trim();
+    let unspecified = match bound.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_unspecified(),
+        // A host name (`localhost:8080`): people can open it as it is.
+        Err(_) => bound.is_empty(),
+    };
+    (!unspecified).then(|| format!("http://{bound}"))
+}
+
+/// What to do when [`link_base`] has no address: the sentence the dashboard and the command
+/// line show.
+pub const NO_LINK_BASE: &str = "this server listens on every interface (CALLEM_BIND 0.0.0.0) \
+     and does not know the address people open it at: set CALLEM_PUBLIC_URL, e.g. \
+     https://callem.example.com";
+
 /// Parses `CALLEM_TRUSTED_PROXIES`: CIDRs or single addresses, separated by commas or spaces.
 pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNetwork>, String> {
     s.split(|c: char| c == ',' || c.is_whitespace())
@@ -365,6 +390,29 @@ pub fn parse_trusted_proxies(s: &str) -> Result<Vec<IpNetwork>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_start_at_the_public_url_else_the_bound_address_never_at_every_interface() {
+        let public = parse_public_url("https://callem.example.com").unwrap();
+        assert_eq!(
+            link_base(public.as_ref(), "0.0.0.0:8080").as_deref(),
+            Some("https://callem.example.com")
+        );
+        assert_eq!(
+            link_base(None, "127.0.0.1:41234").as_deref(),
+            Some("http://127.0.0.1:41234")
+        );
+        assert_eq!(
+            link_base(None, "[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        assert_eq!(
+            link_base(None, "localhost:8080").as_deref(),
+            Some("http://localhost:8080")
+        );
+        assert_eq!(link_base(None, "0.0.0.0:8080"), None);
+        assert_eq!(link_base(None, "[::]:8080"), None);
+    }
 
     #[test]
     fn trusted_proxies_parse_and_name_bad_entries() {

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod edge;
 pub mod email;
 pub mod import;
+pub mod jobs;
 pub mod json_field;
 pub mod markdown;
 pub mod rate_limit;

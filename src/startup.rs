@@ -124,6 +124,7 @@ pub struct Application {
     pool: Pool,
     state: web::Data<AppState>,
     setup_token: Option<OneTimeToken>,
+    jobs: crate::jobs::Runner,
 }
 
 /// While no user exists, a fresh setup token (its hash stored, so any replica accepts it);
@@ -171,9 +172,26 @@ impl Application {
             addr: settings.bind.clone(),
             cause,
         })?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let bound = listener.local_addr().map_err(|cause| StartError::Bind {
+            addr: settings.bind.clone(),
+            cause,
+        })?;
+        let port = bound.port();
+        let link_base =
+            crate::config::link_base(settings.public_origin.as_ref(), &bound.to_string());
+        if mailer.is_some() && link_base.is_none() {
+            tracing::warn!(
+                "email is set up, but no invitation or password-reset link can be sent: {}",
+                crate::config::NO_LINK_BASE
+            );
+        }
         let usage = std::sync::Arc::new(crate::usage::UsageRecorder::new(settings.usage_recording));
         actix_web::rt::spawn(usage.clone().run_flusher(pool.clone()));
+        let (jobs, jobs_runner) = crate::jobs::Jobs::start(crate::jobs::Setup {
+            pool: pool.clone(),
+            mailer: mailer.clone(),
+            link_base: link_base.clone(),
+        });
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -189,6 +207,8 @@ impl Application {
                 crate::web::login::ATTEMPT_WINDOW,
             ),
             mailer,
+            link_base,
+            jobs,
             usage: usage.clone(),
             password_slots: Default::default(),
             session_policy: settings.session_policy,
@@ -245,6 +265,7 @@ impl Application {
             pool,
             state: app_state,
             setup_token,
+            jobs: jobs_runner,
         })
     }
 
@@ -277,10 +298,12 @@ impl Application {
         self.state.usage.clone()
     }
 
-    /// Runs until stopped through [`Application::handle`], then writes the key-usage counts
-    /// still pending (graceful shutdown loses none).
+    /// Runs until stopped through [`Application::handle`], then finishes the queued jobs
+    /// ([`crate::jobs::DRAIN_LIMIT`] at most) and writes the key-usage counts still pending
+    /// (graceful shutdown loses none).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        self.jobs.drain().await;
         if let Err(e) = self.state.usage.flush(&self.pool).await {
             tracing::warn!(error = %e, "key usage of the last seconds could not be written");
         }

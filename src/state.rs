@@ -25,6 +25,12 @@ pub struct AppState {
     pub invitation_limiter: RateLimiter,
     /// Outgoing email, when `CALLEM_SMTP_URL` is set.
     pub mailer: Option<crate::email::Mailer>,
+    /// Where every link the server sends away starts (`CALLEM_PUBLIC_URL`, else the bound
+    /// address; see [`crate::config::link_base`]): decided at start, never from a request.
+    /// `None` when the server listens on every interface without `CALLEM_PUBLIC_URL`.
+    pub link_base: Option<String>,
+    /// Background work: handlers enqueue, the jobs' tasks do it.
+    pub jobs: crate::jobs::Jobs,
     /// Counts the uses of keys in memory; its flusher writes them every 10 s.
     pub usage: std::sync::Arc<crate::usage::UsageRecorder>,
     /// Bounds concurrent argon2 work (each hash takes ~19 MiB).
@@ -33,4 +39,12 @@ pub struct AppState {
     pub session_policy: crate::domain::session_policy::SessionPolicy,
     /// Set on SIGTERM: `/readyz` fails while the server drains.
     pub draining: AtomicBool,
+}
+
+impl AppState {
+    /// Whether the server can email a one-time link: email is set up and it knows the address
+    /// links start at. Only then is "Forgot your password?" offered.
+    pub fn emails_links(&self) -> bool {
+        self.mailer.is_some() && self.link_base.is_some()
+    }
 }

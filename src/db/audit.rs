@@ -347,6 +347,54 @@ pub fn audited<T>(
     })
 }
 
+/// What happened to a person rather than to one project (their password): recorded in the
+/// chain of each project they belong to, with the person as the target.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountEvent<'a> {
+    pub actor: Actor<'a>,
+    pub action: &'a str,
+    /// The person the event is about.
+    pub user_id: &'a UserId,
+    pub ip: Option<&'a str>,
+}
+
+/// Runs `change` and records `event` in the chain of each of `project_ids`, all in one
+/// transaction. The chains' heads are locked first, in id order, so that two such changes
+/// cannot deadlock and every audited change still locks chains before rows.
+pub fn audited_in_each<T>(
+    conn: &mut DbConnection,
+    project_ids: &[ProjectId],
+    event: &AccountEvent<'_>,
+    now: NaiveDateTime,
+    change: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let mut ids = project_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let mut heads = Vec::with_capacity(ids.len());
+        for id in &ids {
+            heads.push(lock_head(conn, id)?);
+        }
+        let target_id = event.user_id.as_str();
+        let before = target_name(conn, "user", target_id)?;
+        let value = change(conn)?;
+        for (project_id, head) in ids.iter().zip(heads.iter_mut()) {
+            let one = Event {
+                project_id,
+                actor: event.actor,
+                action: event.action,
+                target_type: "user",
+                target_id,
+                ip: event.ip,
+                detail: None,
+            };
+            record(conn, head, &one, now, before.clone())?;
+        }
+        Ok(value)
+    })
+}
+
 /// What an audited change did: only a change that was made is recorded.
 #[derive(Debug)]
 pub enum Change<T> {

@@ -6,9 +6,10 @@ use diesel::prelude::*;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 
+use super::audit::{self, AccountEvent, Actor};
 use super::models::{NewUser, User};
 use super::schema::users;
-use super::{memberships, projects, settings, DbConnection, DbError};
+use super::{memberships, password_resets, projects, settings, DbConnection, DbError};
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
@@ -150,9 +151,10 @@ pub fn add_to_project(
 }
 
 /// `callem user create --reset-password` on an existing account: replaces its password (which
-/// ends all its sessions, as [`set_password`] does), records that the operator vouched for its
-/// email, and adds it to the project with the role — in one transaction. False when there is
-/// no account with that email.
+/// ends all its sessions and reset links, audited in each of its projects, as
+/// [`change_password`] does), records that the operator vouched for its email, and adds it to
+/// the project with the role — in one transaction. `None` when there is no account with that
+/// email.
 pub fn reset_password_and_add(
     conn: &mut DbConnection,
     email: &str,
@@ -165,7 +167,17 @@ pub fn reset_password_and_add(
         let Some(user) = find_by_email(conn, email)? else {
             return Ok(None);
         };
-        set_password(conn, &user.id, password_hash)?;
+        change_password(
+            conn,
+            &PasswordChange {
+                user_id: &user.id,
+                password_hash,
+                how: PasswordSet::Changed,
+                actor: Actor::user_or_command_line(None),
+                ip: None,
+            },
+            now,
+        )?;
         diesel::update(users::table.find(&user.id))
             .set(users::email_verified_at.eq(Some(now)))
             .execute(conn)?;
@@ -174,20 +186,24 @@ pub fn reset_password_and_add(
     })
 }
 
-/// Replaces a user's password hash and, in the same statement, ends every session of the
-/// user (as sign-out does): whoever knew the old password is signed out everywhere.
+/// Replaces a user's password hash and, in the same transaction, ends every session of the
+/// user (as sign-out does) and every unused reset link: whoever knew the old password, or
+/// holds an older link, is shut out everywhere. Unaudited: a change someone makes goes
+/// through [`change_password`].
 pub fn set_password(
     conn: &mut DbConnection,
     user_id: &UserId,
     password_hash: &str,
 ) -> QueryResult<()> {
-    diesel::update(users::table.find(user_id))
-        .set((
-            users::password_hash.eq(password_hash),
-            users::session_epoch.eq(users::session_epoch + 1),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::session_epoch.eq(users::session_epoch + 1),
+            ))
+            .execute(conn)?;
+        password_resets::end_unused(conn, user_id, crate::time::now()).map(|_| ())
+    })
 }
 
 /// The user a session names, if that session is still valid (issued in the current epoch).
@@ -245,18 +261,62 @@ pub fn set_display_name(
         .map(|_| ())
 }
 
-/// Replaces the password hash and ends every session of the user (as [`set_password`]), and
-/// returns the new session epoch, so the session that asked can be issued again in it.
+/// How a password was set, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSet {
+    /// On the account page (knowing the current one), or by the command line:
+    /// `user.password_changed`.
+    Changed,
+    /// With a one-time reset link: `user.password_reset`.
+    Reset,
+}
+
+impl PasswordSet {
+    /// The audit event's action.
+    pub fn action(self) -> &'static str {
+        match self {
+            PasswordSet::Changed => "user.password_changed",
+            PasswordSet::Reset => "user.password_reset",
+        }
+    }
+}
+
+/// A password being set: whose, the new hash, how, by whom and from where.
+#[derive(Debug, Clone)]
+pub struct PasswordChange<'a> {
+    pub user_id: &'a UserId,
+    pub password_hash: &'a str,
+    pub how: PasswordSet,
+    pub actor: Actor<'a>,
+    pub ip: Option<&'a str>,
+}
+
+/// Sets a password as one use case, in one transaction: the hash, every session and every
+/// unused reset link of the user ended ([`set_password`]), and the audit event in each project
+/// the user belongs to. Returns the new session epoch, so the session that asked can be issued
+/// again in it.
 pub fn change_password(
     conn: &mut DbConnection,
-    user_id: &UserId,
-    password_hash: &str,
-) -> QueryResult<i64> {
-    conn.transaction(|conn| {
-        set_password(conn, user_id, password_hash)?;
-        users::table
-            .find(user_id)
-            .select(users::session_epoch)
-            .first(conn)
+    change: &PasswordChange<'_>,
+    now: NaiveDateTime,
+) -> Result<i64, DbError> {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let projects: Vec<ProjectId> = projects::for_user(conn, change.user_id)?
+            .into_iter()
+            .map(|(p, _)| p.id)
+            .collect();
+        let event = AccountEvent {
+            actor: change.actor,
+            action: change.how.action(),
+            user_id: change.user_id,
+            ip: change.ip,
+        };
+        audit::audited_in_each(conn, &projects, &event, now, |conn| {
+            set_password(conn, change.user_id, change.password_hash)?;
+            Ok(users::table
+                .find(change.user_id)
+                .select(users::session_epoch)
+                .first(conn)?)
+        })
     })
 }

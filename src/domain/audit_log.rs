@@ -32,7 +32,11 @@ const PHRASES: &[(&str, &str)] = &[
     ("member.left", "left the project"),
     ("project.created", "created the project {target}"),
     ("project.renamed", "renamed the project {target}"),
-    ("user.password_changed", "changed their password"),
+    ("user.password_changed", "changed the password of {target}"),
+    (
+        "user.password_reset",
+        "set a new password for {target} with a reset link",
+    ),
 ];
 
 /// What an event reads as on the tab: `before`, the target in emphasis, `after`, then the

@@ -31,6 +31,16 @@ pub fn wait_left(failures: i64, last_failure: NaiveDateTime, now: NaiveDateTime)
     (until > now).then_some(left.max(1))
 }
 
+/// What a refused attempt says: `what` was exceeded, and when to try again (in minutes,
+/// rounded up).
+pub fn wait_message(what: &str, wait_secs: i64) -> String {
+    let minutes = (wait_secs.max(1) + 59) / 60;
+    format!(
+        "{what} Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +63,11 @@ mod tests {
         assert_eq!(wait_left(5, t, t + Duration::seconds(10)), Some(20));
         assert_eq!(wait_left(5, t, t + Duration::seconds(30)), None);
         assert_eq!(wait_left(3, t, t), None);
+    }
+
+    #[test]
+    fn the_wait_reads_in_whole_minutes() {
+        assert_eq!(wait_message("Held.", 30), "Held. Try again in 1 minute.");
+        assert_eq!(wait_message("Held.", 61), "Held. Try again in 2 minutes.");
     }
 }

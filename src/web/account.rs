@@ -13,6 +13,7 @@ use crate::db;
 use crate::domain::account::{DisplayName, Password, ProjectName};
 use crate::domain::ids::ProjectId;
 use crate::domain::role::Role;
+use crate::domain::sign_in;
 use crate::state::AppState;
 use crate::time;
 
@@ -153,7 +154,10 @@ pub struct PasswordForm {
 }
 
 /// POST `/account/password`: checks the current password, sets the new one, ends every other
-/// session of the user (on every replica) and keeps this one.
+/// session of the user (on every replica) and keeps this one. Checking the current password is
+/// a sign-in attempt: it counts against the address's budget, a wrong one against the
+/// account's, with `/login`'s waits (a stolen session cannot guess the password faster than
+/// the sign-in page allows).
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -177,16 +181,38 @@ pub async fn change_password(
     let (Ok(new), None, None) = (new, &page.current_error, &page.confirm_error) else {
         return invalid(&page);
     };
-    let uid = user.id.clone();
-    let stored = db::run(&state.pool, move |conn| Ok(db::users::find(conn, &uid)?))
-        .await?
-        .map(|u| u.password_hash);
+    let client = super::client_ip(&req);
+    let attempt = state
+        .sign_in_limiter
+        .check(client.counted_as(), std::time::Instant::now());
+    if !attempt.allowed {
+        let wait = i64::try_from(attempt.reset_secs).unwrap_or(i64::MAX);
+        return too_many(page, wait, "Too many sign-in attempts from your address.");
+    }
+    let (uid, email, now) = (user.id.clone(), page.email.clone(), time::now());
+    let (stored, failures) = db::run(&state.pool, move |conn| {
+        Ok((
+            db::users::find(conn, &uid)?.map(|u| u.password_hash),
+            db::sign_in_failures::find(conn, &email)?,
+        ))
+    })
+    .await?;
+    if let Some(wait) = failures.and_then(|(n, last)| sign_in::wait_left(n, last, now)) {
+        tracing::info!("password change refused: the account is waiting after failed attempts");
+        return too_many(page, wait, "Too many failed sign-ins for this account.");
+    }
     let current = form.current;
     let ok = state
         .password_slots
         .run(move || password::verify(&current, stored.as_deref()))
         .await?;
     if !ok {
+        let email = page.email.clone();
+        db::run(&state.pool, move |conn| {
+            Ok(db::sign_in_failures::record(conn, &email, now)?)
+        })
+        .await?;
+        tracing::info!(user_id = %user.id, "password change refused: wrong current password");
         page.current_error = Some("That is not your current password.".to_owned());
         return invalid(&page);
     }
@@ -195,15 +221,38 @@ pub async fn change_password(
         .run(move || password::hash(&new))
         .await?
         .map_err(|e| WebError::Internal(e.to_string()))?;
-    let uid = user.id.clone();
+    let (uid, email, ip) = (user.id.clone(), page.email.clone(), client.to_string());
     let epoch = db::run(&state.pool, move |conn| {
-        Ok(db::users::change_password(conn, &uid, &hash)?)
+        db::write_transaction::<_, db::DbError, _>(conn, |conn| {
+            // A right password starts the account's count over, as a sign-in does.
+            db::sign_in_failures::clear(conn, &email)?;
+            db::users::change_password(
+                conn,
+                &db::users::PasswordChange {
+                    user_id: &uid,
+                    password_hash: &hash,
+                    how: db::users::PasswordSet::Changed,
+                    actor: db::audit::Actor::User(&uid),
+                    ip: Some(&ip),
+                },
+                time::now(),
+            )
+        })
     })
     .await?;
     // Every session was ended with the old epoch; this one goes on in the new.
     session.sign_in(&user.id, epoch)?;
     tracing::info!(user_id = %user.id, "password changed; other sessions ended");
     Ok(htmx::redirect(&req, "/account?saved=password"))
+}
+
+/// The form again with the wait next to the current password: 429 with `Retry-After`.
+fn too_many(mut page: AccountPage, wait_secs: i64, what: &str) -> Result<HttpResponse, WebError> {
+    page.current_error = Some(sign_in::wait_message(what, wait_secs));
+    Ok(HttpResponse::TooManyRequests()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Retry-After", wait_secs.max(1).to_string()))
+        .body(page.render()?))
 }
 
 #[derive(Template, Default)]

@@ -39,7 +39,7 @@ struct LoginPage {
     form_error: Option<String>,
     /// What just happened (a password reset).
     notice: Option<&'static str>,
-    /// Email is configured: offer "Forgot your password?".
+    /// Email is configured, with an address for links: offer "Forgot your password?".
     can_recover: bool,
     /// Why the last session ended, when it ended by its own limits.
     ended: Option<String>,
@@ -74,7 +74,7 @@ pub async fn show(
             .as_deref()
             .and_then(Ended::parse)
             .map(|why| state.session_policy.explain(why)),
-        can_recover: state.mailer.is_some(),
+        can_recover: state.emails_links(),
         ..Default::default()
     })
 }
@@ -89,7 +89,7 @@ pub async fn submit(
     let mut page = LoginPage {
         csrf_token: session.csrf_token()?,
         email: form.email.clone(),
-        can_recover: state.mailer.is_some(),
+        can_recover: state.emails_links(),
         ..Default::default()
     };
     let attempt = state.sign_in_limiter.check(
@@ -164,11 +164,7 @@ pub async fn submit(
 
 /// The 429 page: what was exceeded and when to try again.
 fn too_many(mut page: LoginPage, wait_secs: i64, what: &str) -> Result<HttpResponse, WebError> {
-    let minutes = (wait_secs.max(1) + 59) / 60;
-    page.form_error = Some(format!(
-        "{what} Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    ));
+    page.form_error = Some(sign_in::wait_message(what, wait_secs));
     Ok(HttpResponse::TooManyRequests()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Retry-After", wait_secs.max(1).to_string()))

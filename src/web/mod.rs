@@ -25,14 +25,6 @@ use error::WebError;
 
 pub use crate::request::client_ip;
 
-/// The start of links people open from elsewhere (invitations, password resets):
-/// `CALLEM_PUBLIC_URL` when set, else the scheme and host this request came to.
-pub fn link_base(req: &actix_web::HttpRequest, state: &crate::state::AppState) -> String {
-    crate::edge::expected_origin(req, state)
-        .map(|o| format!("{}://{}", o.scheme, o.host))
-        .unwrap_or_default()
-}
-
 /// The dashboard's routes. Session and CSRF middleware wrap this from `startup`.
 pub fn config(cfg: &mut web::ServiceConfig) {
     use settings::{api_keys, audit_log, key_edit, key_page, key_roll, team};

@@ -1,7 +1,8 @@
 //! `/reset-password/{token}`: a one-time link (from `callem user reset-password`, or the
 //! "Forgot your password?" email) to set a new password. Using it ends every session of the
-//! user; an unknown, used or expired link gets one page. With email configured,
-//! `/forgot-password` sends such a link, answering the same whether or not the email exists.
+//! user; an unknown, used or expired link gets one page. With email configured (and an address
+//! for links), `/forgot-password` asks the background job ([`crate::jobs::password_reset_mail`])
+//! to send such a link and answers at once, the same whether or not the email has an account.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -136,8 +137,9 @@ pub async fn submit(
         .run(move || password::hash(&new))
         .await?
         .map_err(WebError::Internal)?;
+    let ip = super::client_ip(&req).to_string();
     let done = db::run(&state.pool, move |conn| {
-        db::password_resets::reset(conn, &hash, &password_hash, time::now())
+        db::password_resets::reset(conn, &hash, &password_hash, Some(&ip), time::now())
     })
     .await?;
     let Some(user) = done else {
@@ -155,25 +157,18 @@ struct ForgotPage {
     csrf_token: String,
     email: String,
     email_error: Option<String>,
-    /// After a request: what happened, in the same words for every email.
-    outcome: Option<Sent>,
+    /// After a request: "if an account uses that email, a link is on its way", the same words
+    /// for every email.
+    sent: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    /// Sent if the account exists (the page cannot say which).
-    IfExists,
-    /// The mail server could not be reached: nothing was sent, whoever asked.
-    MailDown,
-}
-
-/// GET `/forgot-password` (only when email is configured; otherwise there is no such page and
-/// `/login` does not offer it).
+/// GET `/forgot-password` (only when the server can email links; otherwise there is no such
+/// page and `/login` does not offer it).
 pub async fn forgot_form(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, WebError> {
-    if state.mailer.is_none() {
+    if !state.emails_links() {
         return Err(WebError::NotFound);
     }
     htmx::html(&ForgotPage {
@@ -188,18 +183,18 @@ pub struct ForgotForm {
     email: String,
 }
 
-/// POST `/forgot-password`: emails a one-hour link to the account with that email, if there is
-/// one, and answers the same either way. A mail server that is down is reported — to every
-/// asker alike, so the answer still tells nothing about which emails have accounts.
+/// POST `/forgot-password`: hands the email to the background job, which sends a one-hour
+/// link to the account with that email if there is one (and it had none in the last minutes),
+/// and answers at once. Nothing here depends on the account: not the words, not the time.
 pub async fn forgot_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<ForgotForm>,
 ) -> Result<HttpResponse, WebError> {
-    let Some(mailer) = state.mailer.as_ref() else {
+    if !state.emails_links() {
         return Err(WebError::NotFound);
-    };
+    }
     if over_budget(&req, &state) {
         return Err(WebError::TooManyAttempts);
     }
@@ -217,42 +212,8 @@ pub async fn forgot_submit(
                 .body(page.render()?));
         }
     };
-    let token = one_time_token::OneTimeToken::generate();
-    let (address, hash) = (email.as_str().to_owned(), token.hash());
-    let known = db::run(&state.pool, move |conn| {
-        let Some(user) = db::users::find_by_email(conn, &address)? else {
-            return Ok(false);
-        };
-        db::password_resets::create(conn, &user.id, &hash, time::now())?;
-        Ok(true)
-    })
-    .await?;
-    let delivered = if known {
-        let link = format!(
-            "{}/reset-password/{}",
-            super::link_base(&req, &state),
-            token.expose()
-        );
-        let body = format!(
-            "Someone (hopefully you) asked to reset the password of your Callem Studio account \
-             {email}.\n\nOpen this link to set a new one (it works once, within one hour):\n\n\
-             {link}\n\nSetting a password signs your account out everywhere. If you did not \
-             ask, ignore this email: your password stays as it is.\n",
-            email = email.as_str()
-        );
-        mailer
-            .send(email.as_str(), "Reset your Callem Studio password", &body)
-            .await
-            .is_ok()
-    } else {
-        // The same question of the mail server as a send, so both answers look alike.
-        mailer.reachable().await
-    };
-    page.outcome = Some(if delivered {
-        Sent::IfExists
-    } else {
-        Sent::MailDown
-    });
+    state.jobs.request_reset_mail(email);
+    page.sent = true;
     page.email = String::new();
     htmx::html(&page)
 }

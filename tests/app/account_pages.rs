@@ -436,7 +436,7 @@ fn decoded(message: &str) -> String {
 const SENT: &str = "If an account uses that email, a link to set a new password is on its way";
 
 async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(app: TestApp) {
-    app.setup_owner().await;
+    let (_, pid) = app.setup_owner().await;
     let login = app.agent().get("/login").await;
     assert!(
         !login.body.contains("Forgot your password?"),
@@ -468,7 +468,7 @@ async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(a
         .await;
     assert_eq!(known.status, 200);
     assert!(known.body.contains(SENT), "{}", known.body);
-    let messages = sink.messages();
+    let messages = crate::resets::wait_for_messages(&sink, 1).await;
     assert_eq!(messages.len(), 1);
     let m = decoded(&messages[0]);
     assert!(m.contains(&format!("X-RcptTo: {OWNER_EMAIL}")), "{m}");
@@ -487,9 +487,15 @@ async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(a
         .await;
     assert_eq!(unknown.status, known.status);
     assert!(unknown.body.contains(SENT));
-    assert_eq!(
-        sink.messages().len(),
-        1,
+    // The jobs run in order: once a later email has arrived, the unknown one was handled.
+    app.user_with_role(&pid, "marker@example.com", "member")
+        .await;
+    visitor
+        .post_form("/forgot-password", &[("email", "marker@example.com")])
+        .await;
+    let messages = crate::resets::wait_for_messages(&sink, 2).await;
+    assert!(
+        messages.iter().all(|m| !m.contains("nobody@example.com")),
         "nothing is sent to an unknown email"
     );
 
@@ -499,7 +505,7 @@ async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(a
         .await;
     assert_eq!(r.location(), "/login?reset=done");
 
-    // The mail server down: everyone is told, known email or not.
+    // The mail server down: the answer is the same (it came before any mail work).
     drop(sink);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -521,11 +527,8 @@ async fn forgot_password_emails_a_link_and_answers_the_same_for_unknown_emails(a
         let r = asker
             .post_form("/forgot-password", &[("email", email)])
             .await;
-        assert!(
-            r.body.contains("The email could not be sent"),
-            "{email}: {}",
-            r.body
-        );
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains(SENT), "{email}: {}", r.body);
     }
 }
 

@@ -24,6 +24,7 @@ mod lifecycle;
 mod lists;
 mod migrations;
 mod openapi;
+mod resets;
 mod scopes;
 mod sessions;
 mod shell;

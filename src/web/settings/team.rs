@@ -224,6 +224,14 @@ pub async fn invite(
         (Ok(e), Ok(r)) => (e, r),
         (e, r) => return again(e.err().map(|e| e.0), r.err()),
     };
+    // The link starts at the configured address, never at the request's Host.
+    let Some(link_base) = state.link_base.clone() else {
+        let why = format!(
+            "No invitation link can be made: {}.",
+            crate::config::NO_LINK_BASE
+        );
+        return again(Some(why), None);
+    };
     let ip = client_ip(&req).to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let address = email.as_str().to_owned();
@@ -257,11 +265,7 @@ pub async fn invite(
         Err(InviteError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(invitation_id = %id, project_id = %shell.project_id, "member invited");
-    let link = format!(
-        "{}/invitations/{}",
-        super::super::link_base(&req, &state),
-        token.expose()
-    );
+    let link = format!("{link_base}/invitations/{}", token.expose());
     let delivery = match &state.mailer {
         Some(mailer) if !link_shown => {
             let subject = format!("Join {} on Callem Studio", one_line(&shell.project_name));
