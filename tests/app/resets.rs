@@ -586,8 +586,9 @@ async fn a_registered_and_an_unknown_email_are_answered_in_the_same_time(app: Te
     let noise = a.abs_diff(b);
     let baseline = (a + b) / 2;
     // Generous on purpose (a loaded 2-core CI): sending the email before answering, as this
-    // page once did, made the registered email about 45 ms slower against ~2 ms here.
-    let bound = noise * 3 + Duration::from_millis(5);
+    // page once did, made the registered email about 45 ms slower against ~2 ms here; the
+    // 15 ms floor absorbs the jitter of a full parallel test run.
+    let bound = noise * 3 + Duration::from_millis(15);
     assert!(
         r.abs_diff(baseline) <= bound,
         "registered {r:?} vs unknown {a:?} and {b:?}: more than {bound:?} apart"
