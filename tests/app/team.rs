@@ -957,23 +957,7 @@ async fn an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     // Vouched for now: adding it elsewhere keeps the password.
-    let (_, other, _) = run_callem(&url, &["project", "create", "--name", "Other"], None);
-    let (code, _, err) = run_callem(
-        &url,
-        &[
-            "user",
-            "create",
-            "--email",
-            "ceo@corp.test",
-            "--project",
-            other.trim(),
-            "--role",
-            "member",
-        ],
-        Some(""),
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("password unchanged"), "{err}");
+    added_elsewhere_keeping_the_password(&url, "ceo@corp.test");
     // The operator's new password is in the account's audit trail, by the command line.
     let changed: Vec<_> = events(&app, &pid)
         .await
@@ -981,6 +965,24 @@ async fn an_account_made_from_a_shown_link_is_adopted_by_user_create_only_with_a
         .filter(|e| e.0 == "user.password_changed")
         .collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
+}
+
+/// `callem user create` adds the account to a new project and keeps its password.
+fn added_elsewhere_keeping_the_password(url: &str, email: &str) {
+    let (_, other, _) = run_callem(url, &["project", "create", "--name", "Other"], None);
+    let args = [
+        "user",
+        "create",
+        "--email",
+        email,
+        "--project",
+        other.trim(),
+        "--role",
+        "member",
+    ];
+    let (code, _, err) = run_callem(url, &args, Some(""));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("password unchanged"), "{err}");
 }
 
 async fn a_used_reset_link_vouches_for_an_unverified_accounts_email(app: TestApp) {
@@ -1014,23 +1016,7 @@ async fn a_used_reset_link_vouches_for_an_unverified_accounts_email(app: TestApp
     assert_eq!(r.status, 303, "{}", r.body);
 
     // Vouched for now: `user create` adds the account and keeps its password.
-    let (_, other, _) = run_callem(&url, &["project", "create", "--name", "Other"], None);
-    let (code, _, err) = run_callem(
-        &url,
-        &[
-            "user",
-            "create",
-            "--email",
-            "ceo@corp.test",
-            "--project",
-            other.trim(),
-            "--role",
-            "member",
-        ],
-        Some(""),
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("password unchanged"), "{err}");
+    added_elsewhere_keeping_the_password(&url, "ceo@corp.test");
 }
 
 async fn invitations_are_limited_per_inviter_and_per_project_each_hour(app: TestApp) {
