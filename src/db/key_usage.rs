@@ -100,20 +100,40 @@ pub struct Written {
     pub client_upserts: usize,
     /// Keys whose "last used" was updated.
     pub last_used_updates: usize,
+    /// Transactions the flush wrote them in.
+    pub batches: usize,
 }
 
-/// Adds one flush's counts, in one transaction: one statement per (key, hour, outcome) and per
-/// (key, address), and at most one "last used" update per key. Keys deleted meanwhile are
-/// skipped by their foreign key (their counts go with them).
+impl Written {
+    /// Adds another batch's statements.
+    pub fn add(&mut self, other: Written) {
+        self.hourly_upserts += other.hourly_upserts;
+        self.client_upserts += other.client_upserts;
+        self.last_used_updates += other.last_used_updates;
+        self.batches += other.batches;
+    }
+}
+
+/// Adds one batch of a flush's counts, in one transaction: one statement per (key, hour,
+/// outcome) and per (key, address), and at most one "last used" update per key. Keys deleted
+/// meanwhile are skipped by their foreign key (their counts go with them).
 pub fn add(
     conn: &mut DbConnection,
     hourly: &[HourlyCount],
     clients: &[ClientCount],
     last_uses: &[LastUse],
 ) -> Result<Written, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
-        let mut written = Written::default();
-        let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let mut written = Written {
+            batches: 1,
+            ..Written::default()
+        };
+        let mut ids: Vec<&KeyId> = hourly
+            .iter()
+            .map(|h| &h.key_id)
+            .chain(clients.iter().map(|c| &c.key_id))
+            .chain(last_uses.iter().map(|u| &u.key_id))
+            .collect();
         ids.sort();
         ids.dedup();
         let mut live: Vec<KeyId> = Vec::with_capacity(ids.len());

@@ -83,6 +83,7 @@ async fn uses_are_counted_by_outcome_and_address_and_written_by_the_flush(app: T
             hourly_upserts: 4,
             client_upserts: 4,
             last_used_updates: 1,
+            batches: 1,
         },
         "one statement per key, hour and outcome, per key and address, and one last-used \
          update for the one key with allowed uses — not one per request"
