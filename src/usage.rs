@@ -358,8 +358,11 @@ impl UsageRecorder {
             let _ = self.flush(&pool).await;
             if flushes.is_multiple_of(360) {
                 let before = crate::time::now() - chrono::Duration::days(KEEP_DAYS);
-                if let Err(e) =
-                    db::run(&pool, move |conn| Ok(key_usage::prune(conn, before)?)).await
+                // Like the flush, bounded by the database and never a "database down".
+                if let Err(e) = db::run_background(&pool, FLUSH_LIMITS, move |conn| {
+                    Ok(key_usage::prune(conn, before)?)
+                })
+                .await
                 {
                     tracing::warn!(error = %e, "old key usage not pruned yet");
                 }
@@ -541,7 +544,13 @@ mod tests {
         let r = UsageRecorder::new(true);
         let keys: Vec<KeyId> = (0..3).map(|_| KeyId::generate()).collect();
         for n in 0..1_200u32 {
-            r.record(&keys[n as usize % 3], Outcome::Allowed, ip(n), None, at(10, 0));
+            r.record(
+                &keys[n as usize % 3],
+                Outcome::Allowed,
+                ip(n),
+                None,
+                at(10, 0),
+            );
         }
         let batches = r.take().into_batches(500);
         assert_eq!(
@@ -555,7 +564,10 @@ mod tests {
             .collect();
         assert_eq!(clients.len(), 1_200, "each address in exactly one batch");
         assert_eq!(
-            batches.iter().map(|b| b.last_uses.len()).collect::<Vec<_>>(),
+            batches
+                .iter()
+                .map(|b| b.last_uses.len())
+                .collect::<Vec<_>>(),
             [0, 0, 3],
             "last used goes with the last batch"
         );

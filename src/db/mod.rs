@@ -741,6 +741,49 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
+    /// Connections that take a while to open, or that cannot be opened.
+    struct Opening {
+        fails: bool,
+    }
+
+    impl ManageConnection for Opening {
+        type Connection = ();
+        type Error = std::io::Error;
+
+        fn connect(&self) -> Result<(), std::io::Error> {
+            if self.fails {
+                return Err(std::io::Error::other("connection refused"));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        }
+
+        fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> {
+            Ok(())
+        }
+
+        fn has_broken(&self, _: &mut ()) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_connection_still_opening_is_busy_and_one_that_cannot_open_is_down() {
+        let opening = r2d2::Pool::builder()
+            .max_size(1)
+            .build_unchecked(Opening { fails: false });
+        let e = checkout_error(opening.get_timeout(Duration::from_millis(50)).unwrap_err());
+        assert!(e.is_busy() && !e.connection_lost(), "{e}");
+
+        let refused = r2d2::Pool::builder()
+            .max_size(1)
+            .build_unchecked(Opening { fails: true });
+        std::thread::sleep(Duration::from_millis(100));
+        let e = checkout_error(refused.get_timeout(Duration::from_millis(50)).unwrap_err());
+        assert!(e.connection_lost(), "{e}");
+        assert!(e.to_string().contains("connection refused"), "{e}");
+    }
+
     #[test]
     fn passwords_are_hidden_in_messages() {
         let u = DatabaseUrl::parse("postgres://me:hunter2@db/x").unwrap();

@@ -360,7 +360,10 @@ async fn a_large_flush_is_written_in_batches_without_the_database_reported_down(
     assert_eq!(count_rows(&app, "key_usage_clients").await, 50_000);
     let first = keys[0].to_string();
     assert_eq!(allowed_total(&app, &first).await, 1_000);
-    eprintln!("50 keys x 1,000 addresses flushed in {:?}", started.elapsed());
+    eprintln!(
+        "50 keys x 1,000 addresses flushed in {:?}",
+        started.elapsed()
+    );
 }
 
 crate::on_both_backends!(
