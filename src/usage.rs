@@ -110,6 +110,9 @@ struct Pending {
 /// One flush's worth of counts (or one batch of it).
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
+    /// A batch's own id (given by [`Batch::into_batches`]): the database remembers the ids
+    /// it wrote, so a batch written again after its commit's outcome was lost adds nothing.
+    pub id: String,
     pub hourly: Vec<HourlyCount>,
     pub clients: Vec<ClientCount>,
     pub last_uses: Vec<LastUse>,
@@ -129,10 +132,14 @@ impl Batch {
     /// the last one.
     pub fn into_batches(self, rows: usize) -> Vec<Batch> {
         let rows = rows.max(1);
-        let mut out = vec![Batch::default()];
+        let fresh = || Batch {
+            id: crate::domain::ids::new_id(),
+            ..Batch::default()
+        };
+        let mut out = vec![fresh()];
         for h in self.hourly {
             if out.last().is_some_and(|b| b.rows() >= rows) {
-                out.push(Batch::default());
+                out.push(fresh());
             }
             if let Some(b) = out.last_mut() {
                 b.hourly.push(h);
@@ -140,7 +147,7 @@ impl Batch {
         }
         for c in self.clients {
             if out.last().is_some_and(|b| b.rows() >= rows) {
-                out.push(Batch::default());
+                out.push(fresh());
             }
             if let Some(b) = out.last_mut() {
                 b.clients.push(c);
@@ -159,8 +166,8 @@ impl Batch {
 pub struct UsageRecorder {
     enabled: bool,
     pending: Mutex<Pending>,
-    /// The counts of flushes that failed, written with the next one.
-    retry: Arc<Mutex<Batch>>,
+    /// The batches of flushes that failed, written (as they are, ids kept) with the next one.
+    retry: Arc<Mutex<Vec<Batch>>>,
     full: Notify,
     /// One flush at a time, held by the writer until its last batch has ended: a flush asked
     /// for while another writes (even one whose caller stopped waiting) waits for it, so once
@@ -251,16 +258,26 @@ impl UsageRecorder {
         }
     }
 
-    /// Takes everything pending (and what failed to be written before).
+    /// The batches a flush writes now: those kept from failed flushes (as they were), then
+    /// everything pending, in batches of [`FLUSH_BATCH_ROWS`] rows.
+    pub fn take_batches(&self) -> Vec<Batch> {
+        let pending = self.take();
+        let mut batches = match self.retry.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => Vec::new(),
+        };
+        batches.extend(pending.into_batches(FLUSH_BATCH_ROWS));
+        batches
+    }
+
+    /// Takes everything pending (not what failed to be written before: see
+    /// [`UsageRecorder::take_batches`]).
     pub fn take(&self) -> Batch {
         let pending = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Batch::default(),
         };
-        let mut batch = match self.retry.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(_) => Batch::default(),
-        };
+        let mut batch = Batch::default();
         for (key, k) in pending.keys {
             for ((hour, outcome), requests) in k.hourly {
                 batch.hourly.push(HourlyCount {
@@ -313,7 +330,7 @@ impl UsageRecorder {
         deadline: Option<Duration>,
     ) -> Result<Written, db::DbError> {
         let one_at_a_time = self.flushing.clone().lock_owned().await;
-        let batches = self.take().into_batches(FLUSH_BATCH_ROWS);
+        let batches = self.take_batches();
         if batches.is_empty() {
             return Ok(Written::default());
         }
@@ -375,16 +392,17 @@ impl UsageRecorder {
 /// Keeps the counts of a batch that was not written for the next flush (additive upserts
 /// add repeated rows up). Past twice [`MAX_PENDING_CLIENTS`] waiting addresses, a long outage
 /// keeps only the hourly totals and "last used".
-fn keep_for_next_flush(retry: &Mutex<Batch>, mut batch: Batch) {
+fn keep_for_next_flush(retry: &Mutex<Vec<Batch>>, mut batch: Batch) {
     let Ok(mut retry) = retry.lock() else {
         return;
     };
-    if retry.clients.len() + batch.clients.len() > 2 * MAX_PENDING_CLIENTS {
+    let kept: usize = retry.iter().map(|b| b.clients.len()).sum();
+    if kept + batch.clients.len() > 2 * MAX_PENDING_CLIENTS {
         batch.clients.clear();
     }
-    retry.hourly.append(&mut batch.hourly);
-    retry.clients.append(&mut batch.clients);
-    retry.last_uses.append(&mut batch.last_uses);
+    if !batch.is_empty() {
+        retry.push(batch);
+    }
 }
 
 /// The flush's writer: one transaction per batch, in order, each awaited to its end (the
@@ -393,7 +411,7 @@ fn keep_for_next_flush(retry: &Mutex<Batch>, mut batch: Batch) {
 async fn write_batches(
     pool: Pool,
     batches: Vec<Batch>,
-    retry: Arc<Mutex<Batch>>,
+    retry: Arc<Mutex<Vec<Batch>>>,
     _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<Written, db::DbError> {
     let total = batches.len();
@@ -403,7 +421,14 @@ async fn write_batches(
         let batch = Arc::new(batch);
         let shared = batch.clone();
         let result = db::run_background(&pool, FLUSH_LIMITS, move |conn| {
-            key_usage::add(conn, &shared.hourly, &shared.clients, &shared.last_uses)
+            key_usage::add_once(
+                conn,
+                &shared.id,
+                crate::time::now(),
+                &shared.hourly,
+                &shared.clients,
+                &shared.last_uses,
+            )
         })
         .await;
         match result {
@@ -563,6 +588,8 @@ mod tests {
             .flat_map(|b| b.clients.iter().map(|c| c.ip.clone()))
             .collect();
         assert_eq!(clients.len(), 1_200, "each address in exactly one batch");
+        let ids: std::collections::BTreeSet<&str> = batches.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(ids.len(), 3, "each batch has an id of its own");
         assert_eq!(
             batches
                 .iter()
@@ -586,13 +613,27 @@ mod tests {
         let r = UsageRecorder::new(true);
         let k = KeyId::generate();
         r.record(&k, Outcome::Allowed, ip(1), None, at(10, 0));
-        let b = r.take();
+        let failed = r.take_batches();
+        let failed_id = failed[0].id.clone();
         r.record(&k, Outcome::Allowed, ip(1), None, at(10, 1));
-        r.restore(b);
-        let b = r.take();
-        assert_eq!(b.hourly.iter().map(|h| h.requests).sum::<i64>(), 2);
-        assert_eq!(b.clients.iter().map(|c| c.requests).sum::<i64>(), 2);
-        assert_eq!(b.last_uses.iter().map(|u| u.at).max(), Some(at(10, 1)));
-        assert!(r.take().is_empty(), "written once");
+        for b in failed {
+            r.restore(b);
+        }
+        let batches = r.take_batches();
+        assert_eq!(batches.len(), 2, "the kept batch, then the new one");
+        assert_eq!(batches[0].id, failed_id, "kept under its id");
+        assert_ne!(batches[1].id, failed_id);
+        let sum = |f: fn(&Batch) -> i64| batches.iter().map(f).sum::<i64>();
+        assert_eq!(sum(|b| b.hourly.iter().map(|h| h.requests).sum()), 2);
+        assert_eq!(sum(|b| b.clients.iter().map(|c| c.requests).sum()), 2);
+        assert_eq!(
+            batches
+                .iter()
+                .flat_map(|b| &b.last_uses)
+                .map(|u| u.at)
+                .max(),
+            Some(at(10, 1))
+        );
+        assert!(r.take_batches().is_empty(), "written once");
     }
 }

@@ -366,7 +366,38 @@ async fn a_large_flush_is_written_in_batches_without_the_database_reported_down(
     );
 }
 
+/// A batch whose commit's outcome the writer never learnt (the connection dropped while it
+/// committed) is kept and written again: its id makes the second write add nothing.
+async fn a_batch_written_again_after_a_lost_commit_adds_nothing(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (key_id, _) = app.issue_key(&pid, "", Expiry::Never).await;
+    let key = KeyId::parse(&key_id).unwrap();
+    let now = callem::time::now();
+    let row = key_usage::HourlyCount {
+        key_id: key.clone(),
+        hour: now,
+        outcome: "allowed".into(),
+        requests: 3,
+    };
+    let (first, again, other) = app
+        .db(move |c| {
+            let rows = [row];
+            Ok((
+                key_usage::add_once(c, "batch-1", now, &rows, &[], &[])?,
+                key_usage::add_once(c, "batch-1", now, &rows, &[], &[])?,
+                key_usage::add_once(c, "batch-2", now, &rows, &[], &[])?,
+            ))
+        })
+        .await;
+
+    assert_eq!((first.hourly_upserts, first.batches), (1, 1));
+    assert_eq!(again, key_usage::Written::default(), "already written");
+    assert_eq!(other.hourly_upserts, 1);
+    assert_eq!(allowed_total(&app, &key_id).await, 6, "3 + 3, not 9");
+}
+
 crate::on_both_backends!(
+    a_batch_written_again_after_a_lost_commit_adds_nothing,
     a_flush_that_fails_on_a_locked_table_keeps_every_count_exactly_once,
     a_flush_whose_write_commits_after_its_deadline_is_not_counted_twice,
     a_large_flush_is_written_in_batches_without_the_database_reported_down,
