@@ -7,10 +7,18 @@
 //! Memory is bounded: each key keeps at most 1,000 pending addresses (the least recently seen
 //! go first), and when the pending addresses of all keys reach [`MAX_PENDING_CLIENTS`] the
 //! flusher is woken early; past twice that, new addresses are counted only in the hourly
-//! totals until it has run. A failed flush keeps its counts for the next one.
+//! totals until it has run.
+//!
+//! A flush writes in batches of at most [`FLUSH_BATCH_ROWS`] rows, each its own transaction
+//! bounded by the database ([`FLUSH_LIMITS`]), on a writer that always learns how each batch
+//! ended: a committed batch is never written again, a batch that failed or rolled back (and
+//! every batch after it) is kept for the next flush. Counts are thus kept exactly once, even
+//! when the caller stopped waiting (its deadline fits the flush's size, see
+//! [`flush_deadline`]). One flush at a time; a slow or failed flush never marks the database
+//! down for requests.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Timelike};
@@ -30,6 +38,24 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 pub const MAX_PENDING_CLIENTS: usize = 50_000;
 /// Hourly counts older than this are pruned.
 pub const KEEP_DAYS: i64 = 90;
+/// Rows (hourly counts or client addresses) written per transaction.
+pub const FLUSH_BATCH_ROWS: usize = 500;
+/// What the database allows a batch's statements: a lock held by another session makes the
+/// batch roll back after `lock_wait` (kept for the next flush) instead of holding a
+/// connection for as long as the lock lasts.
+pub const FLUSH_LIMITS: db::Limits = db::Limits {
+    lock_wait: Duration::from_secs(2),
+    statement: Duration::from_secs(10),
+};
+/// The time a flush's caller grants each batch.
+pub const FLUSH_TIME_PER_BATCH: Duration = Duration::from_secs(5);
+
+/// How long a flush of `batches` batches is waited for: a lock wait, then
+/// [`FLUSH_TIME_PER_BATCH`] per batch. Past it the caller stops waiting; the writer goes on
+/// and keeps whatever it could not write.
+pub fn flush_deadline(batches: usize) -> Duration {
+    FLUSH_LIMITS.lock_wait + FLUSH_TIME_PER_BATCH * u32::try_from(batches).unwrap_or(u32::MAX)
+}
 
 /// What a use of a key came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,9 +107,12 @@ struct Pending {
     clients: usize,
 }
 
-/// One flush's worth of counts.
-#[derive(Debug, Default)]
+/// One flush's worth of counts (or one batch of it).
+#[derive(Debug, Default, Clone)]
 pub struct Batch {
+    /// A batch's own id (given by [`Batch::into_batches`]): the database remembers the ids
+    /// it wrote, so a batch written again after its commit's outcome was lost adds nothing.
+    pub id: String,
     pub hourly: Vec<HourlyCount>,
     pub clients: Vec<ClientCount>,
     pub last_uses: Vec<LastUse>,
@@ -91,7 +120,44 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.hourly.is_empty()
+        self.hourly.is_empty() && self.clients.is_empty() && self.last_uses.is_empty()
+    }
+
+    /// Hourly counts and client addresses.
+    pub fn rows(&self) -> usize {
+        self.hourly.len() + self.clients.len()
+    }
+
+    /// Splits the counts into batches of at most `rows` rows each; "last used" goes with
+    /// the last one.
+    pub fn into_batches(self, rows: usize) -> Vec<Batch> {
+        let rows = rows.max(1);
+        let fresh = || Batch {
+            id: crate::domain::ids::new_id(),
+            ..Batch::default()
+        };
+        let mut out = vec![fresh()];
+        for h in self.hourly {
+            if out.last().is_some_and(|b| b.rows() >= rows) {
+                out.push(fresh());
+            }
+            if let Some(b) = out.last_mut() {
+                b.hourly.push(h);
+            }
+        }
+        for c in self.clients {
+            if out.last().is_some_and(|b| b.rows() >= rows) {
+                out.push(fresh());
+            }
+            if let Some(b) = out.last_mut() {
+                b.clients.push(c);
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.last_uses = self.last_uses;
+        }
+        out.retain(|b| !b.is_empty());
+        out
     }
 }
 
@@ -100,12 +166,13 @@ impl Batch {
 pub struct UsageRecorder {
     enabled: bool,
     pending: Mutex<Pending>,
-    /// The counts of flushes that failed, written with the next one.
-    retry: Mutex<Batch>,
+    /// The batches of flushes that failed, written (as they are, ids kept) with the next one.
+    retry: Arc<Mutex<Vec<Batch>>>,
     full: Notify,
-    /// One flush at a time: a flush asked for while another writes waits for it, so once it
-    /// returns, every use counted before it was called is in the database.
-    flushing: tokio::sync::Mutex<()>,
+    /// One flush at a time, held by the writer until its last batch has ended: a flush asked
+    /// for while another writes (even one whose caller stopped waiting) waits for it, so once
+    /// it returns `Ok`, every use counted before it was called is in the database.
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl UsageRecorder {
@@ -114,9 +181,9 @@ impl UsageRecorder {
         UsageRecorder {
             enabled,
             pending: Mutex::new(Pending::default()),
-            retry: Mutex::new(Batch::default()),
+            retry: Default::default(),
             full: Notify::new(),
-            flushing: tokio::sync::Mutex::new(()),
+            flushing: Default::default(),
         }
     }
 
@@ -191,16 +258,26 @@ impl UsageRecorder {
         }
     }
 
-    /// Takes everything pending (and what failed to be written before).
+    /// The batches a flush writes now: those kept from failed flushes (as they were), then
+    /// everything pending, in batches of [`FLUSH_BATCH_ROWS`] rows.
+    pub fn take_batches(&self) -> Vec<Batch> {
+        let pending = self.take();
+        let mut batches = match self.retry.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => Vec::new(),
+        };
+        batches.extend(pending.into_batches(FLUSH_BATCH_ROWS));
+        batches
+    }
+
+    /// Takes everything pending (not what failed to be written before: see
+    /// [`UsageRecorder::take_batches`]).
     pub fn take(&self) -> Batch {
         let pending = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Batch::default(),
         };
-        let mut batch = match self.retry.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(_) => Batch::default(),
-        };
+        let mut batch = Batch::default();
         for (key, k) in pending.keys {
             for ((hour, outcome), requests) in k.hourly {
                 batch.hourly.push(HourlyCount {
@@ -232,42 +309,55 @@ impl UsageRecorder {
         batch
     }
 
-    /// Keeps the counts of a flush that failed for the next one (additive upserts add
-    /// repeated rows up). Past twice [`MAX_PENDING_CLIENTS`] waiting addresses, a long outage
-    /// keeps only the hourly totals and "last used".
-    fn restore(&self, mut batch: Batch) {
-        let Ok(mut retry) = self.retry.lock() else {
-            return;
-        };
-        if retry.clients.len() + batch.clients.len() > 2 * MAX_PENDING_CLIENTS {
-            batch.clients.clear();
-        }
-        retry.hourly.append(&mut batch.hourly);
-        retry.clients.append(&mut batch.clients);
-        retry.last_uses.append(&mut batch.last_uses);
+    /// Keeps the counts of a flush that failed for the next one.
+    #[cfg(test)]
+    fn restore(&self, batch: Batch) {
+        keep_for_next_flush(&self.retry, batch);
     }
 
-    /// Writes everything pending; on failure the counts stay for the next flush.
+    /// Writes everything pending, waiting at most [`flush_deadline`] for it.
     pub async fn flush(&self, pool: &Pool) -> Result<Written, db::DbError> {
-        let _one_at_a_time = self.flushing.lock().await;
-        let batch = self.take();
-        if batch.is_empty() {
+        self.flush_within(pool, None).await
+    }
+
+    /// Writes everything pending in batches, waiting at most `deadline` (by default one that
+    /// fits the flush's size) for the writer. Whatever a batch's outcome, and whether or not
+    /// this call still waits for it, a committed batch is written once and a failed one (with
+    /// those after it) is kept for the next flush.
+    pub async fn flush_within(
+        &self,
+        pool: &Pool,
+        deadline: Option<Duration>,
+    ) -> Result<Written, db::DbError> {
+        let one_at_a_time = self.flushing.clone().lock_owned().await;
+        let batches = self.take_batches();
+        if batches.is_empty() {
             return Ok(Written::default());
         }
-        let rows = batch.hourly.len() + batch.clients.len();
-        let written = std::sync::Arc::new(batch);
-        let shared = written.clone();
-        let result = db::run(pool, move |conn| {
-            key_usage::add(conn, &shared.hourly, &shared.clients, &shared.last_uses)
-        })
-        .await;
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, rows, "key usage not written yet; kept for the next flush");
-            if let Ok(batch) = std::sync::Arc::try_unwrap(written) {
-                self.restore(batch);
+        let deadline = deadline.unwrap_or_else(|| flush_deadline(batches.len()));
+        let rows: usize = batches.iter().map(Batch::rows).sum();
+        let writer = tokio::spawn(write_batches(
+            pool.clone(),
+            batches,
+            self.retry.clone(),
+            one_at_a_time,
+        ));
+        match tokio::time::timeout(deadline, writer).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(e)) => Err(db::DbError::Task(e.to_string())),
+            Err(_) => {
+                tracing::warn!(
+                    rows,
+                    deadline_ms = deadline.as_millis() as u64,
+                    "key usage flush still writing past its deadline; each batch is kept \
+                     for the next flush unless it commits"
+                );
+                Err(db::DbError::Busy(format!(
+                    "the key usage flush did not finish within {} ms",
+                    deadline.as_millis()
+                )))
             }
         }
-        result
     }
 
     /// Flushes every [`FLUSH_EVERY`] (or as soon as the pending addresses fill up), and prunes
@@ -285,8 +375,11 @@ impl UsageRecorder {
             let _ = self.flush(&pool).await;
             if flushes.is_multiple_of(360) {
                 let before = crate::time::now() - chrono::Duration::days(KEEP_DAYS);
-                if let Err(e) =
-                    db::run(&pool, move |conn| Ok(key_usage::prune(conn, before)?)).await
+                // Like the flush, bounded by the database and never a "database down".
+                if let Err(e) = db::run_background(&pool, FLUSH_LIMITS, move |conn| {
+                    Ok(key_usage::prune(conn, before)?)
+                })
+                .await
                 {
                     tracing::warn!(error = %e, "old key usage not pruned yet");
                 }
@@ -294,6 +387,72 @@ impl UsageRecorder {
             flushes += 1;
         }
     }
+}
+
+/// Keeps the counts of a batch that was not written for the next flush (additive upserts
+/// add repeated rows up). Past twice [`MAX_PENDING_CLIENTS`] waiting addresses, a long outage
+/// keeps only the hourly totals and "last used".
+fn keep_for_next_flush(retry: &Mutex<Vec<Batch>>, mut batch: Batch) {
+    let Ok(mut retry) = retry.lock() else {
+        return;
+    };
+    let kept: usize = retry.iter().map(|b| b.clients.len()).sum();
+    if kept + batch.clients.len() > 2 * MAX_PENDING_CLIENTS {
+        batch.clients.clear();
+    }
+    if !batch.is_empty() {
+        retry.push(batch);
+    }
+}
+
+/// The flush's writer: one transaction per batch, in order, each awaited to its end (the
+/// database bounds it, see [`FLUSH_LIMITS`]). The first batch that fails, and those after it,
+/// are kept for the next flush; the lock on flushing is released only then.
+async fn write_batches(
+    pool: Pool,
+    batches: Vec<Batch>,
+    retry: Arc<Mutex<Vec<Batch>>>,
+    _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
+) -> Result<Written, db::DbError> {
+    let total = batches.len();
+    let mut written = Written::default();
+    let mut batches = batches.into_iter();
+    while let Some(batch) = batches.next() {
+        let batch = Arc::new(batch);
+        let shared = batch.clone();
+        let result = db::run_background(&pool, FLUSH_LIMITS, move |conn| {
+            key_usage::add_once(
+                conn,
+                &shared.id,
+                crate::time::now(),
+                &shared.hourly,
+                &shared.clients,
+                &shared.last_uses,
+            )
+        })
+        .await;
+        match result {
+            Ok(w) => written.add(w),
+            Err(e) => {
+                // This batch rolled back (or never began): it and the ones not tried yet wait
+                // for the next flush; those written stay written.
+                let mut kept_rows = 0;
+                for b in std::iter::once(Arc::unwrap_or_clone(batch)).chain(batches) {
+                    kept_rows += b.rows();
+                    keep_for_next_flush(&retry, b);
+                }
+                tracing::warn!(
+                    error = %e,
+                    written_batches = written.batches,
+                    kept_batches = total - written.batches,
+                    kept_rows,
+                    "key usage not all written; the rest is kept for the next flush"
+                );
+                return Err(e);
+            }
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -406,6 +565,43 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_is_split_into_batches_that_keep_every_count_once() {
+        let r = UsageRecorder::new(true);
+        let keys: Vec<KeyId> = (0..3).map(|_| KeyId::generate()).collect();
+        for n in 0..1_200u32 {
+            r.record(
+                &keys[n as usize % 3],
+                Outcome::Allowed,
+                ip(n),
+                None,
+                at(10, 0),
+            );
+        }
+        let batches = r.take().into_batches(500);
+        assert_eq!(
+            batches.iter().map(Batch::rows).collect::<Vec<_>>(),
+            [500, 500, 203],
+            "3 hourly rows and 1,200 addresses"
+        );
+        let clients: std::collections::BTreeSet<String> = batches
+            .iter()
+            .flat_map(|b| b.clients.iter().map(|c| c.ip.clone()))
+            .collect();
+        assert_eq!(clients.len(), 1_200, "each address in exactly one batch");
+        let ids: std::collections::BTreeSet<&str> = batches.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(ids.len(), 3, "each batch has an id of its own");
+        assert_eq!(
+            batches
+                .iter()
+                .map(|b| b.last_uses.len())
+                .collect::<Vec<_>>(),
+            [0, 0, 3],
+            "last used goes with the last batch"
+        );
+        assert!(Batch::default().into_batches(500).is_empty());
+    }
+
+    #[test]
     fn switched_off_it_counts_nothing() {
         let r = UsageRecorder::new(false);
         r.record(&KeyId::generate(), Outcome::Allowed, ip(1), None, at(1, 0));
@@ -417,13 +613,27 @@ mod tests {
         let r = UsageRecorder::new(true);
         let k = KeyId::generate();
         r.record(&k, Outcome::Allowed, ip(1), None, at(10, 0));
-        let b = r.take();
+        let failed = r.take_batches();
+        let failed_id = failed[0].id.clone();
         r.record(&k, Outcome::Allowed, ip(1), None, at(10, 1));
-        r.restore(b);
-        let b = r.take();
-        assert_eq!(b.hourly.iter().map(|h| h.requests).sum::<i64>(), 2);
-        assert_eq!(b.clients.iter().map(|c| c.requests).sum::<i64>(), 2);
-        assert_eq!(b.last_uses.iter().map(|u| u.at).max(), Some(at(10, 1)));
-        assert!(r.take().is_empty(), "written once");
+        for b in failed {
+            r.restore(b);
+        }
+        let batches = r.take_batches();
+        assert_eq!(batches.len(), 2, "the kept batch, then the new one");
+        assert_eq!(batches[0].id, failed_id, "kept under its id");
+        assert_ne!(batches[1].id, failed_id);
+        let sum = |f: fn(&Batch) -> i64| batches.iter().map(f).sum::<i64>();
+        assert_eq!(sum(|b| b.hourly.iter().map(|h| h.requests).sum()), 2);
+        assert_eq!(sum(|b| b.clients.iter().map(|c| c.requests).sum()), 2);
+        assert_eq!(
+            batches
+                .iter()
+                .flat_map(|b| &b.last_uses)
+                .map(|u| u.at)
+                .max(),
+            Some(at(10, 1))
+        );
+        assert!(r.take_batches().is_empty(), "written once");
     }
 }

@@ -100,20 +100,40 @@ pub struct Written {
     pub client_upserts: usize,
     /// Keys whose "last used" was updated.
     pub last_used_updates: usize,
+    /// Transactions the flush wrote them in.
+    pub batches: usize,
 }
 
-/// Adds one flush's counts, in one transaction: one statement per (key, hour, outcome) and per
-/// (key, address), and at most one "last used" update per key. Keys deleted meanwhile are
-/// skipped by their foreign key (their counts go with them).
+impl Written {
+    /// Adds another batch's statements.
+    pub fn add(&mut self, other: Written) {
+        self.hourly_upserts += other.hourly_upserts;
+        self.client_upserts += other.client_upserts;
+        self.last_used_updates += other.last_used_updates;
+        self.batches += other.batches;
+    }
+}
+
+/// Adds one batch of a flush's counts, in one transaction: one statement per (key, hour,
+/// outcome) and per (key, address), and at most one "last used" update per key. Keys deleted
+/// meanwhile are skipped by their foreign key (their counts go with them).
 pub fn add(
     conn: &mut DbConnection,
     hourly: &[HourlyCount],
     clients: &[ClientCount],
     last_uses: &[LastUse],
 ) -> Result<Written, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
-        let mut written = Written::default();
-        let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let mut written = Written {
+            batches: 1,
+            ..Written::default()
+        };
+        let mut ids: Vec<&KeyId> = hourly
+            .iter()
+            .map(|h| &h.key_id)
+            .chain(clients.iter().map(|c| &c.key_id))
+            .chain(last_uses.iter().map(|u| &u.key_id))
+            .collect();
         ids.sort();
         ids.dedup();
         let mut live: Vec<KeyId> = Vec::with_capacity(ids.len());
@@ -228,6 +248,31 @@ pub fn add(
     })
 }
 
+/// [`add`], once per `batch` id: the id is recorded in the same transaction, and a batch whose
+/// id is already there (written before, its commit's outcome lost to the writer) adds nothing.
+pub fn add_once(
+    conn: &mut DbConnection,
+    batch: &str,
+    now: NaiveDateTime,
+    hourly: &[HourlyCount],
+    clients: &[ClientCount],
+    last_uses: &[LastUse],
+) -> Result<Written, DbError> {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let fresh = diesel::sql_query(
+            "INSERT INTO usage_flush_batches (id, written_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind::<Text, _>(batch)
+        .bind::<Timestamp, _>(now)
+        .execute(conn)?;
+        if fresh == 0 {
+            return Ok(Written::default());
+        }
+        add(conn, hourly, clients, last_uses)
+    })
+}
+
 /// Keeps a key's [`MAX_CLIENTS_PER_KEY`] most recently seen addresses.
 fn keep_recent_clients(conn: &mut DbConnection, key: &KeyId) -> QueryResult<usize> {
     let oldest: Vec<String> = kc::table
@@ -248,13 +293,21 @@ fn keep_recent_clients(conn: &mut DbConnection, key: &KeyId) -> QueryResult<usiz
     .execute(conn)
 }
 
-/// Forgets hourly counts from before `before` (90 days are kept), and daily counts per
-/// address older than [`CLIENT_DAYS_KEPT`].
+/// Forgets hourly counts from before `before` (90 days are kept), daily counts per address
+/// older than [`CLIENT_DAYS_KEPT`], and the ids of batches written more than
+/// [`BATCH_IDS_KEPT`] days ago.
 pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
-    let days_before = start_of_day(crate::time::now()) - chrono::Days::new(CLIENT_DAYS_KEPT);
+    use super::schema::usage_flush_batches as fb;
+    let now = crate::time::now();
+    diesel::delete(fb::table.filter(fb::written_at.lt(now - chrono::Days::new(BATCH_IDS_KEPT))))
+        .execute(conn)?;
+    let days_before = start_of_day(now) - chrono::Days::new(CLIENT_DAYS_KEPT);
     let days = diesel::delete(kd::table.filter(kd::day.lt(days_before))).execute(conn)?;
     Ok(days + diesel::delete(kh::table.filter(kh::hour.lt(before))).execute(conn)?)
 }
+
+/// The ids of written batches are kept this many days: longer than a kept batch waits.
+pub const BATCH_IDS_KEPT: u64 = 7;
 
 /// Daily allowed requests per address are kept this many days (the edit warning reads 7).
 pub const CLIENT_DAYS_KEPT: u64 = 8;

@@ -55,6 +55,41 @@ pub struct Pool {
     /// `/readyz`'s own connection, so a busy pool is not reported as a dead database.
     probe: std::sync::Arc<tokio::sync::Mutex<Option<DbConnection>>>,
     manager: Manager,
+    /// Connections the pool keeps open (all of them, on the server).
+    min_idle: u32,
+    /// Latched once the pool has opened `min_idle` connections.
+    warm: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pool {
+    /// The pool's connections right now (open, idle).
+    pub fn state(&self) -> r2d2::State {
+        self.inner.state()
+    }
+
+    /// The connections the pool keeps open: `/readyz` waits for them.
+    pub fn min_idle(&self) -> u32 {
+        self.min_idle
+    }
+
+    /// Whether the pool has opened its connections (once it has, it stays warm: a
+    /// connection replaced later is reopened in the background).
+    pub fn is_warm(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.warm.load(Ordering::Acquire) {
+            return true;
+        }
+        let warm = self.inner.state().connections >= self.min_idle;
+        if warm {
+            self.warm.store(true, Ordering::Release);
+        }
+        warm
+    }
+
+    /// Whether requests currently take the database for down (answered 503 at once).
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
+    }
 }
 
 impl std::fmt::Debug for Pool {
@@ -330,7 +365,13 @@ pub enum PoolUse {
 /// query), so that "503 within 2 s" holds however the database fails.
 pub const SERVER_DEADLINE: Duration = Duration::from_millis(1800);
 
-/// Builds the pool, failing when the database cannot be reached.
+/// How long the server's start waits for its pool to open every connection (past it, the
+/// server starts anyway and `/readyz` says "starting" until they are open).
+pub const WARM_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// Builds the pool, failing when the database cannot be reached. The server's pool keeps all
+/// its connections open (`min_idle` = size), opened at start: a burst on a fresh replica finds
+/// them ready instead of waiting on connections being established.
 pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
     let (size, deadline, manager) = match usage {
         PoolUse::Command => (1, None, Manager::new(url.clone())),
@@ -340,15 +381,43 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
             Manager::for_server(url, SERVER_DEADLINE),
         ),
     };
-    let inner = r2d2::Pool::builder()
+    let builder = r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        .min_idle(Some(size))
         // No ping on checkout: a dead connection is dropped when a query on it fails.
         .test_on_check_out(false)
         // A request waiting on an unreachable database gives up quickly (503 within 2 s).
-        .connection_timeout(Duration::from_millis(1500))
-        .build(manager.clone())
-        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        .connection_timeout(Duration::from_millis(1500));
+    let inner = match usage {
+        // One connection, opened before the command goes on.
+        PoolUse::Command => builder
+            .build(manager.clone())
+            .map_err(|e| DbError::Unavailable(e.to_string()))?,
+        PoolUse::Server(_) => {
+            // Opens the connections in the background; one is enough to know the database
+            // answers, the others are waited for below (not failing the start).
+            let inner = builder.build_unchecked(manager.clone());
+            drop(
+                inner
+                    .get()
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?,
+            );
+            let started = std::time::Instant::now();
+            while inner.state().connections < size && started.elapsed() < WARM_UP_WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let opened = inner.state().connections;
+            if opened < size {
+                tracing::warn!(
+                    opened,
+                    size,
+                    "the database pool is still opening its connections; /readyz says \
+                     \"starting\" until it has"
+                );
+            }
+            inner
+        }
+    };
     Ok(Pool {
         inner,
         permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
@@ -356,7 +425,90 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
         health: Default::default(),
         probe: Default::default(),
         manager,
+        min_idle: size,
+        warm: Default::default(),
     })
+}
+
+/// Bounds of background work that has no request waiting on it (the usage flush): enforced
+/// by the database itself, so the work ends (committed or rolled back) and its outcome is
+/// always known.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a statement may wait for a lock (SQLite's `busy_timeout`, PostgreSQL's
+    /// `lock_timeout`).
+    pub lock_wait: Duration,
+    /// How long one statement may run (PostgreSQL's `statement_timeout`).
+    pub statement: Duration,
+}
+
+/// Runs background work on the blocking pool with a pooled connection, waiting for it to end
+/// however long it takes (within `limits`, which the database enforces): unlike [`run`], its
+/// outcome is never abandoned, and neither a slow nor a failed run touches the pool's view of
+/// the database's health (the request path's "database down"). While the database is known
+/// to be down, it does not try.
+pub async fn run_background<T, F>(pool: &Pool, limits: Limits, work: F) -> Result<T, DbError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+{
+    if pool.health.is_down() {
+        return Err(DbError::Unavailable(pool.health.describe_down()));
+    }
+    let permit = pool
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?;
+    let inner = pool.inner.clone();
+    let busy_timeout = pool.manager.busy_timeout;
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let _permit = permit;
+        let mut conn = inner.get().map_err(checkout_error)?;
+        let (bound, unbound) = match &*conn {
+            DbConnection::Sqlite(_) => (
+                format!("PRAGMA busy_timeout = {};", limits.lock_wait.as_millis()),
+                format!("PRAGMA busy_timeout = {};", busy_timeout.as_millis()),
+            ),
+            DbConnection::Pg(_) => (
+                format!(
+                    "SET lock_timeout = {}; SET statement_timeout = {};",
+                    limits.lock_wait.as_millis().max(1),
+                    limits.statement.as_millis().max(1)
+                ),
+                // Back to the connection's own settings (those of its URL).
+                "RESET lock_timeout; RESET statement_timeout;".to_owned(),
+            ),
+        };
+        conn.batch_execute(&bound)?;
+        let result = work(&mut conn);
+        if conn.batch_execute(&unbound).is_err()
+            || result
+                .as_ref()
+                .err()
+                .is_some_and(ConnectionLoss::connection_lost)
+        {
+            // Never hand out a connection with the background work's bounds.
+            mark_broken(&mut conn);
+        }
+        result
+    })
+    .await
+    .map_err(|e| DbError::Task(e.to_string()))?
+}
+
+/// A checkout that timed out: the database is down when opening a connection failed, busy
+/// when one was still being opened (a connection being established is not a dead database).
+fn checkout_error(e: r2d2::PoolError) -> DbError {
+    let message = e.to_string();
+    if message == "timed out waiting for connection" {
+        DbError::Busy("a database connection is still being opened".to_owned())
+    } else {
+        DbError::Unavailable(message)
+    }
 }
 
 /// Runs Diesel work on the blocking thread pool with a pooled connection, inside the
@@ -445,10 +597,10 @@ where
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         let _permit = permit;
+        let mut conn = inner.get().map_err(checkout_error)?;
+        // From the checkout on: time spent waiting for a connection being opened says
+        // nothing of whether the database answers.
         let _ = started.set(std::time::Instant::now());
-        let mut conn = inner
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
         let result = work(&mut conn);
         if result
             .as_ref()
@@ -468,6 +620,13 @@ where
 /// a busy server is not reported down. The outcome updates the pool's health, so recovery
 /// is noticed even when no request comes.
 pub async fn probe(pool: &Pool) -> Result<(), DbError> {
+    if !pool.is_warm() {
+        return Err(DbError::Busy(format!(
+            "the pool has opened {} of its {} connections",
+            pool.state().connections,
+            pool.min_idle
+        )));
+    }
     if pool.permits.available_permits() > 0 {
         return run(pool, ping).await;
     }
@@ -580,6 +739,49 @@ mod tests {
             .contains("'mysql:'"));
         assert!(DatabaseUrl::parse("").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    /// Connections that take a while to open, or that cannot be opened.
+    struct Opening {
+        fails: bool,
+    }
+
+    impl ManageConnection for Opening {
+        type Connection = ();
+        type Error = std::io::Error;
+
+        fn connect(&self) -> Result<(), std::io::Error> {
+            if self.fails {
+                return Err(std::io::Error::other("connection refused"));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        }
+
+        fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> {
+            Ok(())
+        }
+
+        fn has_broken(&self, _: &mut ()) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_connection_still_opening_is_busy_and_one_that_cannot_open_is_down() {
+        let opening = r2d2::Pool::builder()
+            .max_size(1)
+            .build_unchecked(Opening { fails: false });
+        let e = checkout_error(opening.get_timeout(Duration::from_millis(50)).unwrap_err());
+        assert!(e.is_busy() && !e.connection_lost(), "{e}");
+
+        let refused = r2d2::Pool::builder()
+            .max_size(1)
+            .build_unchecked(Opening { fails: true });
+        std::thread::sleep(Duration::from_millis(100));
+        let e = checkout_error(refused.get_timeout(Duration::from_millis(50)).unwrap_err());
+        assert!(e.connection_lost(), "{e}");
+        assert!(e.to_string().contains("connection refused"), "{e}");
     }
 
     #[test]

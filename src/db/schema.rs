@@ -200,6 +200,13 @@ diesel::joinable!(invitations -> users (invited_by));
 diesel::joinable!(api_keys -> projects (project_id));
 diesel::joinable!(calls -> projects (project_id));
 diesel::joinable!(knowledge_items -> projects (project_id));
+diesel::table! {
+    usage_flush_batches (id) {
+        id -> Text,
+        written_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(key_usage_hourly -> api_keys (key_id));
 diesel::joinable!(key_usage_clients -> api_keys (key_id));
 diesel::joinable!(key_usage_client_days -> api_keys (key_id));
@@ -220,4 +227,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_usage_clients,
     key_usage_client_days,
     sign_in_failures,
+    usage_flush_batches,
 );

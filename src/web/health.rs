@@ -14,11 +14,16 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Pings on a connection of its own, so a server whose pool is busy with real work still
-/// reports ready: busy is not down.
+/// reports ready: busy is not down. Not ready until the pool has opened its connections, so
+/// a burst on a fresh replica finds them open.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.draining.load(Ordering::Acquire) {
         return HttpResponse::ServiceUnavailable()
             .json(json!({"status": "draining", "database": "ok"}));
+    }
+    if !state.pool.is_warm() {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "starting", "database": "connecting"}));
     }
     match db::probe(&state.pool).await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})),

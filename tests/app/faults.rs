@@ -213,7 +213,8 @@ async fn work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else(app: Te
 
 crate::on_both_backends!(
     readiness_stays_ready_while_every_connection_is_busy,
-    work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else
+    work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else,
+    a_fresh_replica_is_ready_only_with_its_connections_open_and_a_burst_gets_no_503,
 );
 
 #[actix_web::test]
@@ -329,4 +330,38 @@ fn serve_raises_its_open_file_limit_to_the_hard_limit() {
     let (soft, hard) = (fields[3], fields[4]);
     assert_ne!(soft, "256", "{line}");
     assert_eq!(soft, hard, "{line}");
+}
+
+/// A replica just started: `/readyz` says ready only once its pool has opened every
+/// connection, and a burst sent right then gets no 503 (nor a "database down").
+async fn a_fresh_replica_is_ready_only_with_its_connections_open_and_a_burst_gets_no_503(
+    app: TestApp,
+) {
+    let pid = app.other_project("P").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let mut settings = settings_for(app.db.url());
+    settings.db_pool_size = 8;
+    let replica = callem::startup::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", replica.port());
+    let pool = replica.pool().clone();
+    actix_web::rt::spawn(replica.run_until_stopped());
+
+    let a = Agent::new(&base);
+    let started = Instant::now();
+    loop {
+        let r = a.get("/readyz").await;
+        let state = pool.state();
+        if r.status == 200 {
+            assert_eq!(state.connections, 8, "ready with every connection open");
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(started.elapsed() < Duration::from_secs(10), "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let results = burst(&base, &key, "/v1/calls", 64).await;
+
+    let refused: Vec<_> = results.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert!(!pool.is_down(), "no false \"database down\"");
 }

@@ -269,6 +269,13 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
             ],
         ),
         (
+            "usage_flush_batches",
+            vec![
+                usage_flush_batches::id::NAME,
+                usage_flush_batches::written_at::NAME,
+            ],
+        ),
+        (
             "sign_in_failures",
             vec![
                 sign_in_failures::email::NAME,

@@ -83,6 +83,7 @@ async fn uses_are_counted_by_outcome_and_address_and_written_by_the_flush(app: T
             hourly_upserts: 4,
             client_upserts: 4,
             last_used_updates: 1,
+            batches: 1,
         },
         "one statement per key, hour and outcome, per key and address, and one last-used \
          update for the one key with allowed uses — not one per request"
@@ -207,7 +208,199 @@ async fn hourly_counts_older_than_ninety_days_are_pruned(app: TestApp) {
     assert_eq!(count_rows(&app, "key_usage_hourly").await, 1);
 }
 
+/// Another session holds `key_usage_hourly` for `held`: on SQLite a write transaction on a
+/// second connection (SQLite locks the whole file), on PostgreSQL `LOCK TABLE … ACCESS
+/// EXCLUSIVE`. Returns once the lock is held; the thread ends once it is released.
+async fn lock_usage_table(app: &TestApp, held: Duration) -> std::thread::JoinHandle<()> {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection, SqliteConnection};
+    let url = app.db.url().to_owned();
+    let (locked, is_locked) = tokio::sync::oneshot::channel();
+    let holder = std::thread::spawn(move || {
+        let (lock, unlock) = (
+            "BEGIN; LOCK TABLE key_usage_hourly IN ACCESS EXCLUSIVE MODE;",
+            "COMMIT;",
+        );
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let mut c = SqliteConnection::establish(path).unwrap();
+            c.batch_execute(
+                "PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE; \
+                 UPDATE key_usage_hourly SET requests = requests;",
+            )
+            .unwrap();
+            locked.send(()).unwrap();
+            std::thread::sleep(held);
+            c.batch_execute(unlock).unwrap();
+        } else {
+            let mut c = PgConnection::establish(&url).unwrap();
+            c.batch_execute(lock).unwrap();
+            locked.send(()).unwrap();
+            std::thread::sleep(held);
+            c.batch_execute(unlock).unwrap();
+        }
+    });
+    is_locked.await.expect("the table is locked");
+    holder
+}
+
+async fn released(holder: std::thread::JoinHandle<()>) {
+    tokio::task::spawn_blocking(move || holder.join().unwrap())
+        .await
+        .unwrap();
+}
+
+async fn allowed_total(app: &TestApp, key_id: &str) -> i64 {
+    usage_of(app, key_id)
+        .await
+        .0
+        .get("allowed")
+        .copied()
+        .unwrap_or(0)
+}
+
+async fn a_flush_that_fails_on_a_locked_table_keeps_every_count_exactly_once(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let mut served = 0;
+    for _ in 0..25 {
+        assert_eq!(app.list_calls(&key, "").await.status, 200);
+        served += 1;
+    }
+    let holder = lock_usage_table(&app, Duration::from_secs(8)).await;
+
+    let started = std::time::Instant::now();
+    let failed = app.usage.flush(&app.pool).await;
+    assert!(failed.is_err(), "the table is locked: {failed:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "a lock makes the flush give up, not wait as long as the lock lasts: {:?}",
+        started.elapsed()
+    );
+    assert!(!app.pool.is_down(), "a locked table is not a database down");
+    assert_eq!(
+        app.list_calls(&key, "").await.status,
+        200,
+        "requests are served meanwhile"
+    );
+    served += 1;
+    released(holder).await;
+    app.flush_usage().await;
+
+    assert_eq!(
+        allowed_total(&app, &key_id).await,
+        served,
+        "every request counted, once"
+    );
+    let (_, clients) = usage_of(&app, &key_id).await;
+    assert_eq!(clients[0].requests, served);
+}
+
+async fn a_flush_whose_write_commits_after_its_deadline_is_not_counted_twice(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (key_id, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    for _ in 0..10 {
+        assert_eq!(app.list_calls(&key, "").await.status, 200);
+    }
+    // Released well within the flush's lock wait: the write goes through, late.
+    let holder = lock_usage_table(&app, Duration::from_millis(1000)).await;
+
+    let late = app
+        .usage
+        .flush_within(&app.pool, Some(Duration::from_millis(200)))
+        .await;
+    assert!(late.is_err(), "the caller stopped waiting: {late:?}");
+    assert_eq!(app.list_calls(&key, "").await.status, 200);
+    // The next flush waits for the one still writing, then writes only what came since.
+    app.flush_usage().await;
+    released(holder).await;
+
+    assert_eq!(allowed_total(&app, &key_id).await, 11, "10 + 1, none twice");
+    assert!(!app.pool.is_down());
+}
+
+async fn a_large_flush_is_written_in_batches_without_the_database_reported_down(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let mut keys = Vec::new();
+    for _ in 0..50 {
+        keys.push(KeyId::parse(&app.issue_key(&pid, "", Expiry::Never).await.0).unwrap());
+    }
+    // A recorder of its own, so the server's flusher does not take these counts.
+    let recorder = callem::usage::UsageRecorder::new(true);
+    let now = callem::time::now();
+    for (k, key) in keys.iter().enumerate() {
+        for n in 0..1_000u32 {
+            let ip = std::net::IpAddr::from((10u32 << 24 | (k as u32) << 16 | n).to_be_bytes());
+            recorder.record(
+                key,
+                callem::usage::Outcome::Allowed,
+                callem::domain::client_ip::ClientAddr::Known(ip),
+                None,
+                now,
+            );
+        }
+    }
+    let pool = app.pool.clone();
+    let started = std::time::Instant::now();
+    let flush = actix_web::rt::spawn(async move { recorder.flush(&pool).await });
+    let agent = app.agent();
+    while !flush.is_finished() {
+        assert_eq!(agent.get("/readyz").await.status, 200, "ready throughout");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let written = flush.await.unwrap().expect("the flush completes");
+
+    assert_eq!(written.client_upserts, 50_000);
+    assert_eq!(written.hourly_upserts, 50);
+    assert_eq!(
+        written.batches,
+        (50_050usize).div_ceil(callem::usage::FLUSH_BATCH_ROWS),
+        "in batches"
+    );
+    assert!(!app.pool.is_down(), "a large flush is not a database down");
+    assert_eq!(count_rows(&app, "key_usage_clients").await, 50_000);
+    let first = keys[0].to_string();
+    assert_eq!(allowed_total(&app, &first).await, 1_000);
+    eprintln!(
+        "50 keys x 1,000 addresses flushed in {:?}",
+        started.elapsed()
+    );
+}
+
+/// A batch whose commit's outcome the writer never learnt (the connection dropped while it
+/// committed) is kept and written again: its id makes the second write add nothing.
+async fn a_batch_written_again_after_a_lost_commit_adds_nothing(app: TestApp) {
+    let pid = app.other_project("P").await;
+    let (key_id, _) = app.issue_key(&pid, "", Expiry::Never).await;
+    let key = KeyId::parse(&key_id).unwrap();
+    let now = callem::time::now();
+    let row = key_usage::HourlyCount {
+        key_id: key.clone(),
+        hour: now,
+        outcome: "allowed".into(),
+        requests: 3,
+    };
+    let (first, again, other) = app
+        .db(move |c| {
+            let rows = [row];
+            Ok((
+                key_usage::add_once(c, "batch-1", now, &rows, &[], &[])?,
+                key_usage::add_once(c, "batch-1", now, &rows, &[], &[])?,
+                key_usage::add_once(c, "batch-2", now, &rows, &[], &[])?,
+            ))
+        })
+        .await;
+
+    assert_eq!((first.hourly_upserts, first.batches), (1, 1));
+    assert_eq!(again, key_usage::Written::default(), "already written");
+    assert_eq!(other.hourly_upserts, 1);
+    assert_eq!(allowed_total(&app, &key_id).await, 6, "3 + 3, not 9");
+}
+
 crate::on_both_backends!(
+    a_batch_written_again_after_a_lost_commit_adds_nothing,
+    a_flush_that_fails_on_a_locked_table_keeps_every_count_exactly_once,
+    a_flush_whose_write_commits_after_its_deadline_is_not_counted_twice,
+    a_large_flush_is_written_in_batches_without_the_database_reported_down,
     hourly_counts_older_than_ninety_days_are_pruned,
     uses_are_counted_by_outcome_and_address_and_written_by_the_flush,
     two_servers_on_one_database_add_up_exactly,
