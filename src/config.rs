@@ -375,7 +375,10 @@ fn conn_limits(args: &ServeArgs) -> Result<crate::conn_limits::ConnLimits, Strin
     Ok(crate::conn_limits::ConnLimits {
         head_timeout: secs("CALLEM_HEAD_TIMEOUT_SECS", args.head_timeout_secs)?,
         body_timeout: secs("CALLEM_BODY_TIMEOUT_SECS", args.body_timeout_secs)?,
-        write_idle_timeout: secs("CALLEM_WRITE_IDLE_TIMEOUT_SECS", args.write_idle_timeout_secs)?,
+        write_idle_timeout: secs(
+            "CALLEM_WRITE_IDLE_TIMEOUT_SECS",
+            args.write_idle_timeout_secs,
+        )?,
         max_connections_per_client: args.max_connections_per_client,
         ..Default::default()
     })

@@ -16,7 +16,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_http::{HttpMessage as _, HttpService, Protocol, Request};
-use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_service::{
+    fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt,
+};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{AppConfig, Payload, Server, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
@@ -239,9 +241,9 @@ impl AsyncRead for LimitedIo {
                     this.read_timer.as_mut().reset(deadline);
                 }
                 match this.read_timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(timed_out(
-                        "the client sent its request too slowly",
-                    ))),
+                    Poll::Ready(()) => {
+                        Poll::Ready(Err(timed_out("the client sent its request too slowly")))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -380,12 +382,11 @@ pub async fn track_requests(
     state.request_started(has_body);
     if has_body {
         let payload = req.take_payload();
-        req.set_payload(Payload::from(
-            Box::pin(TrackedPayload {
-                inner: payload,
-                state: state.clone(),
-            }) as Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>,
-        ));
+        req.set_payload(Payload::from(Box::pin(TrackedPayload {
+            inner: payload,
+            state: state.clone(),
+        })
+            as Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>));
     }
     match next.call(req).await {
         Ok(res) => Ok(res.map_into_boxed_body().map_body(|_, body| Tracked {
