@@ -324,11 +324,15 @@ where
 {
     let addr = listener.local_addr()?;
     let counts = PeerCounts::default();
-    Ok(Server::build()
+    let builder = Server::build();
+    // As `HttpServer` does: a graceful stop also ends idle keep-alive connections.
+    let stopping = builder.graceful_shutdown_signal();
+    Ok(builder
         .shutdown_timeout(shutdown_timeout_secs)
         .disable_signals()
         .listen("callem", listener, move || {
             let counts = counts.clone();
+            let stopping = stopping.clone();
             let app = factory.clone();
             let accept = fn_service(move |io: TcpStream| {
                 let peer = io.peer_addr().ok();
@@ -347,6 +351,10 @@ where
             });
             accept.and_then(
                 HttpService::<LimitedIo, _, _>::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
                     .keep_alive(limits.keep_alive)
                     .client_request_timeout(limits.head_timeout)
                     .local_addr(addr)
