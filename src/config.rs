@@ -471,4 +471,41 @@ mod tests {
             .unwrap_err()
             .contains("'nope'"));
     }
+
+    fn serve_settings(args: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["callem", "serve"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("serve was parsed")
+        };
+        Settings::from_args("sqlite://x.db", &serve)
+    }
+
+    #[test]
+    fn connection_limits_default_to_the_documented_values_and_refuse_zero() {
+        let limits = serve_settings(&[]).unwrap().conn_limits;
+        assert_eq!(limits.head_timeout.as_secs(), 5);
+        assert_eq!(limits.body_timeout.as_secs(), 30);
+        assert_eq!(limits.write_idle_timeout.as_secs(), 30);
+        assert_eq!(limits.max_connections_per_client, 64);
+
+        let set = serve_settings(&[
+            "--head-timeout-secs",
+            "2",
+            "--max-connections-per-client",
+            "3",
+        ])
+        .unwrap()
+        .conn_limits;
+        assert_eq!(
+            (set.head_timeout.as_secs(), set.max_connections_per_client),
+            (2, 3)
+        );
+
+        let zero = serve_settings(&["--body-timeout-secs", "0"]).unwrap_err();
+        assert!(zero.contains("CALLEM_BODY_TIMEOUT_SECS"), "{zero}");
+        let none = serve_settings(&["--max-connections-per-client", "0"]).unwrap_err();
+        assert!(none.contains("CALLEM_MAX_CONNECTIONS_PER_CLIENT"), "{none}");
+    }
 }
