@@ -107,6 +107,25 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
     pub shutdown_drain_secs: u64,
 
+    /// Seconds a request head (every one on a keep-alive connection, not only the first) may
+    /// take to arrive whole.
+    #[arg(long, env = "CALLEM_HEAD_TIMEOUT_SECS", default_value_t = 5)]
+    pub head_timeout_secs: u64,
+
+    /// Seconds a request body may take to arrive whole, counted from its head (30 s: at least
+    /// 35 KB/s for the 1 MiB maximum).
+    #[arg(long, env = "CALLEM_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a response may make no progress (the client reads nothing) before the
+    /// connection is closed.
+    #[arg(long, env = "CALLEM_WRITE_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub write_idle_timeout_secs: u64,
+
+    /// Simultaneous connections one peer address may hold; beyond, new ones are closed at once.
+    #[arg(long, env = "CALLEM_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    pub max_connections_per_client: usize,
+
     /// SMTP server for email (invitations): smtp://user:password@host:587 (STARTTLS),
     /// smtps://user:password@host:465 (TLS), or smtp://host:port (a local relay: STARTTLS when
     /// offered, else plain). Set with CALLEM_SMTP_FROM, or leave both unset (no email).
@@ -293,6 +312,9 @@ pub struct Settings {
     pub smtp: Option<crate::email::SmtpConfig>,
     /// `CALLEM_SESSION_IDLE`, and the 14-day lifetime.
     pub session_policy: crate::domain::session_policy::SessionPolicy,
+    /// `CALLEM_HEAD_TIMEOUT_SECS`, `CALLEM_BODY_TIMEOUT_SECS`, `CALLEM_WRITE_IDLE_TIMEOUT_SECS`,
+    /// `CALLEM_MAX_CONNECTIONS_PER_CLIENT`.
+    pub conn_limits: crate::conn_limits::ConnLimits,
 }
 
 impl Settings {
@@ -316,7 +338,9 @@ impl Settings {
         if args.shutdown_drain_secs > 300 {
             return Err("CALLEM_SHUTDOWN_DRAIN_SECS must be at most 300".to_owned());
         }
+        let conn_limits = conn_limits(args)?;
         Ok(Settings {
+            conn_limits,
             database_url,
             bind: args.bind.clone(),
             secret_key,
@@ -334,6 +358,30 @@ impl Settings {
             },
         })
     }
+}
+
+/// The connection limits: every timeout between 1 s and an hour, the cap at least 1.
+fn conn_limits(args: &ServeArgs) -> Result<crate::conn_limits::ConnLimits, String> {
+    let secs = |name: &str, value: u64| {
+        if (1..=3600).contains(&value) {
+            Ok(std::time::Duration::from_secs(value))
+        } else {
+            Err(format!("{name} must be between 1 and 3600 seconds"))
+        }
+    };
+    if args.max_connections_per_client == 0 {
+        return Err("CALLEM_MAX_CONNECTIONS_PER_CLIENT must be at least 1".to_owned());
+    }
+    Ok(crate::conn_limits::ConnLimits {
+        head_timeout: secs("CALLEM_HEAD_TIMEOUT_SECS", args.head_timeout_secs)?,
+        body_timeout: secs("CALLEM_BODY_TIMEOUT_SECS", args.body_timeout_secs)?,
+        write_idle_timeout: secs(
+            "CALLEM_WRITE_IDLE_TIMEOUT_SECS",
+            args.write_idle_timeout_secs,
+        )?,
+        max_connections_per_client: args.max_connections_per_client,
+        ..Default::default()
+    })
 }
 
 /// `CALLEM_BIND` must be an address and a port: a bare port would not say which interfaces
@@ -422,5 +470,42 @@ mod tests {
         assert!(parse_trusted_proxies("10.0.0.0/8,nope")
             .unwrap_err()
             .contains("'nope'"));
+    }
+
+    fn serve_settings(args: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["callem", "serve"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("serve was parsed")
+        };
+        Settings::from_args("sqlite://x.db", &serve)
+    }
+
+    #[test]
+    fn connection_limits_default_to_the_documented_values_and_refuse_zero() {
+        let limits = serve_settings(&[]).unwrap().conn_limits;
+        assert_eq!(limits.head_timeout.as_secs(), 5);
+        assert_eq!(limits.body_timeout.as_secs(), 30);
+        assert_eq!(limits.write_idle_timeout.as_secs(), 30);
+        assert_eq!(limits.max_connections_per_client, 64);
+
+        let set = serve_settings(&[
+            "--head-timeout-secs",
+            "2",
+            "--max-connections-per-client",
+            "3",
+        ])
+        .unwrap()
+        .conn_limits;
+        assert_eq!(
+            (set.head_timeout.as_secs(), set.max_connections_per_client),
+            (2, 3)
+        );
+
+        let zero = serve_settings(&["--body-timeout-secs", "0"]).unwrap_err();
+        assert!(zero.contains("CALLEM_BODY_TIMEOUT_SECS"), "{zero}");
+        let none = serve_settings(&["--max-connections-per-client", "0"]).unwrap_err();
+        assert!(none.contains("CALLEM_MAX_CONNECTIONS_PER_CLIENT"), "{none}");
     }
 }

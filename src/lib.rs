@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conn_limits;
 pub mod db;
 pub mod demo;
 pub mod domain;

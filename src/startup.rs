@@ -9,7 +9,7 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse};
 use sha2::{Digest, Sha512};
 use tracing_actix_web::TracingLogger;
 
@@ -216,7 +216,7 @@ impl Application {
         });
         let app_state = state.clone();
         let secure = settings.secure_cookies;
-        let server = HttpServer::new(move || {
+        let server = crate::conn_limits::serve(listener, settings.conn_limits, 10, move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("callem_session".to_owned())
                 .cookie_secure(secure)
@@ -249,16 +249,14 @@ impl Application {
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(WebError::NotFound)
                 }))
+                // Outermost: sees every request's head arrive and its response end.
+                .wrap(from_fn(crate::conn_limits::track_requests))
         })
-        .shutdown_timeout(10)
-        // `main` listens for SIGTERM/SIGINT itself, from before the first line it prints.
-        .disable_signals()
-        .listen(listener)
+        // (`main` listens for SIGTERM/SIGINT itself, from before the first line it prints.)
         .map_err(|cause| StartError::Bind {
             addr: settings.bind.clone(),
             cause,
-        })?
-        .run();
+        })?;
         Ok(Application {
             port,
             server,

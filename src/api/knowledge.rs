@@ -99,8 +99,10 @@ pub async fn create(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    // The body is read first but judged after authentication: a client without a valid key
-    // learns nothing about its body.
+    // A key that would be refused is refused before the body is read (a client without a
+    // valid key cannot hold the connection by trickling one); the body is then judged after
+    // the authentication proper, so such a client learns nothing about its body.
+    super::refuse_before_body(&credentials, &state).await?;
     let parsed = read_json(&req, payload).await.and_then(|v| {
         let not_an_object =
             || ApiError::BadRequest("body must be a JSON object with name and text".into());

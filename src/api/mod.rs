@@ -299,6 +299,24 @@ where
     .await
 }
 
+/// Refuses a request whose key would be refused before its body is read, so a client without
+/// a valid key never holds a connection by trickling a body (see
+/// [`crate::auth::api_key::refuse_early`]). One more key lookup for requests with a body.
+pub async fn refuse_before_body(
+    credentials: &Credentials,
+    state: &web::Data<AppState>,
+) -> Result<(), ApiError> {
+    let shared = state.clone();
+    let credentials = credentials.clone();
+    db::run_with(&state.pool, move |conn| {
+        let key =
+            db::api_keys::find_by_hash(conn, credentials.key_hash()).map_err(DbError::from)?;
+        crate::auth::api_key::refuse_early(&credentials, key.as_ref(), time::now(), &shared.usage)?;
+        Ok(())
+    })
+    .await
+}
+
 /// Like [`authenticated`] for a resource read in the same query as the key: `fetch` gets the
 /// key's hash and returns the key row with the resource. One round trip for the hottest
 /// path, and still no cache: a revoked key is refused by that very query.

@@ -165,6 +165,21 @@ pub fn authenticate(
     verdict
 }
 
+/// [`authenticate`] for a request whose body is still to be read: a key that would be refused
+/// is refused now (its refusal counted), one that would pass is not counted yet — the
+/// request's one [`authenticate`], after its body, counts it.
+pub fn refuse_early(
+    credentials: &Credentials,
+    key: Option<&KeyCheck>,
+    now: NaiveDateTime,
+    usage: &UsageRecorder,
+) -> Result<(), AuthFailure> {
+    match verify(key, credentials.client, credentials.need, now) {
+        Ok(_) => Ok(()),
+        Err(_) => authenticate(credentials, key, now, usage).map(|_| ()),
+    }
+}
+
 /// Checks 3 to 5, in the contract's order, then the scope: a key that may not do this at all
 /// still learns first that it is revoked, expired or used from the wrong address.
 fn verify(

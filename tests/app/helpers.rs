@@ -168,6 +168,7 @@ pub fn settings_for(url: &str) -> Settings {
         usage_recording: true,
         smtp: None,
         session_policy: Default::default(),
+        conn_limits: Default::default(),
     }
 }
 

@@ -28,5 +28,6 @@ mod resets;
 mod scopes;
 mod sessions;
 mod shell;
+mod slow_clients;
 mod team;
 mod usage;
