@@ -111,7 +111,7 @@ pub fn add(
     clients: &[ClientCount],
     last_uses: &[LastUse],
 ) -> Result<Written, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    crate::db::transaction::<_, DbError, _>(conn, |conn| {
         let mut written = Written::default();
         let mut ids: Vec<&KeyId> = hourly.iter().map(|h| &h.key_id).collect();
         ids.sort();

@@ -92,6 +92,22 @@ fn is_locked(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
         && (message.contains("database is locked") || message.contains("database is busy"))
 }
 
+/// The messages of a full disk: SQLite's `SQLITE_FULL`, and PostgreSQL's SQLSTATE 53100
+/// (`could not extend file …: No space left on device`) — Diesel passes on neither code.
+fn is_disk_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
+fn query_found_disk_full(e: &diesel::result::Error) -> bool {
+    use diesel::result::Error as E;
+    match e {
+        E::DatabaseError(_, info) => is_disk_full(info.message()),
+        // A commit that failed for want of space, and whose rollback failed too.
+        E::RollbackErrorOnCommit { commit_error, .. } => query_found_disk_full(commit_error),
+        _ => false,
+    }
+}
+
 /// Marks a PostgreSQL connection broken so the pool drops it instead of handing it out
 /// again (connections are not pinged on checkout, which would cost a round trip each time).
 fn mark_broken(conn: &mut DbConnection) {
@@ -118,18 +134,38 @@ pub enum DbError {
     /// every connection stayed busy past the deadline): worth retrying in a moment.
     #[error("database busy: {0}")]
     Busy(String),
+    /// The cause is part of the message, not a chained source, so a command prints it once.
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
 }
 
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e)
+    }
+}
+
 impl DbError {
-    /// True when the database could not be reached (as opposed to a query that failed).
+    /// True when the database cannot do the work now (unreachable, busy, or its disk full),
+    /// as opposed to a query that failed: answered 503 with `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
-        self.connection_lost() || self.is_busy()
+        self.connection_lost() || self.is_busy() || self.is_disk_full()
+    }
+
+    /// True when the disk holding the database is full: SQLite's `SQLITE_FULL` ("database or
+    /// disk is full"), PostgreSQL's `disk_full` (SQLSTATE 53100, "No space left on device").
+    /// Reads still work, so this says nothing of the database's health.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            DbError::Query(e) => query_found_disk_full(e),
+            // Migrations report Diesel's error as text.
+            DbError::Migration(message) => is_disk_full(message),
+            _ => false,
+        }
     }
 
     /// True when the work should simply be retried shortly (answered 503 with `Retry-After`).
@@ -340,7 +376,13 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
             Manager::for_server(url, SERVER_DEADLINE),
         ),
     };
-    let inner = r2d2::Pool::builder()
+    let builder = r2d2::Pool::builder();
+    // A command reports its one failure itself; r2d2 would log each failed attempt first.
+    let builder = match usage {
+        PoolUse::Command => builder.error_handler(Box::new(r2d2::NopErrorHandler)),
+        PoolUse::Server(_) => builder,
+    };
+    let inner = builder
         .max_size(size)
         .min_idle(Some(1))
         // No ping on checkout: a dead connection is dropped when a query on it fails.
@@ -530,16 +572,45 @@ where
         }
         _ => Manager::begin_transaction(conn)?,
     }
-    // As `Connection::transaction` does, with the beginning above.
+    finish(conn, work)
+}
+
+/// A transaction (a savepoint inside one already open), as `Connection::transaction` runs
+/// it, except that a failed rollback does not hide why the work failed: SQLite rolls back
+/// by itself on a full disk, and the rollback's "cannot rollback - no transaction is active"
+/// would replace "database or disk is full".
+pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    Manager::begin_transaction(conn)?;
+    finish(conn, work)
+}
+
+/// Runs the work of a transaction just begun, then commits it or rolls it back. When the
+/// rollback fails too, the work's own error is the one returned (Diesel marks the
+/// connection broken, so the pool drops it).
+fn finish<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
     match work(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn)?;
             Ok(value)
         }
-        Err(e) => match Manager::rollback_transaction(conn) {
-            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
-            Err(rollback) => Err(rollback.into()),
-        },
+        Err(e) => {
+            if let Err(rollback) = Manager::rollback_transaction(conn) {
+                tracing::debug!(%rollback, "rollback after a failed transaction failed too");
+            }
+            Err(e)
+        }
     }
 }
 

@@ -118,6 +118,11 @@ impl WebError {
                 "Busy",
                 "Too many requests are being handled at once. Try again in a moment.",
             ),
+            WebError::Db(e) if e.is_disk_full() => (
+                "Disk full",
+                "The server's disk is full, so nothing could be saved. Try again once space \
+                 has been freed.",
+            ),
             WebError::TooManyAttempts => (
                 "Too many attempts",
                 "Too many attempts from your address. Try again in a few minutes.",
