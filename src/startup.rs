@@ -187,6 +187,7 @@ impl Application {
         }
         let usage = std::sync::Arc::new(crate::usage::UsageRecorder::new(settings.usage_recording));
         actix_web::rt::spawn(usage.clone().run_flusher(pool.clone()));
+        actix_web::rt::spawn(db::summarise_refusals(pool.clone()));
         let (jobs, jobs_runner) = crate::jobs::Jobs::start(crate::jobs::Setup {
             pool: pool.clone(),
             mailer: mailer.clone(),

@@ -152,8 +152,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => tracing::error!(%cause, "API request failed"),
-            ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            ApiError::Busy(cause) => tracing::warn!(%cause, "database busy"),
+            // Counted and summarised by the pool (see `db::health`), not one line each.
+            ApiError::Unavailable(cause) => tracing::debug!(%cause, "database unavailable"),
+            ApiError::Busy(cause) => tracing::debug!(%cause, "database busy"),
             ApiError::DiskFull(cause) => {
                 tracing::error!(%cause, "the disk holding the database is full")
             }

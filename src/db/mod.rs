@@ -352,6 +352,16 @@ impl ManageConnection for Manager {
     }
 }
 
+/// r2d2's error handler: each failed connection attempt at debug level only.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::debug!(%error, "a database connection attempt failed");
+    }
+}
+
 /// Who the pool is for: the server grows it on demand; a one-shot command keeps exactly one
 /// connection, opened up front, so no background thread is still connecting when the
 /// process exits (libpq torn down under a connecting thread crashes the process).
@@ -376,13 +386,10 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
             Manager::for_server(url, SERVER_DEADLINE),
         ),
     };
-    let builder = r2d2::Pool::builder();
-    // A command reports its one failure itself; r2d2 would log each failed attempt first.
-    let builder = match usage {
-        PoolUse::Command => builder.error_handler(Box::new(r2d2::NopErrorHandler)),
-        PoolUse::Server(_) => builder,
-    };
-    let inner = builder
+    let inner = r2d2::Pool::builder()
+        // r2d2 would log each failed connection attempt (thousands in an outage); a command
+        // reports its one failure itself, the server its outage (see `health`).
+        .error_handler(Box::new(QuietErrors))
         .max_size(size)
         .min_idle(Some(1))
         // No ping on checkout: a dead connection is dropped when a query on it fails.
@@ -422,10 +429,13 @@ where
 pub async fn run_with<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    E: From<DbError> + ConnectionLoss + Send + 'static,
+    E: From<DbError> + ConnectionLoss + std::fmt::Display + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let Some(_admission) = pool.health.admit() else {
+        if pool.deadline.is_some() {
+            pool.health.refused(&"the database is down; not queueing");
+        }
         return Err(DbError::Unavailable(pool.health.describe_down()).into());
     };
     let started = std::sync::Arc::new(std::sync::OnceLock::new());
@@ -463,7 +473,25 @@ where
         // An answer, even an error, means the database is there.
         _ => pool.health.mark_up(),
     }
+    if let Err(e) = &result {
+        // The server's 503s are counted and summarised, not logged one by one.
+        if pool.deadline.is_some() && (e.connection_lost() || e.busy()) {
+            pool.health.refused(e);
+        }
+    }
     result
+}
+
+/// Writes the count of 503s the database caused every [`health::SUMMARY_EVERY`], while
+/// there are any (the server runs it for as long as it runs).
+pub async fn summarise_refusals(pool: Pool) {
+    let mut every = tokio::time::interval(health::SUMMARY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        pool.health.summarise();
+    }
 }
 
 async fn attempt<T, E, F>(

@@ -330,3 +330,98 @@ fn serve_raises_its_open_file_limit_to_the_hard_limit() {
     assert_ne!(soft, "256", "{line}");
     assert_eq!(soft, hard, "{line}");
 }
+
+use futures_util::StreamExt;
+
+/// The counts of the summary lines ("1,204 requests answered 503 in the last 10 s").
+fn summarised_503s(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split_once(" requests answered 503 in the last 10 s"))
+        .filter_map(|(before, _)| before.rsplit(' ').next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
+#[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn an_outage_logs_its_state_changes_and_a_count_every_ten_seconds_not_a_line_per_503() {
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        return;
+    };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let relay = Relay::start(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
+    let (_, pid, _) = run_callem(db.url(), &["project", "create", "--name", "P"], None);
+    let (_, key, err) = run_callem(
+        db.url(),
+        &["keys", "create", "--project", pid.trim(), "--name", "K"],
+        None,
+    );
+    assert!(key.starts_with("ck_"), "{err}");
+    // Started off this thread, which runs the relay it connects through.
+    let relayed = url.to_string();
+    let served = tokio::task::spawn_blocking(move || Served::start(&relayed, &[]))
+        .await
+        .unwrap();
+    let auth = vec![("authorization", format!("Bearer {}", key.trim()))];
+    let a = Agent::new(&served.base);
+    assert_eq!(a.send("GET", "/v1/calls", &auth, None).await.status, 200);
+
+    // The database goes away for the length of 2,000 requests, 50 at a time.
+    relay.cut();
+    let statuses: Vec<u16> = futures_util::stream::iter(0..2_000)
+        .map(|_| {
+            let (a, auth) = (Agent::new(&served.base), auth.clone());
+            async move { a.send("GET", "/v1/calls", &auth, None).await.status }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    relay.restore();
+    recovers_with(&served.base, key.trim()).await;
+    // The next summary (at most 10 s away) counts them.
+    let started = Instant::now();
+    while summarised_503s(&served.log()) < 2_000 && started.elapsed() < Duration::from_secs(12) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let log = served.log();
+    let lines: Vec<&str> = log
+        .lines()
+        // Each request's access line (its span closing) is the access log, not a warning.
+        .filter(|l| !l.contains("close time.busy"))
+        .collect();
+    assert!(
+        lines.len() <= 15,
+        "{} lines besides the access log:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    assert!(log.contains("the database is down"), "{log}");
+    assert!(log.contains("the database answers again after"), "{log}");
+    let counted = summarised_503s(&log);
+    assert!(
+        (2_000..=2_010).contains(&counted),
+        "summaries count {counted} 503s:\n{}",
+        lines.join("\n")
+    );
+}
+
+async fn recovers_with(base: &str, key: &str) {
+    let a = Agent::new(base);
+    let auth = [("authorization", format!("Bearer {key}"))];
+    for _ in 0..40 {
+        if a.send("GET", "/v1/calls", &auth, None).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server did not recover by itself");
+}
