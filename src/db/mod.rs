@@ -681,6 +681,33 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
+    /// A database error as Diesel reports it: a kind and a message, no SQLSTATE.
+    fn database_error(message: &str) -> DbError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        DbError::Query(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart_on_both_backends_and_is_unavailable_not_down() {
+        // SQLite's SQLITE_FULL.
+        let sqlite = database_error("database or disk is full");
+        // PostgreSQL's disk_full, SQLSTATE 53100.
+        let pg =
+            database_error("could not extend file \"base/16384/16397\": No space left on device");
+        for e in [&sqlite, &pg] {
+            assert!(e.is_disk_full(), "{e}");
+            assert!(e.is_unavailable(), "{e}");
+            assert!(!e.connection_lost() && !e.is_busy(), "{e}");
+        }
+        let other = database_error("duplicate key value violates unique constraint");
+        assert!(!other.is_disk_full() && !other.is_unavailable());
+        let migration = DbError::Migration("database or disk is full".to_owned());
+        assert!(migration.is_disk_full());
+    }
+
     #[test]
     fn passwords_are_hidden_in_messages() {
         let u = DatabaseUrl::parse("postgres://me:hunter2@db/x").unwrap();

@@ -258,3 +258,50 @@ fn creating_a_key_on_a_full_disk_says_so_once() {
     assert_eq!(code, 0, "once space is freed the same command works: {err}");
     assert!(out.starts_with("ck_"), "{out}");
 }
+
+#[actix_web::test]
+async fn the_server_answers_503_on_a_really_full_disk_and_logs_why() {
+    let Some((disk, url, _, pid)) = database_on_a_small_disk() else {
+        return;
+    };
+    let (_, key, err) = run_callem(
+        &url,
+        &["keys", "create", "--project", &pid, "--name", "K"],
+        None,
+    );
+    assert!(key.starts_with("ck_"), "{err}");
+    let served = Served::start(&url, &[]);
+    let a = Agent::new(&served.base);
+    let auth = [("authorization", format!("Bearer {}", key.trim()))];
+    assert_eq!(
+        a.send("GET", "/v1/knowledge", &auth, None).await.status,
+        200
+    );
+    disk.fill_leaving(32 * 1024);
+    let item = serde_json::json!({"name": "Big", "text": "disk full ".repeat(20_000)});
+
+    let r = a
+        .send(
+            "POST",
+            "/v1/knowledge",
+            &auth,
+            Some((item.to_string(), "application/json")),
+        )
+        .await;
+
+    assert_eq!(api_error(&r), (503, "Service unavailable".into()));
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(
+        a.send("GET", "/v1/knowledge", &auth, None).await.status,
+        200,
+        "reads still work"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = served.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("the disk holding the database is full")
+                && l.contains("database or disk is full")),
+        "{log}"
+    );
+}
