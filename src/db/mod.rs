@@ -433,9 +433,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let Some(_admission) = pool.health.admit() else {
-        if pool.deadline.is_some() {
-            pool.health.refused(&"the database is down; not queueing");
-        }
+        pool.health.refused(&"the database is down; not queueing");
         return Err(DbError::Unavailable(pool.health.describe_down()).into());
     };
     let started = std::sync::Arc::new(std::sync::OnceLock::new());
@@ -466,6 +464,11 @@ where
             .into()),
         },
     };
+    // Only the server keeps the database's health (and logs its outages); a command
+    // reports its one failure itself.
+    if pool.deadline.is_none() {
+        return result;
+    }
     match &result {
         Err(e) if e.connection_lost() => pool.health.mark_down(),
         // A full pool (or a locked SQLite file) tells nothing of the database's health.
@@ -475,7 +478,7 @@ where
     }
     if let Err(e) = &result {
         // The server's 503s are counted and summarised, not logged one by one.
-        if pool.deadline.is_some() && (e.connection_lost() || e.busy()) {
+        if e.connection_lost() || e.busy() {
             pool.health.refused(e);
         }
     }
