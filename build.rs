@@ -1,12 +1,14 @@
 //! Decides, when the tests are compiled, which of their backends this machine has, so a test
 //! that cannot run is reported as ignored rather than as a pass: `callem_pg_tests` when
 //! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed,
-//! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`.
+//! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`,
+//! `callem_mount_tests` when the tests may mount a small filesystem (root, or CI).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(callem_pg_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_browser_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_smtp_tests)");
+    println!("cargo::rustc-check-cfg=cfg(callem_mount_tests)");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
     println!("cargo::rerun-if-env-changed=CI");
@@ -39,4 +41,16 @@ fn main() {
     if smtp {
         println!("cargo::rustc-cfg=callem_smtp_tests");
     }
+    // The disk-full tests mount a small tmpfs, which takes root; with CI=true they always
+    // run (and fail if they cannot mount).
+    if ci || effective_uid() == Some(0) {
+        println!("cargo::rustc-cfg=callem_mount_tests");
+    }
+}
+
+/// This process's effective user id, from /proc (Linux).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }

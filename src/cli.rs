@@ -21,6 +21,58 @@ use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 use crate::{startup, time};
 
+/// A failed command's one line for the database's disk being full, naming the file (or the
+/// server) — instead of the SQL error, which says "database or disk is full" at best.
+pub fn explain_failure(url: &DatabaseUrl, e: anyhow::Error) -> anyhow::Error {
+    let full = e.chain().any(|cause| {
+        cause
+            .downcast_ref::<db::DbError>()
+            .is_some_and(db::DbError::is_disk_full)
+            || matches!(
+                cause.downcast_ref::<startup::StartError>(),
+                Some(startup::StartError::Database { cause, .. }) if cause.is_disk_full()
+            )
+    }) || sqlite_io_error_on_a_full_disk(url, &e);
+    if !full {
+        return e;
+    }
+    match url {
+        DatabaseUrl::Sqlite(path) => anyhow!(
+            "the disk holding {path} is full: free some space on it and run the command again"
+        ),
+        DatabaseUrl::Postgres(_) => anyhow!(
+            "the disk of the PostgreSQL server at {} is full: free some space on it and run \
+             the command again",
+            url.redacted()
+        ),
+    }
+}
+
+/// SQLite that cannot even create its `-wal` file says "disk I/O error", not "full": told
+/// apart by the space left on the file's filesystem (less than one 64 KiB WAL chunk).
+fn sqlite_io_error_on_a_full_disk(url: &DatabaseUrl, e: &anyhow::Error) -> bool {
+    let DatabaseUrl::Sqlite(path) = url else {
+        return false;
+    };
+    if !format!("{e:#}").contains("disk I/O error") {
+        return false;
+    }
+    let dir = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let Ok(dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs only writes the struct passed to it; `dir` is a valid C string.
+    #[allow(unsafe_code)]
+    let free = unsafe {
+        let mut fs: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(dir.as_ptr(), &mut fs) == 0).then(|| fs.f_bavail as u64 * fs.f_frsize as u64)
+    };
+    free.is_some_and(|bytes| bytes < 64 * 1024)
+}
+
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
     Ok(startup::open_database(url, db::PoolUse::Command).await?)
 }

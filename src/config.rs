@@ -103,8 +103,9 @@ pub struct ServeArgs {
     pub usage_recording: String,
 
     /// Seconds to keep serving after SIGTERM while /readyz already fails, so a load balancer
-    /// stops sending before connections close.
-    #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
+    /// stops sending before connections close: its health-check interval × unhealthy
+    /// threshold, plus a margin.
+    #[arg(long, env = "CALLEM_SHUTDOWN_DRAIN_SECS", default_value_t = 15)]
     pub shutdown_drain_secs: u64,
 
     /// Seconds a request head (every one on a keep-alive connection, not only the first) may

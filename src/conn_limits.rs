@@ -310,6 +310,7 @@ impl AsyncWrite for LimitedIo {
 pub fn serve<F, I, S, B>(
     listener: TcpListener,
     limits: ConnLimits,
+    uncapped: Vec<ipnetwork::IpNetwork>,
     shutdown_timeout_secs: u64,
     factory: F,
 ) -> io::Result<Server>
@@ -324,6 +325,8 @@ where
 {
     let addr = listener.local_addr()?;
     let counts = PeerCounts::default();
+    // A trusted proxy carries every client behind it: it is not capped (it caps them itself).
+    let uncapped = Arc::new(uncapped);
     let builder = Server::build();
     // As `HttpServer` does: a graceful stop also ends idle keep-alive connections.
     let stopping = builder.graceful_shutdown_signal();
@@ -332,11 +335,20 @@ where
         .disable_signals()
         .listen("callem", listener, move || {
             let counts = counts.clone();
+            let uncapped = uncapped.clone();
             let stopping = stopping.clone();
             let app = factory.clone();
             let accept = fn_service(move |io: TcpStream| {
                 let peer = io.peer_addr().ok();
-                let slot = peer.and_then(|p| counts.take(p.ip(), limits.max_connections_per_client));
+                let slot = peer.and_then(|p| {
+                    let ip = p.ip();
+                    let max = if uncapped.iter().any(|net| net.contains(ip)) {
+                        usize::MAX
+                    } else {
+                        limits.max_connections_per_client
+                    };
+                    counts.take(ip, max)
+                });
                 async move {
                     let Some(slot) = slot else {
                         // Dropping the stream closes it at once.

@@ -151,21 +151,23 @@ fn is_probe(path: &str) -> bool {
 }
 
 /// The middleware (`from_fn`): refuses a `Host` other than `CALLEM_PUBLIC_URL`'s (DNS
-/// rebinding), and adds the security headers (and HSTS when cookies are Secure).
+/// rebinding), adds the security headers (and HSTS when cookies are Secure), and while the
+/// server drains for shutdown, `Connection: close`.
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let (wrong_host, hsts) = match req.app_data::<web::Data<AppState>>() {
+    let (wrong_host, hsts, draining) = match req.app_data::<web::Data<AppState>>() {
         Some(state) => {
             let wrong = state.public_origin.as_ref().is_some_and(|public| {
                 !is_probe(req.path())
                     && request_origin(req.request(), state).map(|o| o.host)
                         != Some(public.host.clone())
             });
-            (wrong, state.secure_cookies)
+            let draining = state.draining.load(std::sync::atomic::Ordering::Acquire);
+            (wrong, state.secure_cookies, draining)
         }
-        None => (false, false),
+        None => (false, false, false),
     };
     let mut res = if wrong_host {
         tracing::warn!("refused a request for a host other than CALLEM_PUBLIC_URL");
@@ -185,6 +187,14 @@ pub async fn guard(
     } else {
         next.call(req).await?.map_into_left_body()
     };
+    if draining {
+        // Shutting down: this connection's next request would go to a server about to stop
+        // listening; the client opens a new one (to another replica, once the balancer has
+        // noticed /readyz).
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     let h = res.headers_mut();
     add_security_headers(h);
     if hsts {

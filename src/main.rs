@@ -36,6 +36,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = DatabaseUrl::parse(&cli.database_url).map_err(anyhow::Error::msg)?;
+    command(cli, &url)
+        .await
+        .map_err(|e| cli::explain_failure(&url, e))
+}
+
+async fn command(cli: Cli, url: &DatabaseUrl) -> anyhow::Result<()> {
+    let url = url.clone();
     match cli.command {
         Command::Serve(args) => {
             let settings =

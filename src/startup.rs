@@ -187,6 +187,7 @@ impl Application {
         }
         let usage = std::sync::Arc::new(crate::usage::UsageRecorder::new(settings.usage_recording));
         actix_web::rt::spawn(usage.clone().run_flusher(pool.clone()));
+        actix_web::rt::spawn(db::summarise_refusals(pool.clone()));
         let (jobs, jobs_runner) = crate::jobs::Jobs::start(crate::jobs::Setup {
             pool: pool.clone(),
             mailer: mailer.clone(),
@@ -216,42 +217,49 @@ impl Application {
         });
         let app_state = state.clone();
         let secure = settings.secure_cookies;
-        let server = crate::conn_limits::serve(listener, settings.conn_limits, 10, move || {
-            let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                .cookie_name("callem_session".to_owned())
-                .cookie_secure(secure)
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Lax)
-                .cookie_content_security(CookieContentSecurity::Private)
-                .session_lifecycle(
-                    PersistentSession::default().session_ttl(CookieDuration::days(14)),
-                )
-                .build();
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(1024 * 1024))
-                .wrap(from_fn(crate::edge::guard))
-                .wrap(from_fn(request_id_header))
-                .wrap(TracingLogger::<crate::request::AccessLog>::new())
-                .route("/healthz", web::get().to(health::healthz))
-                .route("/readyz", web::get().to(health::readyz))
-                .route("/static/{name}", web::get().to(static_files::serve))
-                .service(crate::api::scope())
-                .service(
-                    web::scope("")
-                        .wrap(from_fn(csrf::protect))
-                        .wrap(session)
-                        // Outermost, so a CSRF refusal reaches htmx as a toast too.
-                        .wrap(from_fn(crate::web::error::toasts_for_htmx))
-                        .configure(crate::web::config),
-                )
-                // An error (not a rendered page), so an htmx request gets it as a toast.
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(WebError::NotFound)
-                }))
-                // Outermost: sees every request's head arrive and its response end.
-                .wrap(from_fn(crate::conn_limits::track_requests))
-        })
+        let server = crate::conn_limits::serve(
+            listener,
+            settings.conn_limits,
+            settings.trusted_proxies.clone(),
+            10,
+            move || {
+                let session =
+                    SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                        .cookie_name("callem_session".to_owned())
+                        .cookie_secure(secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .cookie_content_security(CookieContentSecurity::Private)
+                        .session_lifecycle(
+                            PersistentSession::default().session_ttl(CookieDuration::days(14)),
+                        )
+                        .build();
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::FormConfig::default().limit(1024 * 1024))
+                    .wrap(from_fn(crate::edge::guard))
+                    .wrap(from_fn(request_id_header))
+                    .wrap(TracingLogger::<crate::request::AccessLog>::new())
+                    .route("/healthz", web::get().to(health::healthz))
+                    .route("/readyz", web::get().to(health::readyz))
+                    .route("/static/{name}", web::get().to(static_files::serve))
+                    .service(crate::api::scope())
+                    .service(
+                        web::scope("")
+                            .wrap(from_fn(csrf::protect))
+                            .wrap(session)
+                            // Outermost, so a CSRF refusal reaches htmx as a toast too.
+                            .wrap(from_fn(crate::web::error::toasts_for_htmx))
+                            .configure(crate::web::config),
+                    )
+                    // An error (not a rendered page), so an htmx request gets it as a toast.
+                    .default_service(web::to(|| async {
+                        Err::<HttpResponse, _>(WebError::NotFound)
+                    }))
+                    // Outermost: sees every request's head arrive and its response end.
+                    .wrap(from_fn(crate::conn_limits::track_requests))
+            },
+        )
         // (`main` listens for SIGTERM/SIGINT itself, from before the first line it prints.)
         .map_err(|cause| StartError::Bind {
             addr: settings.bind.clone(),

@@ -57,6 +57,10 @@ pub enum ApiError {
     /// Unavailable for a moment (a locked database, no connection free): with `Retry-After`.
     #[error("busy: {0}")]
     Busy(String),
+    /// The disk holding the database is full: 503 with `Retry-After`, the cause logged. Not
+    /// a database that is down (reads still work).
+    #[error("the disk holding the database is full: {0}")]
+    DiskFull(String),
 }
 
 impl ApiError {
@@ -67,7 +71,9 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Internal(_) => "Internal server error".to_owned(),
-            ApiError::Unavailable(_) | ApiError::Busy(_) => "Service unavailable".to_owned(),
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::DiskFull(_) => {
+                "Service unavailable".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -85,7 +91,9 @@ impl crate::db::ConnectionLoss for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        if e.is_busy() {
+        if e.is_disk_full() {
+            ApiError::DiskFull(e.to_string())
+        } else if e.is_busy() {
             ApiError::Busy(e.to_string())
         } else if e.is_unavailable() {
             ApiError::Unavailable(e.to_string())
@@ -135,20 +143,29 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::DiskFull(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => tracing::error!(%cause, "API request failed"),
-            ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            ApiError::Busy(cause) => tracing::warn!(%cause, "database busy"),
+            // Counted and summarised by the pool (see `db::health`), not one line each.
+            ApiError::Unavailable(cause) => tracing::debug!(%cause, "database unavailable"),
+            ApiError::Busy(cause) => tracing::debug!(%cause, "database busy"),
+            ApiError::DiskFull(cause) => {
+                tracing::error!(%cause, "the disk holding the database is full")
+            }
             _ => {}
         }
         let status = self.status_code();
         let mut r = HttpResponse::build(status);
-        if matches!(self, ApiError::Busy(_) | ApiError::Unavailable(_)) {
+        if matches!(
+            self,
+            ApiError::Busy(_) | ApiError::Unavailable(_) | ApiError::DiskFull(_)
+        ) {
             r.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
         }
         if let ApiError::MethodNotAllowed(allow) = self {
@@ -227,7 +244,7 @@ impl ErrorResponse {
             ErrorResponse::InternalError => "Internal server error.",
             ErrorResponse::Unavailable => {
                 "Service unavailable: the database cannot be reached, does not answer within the \
-                 deadline, or is busy (SQLite's write lock held). Answered within 2 s; retry \
+                 deadline, is busy (SQLite's write lock held), or its disk is full. Answered within 2 s; retry \
                  after Retry-After seconds."
             }
         }

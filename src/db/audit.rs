@@ -598,7 +598,7 @@ const VERIFY_BATCH: i64 = 1000;
 /// one where the chain's head says the chain ends (so deleting the newest events shows too).
 pub fn verify(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<Verdict> {
     // One snapshot (SQLite; PostgreSQL reads the head first, and events are only appended).
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let head: Option<(i64, String)> = audit_chain_heads::table
             .find(project_id)
             .select((audit_chain_heads::last_seq, audit_chain_heads::last_hash))

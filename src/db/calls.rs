@@ -142,7 +142,7 @@ pub fn insert_all(
     rows: &[Call],
     mut progress: impl FnMut(usize),
 ) -> Result<usize, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    crate::db::transaction::<_, DbError, _>(conn, |conn| {
         let mut done = 0;
         for chunk in rows.chunks(200) {
             match conn {

@@ -71,7 +71,7 @@ pub fn find(
 
 /// Stores an item and reads it back by its (unique) id: MultiConnection has no RETURNING.
 pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<KnowledgeItem> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::insert_into(ki::table).values(item).execute(conn)?;
         ki::table
             .find(&item.id)

@@ -35,7 +35,7 @@ pub fn upsert(
     role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let updated = diesel::update(
             memberships::table
                 .filter(memberships::user_id.eq(user_id))
@@ -223,7 +223,7 @@ pub fn change_role(
     to: Role,
     now: NaiveDateTime,
 ) -> Result<Role, TeamError> {
-    conn.transaction::<_, TeamError, _>(|conn| {
+    crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, actor, from) = by.roles(conn, target)?;
         team::may_change_role(actor, from, to, owners)?;
         if from == to {
@@ -275,7 +275,7 @@ pub fn remove(
     target: &UserId,
     now: NaiveDateTime,
 ) -> Result<Role, TeamError> {
-    conn.transaction::<_, TeamError, _>(|conn| {
+    crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, actor, role) = by.roles(conn, target)?;
         team::may_remove(actor, role, owners)?;
         let event = by.event("member.removed", target, None);
@@ -293,7 +293,7 @@ pub fn leave(
     by: ByMember<'_>,
     now: NaiveDateTime,
 ) -> Result<(), TeamError> {
-    conn.transaction::<_, TeamError, _>(|conn| {
+    crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, role, _) = by.roles(conn, by.user_id)?;
         team::may_leave(role, owners)?;
         let event = by.event("member.left", by.user_id, None);

@@ -127,6 +127,22 @@ fn is_locked(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
         && (message.contains("database is locked") || message.contains("database is busy"))
 }
 
+/// The messages of a full disk: SQLite's `SQLITE_FULL`, and PostgreSQL's SQLSTATE 53100
+/// (`could not extend file …: No space left on device`) — Diesel passes on neither code.
+fn is_disk_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
+fn query_found_disk_full(e: &diesel::result::Error) -> bool {
+    use diesel::result::Error as E;
+    match e {
+        E::DatabaseError(_, info) => is_disk_full(info.message()),
+        // A commit that failed for want of space, and whose rollback failed too.
+        E::RollbackErrorOnCommit { commit_error, .. } => query_found_disk_full(commit_error),
+        _ => false,
+    }
+}
+
 /// Marks a PostgreSQL connection broken so the pool drops it instead of handing it out
 /// again (connections are not pinged on checkout, which would cost a round trip each time).
 fn mark_broken(conn: &mut DbConnection) {
@@ -153,18 +169,38 @@ pub enum DbError {
     /// every connection stayed busy past the deadline): worth retrying in a moment.
     #[error("database busy: {0}")]
     Busy(String),
+    /// The cause is part of the message, not a chained source, so a command prints it once.
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
 }
 
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e)
+    }
+}
+
 impl DbError {
-    /// True when the database could not be reached (as opposed to a query that failed).
+    /// True when the database cannot do the work now (unreachable, busy, or its disk full),
+    /// as opposed to a query that failed: answered 503 with `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
-        self.connection_lost() || self.is_busy()
+        self.connection_lost() || self.is_busy() || self.is_disk_full()
+    }
+
+    /// True when the disk holding the database is full: SQLite's `SQLITE_FULL` ("database or
+    /// disk is full"), PostgreSQL's `disk_full` (SQLSTATE 53100, "No space left on device").
+    /// Reads still work, so this says nothing of the database's health.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            DbError::Query(e) => query_found_disk_full(e),
+            // Migrations report Diesel's error as text.
+            DbError::Migration(message) => is_disk_full(message),
+            _ => false,
+        }
     }
 
     /// True when the work should simply be retried shortly (answered 503 with `Retry-After`).
@@ -351,6 +387,16 @@ impl ManageConnection for Manager {
     }
 }
 
+/// r2d2's error handler: each failed connection attempt at debug level only.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::debug!(%error, "a database connection attempt failed");
+    }
+}
+
 /// Who the pool is for: the server grows it on demand; a one-shot command keeps exactly one
 /// connection, opened up front, so no background thread is still connecting when the
 /// process exits (libpq torn down under a connecting thread crashes the process).
@@ -382,6 +428,9 @@ pub fn build_pool(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
         ),
     };
     let builder = r2d2::Pool::builder()
+        // r2d2 would log each failed connection attempt (thousands in an outage); a command
+        // reports its one failure itself, the server its outage (see `health`).
+        .error_handler(Box::new(QuietErrors))
         .max_size(size)
         .min_idle(Some(size))
         // No ping on checkout: a dead connection is dropped when a query on it fails.
@@ -532,10 +581,11 @@ where
 pub async fn run_with<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    E: From<DbError> + ConnectionLoss + Send + 'static,
+    E: From<DbError> + ConnectionLoss + std::fmt::Display + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let Some(_admission) = pool.health.admit() else {
+        pool.health.refused(&"the database is down; not queueing");
         return Err(DbError::Unavailable(pool.health.describe_down()).into());
     };
     let started = std::sync::Arc::new(std::sync::OnceLock::new());
@@ -566,6 +616,11 @@ where
             .into()),
         },
     };
+    // Only the server keeps the database's health (and logs its outages); a command
+    // reports its one failure itself.
+    if pool.deadline.is_none() {
+        return result;
+    }
     match &result {
         Err(e) if e.connection_lost() => pool.health.mark_down(),
         // A full pool (or a locked SQLite file) tells nothing of the database's health.
@@ -573,7 +628,25 @@ where
         // An answer, even an error, means the database is there.
         _ => pool.health.mark_up(),
     }
+    if let Err(e) = &result {
+        // The server's 503s are counted and summarised, not logged one by one.
+        if e.connection_lost() || e.busy() {
+            pool.health.refused(e);
+        }
+    }
     result
+}
+
+/// Writes the count of 503s the database caused every [`health::SUMMARY_EVERY`], while
+/// there are any (the server runs it for as long as it runs).
+pub async fn summarise_refusals(pool: Pool) {
+    let mut every = tokio::time::interval(health::SUMMARY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        pool.health.summarise();
+    }
 }
 
 async fn attempt<T, E, F>(
@@ -689,16 +762,45 @@ where
         }
         _ => Manager::begin_transaction(conn)?,
     }
-    // As `Connection::transaction` does, with the beginning above.
+    finish(conn, work)
+}
+
+/// A transaction (a savepoint inside one already open), as `Connection::transaction` runs
+/// it, except that a failed rollback does not hide why the work failed: SQLite rolls back
+/// by itself on a full disk, and the rollback's "cannot rollback - no transaction is active"
+/// would replace "database or disk is full".
+pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    Manager::begin_transaction(conn)?;
+    finish(conn, work)
+}
+
+/// Runs the work of a transaction just begun, then commits it or rolls it back. When the
+/// rollback fails too, the work's own error is the one returned (Diesel marks the
+/// connection broken, so the pool drops it).
+fn finish<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::connection::TransactionManager;
+    type Manager = <DbConnection as Connection>::TransactionManager;
     match work(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn)?;
             Ok(value)
         }
-        Err(e) => match Manager::rollback_transaction(conn) {
-            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
-            Err(rollback) => Err(rollback.into()),
-        },
+        Err(e) => {
+            if let Err(rollback) = Manager::rollback_transaction(conn) {
+                tracing::debug!(%rollback, "rollback after a failed transaction failed too");
+            }
+            Err(e)
+        }
     }
 }
 
@@ -782,6 +884,33 @@ mod tests {
         let e = checkout_error(refused.get_timeout(Duration::from_millis(50)).unwrap_err());
         assert!(e.connection_lost(), "{e}");
         assert!(e.to_string().contains("connection refused"), "{e}");
+    }
+
+    /// A database error as Diesel reports it: a kind and a message, no SQLSTATE.
+    fn database_error(message: &str) -> DbError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        DbError::Query(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart_on_both_backends_and_is_unavailable_not_down() {
+        // SQLite's SQLITE_FULL.
+        let sqlite = database_error("database or disk is full");
+        // PostgreSQL's disk_full, SQLSTATE 53100.
+        let pg =
+            database_error("could not extend file \"base/16384/16397\": No space left on device");
+        for e in [&sqlite, &pg] {
+            assert!(e.is_disk_full(), "{e}");
+            assert!(e.is_unavailable(), "{e}");
+            assert!(!e.connection_lost() && !e.is_busy(), "{e}");
+        }
+        let other = database_error("duplicate key value violates unique constraint");
+        assert!(!other.is_disk_full() && !other.is_unavailable());
+        let migration = DbError::Migration("database or disk is full".to_owned());
+        assert!(migration.is_disk_full());
     }
 
     #[test]

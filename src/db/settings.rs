@@ -45,7 +45,7 @@ pub fn get_or_insert(conn: &mut DbConnection, name: &str, value: &str) -> QueryR
 
 /// Stores `value` under `name`, replacing what was there.
 pub fn put(conn: &mut DbConnection, name: &str, value: &str) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::delete(settings::table.find(name)).execute(conn)?;
         insert(conn, name, value)
     })

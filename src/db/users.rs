@@ -195,7 +195,7 @@ pub fn set_password(
     user_id: &UserId,
     password_hash: &str,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::update(users::table.find(user_id))
             .set((
                 users::password_hash.eq(password_hash),

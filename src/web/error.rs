@@ -118,6 +118,11 @@ impl WebError {
                 "Busy",
                 "Too many requests are being handled at once. Try again in a moment.",
             ),
+            WebError::Db(e) if e.is_disk_full() => (
+                "Disk full",
+                "The server's disk is full, so nothing could be saved. Try again once space \
+                 has been freed.",
+            ),
             WebError::TooManyAttempts => (
                 "Too many attempts",
                 "Too many attempts from your address. Try again in a few minutes.",
@@ -177,8 +182,15 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (title, message) = self.explained();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "dashboard request failed");
+        match self {
+            // Counted and summarised by the pool (see `db::health`), not one line each.
+            WebError::Db(e) if e.is_unavailable() && !e.is_disk_full() => {
+                tracing::debug!(error = %self, "dashboard request failed")
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(error = %self, "dashboard request failed")
+            }
+            _ => {}
         }
         let body = ErrorPage {
             status: status.as_u16(),

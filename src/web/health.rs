@@ -28,7 +28,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match db::probe(&state.pool).await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"})),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
+            // The pool logs the database going down and coming back, not each probe.
+            tracing::debug!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable()
                 .json(json!({"status": "unavailable", "database": "unreachable"}))
         }

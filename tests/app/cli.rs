@@ -421,6 +421,8 @@ fn sigterm_stops_the_server_gracefully() {
             "DATABASE_URL",
             format!("sqlite://{}", dir.path().join("x.db").display()),
         )
+        // Not the default 15 s drain: this is about exiting cleanly.
+        .env("CALLEM_SHUTDOWN_DRAIN_SECS", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -365,3 +365,274 @@ async fn a_fresh_replica_is_ready_only_with_its_connections_open_and_a_burst_get
     assert!(refused.is_empty(), "{refused:?}");
     assert!(!pool.is_down(), "no false \"database down\"");
 }
+
+use futures_util::StreamExt;
+
+/// The counts of the summary lines ("1,204 requests answered 503 in the last 10 s").
+fn summarised_503s(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split_once(" requests answered 503 in the last 10 s"))
+        .filter_map(|(before, _)| before.rsplit(' ').next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
+#[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn an_outage_logs_its_state_changes_and_a_count_every_ten_seconds_not_a_line_per_503() {
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        return;
+    };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let relay = Relay::start(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port)).unwrap();
+    let (_, pid, _) = run_callem(db.url(), &["project", "create", "--name", "P"], None);
+    let (_, key, err) = run_callem(
+        db.url(),
+        &["keys", "create", "--project", pid.trim(), "--name", "K"],
+        None,
+    );
+    assert!(key.starts_with("ck_"), "{err}");
+    // Started off this thread, which runs the relay it connects through.
+    let relayed = url.to_string();
+    // 50 at a time from one address, each on a new connection: above the default cap.
+    let served = tokio::task::spawn_blocking(move || {
+        Served::start(&relayed, &[("CALLEM_MAX_CONNECTIONS_PER_CLIENT", "1000")])
+    })
+    .await
+    .unwrap();
+    let auth = vec![("authorization", format!("Bearer {}", key.trim()))];
+    let a = Agent::new(&served.base);
+    assert_eq!(a.send("GET", "/v1/calls", &auth, None).await.status, 200);
+
+    // The database goes away for the length of 2,000 requests, 50 at a time.
+    relay.cut();
+    let statuses: Vec<u16> = futures_util::stream::iter(0..2_000)
+        .map(|_| {
+            let (a, auth) = (Agent::new(&served.base), auth.clone());
+            async move { a.send("GET", "/v1/calls", &auth, None).await.status }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    relay.restore();
+    recovers_with(&served.base, key.trim()).await;
+    // The next summary (at most 10 s away) counts them.
+    let started = Instant::now();
+    while summarised_503s(&served.log()) < 2_000 && started.elapsed() < Duration::from_secs(12) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let log = served.log();
+    let lines: Vec<&str> = log
+        .lines()
+        // Each request's access line (its span closing) is the access log, not a warning.
+        .filter(|l| !l.contains("close time.busy"))
+        .collect();
+    assert!(
+        lines.len() <= 15,
+        "{} lines besides the access log:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    assert!(log.contains("the database is down"), "{log}");
+    assert!(log.contains("the database answers again after"), "{log}");
+    let counted = summarised_503s(&log);
+    assert!(
+        (2_000..=2_010).contains(&counted),
+        "summaries count {counted} 503s:\n{}",
+        lines.join("\n")
+    );
+}
+
+async fn recovers_with(base: &str, key: &str) {
+    let a = Agent::new(base);
+    let auth = [("authorization", format!("Bearer {key}"))];
+    for _ in 0..40 {
+        if a.send("GET", "/v1/calls", &auth, None).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the server did not recover by itself");
+}
+
+/// What became of one request sent while the server shuts down.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// A whole answer; with `Connection: close` or not.
+    Answered { status: u16, close: bool },
+    /// The connection was refused: the server no longer listens (clean, nothing was sent).
+    Refused,
+    /// Anything else: a reset, a closed connection, a cut body.
+    Broken(String),
+}
+
+async fn one_request(client: &awc::Client, url: &str) -> Outcome {
+    use awc::error::{ConnectError, SendRequestError};
+    match client.get(url).send().await {
+        Ok(mut res) => match res.body().await {
+            Ok(_) => Outcome::Answered {
+                status: res.status().as_u16(),
+                close: res
+                    .headers()
+                    .get("connection")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close")),
+            },
+            Err(e) => Outcome::Broken(format!("body: {e}")),
+        },
+        Err(SendRequestError::Connect(ConnectError::Io(e)))
+            if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            Outcome::Refused
+        }
+        Err(e) => Outcome::Broken(e.to_string()),
+    }
+}
+
+/// Sends requests one after another until the server refuses connections; each outcome with
+/// when it was sent. `keep_alive`: one client (its connection reused while the server allows);
+/// else a new client, so a new connection, for every request.
+async fn send_until_refused(base: String, keep_alive: bool) -> Vec<(Instant, Outcome)> {
+    let url = format!("{base}/healthz");
+    let client = || {
+        awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish()
+    };
+    let shared = client();
+    let mut outcomes = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let fresh;
+        let c = if keep_alive {
+            &shared
+        } else {
+            fresh = client();
+            &fresh
+        };
+        let sent = Instant::now();
+        let outcome = one_request(c, &url).await;
+        let refused = outcome == Outcome::Refused;
+        outcomes.push((sent, outcome));
+        if refused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    outcomes
+}
+
+#[actix_web::test]
+async fn requests_sent_through_the_shutdown_drain_are_all_answered_and_then_refused_cleanly() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("drain.db").display());
+    let mut served = Served::start(&url, &[("CALLEM_SHUTDOWN_DRAIN_SECS", "2")]);
+    let addr = served.base.trim_start_matches("http://").to_owned();
+    let keep_alive = actix_web::rt::spawn(send_until_refused(served.base.clone(), true));
+    let fresh = actix_web::rt::spawn(send_until_refused(served.base.clone(), false));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let term = Instant::now();
+    served.signal("TERM");
+    // Late in the drain, a request whose body is still on its way when the drain ends.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let mut late = std::net::TcpStream::connect(&addr).unwrap();
+    let body = "email=a%40b.c&x=yyyy";
+    write!(
+        late,
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..5]
+    )
+    .unwrap();
+    let (keep_alive, fresh) = (keep_alive.await.unwrap(), fresh.await.unwrap());
+    let still_finishing = served.child.try_wait().unwrap().is_none();
+    let refused_after_the_drain = std::net::TcpStream::connect(&addr).is_err();
+    late.write_all(&body.as_bytes()[5..]).unwrap();
+    let mut answer = String::new();
+    late.read_to_string(&mut answer).unwrap();
+    let status = served.child.wait().unwrap();
+
+    assert!(
+        still_finishing,
+        "the server waits for the request it accepted"
+    );
+    assert!(
+        refused_after_the_drain,
+        "after the drain, new connections are refused"
+    );
+    let (head, rest) = answer.split_once("\r\n\r\n").expect("a whole head");
+    assert!(head.starts_with("HTTP/1.1 "), "{answer}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a content length");
+    assert_eq!(rest.len(), length, "the whole body: {answer}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    for (what, outcomes) in [("keep-alive", &keep_alive), ("new connections", &fresh)] {
+        let broken: Vec<_> = outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Broken(_)))
+            .collect();
+        assert!(broken.is_empty(), "{what}: {broken:?}");
+        let answered = |from: Duration, to: Duration| {
+            outcomes
+                .iter()
+                .filter(|(at, o)| {
+                    let after = at.saturating_duration_since(term);
+                    *at > term
+                        && after >= from
+                        && after < to
+                        && matches!(o, Outcome::Answered { .. })
+                })
+                .map(|(_, o)| o.clone())
+                .collect::<Vec<_>>()
+        };
+        // Served through the drain, each answer closing its connection.
+        let during = answered(Duration::from_millis(100), Duration::from_millis(1900));
+        assert!(during.len() > 10, "{what}: {outcomes:?}");
+        assert!(
+            during.iter().all(|o| *o
+                == Outcome::Answered {
+                    status: 200,
+                    close: true
+                }),
+            "{what}: {during:?}"
+        );
+        // Before: answered, the connection kept.
+        assert!(
+            outcomes.iter().any(|(at, o)| *at < term
+                && *o
+                    == Outcome::Answered {
+                        status: 200,
+                        close: false
+                    }),
+            "{what}"
+        );
+        let (last_at, last) = outcomes.last().unwrap();
+        assert_eq!(*last, Outcome::Refused, "{what}");
+        assert!(
+            last_at.duration_since(term) >= Duration::from_secs(2),
+            "{what}: refused before the drain ended"
+        );
+    }
+    assert!(status.success(), "{status:?}");
+}

@@ -168,7 +168,11 @@ pub fn settings_for(url: &str) -> Settings {
         usage_recording: true,
         smtp: None,
         session_policy: Default::default(),
-        conn_limits: Default::default(),
+        // Tests send bursts from one address; the cap's own test sets it low.
+        conn_limits: callem::conn_limits::ConnLimits {
+            max_connections_per_client: 1024,
+            ..Default::default()
+        },
     }
 }
 

@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod dashboard_errors;
 mod data_pages;
+mod disk_full;
 mod edge;
 mod faults;
 mod input_bounds;

@@ -199,6 +199,35 @@ async fn connections_beyond_the_cap_of_one_address_are_closed_at_once(app: TestA
     assert_eq!(read_response(&mut again).await.0, 200);
 }
 
+async fn a_trusted_proxy_is_not_capped_as_one_client(app: TestApp) {
+    let db = TestDb::create(app.backend()).unwrap();
+    let app = TestApp::spawn_configured(db, |s| {
+        s.conn_limits.max_connections_per_client = 3;
+        s.trusted_proxies = callem::config::parse_trusted_proxies("127.0.0.3").unwrap();
+    })
+    .await;
+
+    // The proxy carries many clients: ten connections at once are all served.
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let mut c = connect_from(&app, "127.0.0.3").await;
+        c.write_all(HEALTHZ).await.unwrap();
+        assert_eq!(read_response(&mut c).await.0, 200);
+        held.push(c);
+    }
+    // Anyone else still is capped.
+    let mut direct = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect_from(&app, "127.0.0.2").await;
+        c.write_all(HEALTHZ).await.unwrap();
+        assert_eq!(read_response(&mut c).await.0, 200);
+        direct.push(c);
+    }
+    let mut fourth = connect_from(&app, "127.0.0.2").await;
+    let _ = fourth.write_all(HEALTHZ).await;
+    assert!(closed_within(&mut fourth, Duration::from_secs(1)).await);
+}
+
 /// As the server does at start-up: enough descriptors for 500 connections at both ends.
 #[allow(unsafe_code)]
 fn raise_descriptor_limit() {
@@ -346,6 +375,7 @@ crate::on_both_backends!(
     a_body_sent_too_slowly_is_cut_within_the_body_timeout,
     a_post_with_an_unknown_key_is_refused_before_its_body_is_sent,
     connections_beyond_the_cap_of_one_address_are_closed_at_once,
+    a_trusted_proxy_is_not_capped_as_one_client,
     five_hundred_slow_connections_leave_healthz_answering_within_a_second,
     a_client_that_reads_nothing_of_a_large_list_is_cut_after_the_write_idle_timeout,
     a_slow_reader_still_receives_the_whole_list,
