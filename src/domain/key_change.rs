@@ -11,6 +11,8 @@ use chrono::{Duration, NaiveDateTime};
 use super::client_ip::{parse_recorded, UNKNOWN};
 use super::ip_rules::IpRules;
 use super::key_status::KeyStatus;
+// Where it always was, for its callers; it is a status's wording, kept with the statuses.
+pub use super::key_status::stops_in;
 use super::scope::{Need, Scope};
 use super::Invalid;
 
@@ -312,22 +314,6 @@ impl RollPlan {
             old_expires_at: expires_at.map_or(end, |at| at.min(end)),
             new_expires_at: expires_at.map(|at| now + (at - created_at)),
         }
-    }
-}
-
-/// "stops in 23 h", "stops in 45 min", "stops in 6 days", for a rolling key with `left` to go.
-pub fn stops_in(left: Duration) -> String {
-    let minutes = left.num_minutes();
-    if left <= Duration::zero() {
-        "stopped".to_owned()
-    } else if minutes < 1 {
-        "stops in under a minute".to_owned()
-    } else if minutes < 60 {
-        format!("stops in {minutes} min")
-    } else if left < Duration::hours(48) {
-        format!("stops in {} h", left.num_hours())
-    } else {
-        format!("stops in {} days", left.num_days())
     }
 }
 

@@ -58,10 +58,9 @@ impl KeyStatus {
             KeyStatus::ExpiresSoon(0) => "Expires today".to_owned(),
             KeyStatus::ExpiresSoon(1) => "Expires tomorrow".to_owned(),
             KeyStatus::ExpiresSoon(n) => format!("Expires in {n} days"),
-            KeyStatus::Rolling(minutes) => format!(
-                "Rolling · {}",
-                crate::domain::key_change::stops_in(Duration::minutes(minutes))
-            ),
+            KeyStatus::Rolling(minutes) => {
+                format!("Rolling · {}", stops_in(Duration::minutes(minutes)))
+            }
             KeyStatus::Expired => "Expired".to_owned(),
             KeyStatus::Revoked => "Revoked".to_owned(),
         }
@@ -217,6 +216,22 @@ pub fn counts<'a>(keys: impl IntoIterator<Item = &'a [Attention]>) -> Vec<(Atten
         .zip(n)
         .filter(|(_, n)| *n > 0)
         .collect()
+}
+
+/// "stops in 23 h", "stops in 45 min", "stops in 6 days", for a rolling key with `left` to go.
+pub fn stops_in(left: Duration) -> String {
+    let minutes = left.num_minutes();
+    if left <= Duration::zero() {
+        "stopped".to_owned()
+    } else if minutes < 1 {
+        "stops in under a minute".to_owned()
+    } else if minutes < 60 {
+        format!("stops in {minutes} min")
+    } else if left < Duration::hours(48) {
+        format!("stops in {} h", left.num_hours())
+    } else {
+        format!("stops in {} days", left.num_days())
+    }
 }
 
 #[cfg(test)]
