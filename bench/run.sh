@@ -62,9 +62,9 @@ psql "$DATABASE_URL" -qc "VACUUM ANALYZE" >/dev/null
 CALL_ID=$(psql "$DATABASE_URL" -Atc "SELECT id FROM calls ORDER BY created_at DESC LIMIT 1 OFFSET 5000")
 
 echo "== starting the server" >&2
-RUST_LOG=warn CALLEM_TRUSTED_PROXIES=127.0.0.1 CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
+RUST_LOG=warn CALLEM_SHUTDOWN_DRAIN_SECS=0 CALLEM_TRUSTED_PROXIES=127.0.0.1 CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 
 # Resident memory, sampled every 200 ms for the whole run.
@@ -107,7 +107,7 @@ test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BAD_KE
 
 # Key-usage recording A/B: the same request on a server with CALLEM_USAGE_RECORDING=off.
 kill $SERVER; wait $SERVER 2>/dev/null || true
-RUST_LOG=warn CALLEM_USAGE_RECORDING=off CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server_off.log" 2>&1 &
+RUST_LOG=warn CALLEM_SHUTDOWN_DRAIN_SECS=0 CALLEM_USAGE_RECORDING=off CALLEM_RATE_LIMIT_PER_MINUTE=1000000000 CALLEM_DB_POOL_SIZE=${BENCH_POOL:-6} CALLEM_BIND=127.0.0.1:$PORT $BIN serve > "$OUT/server_off.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 run call_by_id_recording_off "/v1/calls/$CALL_ID" "Authorization: Bearer $KEY"
