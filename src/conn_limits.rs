@@ -209,6 +209,25 @@ impl LimitedIo {
         Poll::Pending
     }
 
+    /// What a write of the inner stream came to: progress restarts the idle clock, a
+    /// `Pending` arms (or trips) it.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.write_stalled = None;
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => self.write_pending(cx).map(|r| r.map(|()| 0)),
+        }
+    }
+
     fn write_deadline_passed(&mut self, deadline: Instant, cx: &mut Context<'_>) -> bool {
         if self.write_timer.deadline() != deadline {
             self.write_timer.as_mut().reset(deadline);
@@ -258,16 +277,8 @@ impl AsyncWrite for LimitedIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.write_stalled = None;
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.write_pending(cx).map(|r| r.map(|()| 0)),
-        }
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -276,16 +287,8 @@ impl AsyncWrite for LimitedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.write_stalled = None;
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.write_pending(cx).map(|r| r.map(|()| 0)),
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
