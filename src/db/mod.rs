@@ -145,6 +145,24 @@ fn query_found_disk_full(e: &diesel::result::Error) -> bool {
 
 /// Marks a PostgreSQL connection broken so the pool drops it instead of handing it out
 /// again (connections are not pinged on checkout, which would cost a round trip each time).
+/// A connection's work is done: the connection goes back to the pool unless its link was
+/// lost or it is not `reusable`, and the result goes on.
+fn returned<T, E: ConnectionLoss>(
+    conn: &mut DbConnection,
+    result: Result<T, E>,
+    reusable: bool,
+) -> Result<T, E> {
+    if !reusable
+        || result
+            .as_ref()
+            .err()
+            .is_some_and(ConnectionLoss::connection_lost)
+    {
+        mark_broken(conn);
+    }
+    result
+}
+
 fn mark_broken(conn: &mut DbConnection) {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     if let DbConnection::Pg(pg) = conn {
@@ -534,16 +552,9 @@ where
         };
         conn.batch_execute(&bound)?;
         let result = work(&mut conn);
-        if conn.batch_execute(&unbound).is_err()
-            || result
-                .as_ref()
-                .err()
-                .is_some_and(ConnectionLoss::connection_lost)
-        {
-            // Never hand out a connection with the background work's bounds.
-            mark_broken(&mut conn);
-        }
-        result
+        // Never hand out a connection with the background work's bounds.
+        let unbound = conn.batch_execute(&unbound).is_ok();
+        returned(&mut conn, result, unbound)
     })
     .await
     .map_err(|e| DbError::Task(e.to_string()))?
@@ -675,14 +686,7 @@ where
         // nothing of whether the database answers.
         let _ = started.set(std::time::Instant::now());
         let result = work(&mut conn);
-        if result
-            .as_ref()
-            .err()
-            .is_some_and(ConnectionLoss::connection_lost)
-        {
-            mark_broken(&mut conn);
-        }
-        result
+        returned(&mut conn, result, true)
     })
     .await
     .map_err(|e| DbError::Task(e.to_string()))?

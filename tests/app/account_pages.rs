@@ -190,7 +190,7 @@ async fn a_new_project_makes_its_creator_its_owner(app: TestApp) {
 }
 
 /// The link `callem user reset-password` prints, and its path.
-fn reset_link(app: &TestApp, email: &str) -> (String, String) {
+pub(crate) fn reset_link(app: &TestApp, email: &str) -> (String, String) {
     let (code, out, err) = run_callem(
         app.db.url(),
         &[

@@ -158,25 +158,9 @@ async fn account(app: &TestApp, pid: &str, email: &str) {
     .await;
 }
 
-/// The link `callem user reset-password` prints, and its path.
+/// The path of the link `callem user reset-password` prints.
 fn printed_reset_link(app: &TestApp, email: &str) -> String {
-    let (code, out, err) = run_callem(
-        app.db.url(),
-        &[
-            "user",
-            "reset-password",
-            "--email",
-            email,
-            "--public-url",
-            "https://callem.example.com",
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
-    out.trim()
-        .strip_prefix("https://callem.example.com")
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_owned()
+    crate::account_pages::reset_link(app, email).1
 }
 
 async fn password_hash_of(app: &TestApp, email: &str) -> String {
