@@ -297,3 +297,21 @@
     });
   });
 })();
+
+/* calls (issue 19) */
+// On a phone the calls filters fold behind their "Filters" button (CSS shows it only there);
+// without this script they simply stay open.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-filters-toggle]").forEach(function (button) {
+      var form = button.closest("form");
+      if (!form) return;
+      form.classList.add("collapsible");
+      button.addEventListener("click", function () {
+        var open = form.classList.toggle("open");
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    });
+  });
+})();

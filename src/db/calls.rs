@@ -8,6 +8,7 @@ use super::models::Call;
 use super::schema::calls;
 use super::{DbConnection, DbError};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter};
+use crate::domain::phone::NumberSearch;
 
 /// Up to `limit` of a project's calls, newest first (ties by id): after `offset` rows, or
 /// after the row a previous batch ended on (keyset, so later batches neither skip nor repeat
@@ -47,6 +48,9 @@ fn filtered<'a>(project_id: &'a ProjectId, f: &'a CallFilter) -> calls::BoxedQue
     let mut q = calls::table
         .filter(calls::project_id.eq(project_id))
         .into_boxed();
+    if f.search.is_some() {
+        q = q.filter(searched(f));
+    }
     if let Some(s) = &f.status {
         q = q.filter(calls::status.eq(s));
     }
@@ -62,6 +66,33 @@ fn filtered<'a>(project_id: &'a ProjectId, f: &'a CallFilter) -> calls::BoxedQue
         q = q.filter(calls::created_at.lt(until));
     }
     q
+}
+
+type Condition<'a> = Box<
+    dyn BoxableExpression<calls::table, Backend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>
+        + 'a,
+>;
+
+/// The calls a search finds: by caller or called number (the digits are all the pattern
+/// holds: nothing to escape), or by id; a search that is neither finds none.
+fn searched(f: &CallFilter) -> Condition<'static> {
+    let mut found: Condition<'static> =
+        Box::new(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>("1 = 0"));
+    if let Some(number) = f.number() {
+        let pattern = match number {
+            NumberSearch::International(d) => format!("+{d}%"),
+            NumberSearch::National(d) => format!("%{d}%"),
+        };
+        found = Box::new(
+            found.or(calls::caller_number
+                .like(pattern.clone())
+                .or(calls::called_number.like(pattern))),
+        );
+    }
+    if let Some(id) = f.call_id() {
+        found = Box::new(found.or(calls::id.eq(id).nullable()));
+    }
+    found
 }
 
 /// How many of a project's calls match the filter.

@@ -3,10 +3,15 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::ids::CallId;
 use super::pagination::PageNumber;
+use super::phone::{self, NumberSearch};
 
 /// Page sizes offered by the calls table.
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
+
+/// The longest search kept (a phone number or a call id is far shorter).
+const MAX_SEARCH: usize = 100;
 
 /// Which evaluation to show: a value, or calls without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +22,8 @@ pub enum EvaluationFilter {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallFilter {
+    /// A phone number in any usual format, or a call id, as typed.
+    pub search: Option<String>,
     pub status: Option<String>,
     pub evaluation: Option<EvaluationFilter>,
     /// First day included (UTC).
@@ -43,6 +50,7 @@ impl CallFilter {
         // what the inputs show is what is applied.
         let (from, to) = (date("from"), date("to"));
         CallFilter {
+            search: non_empty("q").map(|q| q.chars().take(MAX_SEARCH).collect()),
             status: non_empty("status")
                 .filter(|s| crate::domain::calls::STATUSES.contains(&s.as_str())),
             evaluation: non_empty("evaluation").map(|e| match e.as_str() {
@@ -71,10 +79,35 @@ impl CallFilter {
 
     /// Whether any filter narrows the calls.
     pub fn is_filtered(&self) -> bool {
-        self.status.is_some()
+        self.search.is_some()
+            || self.status.is_some()
             || self.evaluation.is_some()
             || self.from.is_some()
             || self.to.is_some()
+    }
+
+    /// The search read as a phone number, when it is one.
+    pub fn number(&self) -> Option<NumberSearch> {
+        self.search.as_deref().and_then(phone::search)
+    }
+
+    /// The search read as (the start of) a call id, when it can be one.
+    pub fn call_id(&self) -> Option<CallId> {
+        self.search.as_deref().and_then(|q| CallId::parse(q).ok())
+    }
+
+    /// How many of the narrowing filters (not the search) are set, for the phone's
+    /// "Filters" button.
+    pub fn narrowing(&self) -> usize {
+        [
+            self.status.is_some(),
+            self.evaluation.is_some(),
+            self.from.is_some(),
+            self.to.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count()
     }
 
     /// Calls before this page.
@@ -103,6 +136,9 @@ impl CallFilter {
     /// The query string for this filter at another page (and page size).
     pub fn query(&self, page: i64, per_page: i64) -> String {
         let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(q) = &self.search {
+            pairs.push(("q", q.clone()));
+        }
         if let Some(s) = &self.status {
             pairs.push(("status", s.clone()));
         }
@@ -180,5 +216,29 @@ mod tests {
             ("page", "2\u{0}"),
         ]);
         assert_eq!(nul, CallFilter::from_query(|_| None), "ignored");
+    }
+
+    #[test]
+    fn a_search_is_a_number_or_a_call_id_and_stays_in_the_links() {
+        let f = parse(&[("q", " 06 52 42 98 56 "), ("status", "live")]);
+        assert_eq!(f.search.as_deref(), Some("06 52 42 98 56"));
+        assert_eq!(f.number(), Some(NumberSearch::National("652429856".into())));
+        assert!(f.call_id().is_none(), "spaces: no id has them");
+        assert!(f.is_filtered());
+        assert_eq!(f.narrowing(), 1, "the search is not behind the button");
+        assert_eq!(
+            f.query(2, 25),
+            "q=06+52+42+98+56&status=live&per_page=25&page=2"
+        );
+        let id = parse(&[("q", "call_A-1")]);
+        assert_eq!(id.call_id().unwrap().as_str(), "call_A-1");
+        assert_eq!(id.number(), None);
+        let both = parse(&[("q", "4155550100")]);
+        assert!(both.number().is_some() && both.call_id().is_some());
+        assert_eq!(parse(&[("q", "   ")]).search, None);
+        assert_eq!(
+            parse(&[("q", &"9".repeat(500))]).search.unwrap().len(),
+            MAX_SEARCH
+        );
     }
 }

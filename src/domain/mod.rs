@@ -18,6 +18,7 @@ pub mod knowledge;
 pub mod leak;
 pub mod one_time_token;
 pub mod pagination;
+pub mod phone;
 pub mod password_reset;
 pub mod role;
 pub mod scope;

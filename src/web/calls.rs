@@ -11,7 +11,9 @@ use super::shell::{Editor, Section, Shell};
 use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
 use crate::domain::ids::{CallId, ProjectId};
+use crate::domain::calls::CallStatus;
 use crate::domain::pagination::PageNumber;
+use crate::domain::phone;
 use crate::state::AppState;
 use crate::time;
 
@@ -20,12 +22,27 @@ pub struct CallRow {
     pub date: String,
     pub full_date: String,
     pub status: &'static str,
+    /// The status as a word, as evaluations read.
+    pub status_label: &'static str,
     pub duration: String,
     pub caller: String,
     pub called: String,
     /// The stored value (for the badge's colour) and how it reads.
     pub evaluation: Option<(String, String)>,
     pub engaged: bool,
+}
+
+/// A status as a person reads it (the filter's words).
+pub fn status_label(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Completed => "Completed",
+        CallStatus::Live => "Live",
+    }
+}
+
+/// A stored number grouped for reading, or a dash when there is none.
+fn number_label(stored: Option<&str>) -> String {
+    stored.map_or_else(|| "—".into(), phone::display)
 }
 
 /// `success` → `Success`, `needs_review` → `Needs review`.
@@ -45,9 +62,10 @@ impl From<&Call> for CallRow {
             date: time::datetime_label(c.created_at),
             full_date: time::full_label(c.created_at),
             status: c.status.as_str(),
+            status_label: status_label(c.status),
             duration: time::duration_label(c.duration),
-            caller: c.caller_number.clone().unwrap_or_else(|| "—".into()),
-            called: c.called_number.clone().unwrap_or_else(|| "—".into()),
+            caller: number_label(c.caller_number.as_deref()),
+            called: number_label(c.called_number.as_deref()),
             evaluation: c
                 .evaluation
                 .as_ref()
@@ -78,6 +96,8 @@ pub struct CallsResults {
     pub pages: Vec<PageLink>,
     pub sizes: Vec<(i64, String, bool)>,
     pub filtered: bool,
+    /// The search, when there is one (an empty result then says what can be searched).
+    pub search: Option<String>,
     /// This view's query, carried to a call's page so its back link returns here.
     pub here: String,
     /// Why the date range matches nothing, next to the To field.
@@ -101,6 +121,9 @@ pub struct FirstSteps {
 #[template(path = "pages/calls/index.html")]
 struct CallsPage {
     shell: Shell,
+    search: String,
+    /// How many filters behind the phone's "Filters" button are set.
+    narrowing: usize,
     status: String,
     evaluation: String,
     evaluations: Vec<(String, String)>,
@@ -108,6 +131,25 @@ struct CallsPage {
     to: String,
     per_page: i64,
     results: CallsResults,
+}
+
+/// The list's view a call was opened from (its filters and page), rebuilt from the request's
+/// query rather than passed on as given: what it leads back to is always this project's list,
+/// never a link from elsewhere. `None` when the request came without one.
+fn list_view(req: &HttpRequest) -> Option<String> {
+    if req.query_string().is_empty() {
+        return None;
+    }
+    let view = CallFilter::from_query(|k| query_value(req, k));
+    Some(view.query(view.page.get(), view.per_page))
+}
+
+/// `path` with the list's view as its query, if there is one.
+fn with_view(path: String, view: &Option<String>) -> String {
+    match view {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    }
 }
 
 fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
@@ -167,6 +209,7 @@ fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> Call
             .map(|&n| (n, filter.query(1, n), n == filter.per_page))
             .collect(),
         filtered: filter.is_filtered(),
+        search: filter.search.clone(),
         here: filter.query(page, filter.per_page),
         range_error: filter.range_error(),
         oob: false,
@@ -213,6 +256,8 @@ pub async fn index(
         return htmx::html(&results);
     }
     htmx::html(&CallsPage {
+        search: filter.search.clone().unwrap_or_default(),
+        narrowing: filter.narrowing(),
         status: filter.status.clone().unwrap_or_default(),
         evaluation: match &filter.evaluation {
             Some(EvaluationFilter::Is(e)) => e.clone(),
@@ -252,6 +297,8 @@ struct CallPage {
     can_edit: bool,
     /// The table as it was left (filters, page), for the back link.
     back: String,
+    /// The delete confirmation, carrying that view so the list comes back as it was left.
+    delete_url: String,
 }
 
 /// `leadQuality` → `Lead quality`.
@@ -313,14 +360,10 @@ pub async fn show(
                 .collect()
         })
         .unwrap_or_default();
-    let from = CallFilter::from_query(|k| query_value(&req, k));
-    let back = format!(
-        "{}?{}",
-        shell.url("calls"),
-        from.query(from.page.get(), from.per_page)
-    );
+    let view = list_view(&req);
     htmx::html(&CallPage {
-        back,
+        back: with_view(shell.url("calls"), &view),
+        delete_url: with_view(shell.url(&format!("calls/{}/delete", call.id)), &view),
         can_edit: shell.role.can_edit_data(),
         row: CallRow::from(&call),
         summary: call.summary,
@@ -334,6 +377,7 @@ pub async fn show(
 
 /// GET the delete confirmation (an htmx fragment).
 pub async fn confirm_delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, CallId)>,
     Editor(shell): Editor,
@@ -345,13 +389,16 @@ pub async fn confirm_delete(
         question: format!(
             "Delete the call of {} from {}? Its transcript and analysis are deleted too, here and in the API. This cannot be undone.",
             time::datetime_label(call.created_at),
-            call.caller_number.unwrap_or_else(|| "an unknown number".into())
+            call.caller_number
+                .as_deref()
+                .map_or_else(|| "an unknown number".into(), phone::display)
         ),
-        action: shell.url(&format!("calls/{cid}/delete")),
+        action: with_view(shell.url(&format!("calls/{cid}/delete")), &list_view(&req)),
     })
 }
 
-/// POST delete: the call is gone from the dashboard and the API; back to the table.
+/// POST delete: the call is gone from the dashboard and the API; back to the table as it was
+/// left (its filters and page, or the last page there still is).
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -359,7 +406,8 @@ pub async fn delete(
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, cid) = path.into_inner();
-    deletion::delete(&req, &state, &editor, cid, &deletion::CALL).await
+    let back = with_view(editor.0.url("calls"), &list_view(&req));
+    deletion::delete_to(&req, &state, &editor, cid, &deletion::CALL, back).await
 }
 
 #[cfg(test)]

@@ -51,9 +51,23 @@ pub const KNOWLEDGE_ITEM: Kind<KnowledgeId> = Kind {
 pub async fn delete<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
     state: &AppState,
+    editor: &Editor,
+    id: Id,
+    kind: &'static Kind<Id>,
+) -> Result<HttpResponse, WebError> {
+    let list = editor.0.url(kind.list_path);
+    delete_to(req, state, editor, id, kind, list).await
+}
+
+/// [`delete`], then to `back` (a URL of the project's list the handler built, not one the
+/// request gave).
+pub async fn delete_to<Id: AsRef<str> + Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
     Editor(shell): &Editor,
     id: Id,
     kind: &'static Kind<Id>,
+    back: String,
 ) -> Result<HttpResponse, WebError> {
     let ip = super::client_ip(req).to_string();
     let shown = id.as_ref().to_owned();
@@ -78,7 +92,7 @@ pub async fn delete<Id: AsRef<str> + Send + 'static>(
     }
     tracing::info!(id = %shown, kind = kind.target_type, "deleted from the dashboard");
     Ok(htmx::with_toast(
-        htmx::redirect(req, &shell.url(kind.list_path)),
+        htmx::redirect(req, &back),
         kind.done,
     ))
 }

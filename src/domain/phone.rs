@@ -1,0 +1,122 @@
+//! Phone numbers as people read and type them. Calls store what the import was given
+//! (E.164, `+33652429856`); the dashboard shows it grouped (`+33 6 52 42 98 56`) and finds it
+//! from whatever a person types: `06 52 42 98 56`, `+33 6 52…`, `0033652…`, `(415) 555-0100`.
+
+use phonenumber::Mode;
+
+/// A stored number grouped for reading, the way its country writes it internationally; a
+/// value that is not a number libphonenumber knows is shown as stored.
+pub fn display(stored: &str) -> String {
+    let Ok(number) = phonenumber::parse(None, stored) else {
+        return stored.to_owned();
+    };
+    let grouped = number.format().mode(Mode::International).to_string();
+    // Never show other digits than the stored ones (a formatting rule can add or drop some,
+    // e.g. an extension or a national prefix): then the stored value is what is true.
+    if digits(&grouped) == digits(stored) {
+        grouped
+    } else {
+        stored.to_owned()
+    }
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// What a typed phone number is looked for as, in the stored numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberSearch {
+    /// Typed with its country (`+33…`, `0033…`): the stored E.164 value starts with these.
+    International(String),
+    /// Typed without a country (`06 52 42 98 56`, `(415) 555-0100`, `98 56`): these digits,
+    /// without a leading trunk `0`, appear in the stored value.
+    National(String),
+}
+
+/// Reads a search as a phone number: digits with the separators people type (spaces, dots,
+/// dashes, slashes, parentheses) and an optional leading `+` or `00`. Anything else (letters,
+/// another sign) is not a number: `None`.
+///
+/// There is no default region: a national number is matched by its digits after the trunk
+/// `0` (what follows the country code in E.164 in the countries that use one, and the whole
+/// national number in those that do not, such as the US), so it finds calls of any country.
+pub fn search(typed: &str) -> Option<NumberSearch> {
+    let typed = typed.trim();
+    let compact: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-' | '/' | '(' | ')'))
+        .collect();
+    let (international, rest) = if let Some(rest) = compact.strip_prefix('+') {
+        (true, rest)
+    } else if let Some(rest) = compact.strip_prefix("00") {
+        (true, rest)
+    } else {
+        (false, compact.as_str())
+    };
+    if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if international {
+        // A whole number is normalised by libphonenumber (`+33 (0)6 52 42 98 56` drops the
+        // `(0)`); a part of one is looked for as typed.
+        let whole = phonenumber::parse(None, format!("+{rest}"))
+            .ok()
+            .filter(phonenumber::PhoneNumber::is_valid)
+            .map(|n| digits(&n.format().mode(Mode::E164).to_string()));
+        return Some(NumberSearch::International(
+            whole.unwrap_or_else(|| rest.to_owned()),
+        ));
+    }
+    // One trunk `0` goes, when enough is left to be worth matching.
+    let national = match rest.strip_prefix('0') {
+        Some(after) if after.len() >= 3 => after,
+        _ => rest,
+    };
+    Some(NumberSearch::National(national.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_numbers_are_grouped_for_reading() {
+        assert_eq!(display("+33652429856"), "+33 6 52 42 98 56");
+        assert_eq!(display("+14155550100"), "+1 415-555-0100");
+        assert_eq!(display("+447911123456"), "+44 7911 123456");
+        // Not a number libphonenumber can read: as stored.
+        assert_eq!(display("anonymous"), "anonymous");
+        assert_eq!(display("+999"), "+999");
+        assert_eq!(display(""), "");
+    }
+
+    #[test]
+    fn typed_numbers_are_read_in_every_usual_format() {
+        use NumberSearch::*;
+        let international = International("33652429856".into());
+        for typed in [
+            "+33 6 52 42 98 56",
+            "+33652429856",
+            "0033 6 52 42 98 56",
+            "+33 (0)6 52 42 98 56",
+            " +33.6.52.42.98.56 ",
+        ] {
+            assert_eq!(search(typed), Some(international.clone()), "{typed:?}");
+        }
+        assert_eq!(search("+33 6 52"), Some(International("33652".into())));
+        assert_eq!(
+            search("06 52 42 98 56"),
+            Some(National("652429856".into()))
+        );
+        assert_eq!(
+            search("(415) 555-0100"),
+            Some(National("4155550100".into()))
+        );
+        assert_eq!(search("98 56"), Some(National("9856".into())));
+        assert_eq!(search("0"), Some(National("0".into())), "too short to drop");
+        for not_a_number in ["", "  ", "+", "00", "c001", "abc", "12a", "+33 6 52 x", "%"] {
+            assert_eq!(search(not_a_number), None, "{not_a_number:?}");
+        }
+    }
+}
