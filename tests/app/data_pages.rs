@@ -42,7 +42,7 @@ async fn the_calls_table_pages_newest_first_and_links_survive_reload(app: TestAp
     assert!(page.body.contains("Showing 1–25 of 60"));
     assert!(page.body.contains(">Mar 1, 2025, 10:00<"), "date and time");
     assert!(page.body.contains(">3m 24s<"), "c059 lasted 204 s");
-    assert!(page.body.contains("+33600000059"));
+    assert!(page.body.contains("+33 6 00 00 00 59"), "grouped for reading");
     for head in [
         "Date",
         "Status",
@@ -320,7 +320,7 @@ async fn deleting_a_call_removes_it_everywhere_and_members_cannot(app: TestApp) 
     assert!(
         confirm
             .body
-            .contains("Delete the call of Jan 2, 2025, 10:00 from +33600000001?"),
+            .contains("Delete the call of Jan 2, 2025, 10:00 from +33 6 00 00 00 01?"),
         "{}",
         confirm.body
     );
@@ -677,3 +677,162 @@ async fn totals_follow_every_create_and_delete_path(app: TestApp) {
 }
 
 crate::on_both_backends!(totals_follow_every_create_and_delete_path);
+
+/// The ids of the calls a search finds, as the list shows them (htmx, as typing does).
+async fn found(agent: &Agent, pid: &str, query: &str) -> Vec<String> {
+    let q = serde_urlencoded::to_string([("q", query)]).unwrap();
+    let r = agent
+        .get_htmx(&format!("/projects/{pid}/calls?{q}&status="))
+        .await;
+    assert_eq!(r.status, 200, "{query}");
+    let mut ids = ids_in(&r.body);
+    ids.sort();
+    ids
+}
+
+async fn calls_are_found_by_a_number_typed_in_any_format_or_by_their_id(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let calls = [
+        ("c001", "completed", "+33652429856", "+14155550100"),
+        ("c002", "live", "+33612345678", "+442079460000"),
+        ("c003", "completed", "+14155550199", "+33652429800"),
+        ("c004", "completed", "anonymous", "+33612345678"),
+    ];
+    let jsonl: Vec<String> = calls
+        .iter()
+        .map(|(id, status, from, to)| {
+            json!({"id": id, "status": status, "duration": 60, "callerNumber": from,
+                   "calledNumber": to, "createdAt": "2025-03-01T10:00:00.000Z"})
+            .to_string()
+        })
+        .collect();
+    app.import_calls(&pid, &jsonl.join("\n")).await;
+    for (typed, expected) in [
+        ("06 52 42 98 56", vec!["c001"]),
+        ("+33 6 52 42 98 56", vec!["c001"]),
+        ("0033652429856", vec!["c001"]),
+        ("+33 (0)6 52 42 98 56", vec!["c001"]),
+        ("+33652429856", vec!["c001"]),
+        ("(415) 555-0100", vec!["c001"]),
+        ("+1 415 555 0199", vec!["c003"]),
+        ("06 12 34 56 78", vec!["c002", "c004"]),
+        ("+44 20 7946 0000", vec!["c002"]),
+        ("98 56", vec!["c001"]),
+        ("+33 6 52 42", vec!["c001", "c003"]),
+        ("c003", vec!["c003"]),
+        ("c00", vec![]),
+        ("+1 212 555 0000", vec![]),
+        ("hello world", vec![]),
+    ] {
+        assert_eq!(found(&owner, &pid, typed).await, expected, "{typed:?}");
+    }
+
+    let list = owner
+        .get(&format!("/projects/{pid}/calls?q=06+52+42+98+56"))
+        .await;
+    assert!(
+        list.body.contains(r#"value="06 52 42 98 56""#),
+        "the search stays in its field"
+    );
+    assert!(
+        list.body.contains(">+33 6 52 42 98 56<") && list.body.contains(">+1 415-555-0100<"),
+        "numbers grouped for reading: {}",
+        list.body
+    );
+    assert!(!list.body.contains("+33652429856"), "never raw in the list");
+    assert!(list.body.contains(">Completed</span>"), "status as a word");
+    assert!(
+        list.body.contains(&format!(
+            "/projects/{pid}/calls/c001?q=06+52+42+98+56&#38;per_page=25&#38;page=1"
+        )),
+        "the call's page leads back to this search"
+    );
+    let none = owner.get(&format!("/projects/{pid}/calls?q=hello")).await;
+    assert!(none.body.contains("No call matches “hello”"));
+    assert!(none.body.contains("Search by a phone number, in any format"));
+
+    let live = owner
+        .get(&format!("/projects/{pid}/calls?q=%2B33&status=live"))
+        .await;
+    assert_eq!(ids_in(&live.body), ["c002"], "with the other filters");
+    assert!(live.body.contains(">Live</span>"));
+    assert!(
+        live.body.contains("data-filters-toggle") && live.body.contains(r#"<span class="badge badge-muted">1</span>"#),
+        "the phone's Filters button says one filter is set"
+    );
+
+    let call = owner.get(&format!("/projects/{pid}/calls/c001")).await;
+    assert!(call.body.contains(">+33 6 52 42 98 56</span> → <span class=\"mono phone\">+1 415-555-0100<"));
+    assert!(call.body.contains(">Completed</span>"));
+    let odd = owner.get(&format!("/projects/{pid}/calls/c004")).await;
+    assert!(odd.body.contains(">anonymous<"), "not a number: as stored");
+    let api = app.get_call(&key, "c001").await;
+    assert!(
+        api.body.contains(r#""callerNumber":"+33652429856""#),
+        "raw E.164 in the API: {}",
+        api.body
+    );
+}
+
+async fn deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_page(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(60)).await;
+    let view = "status=completed&per_page=25&page=2";
+    let list = owner.get(&format!("/projects/{pid}/calls?{view}")).await;
+    let id = ids_in(&list.body)[0].clone();
+    let escaped = view.replace('&', "&#38;");
+    let call = owner
+        .get(&format!("/projects/{pid}/calls/{id}?{view}"))
+        .await;
+    assert!(
+        call.body
+            .contains(&format!(r#"hx-get="/projects/{pid}/calls/{id}/delete?{escaped}""#)),
+        "Delete carries the view"
+    );
+    let confirm = owner
+        .get_htmx(&format!("/projects/{pid}/calls/{id}/delete?{view}"))
+        .await;
+    assert!(
+        confirm
+            .body
+            .contains(&format!(r#"hx-post="/projects/{pid}/calls/{id}/delete?{escaped}""#)),
+        "{}",
+        confirm.body
+    );
+    let r = owner
+        .post_htmx(&format!("/projects/{pid}/calls/{id}/delete?{view}"), &[])
+        .await;
+    assert_eq!(
+        r.header("hx-redirect"),
+        Some(format!("/projects/{pid}/calls?{view}")),
+        "back to the filtered list, at its page"
+    );
+    let back = owner.get(&format!("/projects/{pid}/calls?{view}")).await;
+    assert!(!ids_in(&back.body).contains(&id));
+    assert!(back.body.contains("Showing 26–"), "still page 2");
+
+    // Whatever the query says, the way back is this project's list: never elsewhere.
+    let other = ids_in(&back.body)[0].clone();
+    owner.get(&format!("/projects/{pid}/calls/{other}")).await;
+    let r = owner
+        .post_form(
+            &format!(
+                "/projects/{pid}/calls/{other}/delete?next=https://evil.example&page=//evil.example&status=%2F%2Fevil"
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location(),
+        format!("/projects/{pid}/calls?per_page=25&page=1")
+    );
+}
+
+crate::on_both_backends!(
+    calls_are_found_by_a_number_typed_in_any_format_or_by_their_id,
+    deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_page
+);
