@@ -20,6 +20,8 @@ const ISSUED: &str = "iat";
 const SEEN: &str = "seen";
 /// A one-time message for the next full page (what a plain form's POST did).
 const FLASH: &str = "flash";
+/// The email to prefill on the sign-in form (after a password reset), until the next sign-in.
+const SIGN_IN_EMAIL: &str = "sign_in_email";
 
 /// The session, with typed accessors.
 pub struct TypedSession(Session, SessionPolicy);
@@ -122,6 +124,20 @@ impl TypedSession {
 
     pub fn sign_out(&self) {
         self.0.purge();
+    }
+
+    /// Signs out as [`TypedSession::sign_out`] does (nothing of the session is kept, under a
+    /// new key), keeping only the email the sign-in form is then filled with.
+    pub fn sign_out_for(&self, email: &str) {
+        self.0.clear();
+        self.0.renew();
+        // Lost only if the cookie cannot be written: the form is then empty, as before.
+        let _ = self.0.insert(SIGN_IN_EMAIL, email);
+    }
+
+    /// The email kept by [`TypedSession::sign_out_for`].
+    pub fn sign_in_email(&self) -> Option<String> {
+        self.0.get::<String>(SIGN_IN_EMAIL).ok().flatten()
     }
 }
 

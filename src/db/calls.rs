@@ -69,15 +69,19 @@ fn filtered<'a>(project_id: &'a ProjectId, f: &'a CallFilter) -> calls::BoxedQue
 }
 
 type Condition<'a> = Box<
-    dyn BoxableExpression<calls::table, Backend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>
-        + 'a,
+    dyn BoxableExpression<
+            calls::table,
+            Backend,
+            SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+        > + 'a,
 >;
 
 /// The calls a search finds: by caller or called number (the digits are all the pattern
 /// holds: nothing to escape), or by id; a search that is neither finds none.
 fn searched(f: &CallFilter) -> Condition<'static> {
-    let mut found: Condition<'static> =
-        Box::new(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>("1 = 0"));
+    let mut found: Condition<'static> = Box::new(diesel::dsl::sql::<
+        diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    >("1 = 0"));
     if let Some(number) = f.number() {
         let pattern = match number {
             NumberSearch::International(d) => format!("+{d}%"),

@@ -304,3 +304,35 @@ pub fn leave(
         Ok(())
     })
 }
+
+/// When a user who does not belong to a project was removed from it, and the project's name:
+/// `None` when they belong to it, never did, or left it themselves since (the audit log's
+/// latest `member.removed` / `member.left` about them decides).
+pub fn removal(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    user_id: &UserId,
+) -> QueryResult<Option<(String, NaiveDateTime)>> {
+    use super::schema::{audit_events as ae, projects};
+    if role_of(conn, user_id, project_id)?.is_some() {
+        return Ok(None);
+    }
+    let last: Option<(String, NaiveDateTime)> = ae::table
+        .filter(ae::project_id.eq(project_id))
+        .filter(ae::target_type.eq("member"))
+        .filter(ae::target_id.eq(user_id.as_str()))
+        .filter(ae::action.eq_any(["member.removed", "member.left"]))
+        .order(ae::seq.desc())
+        .select((ae::action, ae::created_at))
+        .first(conn)
+        .optional()?;
+    let Some((_, at)) = last.filter(|(action, _)| action == "member.removed") else {
+        return Ok(None);
+    };
+    let name: Option<String> = projects::table
+        .find(project_id)
+        .select(projects::name)
+        .first(conn)
+        .optional()?;
+    Ok(name.map(|n| (n, at)))
+}

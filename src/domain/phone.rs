@@ -105,10 +105,7 @@ mod tests {
             assert_eq!(search(typed), Some(international.clone()), "{typed:?}");
         }
         assert_eq!(search("+33 6 52"), Some(International("33652".into())));
-        assert_eq!(
-            search("06 52 42 98 56"),
-            Some(National("652429856".into()))
-        );
+        assert_eq!(search("06 52 42 98 56"), Some(National("652429856".into())));
         assert_eq!(
             search("(415) 555-0100"),
             Some(National("4155550100".into()))

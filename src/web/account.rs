@@ -178,9 +178,12 @@ pub async fn change_password(
         }
         Ok(_) => {}
     }
-    let (Ok(new), None, None) = (new, &page.current_error, &page.confirm_error) else {
+    // An empty current password is said at once; otherwise it is checked even when the new
+    // one is refused, so that every problem with the form is said in one answer (and the
+    // check spends the sign-in budget as any other).
+    if page.current_error.is_some() {
         return invalid(&page);
-    };
+    }
     let client = super::client_ip(&req);
     let attempt = state
         .sign_in_limiter
@@ -216,6 +219,9 @@ pub async fn change_password(
         page.current_error = Some("That is not your current password.".to_owned());
         return invalid(&page);
     }
+    let (Ok(new), None) = (new, &page.confirm_error) else {
+        return invalid(&page);
+    };
     let hash = state
         .password_slots
         .run(move || password::hash(&new))

@@ -91,8 +91,5 @@ pub async fn delete_to<Id: AsRef<str> + Send + 'static>(
         return Err(WebError::NotFound);
     }
     tracing::info!(id = %shown, kind = kind.target_type, "deleted from the dashboard");
-    Ok(htmx::with_toast(
-        htmx::redirect(req, &back),
-        kind.done,
-    ))
+    Ok(htmx::with_toast(htmx::redirect(req, &back), kind.done))
 }

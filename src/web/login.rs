@@ -75,6 +75,7 @@ pub async fn show(
             .and_then(Ended::parse)
             .map(|why| state.session_policy.explain(why)),
         can_recover: state.emails_links(),
+        email: session.sign_in_email().unwrap_or_default(),
         ..Default::default()
     })
 }

@@ -145,8 +145,9 @@ pub async fn submit(
     let Some(user) = done else {
         return invalid();
     };
-    // Whoever was signed in here (perhaps as someone else) is not any more.
-    session.sign_out();
+    // Whoever was signed in here (perhaps as someone else) is not any more; the sign-in form
+    // that follows is filled with the account's email.
+    session.sign_out_for(&user.email);
     tracing::info!(user_id = %user.id, "password reset; every session ended");
     Ok(htmx::redirect(&req, "/login?reset=done"))
 }

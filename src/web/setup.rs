@@ -132,7 +132,7 @@ pub async fn submit(
     let token = form.setup_token;
     let ip = super::client_ip(&req).to_string();
     let created = db::run(&state.pool, move |conn| {
-        Ok(db::users::create_first_owner(
+        let created = db::users::create_first_owner(
             conn,
             &token,
             email.as_str(),
@@ -140,7 +140,12 @@ pub async fn submit(
             project.as_str(),
             Some(&ip),
             now,
-        ))
+        );
+        // Setup signs the Owner in: Team's "last sign-in" starts here, not at the next one.
+        if let Ok(done) = &created {
+            db::users::record_sign_in(conn, &done.user_id, now)?;
+        }
+        Ok(created)
     })
     .await?;
     match created {

@@ -554,3 +554,96 @@ mod emailed {
         }
     }
 }
+
+async fn a_wrong_current_password_and_a_short_new_one_are_said_together(app: TestApp) {
+    let (owner, _pid) = app.setup_owner().await;
+    owner.get("/account").await;
+    let r = owner
+        .post_form(
+            "/account/password",
+            &[
+                ("current", "not my password at all"),
+                ("new", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("That is not your current password.")
+            && r.body.contains("at least 12 characters"),
+        "both, next to their fields: {}",
+        r.body
+    );
+    let failures = app
+        .db(|c| Ok(db::sign_in_failures::find(c, OWNER_EMAIL)?))
+        .await;
+    assert_eq!(
+        failures.map(|(n, _)| n),
+        Some(1),
+        "a wrong current password spends the account's sign-in budget all the same"
+    );
+    // A right current password with a short new one: only the new one is wrong.
+    let r = owner
+        .post_form(
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("at least 12 characters"));
+    assert!(!r.body.contains("That is not your current password."));
+}
+
+async fn the_sign_in_page_after_a_reset_is_filled_with_the_accounts_email(app: TestApp) {
+    let (_owner, _pid) = app.setup_owner().await;
+    let (_, path) = reset_link(&app, "OWNER@example.com");
+    let visitor = app.agent();
+    let before = visitor.get("/login").await;
+    assert!(
+        before.body.contains(r#"value="" required autofocus"#),
+        "{}",
+        before.body
+    );
+    visitor.get(&path).await;
+    let r = visitor
+        .post_form(&path, &[("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)])
+        .await;
+    assert_eq!(r.location(), "/login?reset=done");
+    let login = visitor.get("/login?reset=done").await;
+    assert!(
+        login
+            .body
+            .contains(&format!(r#"value="{OWNER_EMAIL}" required aria"#))
+            || login
+                .body
+                .contains(&format!(r#"value="{OWNER_EMAIL}" required>"#)),
+        "{}",
+        login.body
+    );
+    assert!(
+        login
+            .body
+            .contains(r#"autocomplete="current-password" required autofocus"#),
+        "the password is what is left to type"
+    );
+    assert!(login.body.contains("Your password was changed."));
+    let r = visitor
+        .post_form(
+            "/login",
+            &[("email", OWNER_EMAIL), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    // Another browser learns nothing of it.
+    assert!(!app.agent().get("/login").await.body.contains(OWNER_EMAIL));
+}
+
+crate::on_both_backends!(
+    a_wrong_current_password_and_a_short_new_one_are_said_together,
+    the_sign_in_page_after_a_reset_is_filled_with_the_accounts_email,
+);

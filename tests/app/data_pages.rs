@@ -42,7 +42,10 @@ async fn the_calls_table_pages_newest_first_and_links_survive_reload(app: TestAp
     assert!(page.body.contains("Showing 1–25 of 60"));
     assert!(page.body.contains(">Mar 1, 2025, 10:00<"), "date and time");
     assert!(page.body.contains(">3m 24s<"), "c059 lasted 204 s");
-    assert!(page.body.contains("+33 6 00 00 00 59"), "grouped for reading");
+    assert!(
+        page.body.contains("+33 6 00 00 00 59"),
+        "grouped for reading"
+    );
     for head in [
         "Date",
         "Status",
@@ -750,7 +753,9 @@ async fn calls_are_found_by_a_number_typed_in_any_format_or_by_their_id(app: Tes
     );
     let none = owner.get(&format!("/projects/{pid}/calls?q=hello")).await;
     assert!(none.body.contains("No call matches “hello”"));
-    assert!(none.body.contains("Search by a phone number, in any format"));
+    assert!(none
+        .body
+        .contains("Search by a phone number, in any format"));
 
     let live = owner
         .get(&format!("/projects/{pid}/calls?q=%2B33&status=live"))
@@ -758,12 +763,17 @@ async fn calls_are_found_by_a_number_typed_in_any_format_or_by_their_id(app: Tes
     assert_eq!(ids_in(&live.body), ["c002"], "with the other filters");
     assert!(live.body.contains(">Live</span>"));
     assert!(
-        live.body.contains("data-filters-toggle") && live.body.contains(r#"<span class="badge badge-muted">1</span>"#),
+        live.body.contains("data-filters-toggle")
+            && live
+                .body
+                .contains(r#"<span class="badge badge-muted">1</span>"#),
         "the phone's Filters button says one filter is set"
     );
 
     let call = owner.get(&format!("/projects/{pid}/calls/c001")).await;
-    assert!(call.body.contains(">+33 6 52 42 98 56</span> → <span class=\"mono phone\">+1 415-555-0100<"));
+    assert!(call
+        .body
+        .contains(">+33 6 52 42 98 56</span> → <span class=\"mono phone\">+1 415-555-0100<"));
     assert!(call.body.contains(">Completed</span>"));
     let odd = owner.get(&format!("/projects/{pid}/calls/c004")).await;
     assert!(odd.body.contains(">anonymous<"), "not a number: as stored");
@@ -775,9 +785,7 @@ async fn calls_are_found_by_a_number_typed_in_any_format_or_by_their_id(app: Tes
     );
 }
 
-async fn deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_page(
-    app: TestApp,
-) {
+async fn deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_page(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     app.import_calls(&pid, &calls_jsonl(60)).await;
     let view = "status=completed&per_page=25&page=2";
@@ -788,17 +796,18 @@ async fn deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_pa
         .get(&format!("/projects/{pid}/calls/{id}?{view}"))
         .await;
     assert!(
-        call.body
-            .contains(&format!(r#"hx-get="/projects/{pid}/calls/{id}/delete?{escaped}""#)),
+        call.body.contains(&format!(
+            r#"hx-get="/projects/{pid}/calls/{id}/delete?{escaped}""#
+        )),
         "Delete carries the view"
     );
     let confirm = owner
         .get_htmx(&format!("/projects/{pid}/calls/{id}/delete?{view}"))
         .await;
     assert!(
-        confirm
-            .body
-            .contains(&format!(r#"hx-post="/projects/{pid}/calls/{id}/delete?{escaped}""#)),
+        confirm.body.contains(&format!(
+            r#"hx-post="/projects/{pid}/calls/{id}/delete?{escaped}""#
+        )),
         "{}",
         confirm.body
     );

@@ -549,7 +549,7 @@ async fn developers_and_members_see_the_team_and_their_forged_changes_get_403(ap
     );
 }
 
-async fn a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay(app: TestApp) {
+async fn a_removed_member_is_told_at_once_on_every_replica_and_their_keys_stay(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
     let replica = app.replica().await;
@@ -580,9 +580,18 @@ async fn a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay(
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!r.body.contains(r#"data-member="admin@example.com""#));
 
-    assert_eq!(admin.get(&keys_path(&pid)).await.status, 404);
-    assert_eq!(on_replica.get(&keys_path(&pid)).await.status, 404);
-    assert_eq!(on_replica.get(&team_path(&pid)).await.status, 404);
+    for r in [
+        admin.get(&keys_path(&pid)).await,
+        on_replica.get(&keys_path(&pid)).await,
+        on_replica.get(&team_path(&pid)).await,
+    ] {
+        assert_eq!(r.status, 403);
+        assert!(
+            r.body.contains("You no longer belong to Acme"),
+            "{}",
+            r.body
+        );
+    }
     assert_eq!(app.list_calls(&key, "").await.status, 200, "the key stays");
     let owner_id = user_id(&app, OWNER_EMAIL).await.into_string();
     let ev = events(&app, &pid).await;
@@ -1254,7 +1263,7 @@ crate::on_both_backends!(
     admins_cannot_grant_owner_and_the_last_owner_cannot_go,
     two_owners_demoting_each_other_at_once_leave_one_owner,
     developers_and_members_see_the_team_and_their_forged_changes_get_403,
-    a_removed_member_gets_404_at_once_on_every_replica_and_their_keys_stay,
+    a_removed_member_is_told_at_once_on_every_replica_and_their_keys_stay,
     any_member_can_leave_with_a_confirmation,
     with_email_set_up_a_failed_send_is_reported_and_no_link_is_shown,
     a_removed_admins_invitations_are_revoked_and_their_links_no_longer_work,
@@ -1440,3 +1449,139 @@ async fn the_invitation_token_is_in_no_log_line() {
     assert!(logged, "the accept is in the access log: {log}");
     assert!(!log.contains(&token), "{log}");
 }
+
+async fn a_removed_members_next_click_says_they_no_longer_belong_and_strangers_learn_nothing(
+    app: TestApp,
+) {
+    let (owner, pid) = app.setup_owner().await;
+    let member = app.user_with_role(&pid, "mem@example.com", "member").await;
+    let leaver = app
+        .user_with_role(&pid, "leaver@example.com", "member")
+        .await;
+    let stranger = app
+        .user_with_role(
+            &app.other_project("Elsewhere").await,
+            "x@example.com",
+            "owner",
+        )
+        .await;
+    let calls = format!("/projects/{pid}/calls");
+    assert_eq!(member.get(&calls).await.status, 200);
+
+    let mem_id = user_id(&app, "mem@example.com").await;
+    owner.get(&team_path(&pid)).await;
+    let r = owner
+        .post_htmx(
+            &format!("{}/members/{}/remove", team_path(&pid), mem_id.as_str()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Any page of the project, full or htmx, a GET or a POST.
+    for path in [
+        format!("/projects/{pid}"),
+        calls.clone(),
+        format!("{calls}/no-such-call"),
+        format!("/projects/{pid}/knowledge"),
+        team_path(&pid),
+    ] {
+        let page = member.get(&path).await;
+        assert_eq!(page.status, 403, "{path}");
+        assert!(
+            page.body.contains("You no longer belong to Acme")
+                && page
+                    .body
+                    .contains("An owner or admin removed you from this project on"),
+            "{path}: {}",
+            page.body
+        );
+        let fragment = member.get_htmx(&path).await;
+        assert_eq!(
+            (fragment.status, fragment.header("hx-redirect")),
+            (200, Some(format!("/projects/{pid}"))),
+            "{path}: the page then says it in full"
+        );
+    }
+    let post = member
+        .post_htmx(&format!("{}/leave", team_path(&pid)), &[])
+        .await;
+    assert_eq!(post.header("hx-redirect"), Some(format!("/projects/{pid}")));
+
+    // Someone who never belonged, or who left on their own, gets the page as before.
+    leaver.get(&team_path(&pid)).await;
+    leaver
+        .post_htmx(&format!("{}/leave", team_path(&pid)), &[])
+        .await;
+    for (who, agent) in [("stranger", &stranger), ("leaver", &leaver)] {
+        let page = agent.get(&calls).await;
+        assert_eq!(page.status, 404, "{who}");
+        assert!(!page.body.contains("Acme"), "{who}: {}", page.body);
+        let fragment = agent.get_htmx(&calls).await;
+        assert_eq!(fragment.status, 404, "{who}");
+        assert!(fragment.header("hx-redirect").is_none(), "{who}");
+    }
+
+    // Invited back, they are a member again.
+    let mem = project(&pid);
+    app.db(move |c| {
+        db::users::add_to_project(
+            c,
+            "mem@example.com",
+            None,
+            &mem,
+            callem::domain::role::Role::Member,
+            callem::time::now(),
+        )
+    })
+    .await;
+    assert_eq!(member.get(&calls).await.status, 200);
+}
+
+async fn the_owner_sees_their_own_last_sign_in_right_after_setup(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let recorded = app
+        .db(|c| Ok(db::users::find_by_email(c, OWNER_EMAIL)?))
+        .await
+        .unwrap()
+        .last_sign_in_at;
+    assert!(recorded.is_some(), "setup signs the Owner in, and says so");
+    let admin = app.user_with_role(&pid, "admin@example.com", "admin").await;
+    let page = owner.get(&team_path(&pid)).await;
+    let row = |body: &str, email: &str| {
+        let start = body.find(&format!(r#"data-member="{email}""#)).unwrap();
+        body[start..start + body[start..].find("</tr>").unwrap()].to_owned()
+    };
+    let own = row(&page.body, OWNER_EMAIL);
+    assert!(
+        own.contains("<time title=") && !own.contains("Never"),
+        "{own}"
+    );
+    assert!(
+        !row(&page.body, "admin@example.com").contains("Never"),
+        "signed in by the helper"
+    );
+
+    // An account whose sign-in was never recorded (made before setup recorded it): while
+    // its Owner is signed in, their own row does not say "Never"; others' rows still may.
+    app.db(|c| {
+        use callem::db::schema::users::dsl::*;
+        use diesel::prelude::*;
+        Ok(diesel::update(users)
+            .set(last_sign_in_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(c)?)
+    })
+    .await;
+    let page = owner.get(&team_path(&pid)).await;
+    let own = row(&page.body, OWNER_EMAIL);
+    assert!(own.contains(">Now</time>"), "{own}");
+    assert!(row(&page.body, "admin@example.com").contains("Never"));
+    let theirs = admin.get(&team_path(&pid)).await;
+    assert!(row(&theirs.body, "admin@example.com").contains(">Now</time>"));
+    assert!(row(&theirs.body, OWNER_EMAIL).contains("Never"));
+}
+
+crate::on_both_backends!(
+    a_removed_members_next_click_says_they_no_longer_belong_and_strangers_learn_nothing,
+    the_owner_sees_their_own_last_sign_in_right_after_setup,
+);

@@ -96,9 +96,13 @@ async fn load_panel(state: &AppState, shell: &Shell, oob: bool) -> Result<TeamPa
                 display_name: m.display_name,
                 role: m.role,
                 joined: time::date_label(m.joined_at),
-                last_sign_in: m
-                    .last_sign_in_at
-                    .map(|t| (time::relative(t, now), time::full_label(t))),
+                last_sign_in: match m.last_sign_in_at {
+                    Some(t) => Some((time::relative(t, now), time::full_label(t))),
+                    // The viewer is signed in, whatever was recorded: an account made before
+                    // setup recorded its sign-in has none until the next one.
+                    None if is_self => Some(("Now".to_owned(), "Signed in now".to_owned())),
+                    None => None,
+                },
                 is_self,
                 can_change: manages && !touches_owner,
                 can_remove: manages && !touches_owner && !is_self,
