@@ -312,6 +312,25 @@
         var open = form.classList.toggle("open");
         button.setAttribute("aria-expanded", open ? "true" : "false");
       });
+      // The button says how many of the folded filters are set, as they change.
+      form.addEventListener("change", function () {
+        var set = 0;
+        form.querySelectorAll(".filter-fields select, .filter-fields input").forEach(function (f) {
+          if (f.value) set += 1;
+        });
+        var badge = button.querySelector(".badge");
+        var hint = button.querySelector(".visually-hidden");
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.className = "badge badge-muted";
+          hint = document.createElement("span");
+          hint.className = "visually-hidden";
+          hint.textContent = " set";
+          button.append(" ", badge, hint);
+        }
+        badge.textContent = String(set);
+        badge.hidden = hint.hidden = set === 0;
+      });
     });
   });
 })();

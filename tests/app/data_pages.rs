@@ -845,3 +845,71 @@ crate::on_both_backends!(
     calls_are_found_by_a_number_typed_in_any_format_or_by_their_id,
     deleting_a_call_opened_from_a_filtered_list_returns_to_that_list_and_page
 );
+
+/// At 360 px the calls' filters other than the search fold behind one button, which shows
+/// them; nothing scrolls sideways; a number typed as people write it finds its call, shown
+/// grouped. At 1440 px the button is gone and the filters are all there.
+#[actix_web::test]
+#[cfg_attr(
+    not(callem_browser_tests),
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
+async fn on_a_phone_the_calls_filters_fold_behind_one_button_and_a_typed_number_finds_its_call() {
+    use crate::browser::{assert_visible_to_a_person, Browser};
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_owner, pid) = app.setup_owner().await;
+    app.import_calls(&pid, &calls_jsonl(30)).await;
+    b.goto(&format!("{}/login", app.address)).await;
+    b.type_into("#email", OWNER_EMAIL).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("#calls-results", "Showing 1–25 of 30").await;
+
+    b.resize(360, 780).await;
+    let shown = |css: &str| {
+        format!("const r = document.querySelector({css:?}).getBoundingClientRect(); return r.width > 0 && r.height > 0")
+    };
+    b.wait_for(&shown("select[name=status]"), json!(false))
+        .await;
+    assert_visible_to_a_person(&b, "#calls-search").await;
+    assert_visible_to_a_person(&b, "[data-filters-toggle]").await;
+    b.screenshot("calls-filters-folded-360px").await;
+    b.click("[data-filters-toggle]").await;
+    assert_visible_to_a_person(&b, "select[name=status]").await;
+    assert_visible_to_a_person(&b, "input[name=to]").await;
+    assert_eq!(
+        b.script(
+            "return document.querySelector('[data-filters-toggle]').getAttribute('aria-expanded')"
+        )
+        .await,
+        json!("true")
+    );
+    b.select("select[name=status]", "completed").await;
+    b.wait_text("#calls-results", "Showing 1–25 of 27").await;
+    b.wait_text("[data-filters-toggle]", "1").await;
+    b.screenshot("calls-filters-open-360px").await;
+
+    b.type_into("#calls-search", "06 00 00 00 07").await;
+    b.wait_text("#calls-results", "Showing 1–1 of 1").await;
+    assert!(b.text("#calls-results").await.contains("+33 6 00 00 00 07"));
+    assert_eq!(
+        b.script("return document.documentElement.scrollWidth <= innerWidth")
+            .await,
+        json!(true),
+        "nothing scrolls sideways at 360 px"
+    );
+    assert!(
+        b.current_url().await.contains("q=06"),
+        "the search is in the URL"
+    );
+    b.screenshot("calls-search-360px").await;
+
+    b.resize(1440, 900).await;
+    b.wait_for(&shown("[data-filters-toggle]"), json!(false))
+        .await;
+    assert_visible_to_a_person(&b, "select[name=evaluation]").await;
+    b.quit().await;
+}
