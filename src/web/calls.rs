@@ -135,13 +135,15 @@ struct CallsPage {
 
 /// The list's view a call was opened from (its filters and page), rebuilt from the request's
 /// query rather than passed on as given: what it leads back to is always this project's list,
-/// never a link from elsewhere. `None` when the request came without one.
+/// never a link from elsewhere. `None` when the request came without one, or with the list's
+/// first view (no filter, first page, default size): the plain list URL is that view.
 fn list_view(req: &HttpRequest) -> Option<String> {
     if req.query_string().is_empty() {
         return None;
     }
     let view = CallFilter::from_query(|k| query_value(req, k));
-    Some(view.query(view.page.get(), view.per_page))
+    let first = CallFilter::from_query(|_| None);
+    (view != first).then(|| view.query(view.page.get(), view.per_page))
 }
 
 /// `path` with the list's view as its query, if there is one.
