@@ -9,7 +9,7 @@ pub const WIDTH: f64 = 720.0;
 pub const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 24.0;
 const BOTTOM: f64 = 28.0;
 
 /// Which period the chart covers.

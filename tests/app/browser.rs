@@ -73,7 +73,7 @@ pub struct Browser {
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
         let Some(chromedriver) = find_chromedriver() else {
             assert!(!ci, "CI=true but chromedriver is not installed");
@@ -335,7 +335,7 @@ async fn the_dashboard_in_a_real_browser_on_postgres() {
 
 /// Fails unless each element `css` names is on screen and is what a click at its centre
 /// would hit (not clipped by a scroll box, not covered by something else).
-async fn assert_visible_to_a_person(b: &Browser, css: &str) {
+pub(crate) async fn assert_visible_to_a_person(b: &Browser, css: &str) {
     let js = format!(
         "const els = [...document.querySelectorAll({css:?})];
          if (!els.length) return 'nothing matches';
@@ -845,6 +845,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .await;
     b.color_scheme("light").await;
     b.click("[data-testid=stop-now]").await;
+    b.wait_text(".modal", "Stop the old key now?").await;
+    b.click("[data-testid=confirm-stop]").await;
     b.wait_text("#toasts", "stopped working").await;
     b.wait_text("[data-testid=key-status]", "Expired").await;
     assert_eq!(b.count("[data-testid=rolling-panel]").await, 0);

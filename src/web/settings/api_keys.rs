@@ -217,6 +217,14 @@ impl CreateModal {
     fn presets(&self) -> &'static [(&'static str, &'static str)] {
         &expiry::PRESETS
     }
+
+    fn expiry_label(&self) -> &'static str {
+        "Expiration"
+    }
+
+    fn expiry_hint(&self) -> &'static str {
+        "A dated key works until the end of that day (UTC)."
+    }
 }
 
 /// The one-time reveal of a created or rolled key (sent with `Cache-Control: no-store`).

@@ -91,6 +91,15 @@ impl RollModal {
     fn presets(&self) -> &'static [(&'static str, &'static str)] {
         &expiry::PRESETS
     }
+
+    fn expiry_label(&self) -> &'static str {
+        "The new key expires"
+    }
+
+    fn expiry_hint(&self) -> &'static str {
+        "Prefilled as long after today as the old key had from its creation; “Keep” gives \
+         it the old key’s own date. A dated key works until the end of that day (UTC)."
+    }
 }
 
 /// GET the roll modal (an htmx fragment).
