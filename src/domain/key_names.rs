@@ -81,7 +81,9 @@ impl KeyNames {
             .into_iter()
             .map(|(field, before, after)| {
                 if LINK_FIELDS.contains(&field.as_str()) {
-                    let shown = self.short(&after).unwrap_or_else(|| "a key no longer here".into());
+                    let shown = self
+                        .short(&after)
+                        .unwrap_or_else(|| "a key no longer here".into());
                     let key_id = self.prefixes.contains_key(&after).then_some(after);
                     NamedChange {
                         field,
@@ -108,7 +110,11 @@ mod tests {
 
     fn names() -> KeyNames {
         KeyNames::new([
-            ("key_old".into(), "ck_live_tk61".into(), Some("key_new".into())),
+            (
+                "key_old".into(),
+                "ck_live_tk61".into(),
+                Some("key_new".into()),
+            ),
             ("key_new".into(), "ck_live_9Qz2".into(), None),
         ])
     }

@@ -455,7 +455,8 @@ mod tests {
 
     #[test]
     fn the_end_labels_stay_inside_the_frame_and_three_are_kept_for_a_phone() {
-        let now = NaiveDateTime::parse_from_str("2026-12-07 10:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let now =
+            NaiveDateTime::parse_from_str("2026-12-07 10:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
         for range in [Range::Days30, Range::Hours24] {
             let chart = Chart::build(range, &[], now);
             let first = chart.x_labels.first().unwrap();

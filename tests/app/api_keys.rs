@@ -468,7 +468,10 @@ async fn every_action_hidden_by_role_says_who_may_do_it(app: TestApp) {
         .issue_key(&pid, "", callem::domain::expiry::Expiry::Never)
         .await;
     let item = app
-        .create_knowledge(&secret, &serde_json::json!({"name": "Hours", "text": "9 to 5"}))
+        .create_knowledge(
+            &secret,
+            &serde_json::json!({"name": "Hours", "text": "9 to 5"}),
+        )
         .await
         .json();
     let item_id = item["id"].as_str().expect("the item's id").to_owned();
@@ -477,20 +480,58 @@ async fn every_action_hidden_by_role_says_who_may_do_it(app: TestApp) {
     let editors = "Owners, Admins and Developers";
     // (page, the note, the action it stands for, whether a Developer sees the action)
     let pages = [
-        (keys_path(&pid), note(managers, "create keys"), r#"data-testid="create-key""#, false),
-        (key_path(&pid, &key_id), note(managers, "edit, roll or revoke keys"), r#"data-testid="edit-key""#, false),
-        (format!("/projects/{pid}/settings/team"), note(managers, "invite members, change roles or remove members"), r#"data-testid="invite-member""#, false),
-        (format!("/projects/{pid}/knowledge"), note(editors, "add or delete knowledge"), r#"data-testid="add-knowledge""#, true),
-        (format!("/projects/{pid}/knowledge/{item_id}"), note(editors, "delete knowledge"), "/delete\"", true),
-        (format!("/projects/{pid}/calls/call_a"), note(editors, "delete calls"), "/delete\"", true),
+        (
+            keys_path(&pid),
+            note(managers, "create keys"),
+            r#"data-testid="create-key""#,
+            false,
+        ),
+        (
+            key_path(&pid, &key_id),
+            note(managers, "edit, roll or revoke keys"),
+            r#"data-testid="edit-key""#,
+            false,
+        ),
+        (
+            format!("/projects/{pid}/settings/team"),
+            note(managers, "invite members, change roles or remove members"),
+            r#"data-testid="invite-member""#,
+            false,
+        ),
+        (
+            format!("/projects/{pid}/knowledge"),
+            note(editors, "add or delete knowledge"),
+            r#"data-testid="add-knowledge""#,
+            true,
+        ),
+        (
+            format!("/projects/{pid}/knowledge/{item_id}"),
+            note(editors, "delete knowledge"),
+            "/delete\"",
+            true,
+        ),
+        (
+            format!("/projects/{pid}/calls/call_a"),
+            note(editors, "delete calls"),
+            "/delete\"",
+            true,
+        ),
     ];
-    let developer = app.user_with_role(&pid, "dev@example.com", "developer").await;
-    let member = app.user_with_role(&pid, "member@example.com", "member").await;
+    let developer = app
+        .user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+    let member = app
+        .user_with_role(&pid, "member@example.com", "member")
+        .await;
     for (path, sentence, action, developer_may) in &pages {
         let page = owner.get(path).await;
         assert_eq!(page.status, 200, "{path}");
         assert!(page.body.contains(action), "the owner has it: {path}");
-        assert!(!page.body.contains("data-testid=\"role-note\""), "{path}: {}", page.body);
+        assert!(
+            !page.body.contains("data-testid=\"role-note\""),
+            "{path}: {}",
+            page.body
+        );
         for (agent, may) in [(&developer, *developer_may), (&member, false)] {
             let page = agent.get(path).await;
             assert_eq!(page.status, 200, "{path}");

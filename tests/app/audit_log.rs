@@ -131,14 +131,15 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     let body = &page.body;
     // A key is named by its name and masked prefix, linked to its page.
     let p = project(&pid);
-    let all_keys = app
-        .db(move |c| Ok(db::api_keys::names(c, &p)?))
-        .await;
+    let all_keys = app.db(move |c| Ok(db::api_keys::names(c, &p)?)).await;
     let key_words = |verb: &str, name: &str| {
         let (id, prefix, _) = all_keys
             .iter()
             .find(|(id, _, _)| {
-                body.contains(&format!("href=\"{}/{id}\" class=\"event-target\"><em>{name} (", keys_path(&pid)))
+                body.contains(&format!(
+                    "href=\"{}/{id}\" class=\"event-target\"><em>{name} (",
+                    keys_path(&pid)
+                ))
             })
             .unwrap_or_else(|| panic!("no linked event names {name}: {body}"));
         format!(
@@ -676,7 +677,8 @@ async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_w
         .contains(&format!("<td data-label=\"Actor\">{OWNER_EMAIL}</td>")));
     // The name as it was; the prefix (which never changes) tells the key apart.
     assert!(
-        page.body.contains("class=\"event-target\"><em>Original name (ck_live_"),
+        page.body
+            .contains("class=\"event-target\"><em>Original name (ck_live_"),
         "{}",
         page.body
     );

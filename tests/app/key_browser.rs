@@ -112,7 +112,8 @@ async fn the_key_page_keeps_the_focus_confirms_stop_now_and_fits_a_phone() {
     // Stop now asks first, with the traffic since the roll; Cancel gives the focus back.
     b.click("[data-testid=stop-now]").await;
     b.wait_text(".modal", "Stop the old key now?").await;
-    b.wait_text("[data-testid=stop-facts]", "since the roll").await;
+    b.wait_text("[data-testid=stop-facts]", "since the roll")
+        .await;
     assert_visible_to_a_person(&b, "[data-testid=confirm-stop]").await;
     b.screenshot(&format!("{shots}stop-now-confirm")).await;
     b.click(".modal [data-close-modal]").await;

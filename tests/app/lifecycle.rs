@@ -382,7 +382,10 @@ async fn a_roll_keeps_the_old_key_until_its_overlap_ends_and_the_new_one_works_a
         )
         .await;
         let r = owner
-            .post_htmx(&roll_path(&pid, &old_id), &[("overlap", overlap), ("expires", "keep")])
+            .post_htmx(
+                &roll_path(&pid, &old_id),
+                &[("overlap", overlap), ("expires", "keep")],
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
@@ -470,9 +473,7 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     let modal = owner.get_htmx(&roll_path(&pid, &old_id)).await;
     let prefilled = (callem::time::now() + lifetime).date().to_string();
     assert!(
-        modal
-            .body
-            .contains(&format!(r#"name="expires_on" type="date""#))
+        modal.body.contains(r#"name="expires_on" type="date""#)
             && modal.body.contains(&format!(r#"value="{prefilled}""#))
             && modal.body.contains(r#"<option value="custom" selected>"#),
         "{}",
@@ -485,7 +486,11 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     let r = owner
         .post_htmx(
             &roll_path(&pid, &old_id),
-            &[("overlap", "7d"), ("expires", "custom"), ("expires_on", "2001-01-01")],
+            &[
+                ("overlap", "7d"),
+                ("expires", "custom"),
+                ("expires_on", "2001-01-01"),
+            ],
         )
         .await;
     assert!(r.body.contains(r#"id="key-expires-error""#), "{}", r.body);
@@ -507,18 +512,30 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     let old = stored(&app, &pid, &old_id).await;
     let new = stored(&app, &pid, old.replaced_by.as_ref().unwrap().as_str()).await;
     assert_eq!(
-        new.expires_at.map(|t| (t.date(), t.format("%H:%M:%S").to_string())),
+        new.expires_at
+            .map(|t| (t.date(), t.format("%H:%M:%S").to_string())),
         Some((chosen, "23:59:59".to_owned()))
     );
     // "Keep" gives the new key the old key's expiry, unchanged (a contract's end).
-    let (kept_id, _) =
-        dashboard_key(&app, &owner, &pid, &[("name", "Contract"), ("expires", "60d")]).await;
+    let (kept_id, _) = dashboard_key(
+        &app,
+        &owner,
+        &pid,
+        &[("name", "Contract"), ("expires", "60d")],
+    )
+    .await;
     let contract_end = stored(&app, &pid, &kept_id).await.expires_at;
     owner
-        .post_htmx(&roll_path(&pid, &kept_id), &[("overlap", "1h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &kept_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
         .await;
     let kept_new = stored(&app, &pid, &kept_id).await.replaced_by.unwrap();
-    assert_eq!(stored(&app, &pid, kept_new.as_str()).await.expires_at, contract_end);
+    assert_eq!(
+        stored(&app, &pid, kept_new.as_str()).await.expires_at,
+        contract_end
+    );
     assert!(off_by(old.expires_at.unwrap(), Duration::days(7)) < Duration::seconds(10));
 
     // A key that expires before the overlap would end keeps its own expiry.
@@ -539,7 +556,10 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     })
     .await;
     owner
-        .post_htmx(&roll_path(&pid, &soon_id), &[("overlap", "24h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &soon_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     assert_eq!(stored(&app, &pid, &soon_id).await.expires_at, Some(soon_at));
 }
@@ -573,7 +593,10 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
     )
     .await;
     owner
-        .post_htmx(&roll_path(&pid, &rolled), &[("overlap", "24h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &rolled),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     let (fine, _) = dashboard_key(
         &app,
@@ -595,7 +618,10 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
         ),
     ] {
         let r = owner
-            .post_htmx(&roll_path(&pid, kid), &[("overlap", "1h"), ("expires", "keep")])
+            .post_htmx(
+                &roll_path(&pid, kid),
+                &[("overlap", "1h"), ("expires", "keep")],
+            )
             .await;
         assert_eq!(r.status, 200);
         assert!(r.body.contains(message), "{}", r.body);
@@ -603,14 +629,20 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
     }
     assert_eq!(
         owner
-            .post_htmx(&roll_path(&pid, &revoked), &[("overlap", "1h"), ("expires", "keep")])
+            .post_htmx(
+                &roll_path(&pid, &revoked),
+                &[("overlap", "1h"), ("expires", "keep")]
+            )
             .await
             .status,
         404
     );
     assert_eq!(owner.get_htmx(&roll_path(&pid, &revoked)).await.status, 404);
     let r = owner
-        .post_htmx(&roll_path(&pid, &fine), &[("overlap", "2h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &fine),
+            &[("overlap", "2h"), ("expires", "keep")],
+        )
         .await;
     assert!(
         r.body
@@ -763,7 +795,10 @@ async fn stop_now_and_extend_answer_is_it_safe_to_stop(app: TestApp) {
         .count();
     assert_eq!(stops, 1, "stopping is its own event");
     let page = owner.get(&key_path(&pid, &old_id)).await;
-    assert!(page.body.contains("Stopped the old key"), "the key's history says it");
+    assert!(
+        page.body.contains("Stopped the old key"),
+        "the key's history says it"
+    );
     let log = owner
         .get(&format!("/projects/{pid}/settings/audit-log"))
         .await;
@@ -772,7 +807,13 @@ async fn stop_now_and_extend_answer_is_it_safe_to_stop(app: TestApp) {
     let confirm = owner
         .get_htmx(&format!("{}/stop", key_path(&pid, &old_id)))
         .await;
-    assert!(confirm.body.contains("not in a roll&#39;s overlap any more"), "{}", confirm.body);
+    assert!(
+        confirm
+            .body
+            .contains("not in a roll&#39;s overlap any more"),
+        "{}",
+        confirm.body
+    );
     assert!(!confirm.body.contains("confirm-stop"));
 }
 
@@ -782,7 +823,10 @@ async fn a_rolled_key_is_shown_once_and_stored_or_printed_nowhere(app: TestApp) 
     let (old_id, _) =
         dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "1h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
         .await;
     let new = revealed_key(&r.body);
     let new_id = stored(&app, &pid, &old_id)
@@ -866,7 +910,10 @@ async fn a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap
     let (old_id, old) =
         dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "24h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -1211,7 +1258,10 @@ async fn after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere(
     )
     .await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "24h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     let new = revealed_key(&r.body);
     let new_id = stored(&app, &pid, &old_id)
@@ -1228,7 +1278,11 @@ async fn after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere(
     let log = owner
         .get(&format!("/projects/{pid}/settings/audit-log"))
         .await;
-    assert!(log.body.contains(&format!("Production CRM ({old_short})")), "{}", log.body);
+    assert!(
+        log.body.contains(&format!("Production CRM ({old_short})")),
+        "{}",
+        log.body
+    );
     assert!(log.body.contains(&format!("Production CRM ({new_short})")));
     assert!(log.body.contains(&link(&old_id)) && log.body.contains(&link(&new_id)));
     for id in [&old_id, &new_id] {
@@ -1253,7 +1307,10 @@ async fn after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere(
     let old_page = owner.get(&key_path(&pid, &old_id)).await;
     assert!(old_page.body.contains("Replaced by") && old_page.body.contains(&new_short));
     assert!(old_page.body.contains(&link(&new_id)));
-    assert!(!old_page.body.contains(&format!(">{new_id}<")), "no raw id in the history");
+    assert!(
+        !old_page.body.contains(&format!(">{new_id}<")),
+        "no raw id in the history"
+    );
     let new_page = owner.get(&key_path(&pid, &new_id)).await;
     assert!(new_page.body.contains("Replaces") && new_page.body.contains(&old_short));
     assert!(new_page.body.contains(&link(&old_id)));
@@ -1261,7 +1318,9 @@ async fn after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere(
     // And the list's rows (the revoked key in the revoked list).
     let list = owner.get(&keys_path(&pid)).await;
     assert!(list.body.contains(r#"data-testid="row-replaces""#) && list.body.contains(&old_short));
-    let revoked = owner.get(&format!("{}?show=revoked", keys_path(&pid))).await;
+    let revoked = owner
+        .get(&format!("{}?show=revoked", keys_path(&pid)))
+        .await;
     assert!(
         revoked.body.contains(r#"data-testid="row-replaced-by""#)
             && revoked.body.contains(&new_short),
@@ -1276,7 +1335,10 @@ async fn only_owners_and_admins_may_ask_to_stop_a_rolling_key(app: TestApp) {
     let (old_id, _) =
         dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
     owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "24h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     for role in ["developer", "member"] {
         let agent = app
@@ -1342,7 +1404,10 @@ async fn a_rolled_key_never_reaches_the_servers_log() {
         .to_owned();
     assert!(!list.contains(&old.trim()[12..]));
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "1h"), ("expires", "keep")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
         .await;
     let new = revealed_key(&r.body);
     let a = Agent::new(&served.base);

@@ -10,13 +10,13 @@ use serde::Deserialize;
 use super::super::error::WebError;
 use super::super::shell::{KeyManager, Section, Shell};
 use super::super::{client_ip, htmx};
+use super::key_page::key_names;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_names::KeyNames;
-use super::key_page::key_names;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 use crate::domain::scope::Scope;
 

@@ -10,6 +10,7 @@ use super::super::calls::PageLink;
 use super::super::error::WebError;
 use super::super::htmx;
 use super::super::shell::{AuditReader, Section, Shell};
+use super::key_page::{change_rows, key_names, ChangeRow};
 use crate::db::{self, models::AuditEvent};
 use crate::domain::audit_chain::canonical_time;
 use crate::domain::audit_log::{
@@ -17,7 +18,6 @@ use crate::domain::audit_log::{
 };
 use crate::domain::ids::ProjectId;
 use crate::domain::key_names::KeyNames;
-use super::key_page::{change_rows, key_names, ChangeRow};
 use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;

@@ -74,7 +74,12 @@ async fn modal_for(
         // Prefilled with what a roll gives by default (as long after its creation as the old
         // key's was), as a date the admin sees and may change: a date chosen as a contract's
         // end never moves silently; "Keep" offers the old key's own.
-        expires: if new_expires_on.is_some() { "custom" } else { "never" }.to_owned(),
+        expires: if new_expires_on.is_some() {
+            "custom"
+        } else {
+            "never"
+        }
+        .to_owned(),
         expires_on: new_expires_on.unwrap_or_default(),
         min_date: (now.date() + chrono::Days::new(1)).to_string(),
         keep_expiry: Some(
@@ -143,8 +148,9 @@ pub async fn roll(
     // validated as at creation.
     let expiry = match form.expires.trim() {
         "keep" => Ok(key.expires_at),
-        choice => Expiry::from_form(choice, &form.expires_on, time::now().date())
-            .map(Expiry::expires_at),
+        choice => {
+            Expiry::from_form(choice, &form.expires_on, time::now().date()).map(Expiry::expires_at)
+        }
     };
     let (overlap, new_expires_at) = match (overlap, expiry) {
         (Ok(o), Ok(e)) => (o, e),
