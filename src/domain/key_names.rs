@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-/// The prefix with the rest of the key masked: `ck_live_tk61••••`.
+/// The prefix with the rest of the key masked, short, for a sentence: `ck_live_tk61••••`.
 pub fn short_prefix(prefix: &str) -> String {
     format!("{prefix}••••")
 }
@@ -51,9 +51,12 @@ impl KeyNames {
         names
     }
 
-    /// `ck_live_tk61••••` of the key `id`, when it is one of the project's.
+    /// The key `id`'s prefix, masked as its own page shows it (`ck_live_tk61••••••••`), when
+    /// it is one of the project's.
     pub fn short(&self, id: &str) -> Option<String> {
-        self.prefixes.get(id).map(|p| short_prefix(p))
+        self.prefixes
+            .get(id)
+            .map(|p| super::api_key::masked_prefix(p))
     }
 
     /// `name (ck_live_tk61••••)`; the name alone for a key that is not known.
@@ -143,7 +146,7 @@ mod tests {
             ("Expires".into(), "Never".into(), "Dec 2".into()),
             ("Replaces".into(), String::new(), "key_unknown".into()),
         ]);
-        assert_eq!(resolved[0].after, "ck_live_9Qz2••••");
+        assert_eq!(resolved[0].after, "ck_live_9Qz2••••••••");
         assert_eq!(resolved[0].key_id.as_deref(), Some("key_new"));
         assert_eq!(resolved[1].after, "Dec 2");
         assert_eq!(resolved[1].key_id, None);

@@ -137,5 +137,44 @@ async fn the_key_page_keeps_the_focus_confirms_stop_now_and_fits_a_phone() {
     b.wait_text("#toasts", "revoked").await;
     b.wait_text("[data-testid=revoked-note]", "Revoked").await;
     b.wait_for(FOCUSED, json!("H1")).await;
+
+    // A Member on a phone: where Create and a key's actions would be, the page says who may
+    // use them, and nothing is wider than the screen.
+    app.user_with_role(&pid, "member@example.com", "member")
+        .await;
+    b.click("form[action='/logout'] button").await;
+    b.wait_text("h1", "Sign in").await;
+    b.type_into("#email", "member@example.com").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "Calls").await;
+    b.resize(360, 800).await;
+    for (path, sentence) in [
+        (keys_path(&pid), "Only Owners and Admins can create keys."),
+        (
+            key_path(&pid, &kid),
+            "Only Owners and Admins can edit, roll or revoke keys.",
+        ),
+    ] {
+        b.goto(&format!("{base}{path}")).await;
+        b.wait_text("[data-testid=role-note]", sentence).await;
+        assert_visible_to_a_person(&b, "[data-testid=role-note]").await;
+        let wide = b
+            .script(
+                "const w = [...document.querySelectorAll('main *')]
+                   .filter(e => e.getBoundingClientRect().width > innerWidth - 20)
+                   .filter(e => ![...e.children].some(c => c.getBoundingClientRect().width > innerWidth - 20));
+                 return document.documentElement.scrollWidth <= innerWidth ? 'ok'
+                   : w.slice(0, 3).map(e => e.outerHTML.slice(0, 160)).join(' | ');",
+            )
+            .await;
+        assert_eq!(wide, json!("ok"), "{path} fits 360 px");
+        let shot = if path.ends_with("api-keys") {
+            "list"
+        } else {
+            "key-page"
+        };
+        b.screenshot(&format!("{shots}member-{shot}-360px")).await;
+    }
     b.quit().await;
 }
