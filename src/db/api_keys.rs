@@ -577,8 +577,9 @@ pub enum OverlapChange {
 }
 
 /// Stops a rolling key now (an `api_key.stopped` event) or extends its overlap (an
-/// `api_key.updated` event), each with the expiry before → after, in one transaction. Refused for a key that is not rolling (never
-/// rolled, stopped already, revoked). Returns the key's new expiry.
+/// `api_key.updated` event), each with the expiry before → after, in one transaction. Refused
+/// for a key that is not rolling (never rolled, stopped already, revoked). Returns the key's
+/// new expiry.
 pub fn change_overlap(
     conn: &mut DbConnection,
     project_id: &ProjectId,
