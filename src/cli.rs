@@ -364,7 +364,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     user: None,
                     ip: None,
                 };
-                db::api_keys::roll(conn, &project, &kid, overlap, by, time::now())
+                db::api_keys::roll(conn, &project, &kid, overlap, None, by, time::now())
             })
             .await?;
             match outcome {

@@ -334,3 +334,24 @@
     });
   });
 })();
+
+// keys (issue 19): a change that reloads the page (Save changes or Revoke on a key's page,
+// Stop now, Extend) leaves the focus on the new page's heading, where its toast is about, not
+// on <body>.
+(function () {
+  "use strict";
+  var KEY = "callem:focus-heading";
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    if (!xhr || xhr.status < 200 || xhr.status >= 300 || !xhr.getResponseHeader("HX-Redirect")) return;
+    try { sessionStorage.setItem(KEY, "1"); } catch (_) {}
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var pending = null;
+    try { pending = sessionStorage.getItem(KEY); sessionStorage.removeItem(KEY); } catch (_) {}
+    var heading = pending && document.querySelector("main h1");
+    if (!heading) return;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  });
+})();

@@ -387,24 +387,26 @@ pub fn update(
         if let Err(why) = check_edit(key.status(now), replaced, &before, &after) {
             return Ok(KeyChange::Refused(why.message()));
         }
-        save(conn, &key, &after, by, now)
+        save(conn, &key, &after, by, now, "api_key.updated")
     })
 }
 
-/// Writes `after` over the key's settings with its `api_key.updated` event, if it changes any.
+/// Writes `after` over the key's settings with its `action` event (`api_key.updated`, or the
+/// overlap's own), if it changes any.
 fn save(
     conn: &mut DbConnection,
     key: &ApiKey,
     after: &KeySettings,
     by: ChangedBy<'_>,
     now: NaiveDateTime,
+    action: &str,
 ) -> Result<KeyChange<Changes>, DbError> {
     let changes = settings_of(key).changes_to(after);
     if changes.is_empty() {
         return Ok(KeyChange::Unchanged);
     }
     let detail = Some(detail_json(&changes));
-    let event = by.event(&key.project_id, "api_key.updated", &key.id, detail);
+    let event = by.event(&key.project_id, action, &key.id, detail);
     audit::audited(conn, &event, now, |conn| {
         diesel::update(api_keys::table.filter(api_keys::id.eq(&key.id)))
             .set((
@@ -431,12 +433,14 @@ pub struct Rolled {
 /// Rolls an active key that was not rolled before: a new key with the same name, IP rules and
 /// scope (and an expiry as far from its creation as the old one's was), the old key's expiry
 /// brought forward to the end of the overlap, `replaced_by` set, and `api_key.rolled` on both
-/// keys — one transaction.
+/// keys — one transaction. `new_expiry`: the new key's expiry as the admin chose it (`Some`:
+/// exactly that, `Some(None)` for never), or `None` for the rule above (the command line).
 pub fn roll(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     key_id: &KeyId,
     overlap: Overlap,
+    new_expiry: Option<Option<NaiveDateTime>>,
     by: ChangedBy<'_>,
     now: NaiveDateTime,
 ) -> Result<KeyChange<Rolled>, DbError> {
@@ -478,7 +482,7 @@ pub fn roll(
                 prefix: &secret.prefix(),
                 key_hash: &secret.hash(),
                 allowed_ips: &old.allowed_ips,
-                expires_at: plan.new_expires_at,
+                expires_at: new_expiry.unwrap_or(plan.new_expires_at),
                 created_by: by.user,
                 created_at: now,
                 scope: old.scope,
@@ -572,9 +576,10 @@ pub enum OverlapChange {
     Extend,
 }
 
-/// Stops a rolling key now or extends its overlap, with an `api_key.updated` event (the
-/// expiry before → after), in one transaction. Refused for a key that is not rolling (never
-/// rolled, stopped already, revoked). Returns the key's new expiry.
+/// Stops a rolling key now (an `api_key.stopped` event) or extends its overlap (an
+/// `api_key.updated` event), each with the expiry before → after, in one transaction. Refused
+/// for a key that is not rolling (never rolled, stopped already, revoked). Returns the key's
+/// new expiry.
 pub fn change_overlap(
     conn: &mut DbConnection,
     project_id: &ProjectId,
@@ -604,7 +609,25 @@ pub fn change_overlap(
             OverlapChange::Extend => at + EXTENSION,
         };
         after.expires_at = Some(new_expiry);
-        save(conn, &key, &after, by, now)?;
+        // Stopping is its own event ("stopped the old key"); an extension is an edit of the
+        // expiry.
+        let action = match change {
+            OverlapChange::StopNow => "api_key.stopped",
+            OverlapChange::Extend => "api_key.updated",
+        };
+        save(conn, &key, &after, by, now, action)?;
         Ok(KeyChange::Done(new_expiry))
     })
+}
+
+/// Every key of a project, revoked ones too: (id, prefix, the key that replaced it) — what
+/// pages need to name a key by its prefix and to link a roll's two keys.
+pub fn names(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+) -> QueryResult<Vec<(KeyId, String, Option<KeyId>)>> {
+    api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .select((api_keys::id, api_keys::prefix, api_keys::replaced_by))
+        .load(conn)
 }

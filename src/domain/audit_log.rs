@@ -16,6 +16,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("api_key.created", "created the API key {target}"),
     ("api_key.updated", "updated the API key {target}"),
     ("api_key.rolled", "rolled the API key {target}"),
+    ("api_key.stopped", "stopped the old key {target}"),
     ("api_key.revoked", "revoked the API key {target}"),
     (
         "api_key.reported_leaked",

@@ -13,6 +13,7 @@ pub mod expiry;
 pub mod ids;
 pub mod ip_rules;
 pub mod key_change;
+pub mod key_names;
 pub mod key_status;
 pub mod knowledge;
 pub mod leak;

@@ -9,7 +9,7 @@ pub const WIDTH: f64 = 720.0;
 pub const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 24.0;
 const BOTTOM: f64 = 28.0;
 
 /// Which period the chart covers.
@@ -153,6 +153,12 @@ pub struct Tick {
 pub struct XLabel {
     pub x: f64,
     pub label: String,
+    /// How the label sits on `x`: the first starts at the plot's left edge and the last ends
+    /// at its right edge, so neither is cut off whatever the width; the others are centred.
+    pub anchor: &'static str,
+    /// Kept on a narrow screen (the first, the middle and the last), where the chart shrinks
+    /// and the others would crowd it.
+    pub major: bool,
 }
 
 /// The whole chart.
@@ -222,12 +228,27 @@ impl Chart {
                 label: thousands(k * step),
             })
             .collect();
-        let x_labels = (0..n)
+        let at: Vec<usize> = (0..n)
             .filter(|i| i.is_multiple_of(range.label_every()) || *i == n - 1)
             .filter(|i| *i == n - 1 || n - 1 - i >= range.label_every() / 2)
-            .map(|i| XLabel {
-                x: round1(LEFT + slot * i as f64 + slot / 2.0),
-                label: range.label(first + range.step() * i as i32),
+            .collect();
+        let middle = at.get(at.len() / 2).copied();
+        let x_labels = at
+            .iter()
+            .map(|&i| {
+                let (x, anchor) = if i == 0 {
+                    (LEFT + (slot - width) / 2.0, "start")
+                } else if i == n - 1 {
+                    (WIDTH - RIGHT, "end")
+                } else {
+                    (LEFT + slot * i as f64 + slot / 2.0, "middle")
+                };
+                XLabel {
+                    x: round1(x),
+                    label: range.label(first + range.step() * i as i32),
+                    anchor,
+                    major: i == 0 || i == n - 1 || Some(i) == middle,
+                }
             })
             .collect();
         Chart {
@@ -430,5 +451,26 @@ mod tests {
         assert_eq!(Range::from_query(Some("30d")), Range::Days30);
         assert_eq!(Range::from_query(None), Range::Days30);
         assert_eq!(Range::from_query(Some("x")), Range::Days30);
+    }
+
+    #[test]
+    fn the_end_labels_stay_inside_the_frame_and_three_are_kept_for_a_phone() {
+        let now =
+            NaiveDateTime::parse_from_str("2026-12-07 10:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        for range in [Range::Days30, Range::Hours24] {
+            let chart = Chart::build(range, &[], now);
+            let first = chart.x_labels.first().unwrap();
+            let last = chart.x_labels.last().unwrap();
+            assert_eq!((first.anchor, last.anchor), ("start", "end"));
+            assert!(first.x >= chart.axis_x && last.x <= WIDTH);
+            let major: Vec<&str> = chart
+                .x_labels
+                .iter()
+                .filter(|l| l.major)
+                .map(|l| l.label.as_str())
+                .collect();
+            assert_eq!(major.len(), 3, "{range:?}: {major:?}");
+            assert_eq!(major[2], last.label);
+        }
     }
 }

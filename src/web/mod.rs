@@ -150,6 +150,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                     web::post().to(key_roll::stop),
                 )
                 .route(
+                    "/settings/api-keys/{key_id}/stop",
+                    web::get().to(key_roll::confirm_stop),
+                )
+                .route(
                     "/settings/api-keys/{key_id}/extend",
                     web::post().to(key_roll::extend),
                 )

@@ -443,5 +443,105 @@ crate::on_both_backends!(
     the_list_shows_the_five_columns_in_their_formats,
     revoking_asks_by_name_removes_the_row_and_records_who,
     keys_of_another_project_are_not_found,
-    developers_and_members_read_but_cannot_create_or_revoke
+    developers_and_members_read_but_cannot_create_or_revoke,
+    every_action_hidden_by_role_says_who_may_do_it
 );
+
+/// Where an action is hidden by role, the page says who may do it: the keys list, a key's
+/// page, Team, the Knowledge Base and its items, and a call.
+async fn every_action_hidden_by_role_says_who_may_do_it(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    owner
+        .create_key(&pid, &[("name", "CRM"), ("expires", "never")])
+        .await;
+    let p = project(&pid);
+    let key_id = app.db(move |c| Ok(db::api_keys::list_active(c, &p)?)).await[0]
+        .id
+        .to_string();
+    app.import_calls(
+        &pid,
+        r#"{"id":"call_a","status":"completed","duration":145,"createdAt":"2025-12-15T14:30:00.000Z"}"#,
+    )
+    .await;
+    let (_, secret) = app
+        .issue_key(&pid, "", callem::domain::expiry::Expiry::Never)
+        .await;
+    let item = app
+        .create_knowledge(
+            &secret,
+            &serde_json::json!({"name": "Hours", "text": "9 to 5"}),
+        )
+        .await
+        .json();
+    let item_id = item["id"].as_str().expect("the item's id").to_owned();
+    let note = |who: &str, what: &str| format!("Only {who} can {what}.");
+    let managers = "Owners and Admins";
+    let editors = "Owners, Admins and Developers";
+    // (page, the note, the action it stands for, whether a Developer sees the action)
+    let pages = [
+        (
+            keys_path(&pid),
+            note(managers, "create keys"),
+            r#"data-testid="create-key""#,
+            false,
+        ),
+        (
+            key_path(&pid, &key_id),
+            note(managers, "edit, roll or revoke keys"),
+            r#"data-testid="edit-key""#,
+            false,
+        ),
+        (
+            format!("/projects/{pid}/settings/team"),
+            note(managers, "invite members, change roles or remove members"),
+            r#"data-testid="invite-member""#,
+            false,
+        ),
+        (
+            format!("/projects/{pid}/knowledge"),
+            note(editors, "add or delete knowledge"),
+            r#"data-testid="add-knowledge""#,
+            true,
+        ),
+        (
+            format!("/projects/{pid}/knowledge/{item_id}"),
+            note(editors, "delete knowledge"),
+            "/delete\"",
+            true,
+        ),
+        (
+            format!("/projects/{pid}/calls/call_a"),
+            note(editors, "delete calls"),
+            "/delete\"",
+            true,
+        ),
+    ];
+    let developer = app
+        .user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+    let member = app
+        .user_with_role(&pid, "member@example.com", "member")
+        .await;
+    for (path, sentence, action, developer_may) in &pages {
+        let page = owner.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains(action), "the owner has it: {path}");
+        assert!(
+            !page.body.contains("data-testid=\"role-note\""),
+            "{path}: {}",
+            page.body
+        );
+        for (agent, may) in [(&developer, *developer_may), (&member, false)] {
+            let page = agent.get(path).await;
+            assert_eq!(page.status, 200, "{path}");
+            assert_eq!(page.body.contains(action), may, "{path}");
+            assert_eq!(
+                page.body.contains(sentence.as_str()),
+                !may,
+                "{path}: {sentence} {}",
+                page.body
+            );
+        }
+    }
+}

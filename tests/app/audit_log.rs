@@ -129,6 +129,24 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     let page = owner.get(&audit_path(&pid)).await;
     assert_eq!(page.status, 200);
     let body = &page.body;
+    // A key is named by its name and masked prefix, linked to its page.
+    let p = project(&pid);
+    let all_keys = app.db(move |c| Ok(db::api_keys::names(c, &p)?)).await;
+    let key_words = |verb: &str, name: &str| {
+        let (id, prefix, _) = all_keys
+            .iter()
+            .find(|(id, _, _)| {
+                body.contains(&format!(
+                    "href=\"{}/{id}\" class=\"event-target\"><em>{name} (",
+                    keys_path(&pid)
+                ))
+            })
+            .unwrap_or_else(|| panic!("no linked event names {name}: {body}"));
+        format!(
+            "{verb} the API key <a href=\"{}/{id}\" class=\"event-target\"><em>{name} ({prefix}••••)</em></a>",
+            keys_path(&pid)
+        )
+    };
     let row = |actor: &str, words: &str| {
         format!(
             "<td data-label=\"Actor\">{actor}</td>\n        <td data-label=\"What happened\">{words}"
@@ -137,14 +155,16 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     assert!(
         body.contains(&row(
             OWNER_EMAIL,
-            "revoked the API key <em>Production CRM Integration</em>"
+            &key_words("revoked", "Production CRM Integration")
         )),
         "{body}"
     );
     assert!(body.contains(&row(
         OWNER_EMAIL,
-        "created the API key <em>Production CRM Integration</em>"
+        &key_words("created", "Production CRM Integration")
     )));
+    assert!(key_words("revoked", "Production CRM Integration")
+        .contains(&format!("({}••••)", dashboard_key.prefix)));
     assert!(body.contains(&row(OWNER_EMAIL, "created the project <em>Acme</em>")));
     let key_actor = format!("API key test key ({}…)", &secret[..12]);
     assert!(key_actor.starts_with("API key test key (ck_live_"));
@@ -157,7 +177,7 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
     );
     assert!(body.contains(&row(
         "Command line",
-        "created the API key <em>Nightly export</em>"
+        &key_words("created", "Nightly export")
     )));
     assert!(body.contains("<code>127.0.0.1</code>"));
     // Never the full key, anywhere on the page.
@@ -655,11 +675,15 @@ async fn later_changes_to_an_email_or_a_key_name_leave_recorded_events_as_they_w
     assert!(page
         .body
         .contains(&format!("<td data-label=\"Actor\">{OWNER_EMAIL}</td>")));
-    assert!(page
-        .body
-        .contains("created the API key <em>Original name</em>"));
+    // The name as it was; the prefix (which never changes) tells the key apart.
+    assert!(
+        page.body
+            .contains("class=\"event-target\"><em>Original name (ck_live_"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("renamed@example.com</td>"));
-    assert!(!page.body.contains("<em>New name</em>"));
+    assert!(!page.body.contains("<em>New name"));
     assert_eq!(verify(&app, &pid).1.lines().next(), Some("ok: 2 events"));
 }
 

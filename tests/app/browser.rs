@@ -845,6 +845,8 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
         .await;
     b.color_scheme("light").await;
     b.click("[data-testid=stop-now]").await;
+    b.wait_text(".modal", "Stop the old key now?").await;
+    b.click("[data-testid=confirm-stop]").await;
     b.wait_text("#toasts", "stopped working").await;
     b.wait_text("[data-testid=key-status]", "Expired").await;
     assert_eq!(b.count("[data-testid=rolling-panel]").await, 0);

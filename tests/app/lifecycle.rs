@@ -382,7 +382,10 @@ async fn a_roll_keeps_the_old_key_until_its_overlap_ends_and_the_new_one_works_a
         )
         .await;
         let r = owner
-            .post_htmx(&roll_path(&pid, &old_id), &[("overlap", overlap)])
+            .post_htmx(
+                &roll_path(&pid, &old_id),
+                &[("overlap", overlap), ("expires", "keep")],
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
@@ -465,13 +468,74 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
         dashboard_key(&app, &owner, &pid, &[("name", "Dated"), ("expires", "30d")]).await;
     let old_before = stored(&app, &pid, &old_id).await;
     let lifetime = old_before.expires_at.unwrap() - old_before.created_at;
+    // The modal shows the new key's expiry before it is made: as long after today as the
+    // old one had, as a date the admin can change, or "Keep" the old key's own.
+    let modal = owner.get_htmx(&roll_path(&pid, &old_id)).await;
+    let prefilled = (callem::time::now() + lifetime).date().to_string();
+    assert!(
+        modal.body.contains(r#"name="expires_on" type="date""#)
+            && modal.body.contains(&format!(r#"value="{prefilled}""#))
+            && modal.body.contains(r#"<option value="custom" selected>"#),
+        "{}",
+        modal.body
+    );
+    let old_date = callem::time::date_label(old_before.expires_at.unwrap());
+    assert!(modal.body.contains(&format!("Keep: {old_date}")));
+    // A bad date is refused next to the field, and no key is made.
+    let keys_before = count_rows(&app, "api_keys").await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "7d")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[
+                ("overlap", "7d"),
+                ("expires", "custom"),
+                ("expires_on", "2001-01-01"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains(r#"id="key-expires-error""#), "{}", r.body);
+    assert!(!r.body.contains("API key rolled"));
+    assert_eq!(count_rows(&app, "api_keys").await, keys_before);
+    // The roll uses exactly the date submitted (it works until the end of that day, UTC).
+    let chosen = (callem::time::now() + Duration::days(45)).date();
+    let r = owner
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[
+                ("overlap", "7d"),
+                ("expires", "custom"),
+                ("expires_on", &chosen.to_string()),
+            ],
+        )
         .await;
     revealed_key(&r.body);
     let old = stored(&app, &pid, &old_id).await;
     let new = stored(&app, &pid, old.replaced_by.as_ref().unwrap().as_str()).await;
-    assert_eq!(new.expires_at, Some(new.created_at + lifetime));
+    assert_eq!(
+        new.expires_at
+            .map(|t| (t.date(), t.format("%H:%M:%S").to_string())),
+        Some((chosen, "23:59:59".to_owned()))
+    );
+    // "Keep" gives the new key the old key's expiry, unchanged (a contract's end).
+    let (kept_id, _) = dashboard_key(
+        &app,
+        &owner,
+        &pid,
+        &[("name", "Contract"), ("expires", "60d")],
+    )
+    .await;
+    let contract_end = stored(&app, &pid, &kept_id).await.expires_at;
+    owner
+        .post_htmx(
+            &roll_path(&pid, &kept_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
+        .await;
+    let kept_new = stored(&app, &pid, &kept_id).await.replaced_by.unwrap();
+    assert_eq!(
+        stored(&app, &pid, kept_new.as_str()).await.expires_at,
+        contract_end
+    );
     assert!(off_by(old.expires_at.unwrap(), Duration::days(7)) < Duration::seconds(10));
 
     // A key that expires before the overlap would end keeps its own expiry.
@@ -492,7 +556,10 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     })
     .await;
     owner
-        .post_htmx(&roll_path(&pid, &soon_id), &[("overlap", "24h")])
+        .post_htmx(
+            &roll_path(&pid, &soon_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     assert_eq!(stored(&app, &pid, &soon_id).await.expires_at, Some(soon_at));
 }
@@ -526,7 +593,10 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
     )
     .await;
     owner
-        .post_htmx(&roll_path(&pid, &rolled), &[("overlap", "24h")])
+        .post_htmx(
+            &roll_path(&pid, &rolled),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     let (fine, _) = dashboard_key(
         &app,
@@ -548,7 +618,10 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
         ),
     ] {
         let r = owner
-            .post_htmx(&roll_path(&pid, kid), &[("overlap", "1h")])
+            .post_htmx(
+                &roll_path(&pid, kid),
+                &[("overlap", "1h"), ("expires", "keep")],
+            )
             .await;
         assert_eq!(r.status, 200);
         assert!(r.body.contains(message), "{}", r.body);
@@ -556,14 +629,20 @@ async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp)
     }
     assert_eq!(
         owner
-            .post_htmx(&roll_path(&pid, &revoked), &[("overlap", "1h")])
+            .post_htmx(
+                &roll_path(&pid, &revoked),
+                &[("overlap", "1h"), ("expires", "keep")]
+            )
             .await
             .status,
         404
     );
     assert_eq!(owner.get_htmx(&roll_path(&pid, &revoked)).await.status, 404);
     let r = owner
-        .post_htmx(&roll_path(&pid, &fine), &[("overlap", "2h")])
+        .post_htmx(
+            &roll_path(&pid, &fine),
+            &[("overlap", "2h"), ("expires", "keep")],
+        )
         .await;
     assert!(
         r.body
@@ -607,7 +686,7 @@ async fn stop_now_and_extend_answer_is_it_safe_to_stop(app: TestApp) {
     let r = owner
         .post_htmx(
             &format!("{}?from=page", roll_path(&pid, &old_id)),
-            &[("overlap", "24h")],
+            &[("overlap", "24h"), ("expires", "keep")],
         )
         .await;
     let new = revealed_key(&r.body);
@@ -654,6 +733,26 @@ async fn stop_now_and_extend_answer_is_it_safe_to_stop(app: TestApp) {
         .body
         .contains("Rolling · stops in 47 h"));
 
+    // Stop now asks first, repeating what the panel says of the traffic.
+    let confirm = owner
+        .get_htmx(&format!("{}/stop", key_path(&pid, &old_id)))
+        .await;
+    assert_eq!(confirm.status, 200);
+    assert!(
+        confirm.body.contains("Stop the old key now?")
+            && confirm
+                .body
+                .contains("<strong>3 requests since the roll</strong>")
+            && confirm.body.contains("from <code>127.0.0.1</code>"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains(r#"data-testid="confirm-stop""#));
+    assert_eq!(
+        stored(&app, &pid, &old_id).await.expires_at,
+        Some(before + Duration::hours(24)),
+        "asking changes nothing"
+    );
     let r = owner
         .post_htmx(&format!("{}/stop", key_path(&pid, &old_id)), &[])
         .await;
@@ -688,7 +787,34 @@ async fn stop_now_and_extend_answer_is_it_safe_to_stop(app: TestApp) {
         .into_iter()
         .filter(|e| e.action == "api_key.updated")
         .count();
-    assert_eq!(updates, 2, "extend and stop are each recorded");
+    assert_eq!(updates, 1, "the extension is an update");
+    let stops = events(&app, &pid, &old_id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "api_key.stopped")
+        .count();
+    assert_eq!(stops, 1, "stopping is its own event");
+    let page = owner.get(&key_path(&pid, &old_id)).await;
+    assert!(
+        page.body.contains("Stopped the old key"),
+        "the key's history says it"
+    );
+    let log = owner
+        .get(&format!("/projects/{pid}/settings/audit-log"))
+        .await;
+    assert!(log.body.contains("stopped the old key"), "{}", log.body);
+    // Once stopped, the confirmation says why nothing can be stopped.
+    let confirm = owner
+        .get_htmx(&format!("{}/stop", key_path(&pid, &old_id)))
+        .await;
+    assert!(
+        confirm
+            .body
+            .contains("not in a roll&#39;s overlap any more"),
+        "{}",
+        confirm.body
+    );
+    assert!(!confirm.body.contains("confirm-stop"));
 }
 
 async fn a_rolled_key_is_shown_once_and_stored_or_printed_nowhere(app: TestApp) {
@@ -697,7 +823,10 @@ async fn a_rolled_key_is_shown_once_and_stored_or_printed_nowhere(app: TestApp) 
     let (old_id, _) =
         dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "1h")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
         .await;
     let new = revealed_key(&r.body);
     let new_id = stored(&app, &pid, &old_id)
@@ -781,7 +910,10 @@ async fn a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap
     let (old_id, old) =
         dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "24h")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
@@ -1110,8 +1242,123 @@ crate::on_both_backends!(
     a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap_but_can_be_renamed,
     clients_behind_a_proxy_that_sent_no_address_are_in_the_warning_and_its_acknowledgement,
     a_narrower_access_warns_of_the_operations_of_the_last_7_days_it_would_refuse,
-    usage_counted_before_operation_kinds_were_never_warns_of_a_narrower_access
+    usage_counted_before_operation_kinds_were_never_warns_of_a_narrower_access,
+    after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere,
+    only_owners_and_admins_may_ask_to_stop_a_rolling_key
 );
+
+async fn after_a_roll_both_keys_are_named_by_their_prefix_and_linked_everywhere(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (old_id, old) = dashboard_key(
+        &app,
+        &owner,
+        &pid,
+        &[("name", "Production CRM"), ("expires", "never")],
+    )
+    .await;
+    let r = owner
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
+        .await;
+    let new = revealed_key(&r.body);
+    let new_id = stored(&app, &pid, &old_id)
+        .await
+        .replaced_by
+        .unwrap()
+        .into_string();
+    owner.revoke_key(&pid, &old_id).await;
+    let (old_short, new_short) = (format!("{}••••", &old[..12]), format!("{}••••", &new[..12]));
+    let link = |id: &str| format!(r#"href="{}""#, key_path(&pid, id));
+
+    // The audit log: each event names its key by name and prefix, links to its page, and the
+    // roll's details name the other key by its prefix, never by its internal id.
+    let log = owner
+        .get(&format!("/projects/{pid}/settings/audit-log"))
+        .await;
+    assert!(
+        log.body.contains(&format!("Production CRM ({old_short})")),
+        "{}",
+        log.body
+    );
+    assert!(log.body.contains(&format!("Production CRM ({new_short})")));
+    assert!(log.body.contains(&link(&old_id)) && log.body.contains(&link(&new_id)));
+    for id in [&old_id, &new_id] {
+        assert!(
+            !log.body.contains(&format!(">{id}<")) && !log.body.contains(&format!(" {id}")),
+            "no raw id shown: {id}"
+        );
+    }
+    assert!(log.body.contains("Replaced by:") && log.body.contains("Replaces:"));
+    // The download's sentence too.
+    let csv = owner
+        .get(&format!("/projects/{pid}/settings/audit-log/export.csv"))
+        .await;
+    assert!(
+        csv.body
+            .contains(&format!("revoked the API key Production CRM ({old_short})")),
+        "{}",
+        csv.body
+    );
+
+    // Both keys' pages say which key replaced which, linked.
+    let old_page = owner.get(&key_path(&pid, &old_id)).await;
+    assert!(old_page.body.contains("Replaced by") && old_page.body.contains(&new_short));
+    assert!(old_page.body.contains(&link(&new_id)));
+    assert!(
+        !old_page.body.contains(&format!(">{new_id}<")),
+        "no raw id in the history"
+    );
+    let new_page = owner.get(&key_path(&pid, &new_id)).await;
+    assert!(new_page.body.contains("Replaces") && new_page.body.contains(&old_short));
+    assert!(new_page.body.contains(&link(&old_id)));
+
+    // And the list's rows (the revoked key in the revoked list).
+    let list = owner.get(&keys_path(&pid)).await;
+    assert!(list.body.contains(r#"data-testid="row-replaces""#) && list.body.contains(&old_short));
+    let revoked = owner
+        .get(&format!("{}?show=revoked", keys_path(&pid)))
+        .await;
+    assert!(
+        revoked.body.contains(r#"data-testid="row-replaced-by""#)
+            && revoked.body.contains(&new_short),
+        "{}",
+        revoked.body
+    );
+}
+
+async fn only_owners_and_admins_may_ask_to_stop_a_rolling_key(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    owner.get(&keys_path(&pid)).await;
+    let (old_id, _) =
+        dashboard_key(&app, &owner, &pid, &[("name", "CRM"), ("expires", "never")]).await;
+    owner
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "24h"), ("expires", "keep")],
+        )
+        .await;
+    for role in ["developer", "member"] {
+        let agent = app
+            .user_with_role(&pid, &format!("{role}@example.com"), role)
+            .await;
+        let page = agent.get(&key_path(&pid, &old_id)).await;
+        assert!(!page.body.contains("stop-now"), "{role}");
+        assert!(
+            page.body
+                .contains("Only Owners and Admins can stop or extend a roll."),
+            "{role}: {}",
+            page.body
+        );
+        let r = agent
+            .get_htmx(&format!("{}/stop", key_path(&pid, &old_id)))
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+        assert!(!r.body.contains("Stop the old key now?"));
+    }
+}
 
 /// The server's own log (a real `callem serve`, at debug level) never holds a rolled key.
 #[actix_web::test]
@@ -1157,7 +1404,10 @@ async fn a_rolled_key_never_reaches_the_servers_log() {
         .to_owned();
     assert!(!list.contains(&old.trim()[12..]));
     let r = owner
-        .post_htmx(&roll_path(&pid, &old_id), &[("overlap", "1h")])
+        .post_htmx(
+            &roll_path(&pid, &old_id),
+            &[("overlap", "1h"), ("expires", "keep")],
+        )
         .await;
     let new = revealed_key(&r.body);
     let a = Agent::new(&served.base);

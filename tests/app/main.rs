@@ -19,6 +19,7 @@ mod disk_full;
 mod edge;
 mod faults;
 mod input_bounds;
+mod key_browser;
 mod key_page;
 mod leaks;
 mod lifecycle;

@@ -10,11 +10,13 @@ use serde::Deserialize;
 use super::super::error::WebError;
 use super::super::shell::{KeyManager, Section, Shell};
 use super::super::{client_ip, htmx};
+use super::key_page::key_names;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
+use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 use crate::domain::scope::Scope;
 
@@ -48,6 +50,10 @@ pub struct KeyRow {
     pub can_roll: bool,
     /// `Read only`, `Calls: read · Knowledge: none`…; `None` for full access (shown as nothing).
     pub scope: Option<String>,
+    /// A roll's other keys: (masked prefix, id) of the key that replaced this one…
+    pub replaced_by: Option<(String, String)>,
+    /// …and of the key this one replaced.
+    pub replaces: Option<(String, String)>,
 }
 
 impl KeyRow {
@@ -95,7 +101,17 @@ impl KeyRow {
             attention,
             can_roll: status.can_roll(),
             scope: (!k.scope.is_full()).then(|| k.scope.label()),
+            replaced_by: None,
+            replaces: None,
         }
+    }
+
+    /// Names the roll's other keys of this row, by their masked prefix.
+    fn with_rolls(mut self, names: &KeyNames) -> Self {
+        let other = |id: Option<&str>| id.and_then(|id| Some((names.short(id)?, id.to_owned())));
+        self.replaced_by = other(names.replaced_by(&self.id));
+        self.replaces = other(names.replaces(&self.id));
+        self
     }
 }
 
@@ -201,6 +217,14 @@ impl CreateModal {
     fn presets(&self) -> &'static [(&'static str, &'static str)] {
         &expiry::PRESETS
     }
+
+    fn expiry_label(&self) -> &'static str {
+        "Expiration"
+    }
+
+    fn expiry_hint(&self) -> &'static str {
+        "A dated key works until the end of that day (UTC)."
+    }
 }
 
 /// The one-time reveal of a created or rolled key (sent with `Cache-Control: no-store`).
@@ -254,7 +278,7 @@ pub(super) async fn load_table(
     let now = time::now();
     let since = now - chrono::Duration::hours(24);
     let leaks_since = now - chrono::Duration::days(key_status::LEAKED_WITHIN_DAYS);
-    let (keys, revoked, leaked, refused) = db::run(&state.pool, move |conn| {
+    let (keys, revoked, leaked, refused, names) = db::run(&state.pool, move |conn| {
         let keys = db::api_keys::list_active(conn, &pid)?;
         let revoked = match view {
             ListView::Revoked => db::api_keys::list_revoked(conn, &pid)?,
@@ -262,7 +286,8 @@ pub(super) async fn load_table(
         };
         let leaked = db::api_keys::reported_leaked_since(conn, &pid, leaks_since)?;
         let refused = db::api_keys::refused_since(conn, &pid, since)?;
-        Ok((keys, revoked, leaked, refused))
+        let names = key_names(db::api_keys::names(conn, &pid)?);
+        Ok((keys, revoked, leaked, refused, names))
     })
     .await?;
     let refused_of = |k: &db::models::ApiKey| {
@@ -307,7 +332,7 @@ pub(super) async fn load_table(
     Ok(KeysTable {
         project_url: shell.url(""),
         keys_url: shell.url("settings/api-keys"),
-        rows,
+        rows: rows.into_iter().map(|r| r.with_rolls(&names)).collect(),
         can_manage: shell.role.can_manage_keys() && !view.is_revoked(),
         oob,
         view,

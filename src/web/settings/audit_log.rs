@@ -10,12 +10,14 @@ use super::super::calls::PageLink;
 use super::super::error::WebError;
 use super::super::htmx;
 use super::super::shell::{AuditReader, Section, Shell};
+use super::key_page::{change_rows, key_names, ChangeRow};
 use crate::db::{self, models::AuditEvent};
 use crate::domain::audit_chain::canonical_time;
 use crate::domain::audit_log::{
     self, csv_record, AuditFilter, FilterErrors, Kind, RawFilter, Words, PAGE_SIZE,
 };
 use crate::domain::ids::ProjectId;
+use crate::domain::key_names::KeyNames;
 use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
@@ -27,18 +29,51 @@ pub struct EventRow {
     pub iso: String,
     pub actor: String,
     pub words: Words,
+    /// The target's page (a key's), to link the event to.
+    pub target_url: Option<String>,
+    /// `words.changes`, a roll's other key named by its prefix and linked.
+    pub changes: Vec<ChangeRow>,
     pub ip: Option<String>,
 }
 
-impl From<&AuditEvent> for EventRow {
-    fn from(e: &AuditEvent) -> Self {
+/// What an event's target is called: a key by its name and masked prefix (two keys of one
+/// name, after a roll, read apart), anything else as recorded.
+fn target_of(e: &AuditEvent, names: &KeyNames) -> String {
+    match (&e.target_id, e.target_type.as_str()) {
+        (Some(id), "api_key") => names.label(id, &e.target_label),
+        _ => e.target_label.clone(),
+    }
+}
+
+/// An event in words (the downloads' sentence): a roll's other key by its prefix, not its id.
+fn words_of(e: &AuditEvent, names: &KeyNames) -> Words {
+    let mut words = audit_log::describe(&e.action, &target_of(e, names), e.detail.as_deref());
+    words.changes = names
+        .resolve(std::mem::take(&mut words.changes))
+        .into_iter()
+        .map(|c| (c.field, c.before, c.after))
+        .collect();
+    words
+}
+
+impl EventRow {
+    fn of(e: &AuditEvent, shell: &Shell, names: &KeyNames) -> Self {
+        let mut words = audit_log::describe(&e.action, &target_of(e, names), e.detail.as_deref());
+        let changes = change_rows(shell, names, std::mem::take(&mut words.changes));
         EventRow {
             id: e.id.to_string(),
             time: time::datetime_label(e.created_at),
             full_time: time::full_label(e.created_at),
             iso: time::iso_millis(e.created_at),
             actor: e.actor_label.clone(),
-            words: audit_log::describe(&e.action, &e.target_label, e.detail.as_deref()),
+            target_url: match (&e.target_id, e.target_type.as_str()) {
+                (Some(id), "api_key") if names.short(id).is_some() => {
+                    Some(shell.url(&format!("settings/api-keys/{id}")))
+                }
+                _ => None,
+            },
+            changes,
+            words,
             ip: e.ip.clone(),
         }
     }
@@ -127,6 +162,7 @@ fn results(
     filter: &AuditFilter,
     errors: FilterErrors,
     rows: &[AuditEvent],
+    names: &KeyNames,
     total: i64,
 ) -> AuditResults {
     let base = shell.url("settings/audit-log");
@@ -156,7 +192,7 @@ fn results(
         oob: false,
         csv_url: download("csv"),
         jsonl_url: download("jsonl"),
-        rows: rows.iter().map(EventRow::from).collect(),
+        rows: rows.iter().map(|e| EventRow::of(e, shell, names)).collect(),
         base,
     }
 }
@@ -170,7 +206,7 @@ pub async fn index(
     let (filter, raw, errors) = parse_filter(&req);
     let pid = shell.project_id.clone();
     let valid = errors.is_empty();
-    let (filter, rows, total, actors, head) = db::run(&state.pool, move |conn| {
+    let (filter, rows, total, actors, head, names) = db::run(&state.pool, move |conn| {
         let (filter, rows, total) = if valid {
             let total = db::audit::count_matching(conn, &pid, &filter)?;
             let filter = filter.within(total);
@@ -186,10 +222,11 @@ pub async fn index(
             total,
             actors,
             db::audit::chain_head(conn, &pid)?,
+            key_names(db::api_keys::names(conn, &pid)?),
         ))
     })
     .await?;
-    let mut results = results(&shell, &filter, errors, &rows, total);
+    let mut results = results(&shell, &filter, errors, &rows, &names, total);
     if htmx::is_htmx(&req) {
         results.oob = true;
         return htmx::html(&results);
@@ -252,10 +289,10 @@ struct EventLine<'a> {
     hash: &'a str,
 }
 
-fn render(format: Format, events: &[AuditEvent]) -> Vec<u8> {
+fn render(format: Format, events: &[AuditEvent], names: &KeyNames) -> Vec<u8> {
     let mut out = Vec::new();
     for e in events {
-        let words = audit_log::describe(&e.action, &e.target_label, e.detail.as_deref());
+        let words = words_of(e, names);
         match format {
             Format::Csv => {
                 let (seq, time) = (e.seq.to_string(), canonical_time(e.created_at));
@@ -343,21 +380,18 @@ async fn export(
     // The first batch is read before the status line, so a failing database is an error
     // page, not a cut download.
     let (pid, first_filter) = (shell.project_id.clone(), filter.clone());
-    let first = db::run(&state.pool, move |conn| {
-        Ok(db::audit::batch_after(
-            conn,
-            &pid,
-            &first_filter,
-            0,
-            EXPORT_BATCH,
-        )?)
+    let (first, names) = db::run(&state.pool, move |conn| {
+        Ok((
+            db::audit::batch_after(conn, &pid, &first_filter, 0, EXPORT_BATCH)?,
+            key_names(db::api_keys::names(conn, &pid)?),
+        ))
     })
     .await?;
     let mut head = match format {
         Format::Csv => csv_record(CSV_HEADER).into_bytes(),
         Format::JsonLines => Vec::new(),
     };
-    head.extend(render(format, &first));
+    head.extend(render(format, &first, &names));
     let rest = (first.len() as i64 == EXPORT_BATCH).then(|| Cursor {
         pool: state.pool.clone(),
         project_id: shell.project_id.clone(),
@@ -372,20 +406,17 @@ async fn export(
             cursor.after,
         );
         let batch = db::run(&cursor.pool, move |conn| {
-            Ok(db::audit::batch_after(
-                conn,
-                &pid,
-                &filter,
-                after,
-                EXPORT_BATCH,
-            )?)
+            Ok((
+                db::audit::batch_after(conn, &pid, &filter, after, EXPORT_BATCH)?,
+                key_names(db::api_keys::names(conn, &pid)?),
+            ))
         })
         .await;
         match batch {
-            Ok(events) => {
+            Ok((events, names)) => {
                 let more = events.len() as i64 == EXPORT_BATCH;
                 cursor.after = events.last().map_or(after, |e| e.seq);
-                let bytes = Bytes::from(render(format, &events));
+                let bytes = Bytes::from(render(format, &events, &names));
                 Some((Ok(bytes), more.then_some(cursor)))
             }
             Err(e) => {

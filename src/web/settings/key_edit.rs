@@ -114,6 +114,14 @@ impl EditModal {
         &expiry::PRESETS
     }
 
+    fn expiry_label(&self) -> &'static str {
+        "Expiration"
+    }
+
+    fn expiry_hint(&self) -> &'static str {
+        "A dated key works until the end of that day (UTC)."
+    }
+
     fn warns(&self) -> bool {
         !self.refused.is_empty() || !self.refused_kinds.is_empty()
     }

@@ -18,6 +18,7 @@ use crate::domain::api_key::masked_prefix;
 use crate::domain::ids::{KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::{self, stops_in};
+use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::KeyStatus;
 use crate::domain::scope::Scope;
 use crate::domain::usage_chart::{self, Chart, Count, Range};
@@ -52,11 +53,55 @@ pub struct ClientRow {
     pub refused_by_rules: bool,
 }
 
+/// One change an event records, in words; a roll's other key named by its masked prefix and
+/// linked to its page.
+pub struct ChangeRow {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+    /// The page of the key `after` names.
+    pub url: Option<String>,
+}
+
+/// An event's changes as rows: the roll's other key named by its prefix, never its id.
+pub fn change_rows(
+    shell: &Shell,
+    names: &KeyNames,
+    changes: Vec<(String, String, String)>,
+) -> Vec<ChangeRow> {
+    names
+        .resolve(changes)
+        .into_iter()
+        .map(|c| ChangeRow {
+            url: c
+                .key_id
+                .map(|id| shell.url(&format!("settings/api-keys/{id}"))),
+            field: c.field,
+            before: c.before,
+            after: c.after,
+        })
+        .collect()
+}
+
+/// The project's keys by id, to name them by their prefix and link a roll's two keys.
+pub fn key_names(rows: Vec<(KeyId, String, Option<KeyId>)>) -> KeyNames {
+    KeyNames::new(
+        rows.into_iter()
+            .map(|(id, prefix, by)| (id.into_string(), prefix, by.map(KeyId::into_string))),
+    )
+}
+
+/// A roll's other key: its masked prefix and its page.
+pub struct OtherKey {
+    pub prefix: String,
+    pub url: String,
+}
+
 /// One audit event of the key.
 pub struct HistoryRow {
     pub action: String,
-    /// What it changed: (field, before, after), in words.
-    pub changes: Vec<(String, String, String)>,
+    /// What it changed, in words.
+    pub changes: Vec<ChangeRow>,
     pub actor: String,
     pub ip: Option<String>,
     pub when: (String, String),
@@ -84,8 +129,10 @@ struct KeyPage {
     can_manage: bool,
     /// Active and not rolled yet.
     can_roll: bool,
-    /// The key that replaced this one, when it was rolled: its page.
-    replaced_by: Option<String>,
+    /// The key that replaced this one, when it was rolled.
+    replaced_by: Option<OtherKey>,
+    /// The key this one replaced, when a roll made it.
+    replaces: Option<OtherKey>,
     /// During a roll's overlap: whether it is safe to stop the old key.
     rolling: Option<RollingPanel>,
     usage: UsagePanel,
@@ -105,6 +152,32 @@ pub struct RollingPanel {
     pub extend_url: String,
 }
 
+/// What the rolling panel and Stop now's confirmation say of the old key's use since the roll.
+pub struct SinceRollFacts {
+    /// `3 requests since the roll`, or `None` for none.
+    pub requests: Option<String>,
+    /// The last one: (relative, full, address).
+    pub last: Option<(String, String, String)>,
+}
+
+impl SinceRollFacts {
+    pub fn of(since: &db::api_keys::SinceRoll, now: NaiveDateTime) -> Self {
+        SinceRollFacts {
+            requests: (since.requests > 0).then(|| {
+                format!(
+                    "{} request{} since the roll",
+                    usage_chart::thousands(since.requests),
+                    if since.requests == 1 { "" } else { "s" }
+                )
+            }),
+            last: since
+                .last
+                .clone()
+                .map(|(t, ip)| (time::relative(t, now), time::full_label(t), ip)),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct UsageQuery {
     range: Option<String>,
@@ -118,6 +191,7 @@ struct Loaded {
     clients: Vec<ClientCount>,
     events: Vec<AuditEvent>,
     emails: HashMap<UserId, String>,
+    names: KeyNames,
 }
 
 async fn load_key(state: &AppState, shell: &Shell, kid: KeyId) -> Result<ApiKey, WebError> {
@@ -165,7 +239,9 @@ pub async fn show(
             ids.dedup();
             let emails = db::audit::user_emails(conn, &ids)?.into_iter().collect();
             let since_roll = db::api_keys::since_roll(conn, &key)?;
+            let names = key_names(db::api_keys::names(conn, &pid)?);
             Ok(Loaded {
+                names,
                 key,
                 since_roll,
                 hourly,
@@ -183,6 +259,7 @@ pub async fn show(
         clients,
         events,
         emails,
+        names,
     } = loaded;
     let person = |id: &Option<UserId>| match id {
         Some(id) => emails
@@ -201,26 +278,28 @@ pub async fn show(
     let can_manage = shell.role.can_manage_keys() && key.revoked_at.is_none();
     let key_url = |id: &KeyId, action: &str| shell.url(&format!("settings/api-keys/{id}{action}"));
     let rolling = match (status, key.expires_at, since_roll) {
-        (KeyStatus::Rolling(_), Some(at), Some(since)) => Some(RollingPanel {
-            stops: (stops_in(at - now), time::full_label(at)),
-            requests: (since.requests > 0).then(|| {
-                format!(
-                    "{} request{} since the roll",
-                    usage_chart::thousands(since.requests),
-                    if since.requests == 1 { "" } else { "s" }
-                )
-            }),
-            last: since
-                .last
-                .map(|(t, ip)| (time::relative(t, now), time::full_label(t), ip)),
-            stop_url: key_url(&kid, "/stop"),
-            extend_url: key_url(&kid, "/extend"),
-        }),
+        (KeyStatus::Rolling(_), Some(at), Some(since)) => {
+            let facts = SinceRollFacts::of(&since, now);
+            Some(RollingPanel {
+                stops: (stops_in(at - now), time::full_label(at)),
+                requests: facts.requests,
+                last: facts.last,
+                stop_url: key_url(&kid, "/stop"),
+                extend_url: key_url(&kid, "/extend"),
+            })
+        }
         _ => None,
+    };
+    let other = |id: &str| {
+        names.short(id).map(|prefix| OtherKey {
+            prefix,
+            url: shell.url(&format!("settings/api-keys/{id}")),
+        })
     };
     let page = KeyPage {
         can_roll: can_manage && status.can_roll(),
-        replaced_by: key.replaced_by.as_ref().map(|id| key_url(id, "")),
+        replaced_by: names.replaced_by(kid.as_str()).and_then(other),
+        replaces: names.replaces(kid.as_str()).and_then(other),
         rolling,
         back: shell.url("settings/api-keys"),
         usage: usage_panel(&shell, &kid, Range::Days30, &hourly_counts(&hourly)),
@@ -262,7 +341,7 @@ pub async fn show(
             .iter()
             .map(|e| HistoryRow {
                 action: action_label(&e.action),
-                changes: key_change::describe(e.detail.as_deref()),
+                changes: change_rows(&shell, &names, key_change::describe(e.detail.as_deref())),
                 // As it read when the event was recorded.
                 actor: e.actor_label.clone(),
                 ip: e.ip.clone(),
@@ -330,6 +409,7 @@ fn action_label(action: &str) -> String {
         "api_key.created" => "Created".to_owned(),
         "api_key.updated" => "Updated".to_owned(),
         "api_key.rolled" => "Rolled".to_owned(),
+        "api_key.stopped" => "Stopped the old key".to_owned(),
         "api_key.revoked" => "Revoked".to_owned(),
         "api_key.reported_leaked" => "Reported leaked".to_owned(),
         other => other.to_owned(),

@@ -9,10 +9,13 @@ use super::super::error::WebError;
 use super::super::htmx;
 use super::super::shell::{KeyManager, Shell};
 use super::api_keys::{change_key, load_table, ListView, Origin, RevealPanel};
+use super::key_page::SinceRollFacts;
 use crate::db::{self, api_keys::KeyChange, api_keys::OverlapChange};
 use crate::domain::api_key::masked_prefix;
+use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
-use crate::domain::key_change::{stops_in, Overlap};
+use crate::domain::key_change::{stops_in, Overlap, RollPlan};
+use crate::domain::key_names::key_label;
 use crate::domain::key_status::KeyStatus;
 use crate::state::AppState;
 use crate::time;
@@ -23,8 +26,13 @@ struct RollModal {
     action: String,
     name: String,
     prefix: String,
-    has_expiry: bool,
     overlap: String,
+    /// The new key's Expiration field (`_expiry_field.html`), its "Keep" the old key's expiry.
+    expires: String,
+    expires_on: String,
+    min_date: String,
+    keep_expiry: Option<String>,
+    expires_error: Option<String>,
     choices: Vec<(&'static str, &'static str)>,
     overlap_error: Option<String>,
     /// Why this key cannot be rolled (revoked, expired, rolled already).
@@ -55,16 +63,48 @@ async fn modal_for(
         KeyStatus::Rolling(_) => Some("This key was already rolled: roll its replacement instead."),
         KeyStatus::Active | KeyStatus::ExpiresSoon(_) => None,
     };
+    let new_expires_on = RollPlan::new(key.created_at, key.expires_at, Overlap::DEFAULT, now)
+        .new_expires_at
+        .map(|at| at.date().to_string());
     Ok(RollModal {
         action: shell.url(&format!("settings/api-keys/{kid}/roll{}", from.query())),
         name: key.name,
         prefix: masked_prefix(&key.prefix),
-        has_expiry: key.expires_at.is_some(),
         overlap: Overlap::DEFAULT.spelling().to_owned(),
+        // Prefilled with what a roll gives by default (as long after its creation as the old
+        // key's was), as a date the admin sees and may change: a date chosen as a contract's
+        // end never moves silently; "Keep" offers the old key's own.
+        expires: if new_expires_on.is_some() {
+            "custom"
+        } else {
+            "never"
+        }
+        .to_owned(),
+        expires_on: new_expires_on.unwrap_or_default(),
+        min_date: (now.date() + chrono::Days::new(1)).to_string(),
+        keep_expiry: Some(
+            key.expires_at
+                .map_or_else(|| "no expiration".to_owned(), time::date_label),
+        ),
         choices: Overlap::CHOICES.iter().map(|(_, v, l)| (*v, *l)).collect(),
-        overlap_error: None,
         refused: refused.map(str::to_owned),
+        ..Default::default()
     })
+}
+
+impl RollModal {
+    fn presets(&self) -> &'static [(&'static str, &'static str)] {
+        &expiry::PRESETS
+    }
+
+    fn expiry_label(&self) -> &'static str {
+        "The new key expires"
+    }
+
+    fn expiry_hint(&self) -> &'static str {
+        "Prefilled as long after today as the old key had from its creation; “Keep” gives \
+         it the old key’s own date. A dated key works until the end of that day (UTC)."
+    }
 }
 
 /// GET the roll modal (an htmx fragment).
@@ -82,6 +122,11 @@ pub async fn roll_modal(
 pub struct RollForm {
     #[serde(default)]
     overlap: String,
+    /// The new key's expiry: `keep` (the old key's), a preset, `never` or `custom`.
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    expires_on: String,
 }
 
 /// POST a roll: the new key revealed once (with `Cache-Control: no-store`), or the modal
@@ -95,19 +140,42 @@ pub async fn roll(
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
-    let overlap = match Overlap::parse(&form.overlap) {
-        Ok(o) => o,
-        Err(e) => {
+    let key = shell
+        .find(&state, kid.clone(), db::api_keys::find_in_project)
+        .await?;
+    let overlap = Overlap::parse(&form.overlap);
+    // Exactly what the admin chose: the old key's expiry kept as it is, or a new one
+    // validated as at creation.
+    let expiry = match form.expires.trim() {
+        "keep" => Ok(key.expires_at),
+        choice => {
+            Expiry::from_form(choice, &form.expires_on, time::now().date()).map(Expiry::expires_at)
+        }
+    };
+    let (overlap, new_expires_at) = match (overlap, expiry) {
+        (Ok(o), Ok(e)) => (o, e),
+        (o, e) => {
             let modal = modal_for(&state, &shell, &kid, &from).await?;
             return htmx::html(&RollModal {
                 overlap: form.overlap.clone(),
-                overlap_error: Some(e.0),
+                overlap_error: o.err().map(|e| e.0),
+                expires: form.expires.clone(),
+                expires_on: form.expires_on.clone(),
+                expires_error: e.err().map(|e| e.0),
                 ..modal
             });
         }
     };
     let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
-        db::api_keys::roll(conn, pid, kid, overlap, by, time::now())
+        db::api_keys::roll(
+            conn,
+            pid,
+            kid,
+            overlap,
+            Some(new_expires_at),
+            by,
+            time::now(),
+        )
     })
     .await?;
     let rolled = match outcome {
@@ -146,6 +214,55 @@ pub async fn roll(
         table,
     }
     .response()
+}
+
+/// Stop now's confirmation: the old key's use since the roll, as its panel says it.
+#[derive(Template)]
+#[template(path = "pages/settings/_stop_confirm.html")]
+struct StopConfirm {
+    action: String,
+    /// `Production CRM (ck_live_tk61••••)`.
+    label: String,
+    facts: Option<SinceRollFacts>,
+    /// Why it cannot be stopped (not in an overlap any more).
+    refused: Option<&'static str>,
+}
+
+/// GET `…/stop`: Stop now's confirmation (an htmx fragment), repeating the traffic the
+/// rolling panel shows, so nobody cuts off a client that is still calling by one click.
+pub async fn confirm_stop(
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, KeyId)>,
+    KeyManager(shell): KeyManager,
+) -> Result<HttpResponse, WebError> {
+    let kid = path.into_inner().1;
+    let key = shell
+        .find(&state, kid.clone(), db::api_keys::find_in_project)
+        .await?;
+    let now = time::now();
+    let status = KeyStatus::of(
+        key.expires_at,
+        key.revoked_at,
+        key.replaced_by.is_some(),
+        now,
+    );
+    let label = key_label(&key.name, &key.prefix);
+    let since = if matches!(status, KeyStatus::Rolling(_)) {
+        db::run(&state.pool, move |conn| {
+            Ok(db::api_keys::since_roll(conn, &key)?)
+        })
+        .await?
+    } else {
+        None
+    };
+    htmx::html(&StopConfirm {
+        action: shell.url(&format!("settings/api-keys/{kid}/stop")),
+        label,
+        refused: since
+            .is_none()
+            .then_some("This key is not in a roll's overlap any more."),
+        facts: since.map(|s| SinceRollFacts::of(&s, now)),
+    })
 }
 
 /// POST `…/stop`: a rolling key stops working now.
