@@ -6,6 +6,7 @@
 //! - nothing is wider than the window (and which element is, when something is);
 //! - each primary action (buttons, row links, the sidebar, the project selector, tabs) is what
 //!   a click at its centre hits, once scrolled into view (and what covers it, when covered);
+//! - its headings skip no level (h1 then h3);
 //! - axe-core finds no `serious` or `critical` violation (its own test, so that without axe
 //!   it is reported as ignored, never as passed; with CI=true a missing axe fails it).
 //!
@@ -219,6 +220,20 @@ for (const d of document.querySelectorAll('dialog[open], dialog[open] .modal-bod
 return problems;
 "#;
 
+/// Returns the headings that skip a level (an h3 right under an h1), outside dialogs: a
+/// screen reader's outline of the page has no holes.
+const HEADINGS_JS: &str = r#"
+let last = 0;
+const problems = [];
+for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+  if (h.closest('dialog') || !h.checkVisibility()) continue;
+  const level = Number(h.tagName[1]);
+  if (level > last + 1) problems.push('h' + level + ' "' + h.textContent.trim().slice(0, 40) + '" follows ' + (last ? 'an h' + last : 'no heading'));
+  last = level;
+}
+return problems;
+"#;
+
 /// Returns how many actions it looked at and the ones a click at their centre would miss.
 const COVERED_JS: &str = r#"
 const desc = e => !e ? 'nothing' : e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
@@ -283,6 +298,12 @@ impl Sweep<'_> {
                 let wide = self.b.script(OVERFLOW_JS).await;
                 for p in wide.as_array().unwrap() {
                     self.problem(at, format!("overflow: {}", p.as_str().unwrap()));
+                }
+                if !at.contains("--") {
+                    let skipped = self.b.script(HEADINGS_JS).await;
+                    for p in skipped.as_array().unwrap() {
+                        self.problem(at, format!("heading order: {}", p.as_str().unwrap()));
+                    }
                 }
                 let covered = self
                     .b
