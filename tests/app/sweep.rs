@@ -955,3 +955,86 @@ async fn on_a_knowledge_list_with_items_each_click_does_what_it_says() {
     }
     b.quit().await;
 }
+
+/// Issue 19: on a phone the key page broke its creator's email mid-word ("…example.co / m").
+/// An email too long for the line breaks before its `@`, and nowhere else.
+#[actix_web::test]
+#[cfg_attr(
+    not(callem_browser_tests),
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
+async fn an_email_too_long_for_a_phone_line_breaks_before_its_at_sign() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    const EMAIL: &str = "claire.martin-dubois@example.com";
+    let owner = app.agent();
+    owner.get(&app.setup_link()).await;
+    let r = owner
+        .post_form(
+            "/setup",
+            &[
+                ("setup_token", app.setup_token()),
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("project_name", "Acme"),
+            ],
+        )
+        .await;
+    let pid = r.location().trim_start_matches("/projects/").to_owned();
+    owner.get(&keys_path(&pid)).await;
+    let r = owner
+        .create_key(
+            &pid,
+            &[("name", "CRM"), ("expires", "never"), ("access", "full")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kid = app
+        .db(|c| Ok(api_keys::table.select(api_keys::id).first::<String>(c)?))
+        .await;
+    b.goto(&format!("{}/login", app.address)).await;
+    b.type_into("#email", EMAIL).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "Calls").await;
+    b.resize(360, 780).await;
+    b.goto(&format!("{}{}", app.address, key_path(&pid, &kid)))
+        .await;
+    b.wait_text(".facts", EMAIL).await;
+    // Each character's line (its box's top), in the order they read.
+    let lines = b
+        .script(
+            "const dd = document.querySelector('.facts dd');
+             const walker = document.createTreeWalker(dd, NodeFilter.SHOW_TEXT);
+             let text = '', tops = [];
+             for (let n; (n = walker.nextNode());) {
+               for (let i = 0; i < n.length; i++) {
+                 const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+                 text += n.data[i]; tops.push(Math.round(r.getBoundingClientRect().top));
+               }
+             }
+             return [text, tops];",
+        )
+        .await;
+    let text = lines[0].as_str().unwrap();
+    let tops: Vec<i64> = lines[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    let start = text.find(EMAIL).expect("the email in the Created line");
+    let email_tops = &tops[start..start + EMAIL.len()];
+    let breaks: Vec<usize> = (1..EMAIL.len())
+        .filter(|&i| email_tops[i] != email_tops[i - 1])
+        .collect();
+    let at = EMAIL.find('@').unwrap();
+    assert!(
+        breaks.iter().all(|&i| i == at),
+        "{EMAIL} breaks at {breaks:?} (only before the @, at {at}, is sensible)"
+    );
+    b.screenshot("sweep-email-wrap-360px").await;
+    b.quit().await;
+}
