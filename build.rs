@@ -2,13 +2,16 @@
 //! that cannot run is reported as ignored rather than as a pass: `callem_pg_tests` when
 //! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed,
 //! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`,
-//! `callem_mount_tests` when the tests may mount a small filesystem (root, or CI).
+//! `callem_mount_tests` when the tests may mount a small filesystem (root, or CI),
+//! `callem_axe_tests` when axe-core (the browser sweep's accessibility check) is in
+//! `target/axe` (`.ci/run` installs it there).
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(callem_pg_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_browser_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_smtp_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_mount_tests)");
+    println!("cargo::rustc-check-cfg=cfg(callem_axe_tests)");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
     println!("cargo::rerun-if-env-changed=CI");
@@ -40,6 +43,15 @@ fn main() {
     }
     if smtp {
         println!("cargo::rustc-cfg=callem_smtp_tests");
+    }
+    // The sweep's axe check runs when axe-core is installed, and always with CI=true (where a
+    // missing axe fails it). The folder is watched so an install is noticed.
+    let axe_dir = std::path::Path::new("target/axe/node_modules");
+    if axe_dir.is_dir() {
+        println!("cargo::rerun-if-changed={}", axe_dir.display());
+    }
+    if ci || axe_dir.join("axe-core/axe.min.js").exists() {
+        println!("cargo::rustc-cfg=callem_axe_tests");
     }
     // The disk-full tests mount a small tmpfs, which takes root; with CI=true they always
     // run (and fail if they cannot mount).

@@ -17,6 +17,7 @@ struct Embedded {
     css: Asset,
     js: Asset,
     htmx: Asset,
+    favicon: Asset,
 }
 
 fn asset(stem: &str, ext: &str, content_type: &'static str, bytes: &'static [u8]) -> Asset {
@@ -48,6 +49,13 @@ static EMBEDDED: LazyLock<Embedded> = LazyLock::new(|| Embedded {
         "text/javascript; charset=utf-8",
         include_bytes!("../static/htmx-2.0.11.min.js"),
     ),
+    // The brand mark (a white C on the indigo square), 32 px, a PNG in an ICO.
+    favicon: asset(
+        "favicon",
+        "ico",
+        "image/x-icon",
+        include_bytes!("../static/favicon.ico"),
+    ),
 });
 
 /// URL path of the stylesheet.
@@ -65,10 +73,20 @@ pub fn htmx_url() -> String {
     format!("/static/{}", EMBEDDED.htmx.hashed_name)
 }
 
+/// URL path of the icon, as pages link it (browsers also ask for `/favicon.ico`).
+pub fn favicon_url() -> String {
+    format!("/static/{}", EMBEDDED.favicon.hashed_name)
+}
+
+/// The icon, for `/favicon.ico`.
+pub fn favicon() -> &'static Asset {
+    &EMBEDDED.favicon
+}
+
 /// The asset with this hashed name, if any.
 pub fn find(hashed_name: &str) -> Option<&'static Asset> {
     let e = &*EMBEDDED;
-    [&e.css, &e.js, &e.htmx]
+    [&e.css, &e.js, &e.htmx, &e.favicon]
         .into_iter()
         .find(|a| a.hashed_name == hashed_name)
 }

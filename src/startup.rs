@@ -243,6 +243,7 @@ impl Application {
                     .route("/healthz", web::get().to(health::healthz))
                     .route("/readyz", web::get().to(health::readyz))
                     .route("/static/{name}", web::get().to(static_files::serve))
+                    .route("/favicon.ico", web::get().to(static_files::favicon))
                     .service(crate::api::scope())
                     .service(
                         web::scope("")

@@ -16,3 +16,13 @@ pub async fn serve(name: web::Path<String>) -> HttpResponse {
             .body("Not found"),
     }
 }
+
+/// `/favicon.ico`, which browsers ask for on every site whatever the pages link. Its name
+/// carries no hash, so it is cached for a day rather than for ever.
+pub async fn favicon() -> HttpResponse {
+    let icon = assets::favicon();
+    HttpResponse::Ok()
+        .content_type(icon.content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(icon.bytes)
+}

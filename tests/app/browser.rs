@@ -68,7 +68,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
 /// A fantoccini session on its own chromedriver, with the few waits the walk-through needs:
 /// every helper that looks for something waits for it (htmx swaps land a moment later).
 pub struct Browser {
-    client: Client,
+    pub(crate) client: Client,
     _driver: Driver,
 }
 
@@ -274,11 +274,44 @@ impl Browser {
             .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
     }
 
+    /// Saves a screenshot as target/screenshots/{name}.png (`name` may hold a folder).
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/screenshots")
+            .join(format!("{name}.png"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, png).unwrap();
+    }
+
+    /// Saves the whole page (up to 5000 px of it), not only the window, as
+    /// target/screenshots/{name}.png (Chromium's DevTools protocol).
+    pub async fn full_page_screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let size = self
+            .script("return [document.documentElement.scrollWidth, Math.min(document.documentElement.scrollHeight, 5000)]")
+            .await;
+        let body = json!({"cmd": "Page.captureScreenshot",
+                          "params": {"format": "png", "captureBeyondViewport": true,
+                                     "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}}});
+        let shot = self
+            .client
+            .issue_cmd(DevTools(body))
+            .await
+            .expect("a full-page screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(
+                shot["value"]["data"]
+                    .as_str()
+                    .or(shot["data"].as_str())
+                    .expect("its data"),
+            )
+            .expect("base64");
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/screenshots")
+            .join(format!("{name}.png"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, png).unwrap();
     }
 
     /// Emulates `prefers-color-scheme` (Chromium's DevTools protocol through chromedriver).
@@ -365,7 +398,7 @@ async fn assert_covered(b: &Browser, css: &str) {
 }
 
 /// Whether a dialog is open (shown with showModal, so the page behind is inert).
-const DIALOG_OPEN: &str = "return !!document.querySelector('#modal-root dialog[open]') && document.querySelector('#modal-root dialog').matches(':modal')";
+pub(crate) const DIALOG_OPEN: &str = "return !!document.querySelector('#modal-root dialog[open]') && document.querySelector('#modal-root dialog').matches(':modal')";
 /// A call with a transcript, as `callem import calls` reads it.
 const DEMO_CALL: &str = r#"{"id":"demo_call","status":"completed","duration":145,"summary":"Booked a check-up for Tuesday.","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true},"transcript":[{"role":"assistant","content":"Hello, Northwind Dental, how can I help?"},{"role":"user","content":"I'd like a check-up next week."},{"role":"assistant","content":"Tuesday at 10:00 works. Shall I book it?"},{"role":"user","content":"Yes please."}]}"#;
 /// The message an action on something gone gets from the server.

@@ -31,5 +31,6 @@ mod scopes;
 mod sessions;
 mod shell;
 mod slow_clients;
+mod sweep;
 mod team;
 mod usage;
