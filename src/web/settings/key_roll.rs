@@ -145,12 +145,13 @@ pub async fn roll(
         .await?;
     let overlap = Overlap::parse(&form.overlap);
     // Exactly what the admin chose: the old key's expiry kept as it is, or a new one
-    // validated as at creation.
+    // validated as at creation. A form without the field (a script written before the modal
+    // showed it) gets what the modal prefills: the roll's lifetime rule, as `callem keys roll`.
     let expiry = match form.expires.trim() {
-        "keep" => Ok(key.expires_at),
-        choice => {
-            Expiry::from_form(choice, &form.expires_on, time::now().date()).map(Expiry::expires_at)
-        }
+        "" => Ok(None),
+        "keep" => Ok(Some(key.expires_at)),
+        choice => Expiry::from_form(choice, &form.expires_on, time::now().date())
+            .map(|e| Some(e.expires_at())),
     };
     let (overlap, new_expires_at) = match (overlap, expiry) {
         (Ok(o), Ok(e)) => (o, e),
@@ -172,7 +173,7 @@ pub async fn roll(
             pid,
             kid,
             overlap,
-            Some(new_expires_at),
+            new_expires_at,
             by,
             time::now(),
         )
