@@ -48,6 +48,7 @@ const BEARER: &str = "bearerAuth";
         knowledge::list,
         knowledge::create,
         knowledge::get,
+        knowledge::update,
         knowledge::delete,
         leaked_keys::report,
         document,
@@ -99,6 +100,7 @@ impl Modify for SharedComponents {
             let op = item.and_then(|item| match routed.method.as_str() {
                 "GET" => item.get.as_mut(),
                 "POST" => item.post.as_mut(),
+                "PATCH" => item.patch.as_mut(),
                 "DELETE" => item.delete.as_mut(),
                 _ => None,
             });
@@ -114,9 +116,14 @@ impl Modify for SharedComponents {
             });
         }
         for item in openapi.paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 // Only a key's own responses carry its expiry: not those of operations that
                 // take no key.

@@ -59,7 +59,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(knowledge::index))
             .route("", web::post().to(knowledge::create))
             .route("/new", web::get().to(knowledge::new_modal))
+            .route("/preview", web::post().to(knowledge::preview))
             .route("/{item_id}", web::get().to(knowledge::show))
+            .route("/{item_id}/edit", web::get().to(knowledge::edit_page))
+            .route("/{item_id}/edit", web::post().to(knowledge::update))
             .route(
                 "/{item_id}/delete",
                 web::get().to(knowledge::confirm_delete),
