@@ -279,13 +279,13 @@ impl TryFrom<NewKnowledgeBody> for NewKnowledge {
 #[allow(dead_code)]
 pub struct KnowledgePatchBody {
     /// At most 200 characters, not only whitespace, no NUL character. Absent: kept.
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
     name: String,
     /// At most 2000 characters, no NUL character. Absent: kept; null (or only spaces): removed.
     #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\u0000]*$")]
     description: Option<String>,
     /// At most 512 KiB, not only whitespace, no NUL character. Absent: kept.
-    #[schema(value_type = String, min_length = 1, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
+    #[schema(value_type = String, required = false, min_length = 1, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
     text: String,
 }
 

@@ -163,8 +163,7 @@ pub async fn create(
         (status = 413, description = "Request body too large (over 1 MiB).", body = ErrorBody),
         (status = 415, description = "Content-Type must be application/json", body = ErrorBody),
         error::KeyErrors,
-    ),
-    extensions(("x-callem-addition" = json!(true)))
+    )
 )]
 pub async fn update(
     req: HttpRequest,
