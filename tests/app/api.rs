@@ -697,6 +697,28 @@ async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestA
     ] {
         assert!(page.body.contains(needle), "reference page lacks {needle}");
     }
+    // For people who generate clients: the base URL is the host, additions are marked, and
+    // each operation shows its examples.
+    let base = page
+        .body
+        .split(r#"data-testid="base-url""#)
+        .nth(1)
+        .expect("a Base URL section");
+    assert!(base.contains("<strong>not</strong> <code>https://callem.example.com/v1</code>"));
+    let patch = page
+        .body
+        .split(r#"id="updateKnowledge""#)
+        .nth(1)
+        .expect("the edit operation")
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(patch.contains("This server’s addition"));
+    assert!(patch.contains("Example request body") && patch.contains("Example answer (200)"));
+    let create = page.body.split(r#"id="createKnowledge""#).nth(1).unwrap();
+    let create = create.split("</section>").next().unwrap();
+    assert!(!create.contains("This server’s addition"));
+    assert!(create.contains("Example answer (201)"));
 }
 
 async fn revocation_is_immediate_on_every_server(app: TestApp) {
