@@ -65,23 +65,29 @@ fn matching<'a>(project_id: &'a ProjectId, terms: &SearchTerms) -> ki::BoxedQuer
     q
 }
 
-/// One page of the project's items matching `terms`, newest first (ties by id), and how many
-/// match in all.
+/// How many of the project's items match `terms`.
+pub fn count_matching(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    terms: &SearchTerms,
+) -> QueryResult<i64> {
+    matching(project_id, terms).count().get_result(conn)
+}
+
+/// One page of the project's items matching `terms`, newest first (ties by id).
 pub fn search(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     terms: &SearchTerms,
     limit: i64,
     offset: i64,
-) -> QueryResult<(Vec<KnowledgeItem>, i64)> {
-    let total = matching(project_id, terms).count().get_result(conn)?;
-    let rows = matching(project_id, terms)
+) -> QueryResult<Vec<KnowledgeItem>> {
+    matching(project_id, terms)
         .order((ki::created_at.desc(), ki::id.desc()))
         .limit(limit)
         .offset(offset)
         .select(KnowledgeItem::as_select())
-        .load(conn)?;
-    Ok((rows, total))
+        .load(conn)
 }
 
 /// Up to `limit` of a project's items, newest first (ties by id): after `offset` rows, or

@@ -162,10 +162,9 @@ pub async fn index(
             return Ok((items, all, all, page));
         }
         // Counted first, so a page past the last of the matches shows the last.
-        let (_, total) = db::knowledge::search(conn, &pid, &searched, 0, 0)?;
+        let total = db::knowledge::count_matching(conn, &pid, &searched)?;
         let page = page.within(total, PER_PAGE);
-        let (items, total) =
-            db::knowledge::search(conn, &pid, &searched, PER_PAGE, page.offset(PER_PAGE))?;
+        let items = db::knowledge::search(conn, &pid, &searched, PER_PAGE, page.offset(PER_PAGE))?;
         Ok((items, total, all, page))
     })
     .await?;

@@ -95,9 +95,8 @@ fn request(operation: &str) -> Option<Value> {
         "updateKnowledge" => json!({
             "text": "## Refunds\nCustomers can ask for a refund within 60 days."
         }),
-        "reportLeakedKeys" => json!({
-            "keys": ["ck_live_0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmn"]
-        }),
+        // Not a key's shape: the repository's secret scanning must not flag its own example.
+        "reportLeakedKeys" => json!({"keys": ["ck_live_PASTE_THE_LEAKED_KEY_HERE"]}),
         _ => return None,
     })
 }
