@@ -738,7 +738,65 @@ fn the_document_says_its_base_url_licence_contact_and_additions() {
     assert!(unauthorized.get("WWW-Authenticate").is_some());
 }
 
+/// The body schema of `PATCH /v1/knowledge/{id}` accepts what the server accepts and refuses
+/// what it refuses: each field optional, each bounded as on create.
+async fn the_knowledge_patch_schema_accepts_what_the_server_accepts(app: TestApp) {
+    let c = Contract::new(serde_json::from_str(DOCUMENT).unwrap());
+    let schema = c.doc["paths"]["/v1/knowledge/{id}"]["patch"]["requestBody"]["content"]
+        ["application/json"]["schema"]["$ref"]
+        .as_str()
+        .expect("a referenced body schema")
+        .trim_start_matches('#')
+        .to_owned();
+    let pid = app.other_project("Patches").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let made = app
+        .create_knowledge(&key, &json!({"name": "n", "text": "t"}))
+        .await
+        .json();
+    let path = format!("/v1/knowledge/{}", made["id"].as_str().unwrap());
+    let bearer = [("authorization", format!("Bearer {key}"))];
+    let bodies = [
+        json!({}),
+        json!({"name": "n".repeat(200)}),
+        json!({"name": "n".repeat(201)}),
+        json!({"name": "   "}),
+        json!({"name": null}),
+        json!({"name": 1}),
+        json!({"description": null}),
+        json!({"description": "d".repeat(2000)}),
+        json!({"description": "d".repeat(2001)}),
+        json!({"description": "a\u{0}b"}),
+        json!({"description": 5}),
+        json!({"text": ""}),
+        json!({"text": "\n\n"}),
+        json!({"text": "\u{a0}x\u{a0}"}),
+        json!({"text": "x\u{0}"}),
+        json!({"text": "t", "name": "m", "description": "d"}),
+    ];
+    for body in bodies {
+        let r = app
+            .agent()
+            .send(
+                "PATCH",
+                &path,
+                &bearer,
+                Some((body.to_string(), "application/json")),
+            )
+            .await;
+        let errors = c.errors(&schema, &body);
+        assert_eq!(
+            r.status == 200,
+            errors.is_empty(),
+            "the server answered {} ({}) and the schema says {errors:?} for {body}",
+            r.status,
+            r.body
+        );
+    }
+}
+
 crate::on_both_backends!(
     every_operation_answers_as_the_document_says,
-    the_knowledge_input_schema_accepts_what_the_server_accepts
+    the_knowledge_input_schema_accepts_what_the_server_accepts,
+    the_knowledge_patch_schema_accepts_what_the_server_accepts
 );
