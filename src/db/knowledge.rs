@@ -14,8 +14,21 @@ use super::{DbConnection, DbError};
 type Backend = <DbConnection as Connection>::Backend;
 
 diesel::define_sql_function! {
-    /// SQL's `lower`: on PostgreSQL Unicode-aware, on SQLite for ASCII letters only.
+    /// SQL's `lower`: on PostgreSQL by the database's locale; on SQLite, whose own `lower`
+    /// knows ASCII letters only, Rust's (see [`register_sqlite_functions`]).
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL's `coalesce`, for a nullable text and its stand-in.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Replaces SQLite's `lower` on a connection with one that lower-cases every letter (`É` →
+/// `é`), as PostgreSQL's does, so a search finds "Été" from "été" on both backends. Nothing
+/// else in the schema uses `lower` (no index on it), so the replacement changes nothing else.
+pub fn register_sqlite_functions(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    lower_utils::register_impl(conn, |s: String| s.to_lowercase())
 }
 
 /// One page of a project's items, newest first (ties by id), and the project's total.
@@ -56,7 +69,7 @@ fn matching<'a>(project_id: &'a ProjectId, terms: &SearchTerms) -> ki::BoxedQuer
             lower(ki::name)
                 .like(pattern.clone())
                 .escape('\\')
-                .or(lower(ki::description.assume_not_null())
+                .or(lower(coalesce(ki::description, ""))
                     .like(pattern.clone())
                     .escape('\\'))
                 .or(lower(ki::text).like(pattern).escape('\\')),

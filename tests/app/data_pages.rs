@@ -750,6 +750,7 @@ async fn the_knowledge_list_is_searched_by_name_and_text_in_any_case(app: TestAp
             ("Codes", "Use code A_B at checkout."),
             ("Plain", "Nothing special: 50 percent, AxB."),
             ("Back\\slash", "a path"),
+            ("Horaires d’Été", "Fermé le lundi."),
         ],
     )
     .await;
@@ -783,7 +784,12 @@ async fn the_knowledge_list_is_searched_by_name_and_text_in_any_case(app: TestAp
         "_ is a character, not a wildcard"
     );
     assert_eq!(search("\\").await, ["Back\\slash"]);
-    assert_eq!(search("  ").await.len(), 6, "blank: every item");
+    assert_eq!(
+        search("été FERMÉ").await,
+        ["Horaires d’Été"],
+        "any case beyond ASCII, on SQLite too"
+    );
+    assert_eq!(search("  ").await.len(), 7, "blank: every item");
     let none = owner.get(&format!("{base}?q=zebra")).await.body;
     assert!(none.contains("No items match “zebra”"), "{none}");
     assert!(!none.contains("No knowledge yet"));
