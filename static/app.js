@@ -355,3 +355,33 @@
     heading.focus();
   });
 })();
+
+
+/* knowledge (issue 19) */
+// A field's error message goes as soon as the field changes (typed into, picked, ticked):
+// it spoke of the value that was sent, not of this one. Any form, any `.field.has-error`.
+(function () {
+  "use strict";
+  function clearFieldError(e) {
+    var t = e.target;
+    if (!t || !t.closest || !t.matches("input, select, textarea")) return;
+    var field = t.closest(".has-error");
+    if (!field) return;
+    var gone = [];
+    field.querySelectorAll(".field-error").forEach(function (p) {
+      if (p.id) gone.push(p.id);
+      p.remove();
+    });
+    field.classList.remove("has-error");
+    [field].concat(Array.prototype.slice.call(field.querySelectorAll("[aria-invalid]"))).forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      var said = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+        return id && gone.indexOf(id) < 0;
+      });
+      if (said.length) el.setAttribute("aria-describedby", said.join(" "));
+      else el.removeAttribute("aria-describedby");
+    });
+  }
+  document.addEventListener("input", clearFieldError);
+  document.addEventListener("change", clearFieldError);
+})();

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::db::models::{Call, KnowledgeItem};
 use crate::domain::calls::CallStatus;
 use crate::domain::ids::{CallId, KnowledgeId};
-use crate::domain::knowledge::{Field, FieldError, NewKnowledge};
+use crate::domain::knowledge::{Field, FieldError, KnowledgeEdit, NewKnowledge};
 use crate::json_field::Field as JsonField;
 use crate::time::iso_millis;
 
@@ -269,6 +269,51 @@ impl TryFrom<NewKnowledgeBody> for NewKnowledge {
         NewKnowledge::parse(&name, description.as_deref(), &text)
             .map_err(|mut all| all.swap_remove(0))
     }
+}
+
+// For the document only: the handler reads the JSON object itself with `knowledge_edit`,
+// since an absent description keeps it and a null one clears it (serde sees both as `None`).
+/// `PATCH /v1/knowledge/{id}`'s body: the fields to change, each as `POST` takes it.
+#[derive(Debug, ToSchema)]
+#[schema(as = KnowledgePatch)]
+#[allow(dead_code)]
+pub struct KnowledgePatchBody {
+    /// At most 200 characters, not only whitespace, no NUL character. Absent: kept.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
+    name: String,
+    /// At most 2000 characters, no NUL character. Absent: kept; null (or only spaces): removed.
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\u0000]*$")]
+    description: Option<String>,
+    /// At most 512 KiB, not only whitespace, no NUL character. Absent: kept.
+    #[schema(value_type = String, required = false, min_length = 1, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$")]
+    text: String,
+}
+
+/// A `PATCH` body read as an edit: each field present is judged as `POST` judges it (same
+/// limits, same messages), in the order name, text, description; absent fields are kept.
+pub fn knowledge_edit(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<KnowledgeEdit, FieldError> {
+    use crate::domain::knowledge::{parse_description, parse_name, parse_text};
+    use serde_json::Value;
+    let required = |key: &str, field: Field| match body.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(field.not_text(false)),
+    };
+    let name = required("name", Field::Name)?.map(parse_name).transpose()?;
+    let text = required("text", Field::Text)?.map(parse_text).transpose()?;
+    let description = match body.get("description") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(parse_description(Some(s))?),
+        Some(_) => return Err(Field::Description.not_text(true)),
+    };
+    Ok(KnowledgeEdit {
+        name,
+        description,
+        text,
+    })
 }
 
 /// What the API calls a knowledge item's field: its JSON name.

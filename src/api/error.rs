@@ -168,6 +168,10 @@ impl ResponseError for ApiError {
         ) {
             r.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
         }
+        // RFC 9110 §11.6.1: a 401 says which scheme would do.
+        if let ApiError::Unauthorized(_) = self {
+            r.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
         if let ApiError::MethodNotAllowed(allow) = self {
             r.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
         }
@@ -269,6 +273,19 @@ impl ErrorResponse {
                     .description(Some("Seconds to wait before retrying."))
                     .build();
                 response.header("Retry-After", retry_after)
+            }
+            ErrorResponse::Unauthorized => {
+                let scheme = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["Bearer"]))
+                    .build();
+                let challenge = HeaderBuilder::new()
+                    .schema(scheme)
+                    .description(Some(
+                        "The scheme to authenticate with: Bearer (an API key).",
+                    ))
+                    .build();
+                response.header("WWW-Authenticate", challenge)
             }
             _ => response,
         }

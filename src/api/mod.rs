@@ -75,7 +75,7 @@ const KNOWLEDGE_WRITE: Option<Need> = Some(Need::new(Resource::Knowledge, Access
 /// that path's methods in `Allow`; a test checks that the OpenAPI document describes exactly
 /// these. Each one's `need` is the one place its scope rule is written: the [`Credentials`]
 /// extractor reads it from here.
-pub static OPERATIONS: [Operation; 9] = [
+pub static OPERATIONS: [Operation; 10] = [
     Operation {
         method: Method::GET,
         path: "/calls",
@@ -111,6 +111,12 @@ pub static OPERATIONS: [Operation; 9] = [
         path: "/knowledge/{id}",
         need: KNOWLEDGE_READ,
         handler: || web::to(knowledge::get),
+    },
+    Operation {
+        method: Method::PATCH,
+        path: "/knowledge/{id}",
+        need: KNOWLEDGE_WRITE,
+        handler: || web::to(knowledge::update),
     },
     Operation {
         method: Method::DELETE,

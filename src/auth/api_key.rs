@@ -50,11 +50,14 @@ pub enum AuthFailure {
     Db(#[from] DbError),
 }
 
-/// Checks 1 and 2: the header is `Bearer <token>` and the token has the key's exact shape.
+/// Checks 1 and 2: the header is `Bearer <token>` and the token has the key's exact shape. The
+/// scheme is matched in any case (`bearer`, `BEARER`): RFC 9110 §11.1 makes it
+/// case-insensitive, and some HTTP clients write it so.
 pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
     let token = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or(AuthFailure::MissingHeader)?;
     if is_well_formed(token) {
@@ -231,8 +234,15 @@ mod tests {
             bearer_token(Some("Bearer ")),
             Err(AuthFailure::MissingHeader)
         ));
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            assert_eq!(bearer_token(Some(&format!("{scheme} {key}"))).unwrap(), key);
+        }
         assert!(matches!(
-            bearer_token(Some(&format!("bearer {key}"))),
+            bearer_token(Some(&format!("Bearer{key}"))),
+            Err(AuthFailure::MissingHeader)
+        ));
+        assert!(matches!(
+            bearer_token(Some(&format!("Bearerx {key}"))),
             Err(AuthFailure::MissingHeader)
         ));
         assert!(matches!(

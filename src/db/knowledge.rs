@@ -1,12 +1,35 @@
 //! Queries on `knowledge_items`: always scoped to a project.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::domain::ids::{KnowledgeId, ProjectId};
+use crate::domain::knowledge::{Changes, KnowledgeEdit, NewKnowledge, SearchTerms};
 
+use super::audit::{self, Actor, Change, Event};
 use super::models::KnowledgeItem;
 use super::schema::knowledge_items as ki;
-use super::DbConnection;
+use super::{DbConnection, DbError};
+
+type Backend = <DbConnection as Connection>::Backend;
+
+diesel::define_sql_function! {
+    /// SQL's `lower`: on PostgreSQL by the database's locale; on SQLite, whose own `lower`
+    /// knows ASCII letters only, Rust's (see [`register_sqlite_functions`]).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL's `coalesce`, for a nullable text and its stand-in.
+    fn coalesce(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Replaces SQLite's `lower` on a connection with one that lower-cases every letter (`É` →
+/// `é`), as PostgreSQL's does, so a search finds "Été" from "été" on both backends. Nothing
+/// else in the schema uses `lower` (no index on it), so the replacement changes nothing else.
+pub fn register_sqlite_functions(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    lower_utils::register_impl(conn, |s: String| s.to_lowercase())
+}
 
 /// One page of a project's items, newest first (ties by id), and the project's total.
 pub fn list(
@@ -24,6 +47,60 @@ pub fn list(
         .load(conn)?;
     let (_, total) = super::projects::totals(conn, project_id)?;
     Ok((rows, total))
+}
+
+/// `LIKE '%word%'`, with the word's own `\\`, `_` and `%` taken literally.
+fn containing(word: &str) -> String {
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%");
+    format!("%{escaped}%")
+}
+
+/// A project's items holding every word of `terms` (in any case) in their name, description
+/// or text. Both sides are lower-cased, since PostgreSQL's `LIKE` is case-sensitive and
+/// SQLite's is not.
+fn matching<'a>(project_id: &'a ProjectId, terms: &SearchTerms) -> ki::BoxedQuery<'a, Backend> {
+    let mut q = ki::table.filter(ki::project_id.eq(project_id)).into_boxed();
+    for word in terms.words() {
+        let pattern = containing(word);
+        q = q.filter(
+            lower(ki::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(coalesce(ki::description, ""))
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(ki::text).like(pattern).escape('\\')),
+        );
+    }
+    q
+}
+
+/// How many of the project's items match `terms`.
+pub fn count_matching(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    terms: &SearchTerms,
+) -> QueryResult<i64> {
+    matching(project_id, terms).count().get_result(conn)
+}
+
+/// One page of the project's items matching `terms`, newest first (ties by id).
+pub fn search(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    terms: &SearchTerms,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<KnowledgeItem>> {
+    matching(project_id, terms)
+        .order((ki::created_at.desc(), ki::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(KnowledgeItem::as_select())
+        .load(conn)
 }
 
 /// Up to `limit` of a project's items, newest first (ties by id): after `offset` rows, or
@@ -98,4 +175,71 @@ pub fn delete(
 /// Deletes all of a project's knowledge items; returns how many.
 pub fn delete_all(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<usize> {
     diesel::delete(ki::table.filter(ki::project_id.eq(project_id))).execute(conn)
+}
+
+/// What [`update`] found.
+#[derive(Debug)]
+pub enum Edited {
+    NotFound,
+    /// The item as it now is, and what changed (nothing: no write, no event).
+    Saved(KnowledgeItem, Changes),
+}
+
+/// Applies an edit to a project's item, with its `knowledge.updated` event (each changed field
+/// before → after) in the same transaction; the id and `created_at` stay. The edit is applied
+/// to the row this transaction read, after the project's audit chain is locked, so two edits
+/// at once are recorded each against what the other left.
+pub fn update(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &KnowledgeId,
+    edit: KnowledgeEdit,
+    actor: Actor<'_>,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Edited, DbError> {
+    audit::locked(conn, project_id, |conn| {
+        let Some(item) = find(conn, project_id, id)? else {
+            return Ok(Edited::NotFound);
+        };
+        let current = NewKnowledge {
+            name: item.name.clone(),
+            description: item.description.clone(),
+            text: item.text.clone(),
+        };
+        let (after, changes) = edit.apply(&current);
+        if changes.is_empty() {
+            return Ok(Edited::Saved(item, changes));
+        }
+        let event = Event {
+            project_id,
+            actor,
+            action: "knowledge.updated",
+            target_type: "knowledge_item",
+            target_id: id.as_str(),
+            ip,
+            detail: Some(serde_json::to_string(&changes).unwrap_or_default()),
+        };
+        audit::audited(conn, &event, now, |conn| {
+            diesel::update(
+                ki::table
+                    .filter(ki::project_id.eq(project_id))
+                    .filter(ki::id.eq(id)),
+            )
+            .set((
+                ki::name.eq(&after.name),
+                ki::description.eq(&after.description),
+                ki::text.eq(&after.text),
+            ))
+            .execute(conn)?;
+            Ok(Change::Made(()))
+        })?;
+        let saved = KnowledgeItem {
+            name: after.name,
+            description: after.description,
+            text: after.text,
+            ..item
+        };
+        Ok(Edited::Saved(saved, changes))
+    })
 }

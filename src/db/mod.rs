@@ -391,6 +391,7 @@ impl ManageConnection for Manager {
                     self.busy_timeout.as_millis()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                knowledge::register_sqlite_functions(&mut conn).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

@@ -25,6 +25,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("call.deleted", "deleted the call {target}"),
     ("knowledge.created", "added the knowledge item {target}"),
     ("knowledge.deleted", "deleted the knowledge item {target}"),
+    ("knowledge.updated", "edited the knowledge item {target}"),
     ("member.invited", "invited {target} as {role}"),
     ("invitation.revoked", "revoked the invitation of {target}"),
     ("member.joined", "joined the project as {role}"),
@@ -112,6 +113,7 @@ pub fn describe(action: &str, target_label: &str, detail: Option<&str>) -> Words
     // A detail that only says the role is already in the sentence.
     let changes = match action {
         "member.invited" | "member.joined" => Vec::new(),
+        "knowledge.updated" => knowledge_changes(detail),
         _ => key_change::describe(detail),
     };
     Words {
@@ -120,6 +122,19 @@ pub fn describe(action: &str, target_label: &str, detail: Option<&str>) -> Words
         after,
         changes,
     }
+}
+
+/// A knowledge item's changes, its fields called as the dashboard's form calls them.
+fn knowledge_changes(detail: Option<&str>) -> Vec<(String, String, String)> {
+    let mut changes = key_change::describe(detail);
+    for (field, _, _) in &mut changes {
+        *field = match field.as_str() {
+            "description" => "Description".to_owned(),
+            "text" => "Content".to_owned(),
+            _ => std::mem::take(field),
+        };
+    }
+    changes
 }
 
 /// The kinds of event the filter offers: each a group of actions sharing a prefix.

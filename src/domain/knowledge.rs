@@ -2,6 +2,8 @@
 //! and the problem; the caller says what the field is called where the message is shown (the
 //! API its JSON names, the dashboard its form labels: Content is the API's `text`).
 
+use std::collections::BTreeMap;
+
 use super::without_nul;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -136,6 +138,113 @@ impl NewKnowledge {
     }
 }
 
+/// An edit of a stored item: each field given replaces the stored one, `None` keeps it (an
+/// API `PATCH` gives some fields, the dashboard's form all three). Values are already parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnowledgeEdit {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub text: Option<String>,
+}
+
+impl From<NewKnowledge> for KnowledgeEdit {
+    fn from(k: NewKnowledge) -> Self {
+        KnowledgeEdit {
+            name: Some(k.name),
+            description: Some(k.description),
+            text: Some(k.text),
+        }
+    }
+}
+
+/// What an edit changed, by the field's API name: (before, after). The text is said by its
+/// size (it may be 512 KiB: the audit log keeps what changed, not two copies of it).
+pub type Changes = BTreeMap<&'static str, (Option<String>, Option<String>)>;
+
+impl KnowledgeEdit {
+    /// The item as the edit leaves it, and what changed (empty when nothing did).
+    pub fn apply(self, current: &NewKnowledge) -> (NewKnowledge, Changes) {
+        let after = NewKnowledge {
+            name: self.name.unwrap_or_else(|| current.name.clone()),
+            description: self
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            text: self.text.unwrap_or_else(|| current.text.clone()),
+        };
+        let mut changes = Changes::new();
+        if after.name != current.name {
+            changes.insert(
+                "name",
+                (Some(current.name.clone()), Some(after.name.clone())),
+            );
+        }
+        if after.description != current.description {
+            changes.insert(
+                "description",
+                (current.description.clone(), after.description.clone()),
+            );
+        }
+        if after.text != current.text {
+            let (before, mut now) = (
+                crate::time::size_label(current.text.len()),
+                crate::time::size_label(after.text.len()),
+            );
+            // Same size, different words: still say it was edited.
+            if before == now {
+                now.push_str(", edited");
+            }
+            changes.insert("text", (Some(before), Some(now)));
+        }
+        (after, changes)
+    }
+}
+
+/// Longest search the Knowledge list takes, in characters (the rest is ignored).
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// Most words a search matches (the rest are ignored).
+const MAX_SEARCH_WORDS: usize = 8;
+
+/// What the Knowledge list is searched for, as typed: an item matches when each word is in
+/// its name, description or text, in any case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchTerms {
+    typed: String,
+    words: Vec<String>,
+}
+
+impl SearchTerms {
+    pub fn parse(query: &str) -> Self {
+        let typed: String = query
+            .trim()
+            .chars()
+            .filter(|c| *c != '\u{0}')
+            .take(MAX_SEARCH_CHARS)
+            .collect();
+        let words = typed
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .take(MAX_SEARCH_WORDS)
+            .collect();
+        SearchTerms { typed, words }
+    }
+
+    /// No words: the whole list.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The words, lower-cased.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.iter().map(String::as_str)
+    }
+
+    /// The search as typed (trimmed), for the box and the links that keep it.
+    pub fn typed(&self) -> &str {
+        &self.typed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +311,46 @@ mod tests {
         for (result, message) in cases {
             assert_eq!(result.unwrap_err()[0].message("X"), message);
         }
+    }
+
+    #[test]
+    fn an_edit_keeps_what_it_does_not_give_and_lists_what_it_changes() {
+        let current = NewKnowledge {
+            name: "FAQ".into(),
+            description: Some("Questions".into()),
+            text: "Hello".into(),
+        };
+        let (same, none) = KnowledgeEdit::default().apply(&current);
+        assert_eq!((same, none.len()), (current.clone(), 0));
+        let edit = KnowledgeEdit {
+            name: Some("Help".into()),
+            description: Some(None),
+            text: Some("Hallo".into()),
+        };
+        let (after, changes) = edit.apply(&current);
+        assert_eq!(after.name, "Help");
+        assert_eq!(after.description, None);
+        assert_eq!(
+            changes["name"],
+            (Some("FAQ".to_owned()), Some("Help".to_owned()))
+        );
+        assert_eq!(changes["description"], (Some("Questions".to_owned()), None));
+        assert_eq!(
+            changes["text"],
+            (
+                Some("< 0.1 KB".to_owned()),
+                Some("< 0.1 KB, edited".to_owned())
+            )
+        );
+    }
+
+    #[test]
+    fn a_search_is_its_lower_cased_words() {
+        let t = SearchTerms::parse("  Refund  POLICY\u{0} ");
+        assert_eq!(t.typed(), "Refund  POLICY");
+        assert_eq!(t.words().collect::<Vec<_>>(), ["refund", "policy"]);
+        assert!(SearchTerms::parse(" \t ").is_empty());
+        let long = "w ".repeat(300);
+        assert_eq!(SearchTerms::parse(&long).words().count(), 8);
     }
 }

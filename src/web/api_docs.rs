@@ -25,7 +25,13 @@ pub struct Operation {
     pub needs_key: bool,
     pub params: Vec<Param>,
     pub body: Option<String>,
+    /// The request body's example, pretty-printed.
+    pub body_example: Option<String>,
     pub responses: Vec<(String, String)>,
+    /// The success's example, pretty-printed, with its status.
+    pub answer_example: Option<(String, String)>,
+    /// This server's addition to the hosted API (`x-callem-addition`).
+    pub addition: bool,
 }
 
 pub struct Field {
@@ -44,7 +50,8 @@ pub struct Schema {
 #[template(path = "pages/api_docs.html")]
 struct ApiDocsPage {
     title: String,
-    intro: String,
+    /// `info.description`, a paragraph each.
+    intro: Vec<String>,
     operations: Vec<Operation>,
     schemas: Vec<Schema>,
 }
@@ -143,6 +150,19 @@ fn build(doc: &Value) -> ApiDocsPage {
                     body: op["requestBody"]["content"]["application/json"]
                         .get("schema")
                         .map(type_name),
+                    body_example: op["requestBody"]["content"]["application/json"]
+                        .get("example")
+                        .and_then(|e| serde_json::to_string_pretty(e).ok()),
+                    answer_example: op["responses"].as_object().and_then(|rs| {
+                        rs.iter()
+                            .find(|(code, _)| code.starts_with('2'))
+                            .and_then(|(code, r)| {
+                                let e = resolve(doc, r)["content"]["application/json"]
+                                    .get("example")?;
+                                Some((code.clone(), serde_json::to_string_pretty(e).ok()?))
+                            })
+                    }),
+                    addition: op["x-callem-addition"].as_bool().unwrap_or(false),
                     responses,
                 });
             }
@@ -180,7 +200,10 @@ fn build(doc: &Value) -> ApiDocsPage {
         .unwrap_or_default();
     ApiDocsPage {
         title: text(&doc["info"], "title"),
-        intro: text(&doc["info"], "description"),
+        intro: text(&doc["info"], "description")
+            .split("\n\n")
+            .map(str::to_owned)
+            .collect(),
         operations,
         schemas,
     }

@@ -128,9 +128,33 @@ async fn authentication_checks_answer_in_the_contract_order(app: TestApp) {
     for (headers, status, message) in cases {
         let r = a.send("GET", "/v1/calls", &headers, None).await;
         assert_eq!(error(&r), (status, message.to_owned()), "{headers:?}");
+        // Every 401 names the scheme that would do (RFC 9110 §11.6.1); a 403 does not.
+        let challenge = r.header("www-authenticate");
+        if status == 401 {
+            assert_eq!(challenge.as_deref(), Some("Bearer"), "{headers:?}");
+        } else {
+            assert_eq!(challenge, None, "{headers:?}");
+        }
     }
     let r = app.list_calls(&good, "").await;
     assert_eq!(r.status, 200);
+    assert_eq!(r.header("www-authenticate"), None);
+    // The scheme's name is case-insensitive (RFC 9110 §11.1); the key itself is not.
+    for scheme in ["bearer", "BEARER", "bEARER"] {
+        let r = a
+            .send("GET", "/v1/calls", &with(&format!("{scheme} {good}")), None)
+            .await;
+        assert_eq!(r.status, 200, "{scheme}: {}", r.body);
+    }
+    let r = a
+        .send(
+            "GET",
+            "/v1/calls",
+            &with(&format!("bearer {revoked}")),
+            None,
+        )
+        .await;
+    assert_eq!(error(&r), (401, "Invalid API key".to_owned()));
 }
 
 async fn calls_are_listed_newest_first_with_the_exact_fields(app: TestApp) {
@@ -439,6 +463,135 @@ async fn bad_knowledge_bodies_are_refused_by_name_and_nothing_is_stored(app: Tes
     assert_eq!(error(&r).0, 401);
 }
 
+async fn knowledge_is_edited_in_part_with_the_create_rules_and_the_same_id(app: TestApp) {
+    let pid = app.other_project("K").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let auth = vec![("authorization", format!("Bearer {key}"))];
+    let a = app.agent();
+    let patch = |path: String, body: String| {
+        let (a, auth) = (&a, &auth);
+        async move {
+            a.send("PATCH", &path, auth, Some((body, "application/json")))
+                .await
+        }
+    };
+    let made = app
+        .create_knowledge(
+            &key,
+            &json!({"name": "Hours", "description": "When we open", "text": "9 to 5"}),
+        )
+        .await
+        .json();
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/knowledge/{id}");
+
+    // Only the fields given change; the answer is the item as it now is.
+    let r = patch(path.clone(), json!({"text": "9 to 6"}).to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["text"], "9 to 6");
+    assert_eq!(body["name"], "Hours");
+    assert_eq!(body["description"], "When we open");
+    assert_eq!(
+        (&body["id"], &body["createdAt"]),
+        (&made["id"], &made["createdAt"])
+    );
+    assert_eq!(app.get_knowledge(&key, &id).await.json(), body);
+    // A null description removes it; an absent one keeps it.
+    let r = patch(
+        path.clone(),
+        json!({"name": " Opening hours ", "description": null}).to_string(),
+    )
+    .await;
+    assert_eq!(r.json()["name"], "Opening hours");
+    assert_eq!(r.json()["description"], serde_json::Value::Null);
+    assert_eq!(r.json()["text"], "9 to 6");
+    let r = patch(path.clone(), "{}".into()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["name"], "Opening hours");
+
+    // The create rules and messages; nothing is half-written.
+    let before = app.get_knowledge(&key, &id).await.json();
+    let cases = [
+        (
+            json!({"name": "  "}),
+            "name is required and must not be blank",
+        ),
+        (json!({"name": null}), "name must be a string"),
+        (
+            json!({"name": "n".repeat(201)}),
+            "name must be at most 200 characters",
+        ),
+        (
+            json!({"text": ""}),
+            "text is required and must not be blank",
+        ),
+        (json!({"text": 5}), "text must be a string"),
+        (
+            json!({"text": "x".repeat(512 * 1024 + 1)}),
+            "text must be at most 512 KiB",
+        ),
+        (
+            json!({"description": false}),
+            "description must be a string or null",
+        ),
+        (
+            json!({"description": "d".repeat(2001)}),
+            "description must be at most 2000 characters",
+        ),
+        (
+            json!({"name": "ok", "description": "a\u{0}b"}),
+            "description must not contain NUL characters",
+        ),
+        (
+            json!(["name"]),
+            "body must be a JSON object with name, description or text",
+        ),
+    ];
+    for (body, message) in cases {
+        let r = patch(path.clone(), body.to_string()).await;
+        assert_eq!(api_error(&r), (400, message.to_owned()), "{body}");
+    }
+    let r = a
+        .send("PATCH", &path, &auth, Some(("{}".into(), "text/plain")))
+        .await;
+    assert_eq!(api_error(&r).0, 415);
+    assert_eq!(app.get_knowledge(&key, &id).await.json(), before);
+
+    // 404 as GET: unknown, malformed, another project's.
+    for target in ["000000000000000000000000", "nope"] {
+        let r = patch(
+            format!("/v1/knowledge/{target}"),
+            json!({"name": "x"}).to_string(),
+        )
+        .await;
+        assert_eq!(api_error(&r), (404, "Knowledge item not found".into()));
+    }
+    let other = app.other_project("Other").await;
+    let (_, other_key) = app.issue_key(&other, "", Expiry::Never).await;
+    let r = a
+        .send(
+            "PATCH",
+            &path,
+            &[("authorization", format!("Bearer {other_key}"))],
+            Some((json!({"name": "Mine"}).to_string(), "application/json")),
+        )
+        .await;
+    assert_eq!(api_error(&r), (404, "Knowledge item not found".into()));
+
+    // Audited with the key as actor, once per change that changed something.
+    let p = project(&pid);
+    let events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    let updates: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "knowledge.updated")
+        .collect();
+    assert_eq!(updates.len(), 2, "the empty patch changed nothing");
+    assert!(updates.iter().all(|e| e.actor_kind == "api_key"));
+}
+
 async fn every_v1_response_is_json_even_unknown_paths_and_methods(app: TestApp) {
     let pid = app.other_project("P").await;
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
@@ -490,7 +643,7 @@ async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestA
             );
         }
     }
-    assert_eq!(operations, 9);
+    assert_eq!(operations, 10);
     let props = |schema: &str| -> Vec<String> {
         let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"]
             .as_object()
@@ -544,6 +697,28 @@ async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestA
     ] {
         assert!(page.body.contains(needle), "reference page lacks {needle}");
     }
+    // For people who generate clients: the base URL is the host, additions are marked, and
+    // each operation shows its examples.
+    let base = page
+        .body
+        .split(r#"data-testid="base-url""#)
+        .nth(1)
+        .expect("a Base URL section");
+    assert!(base.contains("<strong>not</strong> <code>https://callem.example.com/v1</code>"));
+    let patch = page
+        .body
+        .split(r#"id="updateKnowledge""#)
+        .nth(1)
+        .expect("the edit operation")
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(patch.contains("This server’s addition"));
+    assert!(patch.contains("Example request body") && patch.contains("Example answer (200)"));
+    let create = page.body.split(r#"id="createKnowledge""#).nth(1).unwrap();
+    let create = create.split("</section>").next().unwrap();
+    assert!(!create.contains("This server’s addition"));
+    assert!(create.contains("Example answer (201)"));
 }
 
 async fn revocation_is_immediate_on_every_server(app: TestApp) {
@@ -638,6 +813,7 @@ async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app: TestApp
 }
 
 crate::on_both_backends!(
+    knowledge_is_edited_in_part_with_the_create_rules_and_the_same_id,
     authentication_checks_answer_in_the_contract_order,
     calls_are_listed_newest_first_with_the_exact_fields,
     bad_pagination_is_a_400_naming_the_parameter,

@@ -500,13 +500,13 @@ async fn every_action_hidden_by_role_says_who_may_do_it(app: TestApp) {
         ),
         (
             format!("/projects/{pid}/knowledge"),
-            note(editors, "add or delete knowledge"),
+            note(editors, "add, edit or delete knowledge"),
             r#"data-testid="add-knowledge""#,
             true,
         ),
         (
             format!("/projects/{pid}/knowledge/{item_id}"),
-            note(editors, "delete knowledge"),
+            note(editors, "edit or delete knowledge"),
             "/delete\"",
             true,
         ),

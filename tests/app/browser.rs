@@ -1139,3 +1139,138 @@ async fn walk_through(b: Browser, app: TestApp, shots: &str) {
     b.wait_text("h1", "Calls").await;
     b.quit().await;
 }
+
+/// Knowledge (issue 19): an item edited with its live preview, a refused field's message gone
+/// as soon as the field changes (on this htmx form and on a plain one), block quotes with a
+/// visible rule in both themes, the list searched, and phone cards whose name and description
+/// line up.
+#[actix_web::test]
+#[cfg_attr(
+    not(callem_browser_tests),
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
+async fn knowledge_is_edited_with_a_live_preview_in_a_real_browser() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let base = app.address.clone();
+    let (_, pid) = app.setup_owner().await;
+    let (_, key) = app
+        .issue_key(&pid, "", callem::domain::expiry::Expiry::Never)
+        .await;
+    let quoted = app
+        .create_knowledge(
+            &key,
+            &json!({"name": "Tone of voice", "description": "How agents speak to callers, in a few words", "text": "> Be brief.\n\nAnd kind."}),
+        )
+        .await
+        .json();
+    app.create_knowledge(
+        &key,
+        &json!({"name": "Opening hours", "description": "When we answer", "text": "9 to 5"}),
+    )
+    .await;
+    let item = format!(
+        "{base}/projects/{pid}/knowledge/{}",
+        quoted["id"].as_str().unwrap()
+    );
+
+    b.goto(&format!("{base}/login")).await;
+    b.type_into("#email", OWNER_EMAIL).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "Calls").await;
+
+    // A block quote has a rule, light and dark.
+    b.goto(&item).await;
+    b.wait_text("h1", "Tone of voice").await;
+    let rule = "const q = document.querySelector('.prose blockquote');
+        const s = getComputedStyle(q), bg = getComputedStyle(document.querySelector('.card')).backgroundColor;
+        return s.borderLeftStyle === 'solid' && parseFloat(s.borderLeftWidth) >= 3 && s.borderLeftColor !== bg;";
+    b.wait_for(rule, json!(true)).await;
+    b.color_scheme("dark").await;
+    b.wait_for(rule, json!(true)).await;
+    b.screenshot("kb-01-quote-dark").await;
+    b.color_scheme("light").await;
+
+    // Edit: the preview follows the typing.
+    assert_visible_to_a_person(&b, "a[data-testid=edit-knowledge]").await;
+    b.click("a[data-testid=edit-knowledge]").await;
+    b.wait_text("h1", "Edit").await;
+    b.wait_text("#item-preview blockquote", "Be brief.").await;
+    b.type_into("#item-content", "## Tone\n> Be brief, always.")
+        .await;
+    b.wait_text("#item-preview h2", "Tone").await;
+    b.wait_text("#item-preview blockquote", "Be brief, always.")
+        .await;
+    b.screenshot("kb-02-edit-preview").await;
+
+    // A refused name is said under it, and goes as soon as the name changes.
+    b.type_into("#item-name", " ").await;
+    b.click("#knowledge-edit button[type=submit]").await;
+    b.wait_text("#item-name-error", "Name is required").await;
+    b.screenshot("kb-03-edit-refused").await;
+    b.find("#item-name")
+        .await
+        .send_keys("Voice")
+        .await
+        .expect("type a name");
+    b.gone("#item-name-error").await;
+    b.wait_for(
+        "const f = document.querySelector('#item-name'); return !f.hasAttribute('aria-invalid') && !f.closest('.has-error');",
+        json!(true),
+    )
+    .await;
+    b.click("#knowledge-edit button[type=submit]").await;
+    b.wait_text("#toasts", "saved").await;
+    b.wait_text("h1", "Voice").await;
+    assert!(b.current_url().await.ends_with(&item[base.len()..]));
+
+    // The same on a plain form elsewhere: the account's password.
+    b.goto(&format!("{base}/account")).await;
+    b.type_into("#current-password", "not my password").await;
+    b.type_into("#new-password", "short").await;
+    b.type_into("#confirm-password", "short").await;
+    b.click("#password-title ~ form button[type=submit]").await;
+    b.find(".field-error").await;
+    let cleared = b
+        .script(
+            "const e = document.querySelector('.field-error');
+             const f = document.querySelector('[aria-describedby~=\"' + e.id + '\"]');
+             f.focus(); f.value += 'x';
+             f.dispatchEvent(new Event('input', {bubbles: true}));
+             return !document.getElementById(e.id) && !f.hasAttribute('aria-invalid');",
+        )
+        .await;
+    assert_eq!(cleared, json!(true), "the message went with the change");
+
+    // The list, searched; on a phone, each card's name and description end on one line.
+    b.goto(&format!("{base}/projects/{pid}/knowledge")).await;
+    b.find("#knowledge-q")
+        .await
+        .send_keys("HOURS")
+        .await
+        .expect("type a search");
+    b.wait_for(
+        "const rows = document.querySelectorAll('#knowledge-results tbody tr'); return rows.length === 1 && rows[0].textContent.includes('Opening hours');",
+        json!(true),
+    )
+    .await;
+    assert!(
+        b.current_url().await.contains("q=HOURS"),
+        "the search is in the address"
+    );
+    b.goto(&format!("{base}/projects/{pid}/knowledge")).await;
+    b.resize(360, 780).await;
+    let aligned = "const row = document.querySelector('.table-knowledge tbody tr');
+        const name = row.querySelector('td.cell-name a').getBoundingClientRect().right;
+        const range = document.createRange();
+        range.selectNodeContents(row.querySelectorAll('td')[1]);
+        const desc = Math.max(...[...range.getClientRects()].map(r => r.right));
+        return Math.abs(name - desc) < 2;";
+    b.wait_for(aligned, json!(true)).await;
+    b.screenshot("kb-04-list-360px").await;
+    b.resize(1440, 900).await;
+    b.quit().await;
+}

@@ -535,6 +535,307 @@ async fn the_knowledge_list_pages_through_every_item(app: TestApp) {
         .contains("Showing 1–50 of 55"));
 }
 
+/// A toast header as the person reads it.
+fn toast_text(r: &Resp) -> String {
+    let raw = r.header("x-callem-toast").expect("a confirmation to show");
+    url::form_urlencoded::parse(format!("t={raw}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+async fn a_knowledge_item_is_edited_in_place_with_a_preview_and_an_audit_event(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let made = app
+        .create_knowledge(
+            &key,
+            &json!({"name": "Refunds", "description": "Money back", "text": "## Old\nWithin 14 days."}),
+        )
+        .await
+        .json();
+    let id = made["id"].as_str().unwrap().to_owned();
+    let item = format!("/projects/{pid}/knowledge/{id}");
+
+    // The item's page leads to the edit page, which holds the fields and the rendered text.
+    let show = owner.get(&item).await;
+    assert!(show.body.contains(&format!(r#"href="{item}/edit""#)));
+    let edit = owner.get(&format!("{item}/edit")).await;
+    assert_eq!(edit.status, 200);
+    assert!(
+        edit.body.contains(r#"value="Refunds""#) && edit.body.contains(r#"value="Money back""#)
+    );
+    assert!(edit.body.contains("## Old\nWithin 14 days.</textarea>"));
+    assert!(edit.body.contains("<h2>Old</h2>"), "the preview, rendered");
+    assert!(edit
+        .body
+        .contains(&format!(r#"hx-post="/projects/{pid}/knowledge/preview""#)));
+
+    // The preview renders as the item's page will, made safe.
+    let preview = owner
+        .post_htmx(
+            &format!("/projects/{pid}/knowledge/preview"),
+            &[("content", "> Quoted **rule**\n\n<script>alert(1)</script>")],
+        )
+        .await;
+    assert_eq!(preview.status, 200);
+    assert!(
+        preview.body.contains("<blockquote>") && preview.body.contains("<strong>rule</strong>")
+    );
+    assert!(!preview.body.contains("<script>alert"));
+
+    // Refused fields: said next to each, values kept, nothing written.
+    let r = owner
+        .post_htmx(
+            &format!("{item}/edit"),
+            &[("name", " "), ("description", "d"), ("content", "\u{0}")],
+        )
+        .await;
+    assert!(
+        r.body.contains("Name is required and must not be blank."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Content must not contain NUL characters."));
+    assert!(!r.body.contains("<html"), "the form alone, for htmx");
+    let unchanged = app.get_knowledge(&key, &id).await.json();
+    assert_eq!(unchanged, made);
+    // Without htmx, the whole page again.
+    let r = owner
+        .post_form(&format!("{item}/edit"), &[("name", ""), ("content", "x")])
+        .await;
+    assert!(r.body.contains("<html") && r.body.contains("Name is required"));
+
+    // Saved: the same id and date, the new values, an event saying what changed.
+    let r = owner
+        .post_htmx(
+            &format!("{item}/edit"),
+            &[
+                ("name", "Refund policy"),
+                ("description", ""),
+                ("content", "## New\nWithin **30 days**."),
+            ],
+        )
+        .await;
+    assert_eq!(r.header("hx-redirect"), Some(item.clone()));
+    assert_eq!(toast_text(&r), "“Refund policy” saved.");
+    let after = app.get_knowledge(&key, &id).await.json();
+    assert_eq!(after["id"], made["id"]);
+    assert_eq!(after["createdAt"], made["createdAt"]);
+    assert_eq!(after["name"], "Refund policy");
+    assert_eq!(after["description"], serde_json::Value::Null);
+    assert_eq!(after["text"], "## New\nWithin **30 days**.");
+    assert!(owner.get(&item).await.body.contains("<h2>New</h2>"));
+    let p = project(&pid);
+    let events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    let updated: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "knowledge.updated")
+        .collect();
+    assert_eq!(updated.len(), 1);
+    let detail: serde_json::Value =
+        serde_json::from_str(updated[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["name"], json!(["Refunds", "Refund policy"]));
+    assert_eq!(detail["description"], json!(["Money back", null]));
+    assert!(detail["text"].is_array(), "{detail}");
+    // Named as it now is, like a renamed key; the detail says what it was.
+    assert_eq!(updated[0].target_label, "Refund policy");
+    let log = owner
+        .get(&format!("/projects/{pid}/settings/audit-log"))
+        .await
+        .body;
+    assert!(log.contains("edited the knowledge item"), "{log}");
+    assert!(log.contains("Description") && log.contains("Content"));
+
+    // Saving what is already there writes nothing.
+    let r = owner
+        .post_htmx(
+            &format!("{item}/edit"),
+            &[
+                ("name", "Refund policy"),
+                ("content", "## New\nWithin **30 days**."),
+            ],
+        )
+        .await;
+    assert!(toast_text(&r).contains("nothing to save"));
+    let p = project(&pid);
+    let events = app
+        .db(move |c| Ok(callem::db::audit::for_project(c, &p)?))
+        .await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "knowledge.updated")
+            .count(),
+        1
+    );
+
+    // Members read, they do not edit (nor preview); an unknown item is a 404.
+    let member = app
+        .user_with_role(&pid, "member@example.com", "member")
+        .await;
+    assert!(!member.get(&item).await.body.contains("/edit\""));
+    assert_eq!(member.get(&format!("{item}/edit")).await.status, 403);
+    let refused = member
+        .post_htmx(
+            &format!("{item}/edit"),
+            &[("name", "Mine"), ("content", "x")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let preview = member
+        .post_htmx(
+            &format!("/projects/{pid}/knowledge/preview"),
+            &[("content", "x")],
+        )
+        .await;
+    assert_eq!(preview.status, 403);
+    assert_eq!(
+        app.get_knowledge(&key, &id).await.json()["name"],
+        "Refund policy"
+    );
+    let unknown = format!("/projects/{pid}/knowledge/000000000000000000000000/edit");
+    assert_eq!(owner.get(&unknown).await.status, 404);
+    let r = owner
+        .post_htmx(&unknown, &[("name", "n"), ("content", "x")])
+        .await;
+    assert_eq!(r.status, 404);
+    // Another project's item is not found from this one.
+    let other = app.other_project("Elsewhere").await;
+    let moved = format!("/projects/{other}/knowledge/{id}/edit");
+    assert_eq!(owner.get(&moved).await.status, 404);
+}
+
+/// Inserts items straight into the database, oldest first, one a minute.
+async fn insert_items(app: &TestApp, pid: &str, items: &[(&str, &str)]) {
+    let p = project(pid);
+    let items: Vec<(String, String)> = items
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    app.db(move |c| {
+        let count = items.len() as i64;
+        for (i, (name, text)) in items.into_iter().enumerate() {
+            callem::db::knowledge::insert(
+                c,
+                &callem::db::models::KnowledgeItem {
+                    id: callem::domain::ids::KnowledgeId::generate(),
+                    project_id: p.clone(),
+                    name,
+                    description: None,
+                    text,
+                    created_at: callem::time::now() - chrono::Duration::minutes(count - i as i64),
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+fn names_in(body: &str) -> Vec<String> {
+    let re = regex_lite::Regex::new(r#"class="row-link" href="[^"]+">([^<]+)</a>"#).unwrap();
+    re.captures_iter(body).map(|c| c[1].to_owned()).collect()
+}
+
+async fn the_knowledge_list_is_searched_by_name_and_text_in_any_case(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    insert_items(
+        &app,
+        &pid,
+        &[
+            ("Refund policy", "Money back within 30 days."),
+            ("Opening hours", "We open at 9. Refunds at the desk."),
+            ("Discounts", "Up to 50% off for members."),
+            ("Codes", "Use code A_B at checkout."),
+            ("Plain", "Nothing special: 50 percent, AxB."),
+            ("Back\\slash", "a path"),
+            ("Horaires d’Été", "Fermé le lundi."),
+        ],
+    )
+    .await;
+    let base = format!("/projects/{pid}/knowledge");
+    let search = |q: &str| {
+        let url = format!(
+            "{base}?q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        let owner = &owner;
+        async move { names_in(&owner.get(&url).await.body) }
+    };
+    assert_eq!(
+        search("REFUND").await,
+        ["Opening hours", "Refund policy"],
+        "name or text, any case"
+    );
+    assert_eq!(
+        search("refunds DESK").await,
+        ["Opening hours"],
+        "every word"
+    );
+    assert_eq!(
+        search("50%").await,
+        ["Discounts"],
+        "% is a character, not a wildcard"
+    );
+    assert_eq!(
+        search("a_b").await,
+        ["Codes"],
+        "_ is a character, not a wildcard"
+    );
+    assert_eq!(search("\\").await, ["Back\\slash"]);
+    assert_eq!(
+        search("été FERMÉ").await,
+        ["Horaires d’Été"],
+        "any case beyond ASCII, on SQLite too"
+    );
+    assert_eq!(search("  ").await.len(), 7, "blank: every item");
+    let none = owner.get(&format!("{base}?q=zebra")).await.body;
+    assert!(none.contains("No items match “zebra”"), "{none}");
+    assert!(!none.contains("No knowledge yet"));
+    // The box keeps the search; htmx gets the results alone.
+    let page = owner.get(&format!("{base}?q=refund")).await.body;
+    assert!(page.contains(r#"name="q" value="refund""#), "{page}");
+    let partial = owner.get_htmx(&format!("{base}?q=refund")).await.body;
+    assert!(partial.contains(r#"id="knowledge-results""#) && !partial.contains("<html"));
+    assert!(!partial.contains(r#"name="q""#));
+}
+
+async fn a_knowledge_search_pages_through_its_matches(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let mut items: Vec<(String, String)> = (0..55)
+        .map(|i| (format!("Item {i:02}"), "Apple pie".to_owned()))
+        .collect();
+    items.extend((0..5).map(|i| (format!("Other {i}"), "pear".to_owned())));
+    let refs: Vec<(&str, &str)> = items
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insert_items(&app, &pid, &refs).await;
+    let base = format!("/projects/{pid}/knowledge");
+    let first = owner.get(&format!("{base}?q=apple")).await.body;
+    assert!(
+        first.contains("Showing 1–50 of 55 matching “apple”"),
+        "{first}"
+    );
+    assert!(first.contains("?q=apple&#38;page=2\">Next</a>"), "{first}");
+    let second = owner.get(&format!("{base}?q=apple&page=2")).await.body;
+    assert!(second.contains("Showing 51–55 of 55"));
+    assert_eq!(
+        names_in(&second).first().map(String::as_str),
+        Some("Item 04")
+    );
+    assert!(second.contains("?q=apple\">Previous</a>"), "{second}");
+    // A page past the end shows the last page of the matches.
+    let past = owner.get(&format!("{base}?q=apple&page=9")).await.body;
+    assert!(past.contains("Showing 51–55 of 55"));
+    let pears = owner.get(&format!("{base}?q=PEAR&page=2")).await.body;
+    assert!(pears.contains("Showing 1–5 of 5"));
+}
+
 async fn the_demo_is_realistic_and_safe_to_run_twice(app: TestApp) {
     let url = app.db.url().to_owned();
     let run = || {
@@ -586,7 +887,10 @@ crate::on_both_backends!(
     deleting_a_call_removes_it_everywhere_and_members_cannot,
     knowledge_items_are_added_viewed_safely_and_deleted,
     the_knowledge_list_pages_through_every_item,
-    the_demo_is_realistic_and_safe_to_run_twice
+    the_demo_is_realistic_and_safe_to_run_twice,
+    a_knowledge_item_is_edited_in_place_with_a_preview_and_an_audit_event,
+    the_knowledge_list_is_searched_by_name_and_text_in_any_case,
+    a_knowledge_search_pages_through_its_matches
 );
 
 /// `pagination.total` of a list endpoint, as an API client reads it.

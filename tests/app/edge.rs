@@ -562,11 +562,11 @@ async fn security_headers_are_on_every_response_and_data_is_never_cached(app: Te
     assert_eq!(method.status, 405);
     assert_eq!(method.header("allow").as_deref(), Some("GET"));
     assert_eq!(
-        app.api("PATCH", "/v1/knowledge/x", &key)
+        app.api("PUT", "/v1/knowledge/x", &key)
             .await
             .header("allow")
             .as_deref(),
-        Some("GET, DELETE")
+        Some("GET, PATCH, DELETE")
     );
     let re = regex_lite::Regex::new(r#"href="(/static/[^"]+\.css)""#).unwrap();
     let css = re.captures(&page.body).unwrap()[1].to_owned();

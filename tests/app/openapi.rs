@@ -182,7 +182,20 @@ struct Contract {
     doc: Value,
     /// (METHOD, path, status) of every response checked.
     seen: BTreeSet<(String, String, String)>,
+    /// (header, status) of every header of ours checked against its declaration.
+    headers_seen: BTreeSet<(&'static str, String)>,
 }
+
+/// The headers `/v1` adds to its responses, each of which the document must declare where
+/// it is sent.
+const SENT_HEADERS: [&str; 6] = [
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "callem-key-expiration",
+    "www-authenticate",
+    "retry-after",
+];
 
 /// `s` as a JSON Pointer token inside a URI fragment.
 fn token(s: &str) -> String {
@@ -197,6 +210,7 @@ impl Contract {
         Contract {
             doc,
             seen: BTreeSet::new(),
+            headers_seen: BTreeSet::new(),
         }
     }
 
@@ -250,9 +264,42 @@ impl Contract {
             "{method} {path} {status} is not what the document says: {errors:#?}\n{}",
             r.body
         );
+        // Every header of ours the server sent is declared for this response, and its value
+        // is valid against the declared schema.
+        let declared = self.doc.pointer(&unescaped(&format!("{pointer}/headers")));
+        for name in SENT_HEADERS {
+            let Some(value) = r.header(name) else {
+                continue;
+            };
+            let found = declared
+                .and_then(|h| h.as_object())
+                .and_then(|h| h.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned());
+            let Some(found) = found else {
+                panic!("{method} {path} {status} sends {name} but does not declare it");
+            };
+            let header_schema = format!("{pointer}/headers/{}/schema", token(&found));
+            let typed: Value = value
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(value.clone()));
+            let errors = self.errors(&header_schema, &typed);
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {status}: {name}: {value} is not as declared: {errors:?}"
+            );
+            self.headers_seen.insert((name, status.clone()));
+        }
         self.seen
             .insert((method.to_owned(), path.to_owned(), status));
     }
+}
+
+/// A knowledge body over the 1 MiB limit.
+fn too_large_body() -> String {
+    format!(
+        "{{\"name\":\"n\",\"text\":\"{}\"}}",
+        "x".repeat(1024 * 1024)
+    )
 }
 
 const CALLS: &str = r#"{"id":"call_full","status":"completed","duration":145,"summary":"Booked a demo","evaluation":"success","endedReason":"user_hangup","callerNumber":"+33612345678","calledNumber":"+14155550100","isEngaged":true,"callAnalysis":{"sentiment":"positive","appointmentBooked":true,"score":0.9},"transcript":[{"role":"assistant","content":"Bonjour !"},{"role":"user","content":"Hello"}],"createdAt":"2025-12-15T14:30:00.000Z","updatedAt":"2025-12-15T14:32:25.120Z"}
@@ -304,16 +351,74 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
             .await;
         c.check("GET", "/v1/knowledge/{id}", &r);
     }
+    // Edited (this server's addition): in part, refused, unknown, too large, not JSON; and
+    // with a key that expires, whose errors say so too.
+    let (_, expiring) = app
+        .issue_key(
+            &pid,
+            "",
+            Expiry::On(chrono::Utc::now().date_naive() + chrono::Days::new(30)),
+        )
+        .await;
+    let patch = |target: &str, body: String, content_type: &'static str, key: &str| {
+        let a = &a;
+        let (path, auth) = (
+            format!("/v1/knowledge/{target}"),
+            [("authorization", format!("Bearer {key}"))],
+        );
+        async move {
+            a.send("PATCH", &path, &auth, Some((body, content_type)))
+                .await
+        }
+    };
+    let edited = patch(
+        &id,
+        json!({"description": null}).to_string(),
+        "application/json",
+        &key,
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    c.check("PATCH", "/v1/knowledge/{id}", &edited);
+    let edited = patch(
+        &id,
+        json!({"name": "Hours (summer)"}).to_string(),
+        "application/json",
+        &expiring,
+    )
+    .await;
+    assert!(edited.header("callem-key-expiration").is_some());
+    c.check("PATCH", "/v1/knowledge/{id}", &edited);
+    for (target, body, content_type) in [
+        (
+            id.as_str(),
+            json!({"name": ""}).to_string(),
+            "application/json",
+        ),
+        (
+            "000000000000000000000000",
+            json!({"name": "x"}).to_string(),
+            "application/json",
+        ),
+        (id.as_str(), "{}".to_owned(), "text/plain"),
+        (id.as_str(), too_large_body(), "application/json"),
+    ] {
+        let r = patch(target, body, content_type, &expiring).await;
+        assert!(r.status >= 400, "{}", r.body);
+        assert!(
+            r.header("callem-key-expiration").is_some(),
+            "{} carries the key's expiry",
+            r.status
+        );
+        c.check("PATCH", "/v1/knowledge/{id}", &r);
+    }
     for _ in 0..2 {
         let r = app
             .api("DELETE", &format!("/v1/knowledge/{id}"), &key)
             .await;
         c.check("DELETE", "/v1/knowledge/{id}", &r);
     }
-    let too_large = format!(
-        "{{\"name\":\"n\",\"text\":\"{}\"}}",
-        "x".repeat(1024 * 1024)
-    );
+    let too_large = too_large_body();
     for (body, content_type) in [
         (
             json!({"name": "  ", "text": "x"}).to_string(),
@@ -390,7 +495,7 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
     );
     let operations = documented(&c.doc.clone());
     let body = |method: &str| {
-        (method == "POST").then(|| {
+        (method == "POST" || method == "PATCH").then(|| {
             (
                 json!({"name": "n", "text": "t"}).to_string(),
                 "application/json",
@@ -461,6 +566,25 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         unseen.is_empty(),
         "documented but never checked: {unseen:?}"
     );
+    // The headers were seen where they matter: the rate limit's on a success, a 401 and a
+    // 429; the key's expiry on a 4xx; the challenge on a 401.
+    for seen in [
+        ("ratelimit-limit", "200"),
+        ("ratelimit-remaining", "401"),
+        ("ratelimit-reset", "429"),
+        ("retry-after", "429"),
+        ("callem-key-expiration", "200"),
+        ("callem-key-expiration", "404"),
+        ("callem-key-expiration", "400"),
+        ("www-authenticate", "401"),
+    ] {
+        assert!(
+            c.headers_seen.contains(&(seen.0, seen.1.to_owned())),
+            "{} was never checked on a {}",
+            seen.0,
+            seen.1
+        );
+    }
 }
 
 /// The body schema of `POST /v1/knowledge` accepts what the server accepts and refuses what
@@ -519,7 +643,160 @@ async fn the_knowledge_input_schema_accepts_what_the_server_accepts(app: TestApp
     }
 }
 
+/// Every operation illustrates its parameters, its request body and each of its responses
+/// (its own and the shared error responses), each example valid against its schema: what
+/// client generators show and Schemathesis' example phase sends.
+#[test]
+fn every_operation_and_answer_has_an_example_its_schema_accepts() {
+    let c = Contract::new(serde_json::from_str(DOCUMENT).unwrap());
+    let doc = c.doc.clone();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("/paths/{}/{method}", token(path));
+            let unescaped = |p: &str| p.replace("%7B", "{").replace("%7D", "}");
+            for (i, p) in op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let example = p.get("example").unwrap_or_else(|| {
+                    panic!("{method} {path}: parameter {} has no example", p["name"])
+                });
+                let errors = c.errors(&format!("{at}/parameters/{i}/schema"), example);
+                assert!(
+                    errors.is_empty(),
+                    "{method} {path} {}: {errors:?}",
+                    p["name"]
+                );
+            }
+            if let Some(body) = op.get("requestBody") {
+                let example = &body["content"]["application/json"]["example"];
+                assert!(!example.is_null(), "{method} {path}: no request example");
+                let schema = format!("{at}/requestBody/content/application~1json/schema");
+                let errors = c.errors(&schema, example);
+                assert!(errors.is_empty(), "{method} {path} request: {errors:?}");
+                checked += 1;
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let mut pointer = format!("{at}/responses/{status}");
+                if let Some(target) = response["$ref"].as_str() {
+                    pointer = target.trim_start_matches('#').to_owned();
+                }
+                let resolved = doc.pointer(&unescaped(&pointer)).unwrap();
+                let example = &resolved["content"]["application/json"]["example"];
+                assert!(!example.is_null(), "{method} {path} {status}: no example");
+                let schema = format!("{pointer}/content/application~1json/schema");
+                let errors = c.errors(&schema, example);
+                assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}");
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        example["statusCode"]
+                            .as_u64()
+                            .map(|s| s.to_string())
+                            .as_deref(),
+                        Some(status.as_str()),
+                        "{method} {path}: the {status} example says its own status"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} examples found");
+}
+
+/// What the reference tells people who generate clients: the base URL is the host alone, who
+/// to ask, under which licence, and which operations are this server's additions.
+#[test]
+fn the_document_says_its_base_url_licence_contact_and_additions() {
+    let doc: Value = serde_json::from_str(DOCUMENT).unwrap();
+    assert!(doc["info"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("every path below already starts with /v1"));
+    assert_eq!(doc["servers"][0]["url"], "/");
+    assert!(doc["servers"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("the paths already include /v1"));
+    assert_eq!(doc["info"]["license"]["identifier"], "MIT");
+    assert!(doc["info"]["contact"]["name"].is_string());
+    assert_eq!(
+        doc["paths"]["/v1/knowledge/{id}"]["patch"]["x-callem-addition"],
+        true
+    );
+    assert_eq!(
+        doc["paths"]["/v1/leaked-keys"]["post"]["x-callem-addition"],
+        true
+    );
+    assert!(doc["paths"]["/v1/knowledge"]["post"]
+        .get("x-callem-addition")
+        .is_none());
+    let unauthorized = &doc["components"]["responses"]["Unauthorized"]["headers"];
+    assert!(unauthorized.get("WWW-Authenticate").is_some());
+}
+
+/// The body schema of `PATCH /v1/knowledge/{id}` accepts what the server accepts and refuses
+/// what it refuses: each field optional, each bounded as on create.
+async fn the_knowledge_patch_schema_accepts_what_the_server_accepts(app: TestApp) {
+    let c = Contract::new(serde_json::from_str(DOCUMENT).unwrap());
+    let schema = c.doc["paths"]["/v1/knowledge/{id}"]["patch"]["requestBody"]["content"]
+        ["application/json"]["schema"]["$ref"]
+        .as_str()
+        .expect("a referenced body schema")
+        .trim_start_matches('#')
+        .to_owned();
+    let pid = app.other_project("Patches").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let made = app
+        .create_knowledge(&key, &json!({"name": "n", "text": "t"}))
+        .await
+        .json();
+    let path = format!("/v1/knowledge/{}", made["id"].as_str().unwrap());
+    let bearer = [("authorization", format!("Bearer {key}"))];
+    let bodies = [
+        json!({}),
+        json!({"name": "n".repeat(200)}),
+        json!({"name": "n".repeat(201)}),
+        json!({"name": "   "}),
+        json!({"name": null}),
+        json!({"name": 1}),
+        json!({"description": null}),
+        json!({"description": "d".repeat(2000)}),
+        json!({"description": "d".repeat(2001)}),
+        json!({"description": "a\u{0}b"}),
+        json!({"description": 5}),
+        json!({"text": ""}),
+        json!({"text": "\n\n"}),
+        json!({"text": "\u{a0}x\u{a0}"}),
+        json!({"text": "x\u{0}"}),
+        json!({"text": "t", "name": "m", "description": "d"}),
+    ];
+    for body in bodies {
+        let r = app
+            .agent()
+            .send(
+                "PATCH",
+                &path,
+                &bearer,
+                Some((body.to_string(), "application/json")),
+            )
+            .await;
+        let errors = c.errors(&schema, &body);
+        assert_eq!(
+            r.status == 200,
+            errors.is_empty(),
+            "the server answered {} ({}) and the schema says {errors:?} for {body}",
+            r.status,
+            r.body
+        );
+    }
+}
+
 crate::on_both_backends!(
     every_operation_answers_as_the_document_says,
-    the_knowledge_input_schema_accepts_what_the_server_accepts
+    the_knowledge_input_schema_accepts_what_the_server_accepts,
+    the_knowledge_patch_schema_accepts_what_the_server_accepts
 );

@@ -20,7 +20,7 @@ const MISSING_CALL: &str = "call_missing";
 const MISSING_KNOWLEDGE: &str = "000000000000000000000000";
 
 /// Every key-authenticated `/v1` operation, as (method, documented path, concrete path).
-const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 7] = [
+const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 8] = [
     ("GET", "/calls", "/v1/calls"),
     ("GET", "/calls/{id}", "/v1/calls/call_1"),
     ("DELETE", "/calls/{id}", "/v1/calls/call_missing"),
@@ -36,6 +36,11 @@ const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 7] = [
         "/knowledge/{id}",
         "/v1/knowledge/000000000000000000000000",
     ),
+    (
+        "PATCH",
+        "/knowledge/{id}",
+        "/v1/knowledge/000000000000000000000000",
+    ),
 ];
 
 /// The operations that need no key at all.
@@ -43,33 +48,33 @@ const KEYLESS: [(&str, &str); 2] = [("GET", "/openapi.json"), ("POST", "/leaked-
 
 /// What each scope may do, written out by hand (not derived from the code under test), in the
 /// order of [`OPERATIONS_WITH_A_KEY`]: list calls, get a call, delete a call, list knowledge,
-/// create knowledge, get knowledge, delete knowledge.
-const EXPECTED: [(&str, [bool; 7]); 8] = [
-    ("full", [true, true, true, true, true, true, true]),
-    ("read", [true, true, false, true, false, true, false]),
+/// create knowledge, get knowledge, delete knowledge, edit knowledge.
+const EXPECTED: [(&str, [bool; 8]); 8] = [
+    ("full", [true, true, true, true, true, true, true, true]),
+    ("read", [true, true, false, true, false, true, false, false]),
     (
         "calls:read",
-        [true, true, false, false, false, false, false],
+        [true, true, false, false, false, false, false, false],
     ),
     (
         "calls:delete",
-        [true, true, true, false, false, false, false],
+        [true, true, true, false, false, false, false, false],
     ),
     (
         "knowledge:read",
-        [false, false, false, true, false, true, false],
+        [false, false, false, true, false, true, false, false],
     ),
     (
         "knowledge:write",
-        [false, false, false, true, true, true, true],
+        [false, false, false, true, true, true, true, true],
     ),
     (
         "calls:read,knowledge:write",
-        [true, true, false, true, true, true, true],
+        [true, true, false, true, true, true, true, true],
     ),
     (
         "calls:delete,knowledge:read",
-        [true, true, true, true, false, true, false],
+        [true, true, true, true, false, true, false, false],
     ),
 ];
 
@@ -79,7 +84,7 @@ fn scope(spelling: &str) -> Scope {
 
 async fn send(app: &TestApp, key: &str, method: &str, path: &str) -> Resp {
     let auth = [("authorization", format!("Bearer {key}"))];
-    let body = (method == "POST").then(|| {
+    let body = (method == "POST" || method == "PATCH").then(|| {
         (
             json!({"name": "FAQ", "text": "Opening hours"}).to_string(),
             "application/json",
@@ -106,13 +111,14 @@ fn the_table_covers_every_routed_operation() {
 }
 
 /// What the document says each operation needs, in the order of [`OPERATIONS_WITH_A_KEY`].
-const DOCUMENTED_NEEDS: [&str; 7] = [
+const DOCUMENTED_NEEDS: [&str; 8] = [
     "Needs calls read access",
     "Needs calls read access",
     "Needs calls read and delete access",
     "Needs knowledge read access",
     "Needs knowledge read and write access",
     "Needs knowledge read access",
+    "Needs knowledge read and write access",
     "Needs knowledge read and write access",
 ];
 
