@@ -157,7 +157,11 @@ fn pages(d: &Data) -> Vec<Page> {
             format!("{p}/knowledge/{}/edit", d.item),
             OWNER,
         ),
-        page("knowledge-search", format!("{p}/knowledge?q=refund"), SIGNED_IN),
+        page(
+            "knowledge-search",
+            format!("{p}/knowledge?q=refund"),
+            SIGNED_IN,
+        ),
         page("calls-search", format!("{p}/calls?q=06+12"), SIGNED_IN),
         page("settings", format!("{p}/settings"), SIGNED_IN),
         page("api-keys", format!("{p}/settings/api-keys"), SIGNED_IN),

@@ -168,15 +168,7 @@ pub async fn roll(
         }
     };
     let outcome = change_key(&req, &state, &shell, &kid, move |conn, pid, kid, by| {
-        db::api_keys::roll(
-            conn,
-            pid,
-            kid,
-            overlap,
-            new_expires_at,
-            by,
-            time::now(),
-        )
+        db::api_keys::roll(conn, pid, kid, overlap, new_expires_at, by, time::now())
     })
     .await?;
     let rolled = match outcome {
