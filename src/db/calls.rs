@@ -83,15 +83,13 @@ fn searched(f: &CallFilter) -> Condition<'static> {
         diesel::sql_types::Nullable<diesel::sql_types::Bool>,
     >("1 = 0"));
     if let Some(number) = f.number() {
-        let pattern = match number {
-            NumberSearch::International(d) => format!("+{d}%"),
-            NumberSearch::National(d) => format!("%{d}%"),
-        };
-        found = Box::new(
-            found.or(calls::caller_number
-                .like(pattern.clone())
-                .or(calls::called_number.like(pattern))),
-        );
+        for pattern in number.like_patterns() {
+            found = Box::new(
+                found.or(calls::caller_number
+                    .like(pattern.clone())
+                    .or(calls::called_number.like(pattern))),
+            );
+        }
     }
     if let Some(id) = f.call_id() {
         found = Box::new(found.or(calls::id.eq(id).nullable()));

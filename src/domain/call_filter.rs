@@ -222,7 +222,10 @@ mod tests {
     fn a_search_is_a_number_or_a_call_id_and_stays_in_the_links() {
         let f = parse(&[("q", " 06 52 42 98 56 "), ("status", "live")]);
         assert_eq!(f.search.as_deref(), Some("06 52 42 98 56"));
-        assert_eq!(f.number(), Some(NumberSearch::National("652429856".into())));
+        assert_eq!(
+            f.number(),
+            Some(NumberSearch::AfterCountryCode("652429856".into()))
+        );
         assert!(f.call_id().is_none(), "spaces: no id has them");
         assert!(f.is_filtered());
         assert_eq!(f.narrowing(), 1, "the search is not behind the button");

@@ -29,18 +29,36 @@ fn digits(s: &str) -> String {
 pub enum NumberSearch {
     /// Typed with its country (`+33…`, `0033…`): the stored E.164 value starts with these.
     International(String),
-    /// Typed without a country (`06 52 42 98 56`, `(415) 555-0100`, `98 56`): these digits,
-    /// without a leading trunk `0`, appear in the stored value.
+    /// Typed the national way, with a trunk `0` (`06 52 42 98 56`, `06 12`): the digits after
+    /// the `0` come right after the stored value's country code (1 to 3 digits).
+    AfterCountryCode(String),
+    /// Typed without a country or a trunk `0` (`(415) 555-0100`, `98 56`): these digits
+    /// appear anywhere in the stored value (a US number, or the last digits someone recalls).
     National(String),
+}
+
+impl NumberSearch {
+    /// The `LIKE` patterns of stored E.164 values this search finds (digits only: nothing to
+    /// escape); any one matching is a match.
+    pub fn like_patterns(&self) -> Vec<String> {
+        match self {
+            NumberSearch::International(d) => vec![format!("+{d}%")],
+            NumberSearch::AfterCountryCode(d) => (1..=3)
+                .map(|cc| format!("+{}{d}%", "_".repeat(cc)))
+                .collect(),
+            NumberSearch::National(d) => vec![format!("%{d}%")],
+        }
+    }
 }
 
 /// Reads a search as a phone number: digits with the separators people type (spaces, dots,
 /// dashes, slashes, parentheses) and an optional leading `+` or `00`. Anything else (letters,
 /// another sign) is not a number: `None`.
 ///
-/// There is no default region: a national number is matched by its digits after the trunk
-/// `0` (what follows the country code in E.164 in the countries that use one, and the whole
-/// national number in those that do not, such as the US), so it finds calls of any country.
+/// There is no default region: a national number typed with its trunk `0` is matched by the
+/// digits after the `0` right after any country code (what follows the country code in E.164
+/// in the countries that use one), so `06 12` finds `+33 6 12…` and not `+1 646-121-…`; one
+/// typed without (the US has no trunk prefix, or the last digits) is matched anywhere.
 pub fn search(typed: &str) -> Option<NumberSearch> {
     let typed = typed.trim();
     let compact: String = typed
@@ -68,12 +86,11 @@ pub fn search(typed: &str) -> Option<NumberSearch> {
             whole.unwrap_or_else(|| rest.to_owned()),
         ));
     }
-    // One trunk `0` goes, when enough is left to be worth matching.
-    let national = match rest.strip_prefix('0') {
-        Some(after) if after.len() >= 3 => after,
-        _ => rest,
-    };
-    Some(NumberSearch::National(national.to_owned()))
+    // A trunk `0` goes, when enough is left to be worth matching.
+    Some(match rest.strip_prefix('0') {
+        Some(after) if after.len() >= 2 => NumberSearch::AfterCountryCode(after.to_owned()),
+        _ => NumberSearch::National(rest.to_owned()),
+    })
 }
 
 #[cfg(test)]
@@ -92,6 +109,35 @@ mod tests {
     }
 
     #[test]
+    fn a_national_number_is_looked_for_right_after_a_country_code() {
+        let like = |pattern: &str, value: &str| {
+            // LIKE with `_` and `%` only, as the patterns use them.
+            let re = format!(
+                "^{}$",
+                regex_lite::escape(pattern)
+                    .replace('_', ".")
+                    .replace('%', ".*")
+            );
+            regex_lite::Regex::new(&re).unwrap().is_match(value)
+        };
+        let finds = |typed: &str, stored: &str| {
+            search(typed)
+                .unwrap()
+                .like_patterns()
+                .iter()
+                .any(|p| like(p, stored))
+        };
+        assert!(finds("06 12", "+33612345678"));
+        assert!(finds("06 52 42 98 56", "+33652429856"));
+        assert!(finds("07911 123456", "+447911123456"));
+        assert!(finds("06 12", "+352612345"), "a 3-digit country code");
+        assert!(!finds("06 12", "+33661926129"), "612 later in the number");
+        assert!(!finds("06 12", "+16461213582"));
+        assert!(finds("(646) 121", "+16461213582"));
+        assert!(finds("35 82", "+16461213582"), "the last digits");
+    }
+
+    #[test]
     fn typed_numbers_are_read_in_every_usual_format() {
         use NumberSearch::*;
         let international = International("33652429856".into());
@@ -105,13 +151,18 @@ mod tests {
             assert_eq!(search(typed), Some(international.clone()), "{typed:?}");
         }
         assert_eq!(search("+33 6 52"), Some(International("33652".into())));
-        assert_eq!(search("06 52 42 98 56"), Some(National("652429856".into())));
+        assert_eq!(
+            search("06 52 42 98 56"),
+            Some(AfterCountryCode("652429856".into()))
+        );
+        assert_eq!(search("06 12"), Some(AfterCountryCode("612".into())));
         assert_eq!(
             search("(415) 555-0100"),
             Some(National("4155550100".into()))
         );
         assert_eq!(search("98 56"), Some(National("9856".into())));
         assert_eq!(search("0"), Some(National("0".into())), "too short to drop");
+        assert_eq!(search("06"), Some(National("06".into())), "too short to drop");
         for not_a_number in ["", "  ", "+", "00", "c001", "abc", "12a", "+33 6 52 x", "%"] {
             assert_eq!(search(not_a_number), None, "{not_a_number:?}");
         }
