@@ -8,7 +8,7 @@ use super::models::Call;
 use super::schema::calls;
 use super::{DbConnection, DbError};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter};
-use crate::domain::phone::NumberSearch;
+use crate::domain::phone::NumberPattern;
 
 /// Up to `limit` of a project's calls, newest first (ties by id): after `offset` rows, or
 /// after the row a previous batch ended on (keyset, so later batches neither skip nor repeat
@@ -76,6 +76,19 @@ type Condition<'a> = Box<
         > + 'a,
 >;
 
+/// One stored number column matching one search pattern (a macro: the two columns are two
+/// types, and the bounds a generic function would need say less than this).
+macro_rules! number_matches {
+    ($column:expr, $pattern:expr) => {{
+        let pattern: &NumberPattern = $pattern;
+        let mut matched: Condition<'static> = Box::new($column.like(pattern.like.clone()));
+        for unless in &pattern.unless {
+            matched = Box::new(matched.and($column.not_like(unless.clone())));
+        }
+        matched
+    }};
+}
+
 /// The calls a search finds: by caller or called number (the digits are all the pattern
 /// holds: nothing to escape), or by id; a search that is neither finds none.
 fn searched(f: &CallFilter) -> Condition<'static> {
@@ -83,11 +96,11 @@ fn searched(f: &CallFilter) -> Condition<'static> {
         diesel::sql_types::Nullable<diesel::sql_types::Bool>,
     >("1 = 0"));
     if let Some(number) = f.number() {
-        for pattern in number.like_patterns() {
+        for pattern in number.patterns() {
             found = Box::new(
-                found.or(calls::caller_number
-                    .like(pattern.clone())
-                    .or(calls::called_number.like(pattern))),
+                found
+                    .or(number_matches!(calls::caller_number, &pattern))
+                    .or(number_matches!(calls::called_number, &pattern)),
             );
         }
     }

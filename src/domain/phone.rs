@@ -37,16 +37,46 @@ pub enum NumberSearch {
     National(String),
 }
 
+/// Country codes of one digit (North America's `+1`, Russia and Kazakhstan's `+7`). Country
+/// codes are prefix-free, so a stored number starting with one of these has no longer code.
+const ONE_DIGIT_COUNTRY_CODES: [char; 2] = ['1', '7'];
+
+/// One `LIKE` pattern a stored E.164 value may match (digits, `+`, `_` and `%` only: nothing to
+/// escape), unless it also matches one of `unless`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberPattern {
+    pub like: String,
+    pub unless: Vec<String>,
+}
+
 impl NumberSearch {
-    /// The `LIKE` patterns of stored E.164 values this search finds (digits only: nothing to
-    /// escape); any one matching is a match.
-    pub fn like_patterns(&self) -> Vec<String> {
+    /// The patterns of stored E.164 values this search finds; any one matching is a match.
+    pub fn patterns(&self) -> Vec<NumberPattern> {
+        let plain = |like: String| NumberPattern {
+            like,
+            unless: Vec::new(),
+        };
         match self {
-            NumberSearch::International(d) => vec![format!("+{d}%")],
-            NumberSearch::AfterCountryCode(d) => (1..=3)
-                .map(|cc| format!("+{}{d}%", "_".repeat(cc)))
-                .collect(),
-            NumberSearch::National(d) => vec![format!("%{d}%")],
+            NumberSearch::International(d) => vec![plain(format!("+{d}%"))],
+            // Right after a one-digit code, or after two or three digits that do not start
+            // with one (`+1 646-121-…` is not `+164 6121…`).
+            NumberSearch::AfterCountryCode(d) => {
+                let mut patterns: Vec<NumberPattern> = ONE_DIGIT_COUNTRY_CODES
+                    .iter()
+                    .map(|cc| plain(format!("+{cc}{d}%")))
+                    .collect();
+                for len in 2..=3 {
+                    patterns.push(NumberPattern {
+                        like: format!("+{}{d}%", "_".repeat(len)),
+                        unless: ONE_DIGIT_COUNTRY_CODES
+                            .iter()
+                            .map(|cc| format!("+{cc}%"))
+                            .collect(),
+                    });
+                }
+                patterns
+            }
+            NumberSearch::National(d) => vec![plain(format!("%{d}%"))],
         }
     }
 }
@@ -123,16 +153,20 @@ mod tests {
         let finds = |typed: &str, stored: &str| {
             search(typed)
                 .unwrap()
-                .like_patterns()
+                .patterns()
                 .iter()
-                .any(|p| like(p, stored))
+                .any(|p| like(&p.like, stored) && !p.unless.iter().any(|u| like(u, stored)))
         };
         assert!(finds("06 12", "+33612345678"));
         assert!(finds("06 52 42 98 56", "+33652429856"));
         assert!(finds("07911 123456", "+447911123456"));
         assert!(finds("06 12", "+352612345"), "a 3-digit country code");
         assert!(!finds("06 12", "+33661926129"), "612 later in the number");
-        assert!(!finds("06 12", "+16461213582"));
+        assert!(
+            !finds("06 12", "+16461213582"),
+            "+1 is the whole country code"
+        );
+        assert!(finds("06 12", "+1612555010"), "one-digit code");
         assert!(finds("(646) 121", "+16461213582"));
         assert!(finds("35 82", "+16461213582"), "the last digits");
     }
@@ -162,7 +196,11 @@ mod tests {
         );
         assert_eq!(search("98 56"), Some(National("9856".into())));
         assert_eq!(search("0"), Some(National("0".into())), "too short to drop");
-        assert_eq!(search("06"), Some(National("06".into())), "too short to drop");
+        assert_eq!(
+            search("06"),
+            Some(National("06".into())),
+            "too short to drop"
+        );
         for not_a_number in ["", "  ", "+", "00", "c001", "abc", "12a", "+33 6 52 x", "%"] {
             assert_eq!(search(not_a_number), None, "{not_a_number:?}");
         }

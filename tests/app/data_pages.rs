@@ -1184,6 +1184,9 @@ async fn on_a_phone_the_calls_filters_fold_behind_one_button_and_a_typed_number_
     b.screenshot("calls-filters-folded-360px").await;
     b.click("[data-filters-toggle]").await;
     assert_visible_to_a_person(&b, "select[name=status]").await;
+    // The last filter is below the fold on a phone: a person scrolls to it.
+    b.script("document.querySelector('input[name=to]').scrollIntoView({block: 'center'})")
+        .await;
     assert_visible_to_a_person(&b, "input[name=to]").await;
     assert_eq!(
         b.script(
