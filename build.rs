@@ -1,6 +1,7 @@
 //! Decides, when the tests are compiled, which of their backends this machine has, so a test
 //! that cannot run is reported as ignored rather than as a pass: `callem_pg_tests` when
-//! `TEST_DATABASE_URL` is set, `callem_browser_tests` when a chromedriver is installed,
+//! `TEST_DATABASE_URL` is set (always with `CI=true`, where a missing one fails the run),
+//! `callem_browser_tests` when a chromedriver is installed,
 //! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`,
 //! `callem_mount_tests` when the tests may mount a small filesystem (root, or CI),
 //! `callem_axe_tests` when axe-core (the browser sweep's accessibility check) is in
@@ -15,7 +16,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
     println!("cargo::rerun-if-env-changed=CI");
-    if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    // With CI=true the PostgreSQL tests are compiled in even without TEST_DATABASE_URL, so a
+    // missing database fails the run (each such test panics naming the variable) instead of
+    // passing with them ignored.
+    if ci || std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=callem_pg_tests");
     }
     let driver =
@@ -26,7 +31,6 @@ fn main() {
         println!("cargo::rerun-if-changed={}", dir.display());
     }
     // With CI=true a missing driver must fail the run, so the browser test is compiled in.
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if ci || std::path::Path::new(&driver).exists() {
         println!("cargo::rustc-cfg=callem_browser_tests");
     }

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLEM_DB_POOL_SIZE", default_value_t = 6)]
     pub db_pool_size: u32,
 
+    /// Milliseconds a request may spend on the database in all (waiting for a connection and
+    /// the query) before it is answered 503; at most 1800, so the 503 comes within 2 s.
+    #[arg(long, env = "CALLEM_DB_DEADLINE_MS", default_value_t = 1800)]
+    pub db_deadline_ms: u64,
+
     /// The address people open the dashboard at, e.g. https://callem.example.com. When set,
     /// it is the only Host answered (others get 400) and the only Origin accepted.
     #[arg(long, env = "CALLEM_PUBLIC_URL", default_value = "")]
@@ -305,6 +310,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub rate_limit_per_minute: u32,
     pub db_pool_size: u32,
+    /// `CALLEM_DB_DEADLINE_MS`: a request's whole time on the database.
+    pub db_deadline: std::time::Duration,
     pub public_origin: Option<Origin>,
     pub shutdown_drain: std::time::Duration,
     /// `CALLEM_USAGE_RECORDING`.
@@ -332,6 +339,10 @@ impl Settings {
         if !(1..=1000).contains(&args.db_pool_size) {
             return Err("CALLEM_DB_POOL_SIZE must be between 1 and 1000".to_owned());
         }
+        // Past 1800 ms the 503 would no longer come within the 2 s the README promises.
+        if !(100..=1800).contains(&args.db_deadline_ms) {
+            return Err("CALLEM_DB_DEADLINE_MS must be between 100 and 1800".to_owned());
+        }
         if args.rate_limit_per_minute == 0 {
             return Err("CALLEM_RATE_LIMIT_PER_MINUTE must be at least 1".to_owned());
         }
@@ -349,6 +360,7 @@ impl Settings {
             secure_cookies: args.secure_cookies,
             rate_limit_per_minute: args.rate_limit_per_minute,
             db_pool_size: args.db_pool_size,
+            db_deadline: std::time::Duration::from_millis(args.db_deadline_ms),
             public_origin: parse_public_url(&args.public_url)?,
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
             usage_recording: args.usage_recording == "on",

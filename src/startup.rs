@@ -147,7 +147,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let pool = open_database(
             &settings.database_url,
-            PoolUse::Server(settings.db_pool_size),
+            PoolUse::Server(settings.db_pool_size, settings.db_deadline),
         )
         .await?;
         let key = session_key(&settings, &pool)

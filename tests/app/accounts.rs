@@ -374,7 +374,7 @@ crate::on_both_backends!(
 
 #[actix_web::test]
 async fn secure_cookies_setting_marks_the_cookie_secure() {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = TestDb::create(Backend::Sqlite);
     let mut settings = settings_for(db.url());
     settings.secure_cookies = true;
     let app = callem::startup::Application::build(settings).await.unwrap();

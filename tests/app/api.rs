@@ -785,7 +785,7 @@ async fn last_use_is_written_by_the_flush_not_by_requests(app: TestApp) {
 }
 
 async fn the_rate_limit_counts_every_request_and_says_when_to_retry(app: TestApp) {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 5).await;
     let pid = limited.other_project("P").await;
     let (_, key) = limited.issue_key(&pid, "", Expiry::Never).await;
@@ -849,7 +849,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         "a spoofed header changes nothing"
     );
 
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = TestDb::create(Backend::Sqlite);
     let proxied = TestApp::spawn_configured(db, |s| {
         s.trusted_proxies =
             callem::config::parse_trusted_proxies("127.0.0.1/32, 10.9.0.0/16").unwrap()
@@ -906,7 +906,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 #[actix_web::test]
 async fn ipv6_and_ipv4_mapped_peers_match_as_the_contract_says() {
     // An IPv6 peer.
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = TestDb::create(Backend::Sqlite);
     let v6 = TestApp::spawn_configured(db, |s| s.bind = "[::1]:0".into()).await;
     let port = v6.address.rsplit(':').next().unwrap().to_owned();
     let pid = v6.other_project("P").await;
@@ -931,7 +931,7 @@ async fn ipv6_and_ipv4_mapped_peers_match_as_the_contract_says() {
     );
 
     // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1, which matches IPv4 rules.
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = TestDb::create(Backend::Sqlite);
     let dual = TestApp::spawn_configured(db, |s| s.bind = "[::]:0".into()).await;
     let port = dual.address.rsplit(':').next().unwrap().to_owned();
     let pid = dual.other_project("P").await;
@@ -975,9 +975,7 @@ async fn a_panicking_handler_gets_the_json_500_and_leaks_nothing() {
 #[actix_web::test]
 #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn an_unreachable_database_is_a_quick_503_and_the_server_recovers() {
-    let Some((db, relay, base, key, _)) = crate::faults::app_behind_relay(8).await else {
-        return;
-    };
+    let (db, relay, base, key, _) = crate::faults::app_behind_relay(8).await;
     let a = Agent::new(&base);
     let auth = [("authorization", format!("Bearer {key}"))];
     assert_eq!(a.send("GET", "/v1/calls", &auth, None).await.status, 200);

@@ -13,7 +13,7 @@ use crate::helpers::*;
 
 /// An app on SQLite with one pooled connection, so a pragma set on it holds for every request.
 async fn app_on_one_connection() -> TestApp {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = TestDb::create(Backend::Sqlite);
     TestApp::spawn_configured(db, |s| s.db_pool_size = 1).await
 }
 

@@ -7,7 +7,7 @@ use crate::helpers::*;
 
 /// The app of the test's backend again, with the proxy on 127.0.0.1 trusted.
 async fn behind_proxy(app: &TestApp, limit: u32) -> TestApp {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     TestApp::spawn_configured(db, |s| {
         s.trusted_proxies = callem::config::parse_trusted_proxies("127.0.0.1/32").unwrap();
         s.rate_limit_per_minute = limit;
@@ -340,7 +340,7 @@ async fn setup_needs_the_printed_link_and_a_new_start_prints_a_new_one(app: Test
 }
 
 async fn the_public_url_is_the_only_host_and_origin(app: TestApp) {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let public = TestApp::spawn_configured(db, |s| {
         s.public_origin = callem::edge::parse_public_url("https://dash.example").unwrap();
     })
@@ -576,7 +576,7 @@ async fn security_headers_are_on_every_response_and_data_is_never_cached(app: Te
         "hashed assets stay cacheable"
     );
 
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let secure = TestApp::spawn_configured(db, |s| s.secure_cookies = true).await;
     let r = secure.agent().get("/login").await;
     assert!(r

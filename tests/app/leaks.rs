@@ -262,7 +262,7 @@ async fn malformed_leak_reports_get_the_contracts_400_naming_the_problem(app: Te
 }
 
 async fn leak_reports_are_rate_limited_like_the_rest_of_v1(app: TestApp) {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 2).await;
     let body = json!({"keys": ["x"]});
     for remaining in ["1", "0"] {

@@ -339,7 +339,7 @@ async fn postgres_over_tls_works_with_sslmode_require() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         version: String,
     }
-    let mut db = TestDb::create(Backend::Postgres).expect("TEST_DATABASE_URL");
+    let mut db = TestDb::create(Backend::Postgres);
     // What managed PostgreSQL services ask for; the local server has a self-signed
     // certificate, which `require` accepts (it encrypts without verifying the certificate).
     if let TestDb::Postgres { url, .. } = &mut db {

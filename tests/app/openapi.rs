@@ -533,7 +533,7 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
     }
 
     // Every operation over the rate limit.
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let limited = TestApp::spawn_configured(db, |s| s.rate_limit_per_minute = 1).await;
     let la = limited.agent();
     assert_eq!(la.get("/v1/openapi.json").await.status, 200);

@@ -39,9 +39,7 @@ macro_rules! on_both_backends_with_email {
                 ignore = "aiosmtpd is not installed in target/ci-venv, or TEST_DATABASE_URL is not set"
             )]
             async fn postgres() {
-                if let Some(app) = crate::helpers::TestApp::spawn_postgres().await {
-                    super::$name(app).await
-                }
+                super::$name(crate::helpers::TestApp::spawn_postgres().await).await
             }
         }
         )*
@@ -635,7 +633,7 @@ async fn wrong_current_passwords_spend_the_accounts_sign_in_budget(app: TestApp)
 }
 
 async fn wrong_current_passwords_spend_the_addresss_sign_in_budget(app: TestApp) {
-    let app = TestApp::spawn_configured(TestDb::create(app.backend()).unwrap(), |s| {
+    let app = TestApp::spawn_configured(TestDb::create(app.backend()), |s| {
         s.trusted_proxies = callem::config::parse_trusted_proxies("127.0.0.1/32").unwrap();
     })
     .await;

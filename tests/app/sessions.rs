@@ -8,23 +8,19 @@ use callem::domain::session_policy::SessionPolicy;
 
 use crate::helpers::{keys_path, Agent, Backend, TestApp, TestDb};
 
-async fn app_with(backend: Backend, lifetime_secs: i64, idle_secs: i64) -> Option<TestApp> {
-    let db = TestDb::create(backend)?;
-    Some(
-        TestApp::spawn_configured(db, |s| {
-            s.session_policy = SessionPolicy {
-                lifetime_secs,
-                idle_secs,
-            }
-        })
-        .await,
-    )
+async fn app_with(backend: Backend, lifetime_secs: i64, idle_secs: i64) -> TestApp {
+    let db = TestDb::create(backend);
+    TestApp::spawn_configured(db, |s| {
+        s.session_policy = SessionPolicy {
+            lifetime_secs,
+            idle_secs,
+        }
+    })
+    .await
 }
 
 async fn an_idle_session_ends_and_login_says_why(backend: Backend) {
-    let Some(app) = app_with(backend, 3600, 2).await else {
-        return;
-    };
+    let app = app_with(backend, 3600, 2).await;
     let (owner, pid) = app.setup_owner().await;
     assert_eq!(owner.get(&keys_path(&pid)).await.status, 200);
     // A copy of the cookie, as an attacker who lifted it would hold it.
@@ -57,9 +53,7 @@ async fn an_idle_session_ends_and_login_says_why(backend: Backend) {
 }
 
 async fn use_slides_the_idle_limit_but_not_the_lifetime(backend: Backend) {
-    let Some(app) = app_with(backend, 8, 2).await else {
-        return;
-    };
+    let app = app_with(backend, 8, 2).await;
     let (owner, pid) = app.setup_owner().await;
     let signed_in = std::time::Instant::now();
     // Used every 900 ms: never idle for 2 s, so it lives on until its lifetime ends.

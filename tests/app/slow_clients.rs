@@ -19,7 +19,7 @@ async fn with_short_limits(app: &TestApp, max_per_client: usize) -> TestApp {
 
 /// [`with_short_limits`] with the given write idle timeout.
 async fn with_limits(app: &TestApp, max_per_client: usize, write_idle: Duration) -> TestApp {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     TestApp::spawn_configured(db, |s| {
         s.conn_limits = ConnLimits {
             head_timeout: Duration::from_secs(2),
@@ -200,7 +200,7 @@ async fn connections_beyond_the_cap_of_one_address_are_closed_at_once(app: TestA
 }
 
 async fn a_trusted_proxy_is_not_capped_as_one_client(app: TestApp) {
-    let db = TestDb::create(app.backend()).unwrap();
+    let db = TestDb::create(app.backend());
     let app = TestApp::spawn_configured(db, |s| {
         s.conn_limits.max_connections_per_client = 3;
         s.trusted_proxies = callem::config::parse_trusted_proxies("127.0.0.3").unwrap();

@@ -720,9 +720,7 @@ async fn fill(app: &TestApp, owner: &Agent, pid: &str) -> Data {
 }
 
 async fn sweep(checks: Checks) {
-    let Some(b) = Browser::start().await else {
-        return;
-    };
+    let b = Browser::start().await;
     let axe = match checks {
         Checks::Layout => String::new(),
         Checks::Axe => {
@@ -910,9 +908,7 @@ async fn the_favicon_is_served() {
     ignore = "no chromedriver: apt-get install chromium chromium-driver"
 )]
 async fn on_a_knowledge_list_with_items_each_click_does_what_it_says() {
-    let Some(b) = Browser::start().await else {
-        return;
-    };
+    let b = Browser::start().await;
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (owner, pid) = app.setup_owner().await;
     let items = callem::demo::knowledge(&project(&pid), callem::time::now());
@@ -975,9 +971,7 @@ async fn on_a_knowledge_list_with_items_each_click_does_what_it_says() {
     ignore = "no chromedriver: apt-get install chromium chromium-driver"
 )]
 async fn an_email_too_long_for_a_phone_line_breaks_before_its_at_sign() {
-    let Some(b) = Browser::start().await else {
-        return;
-    };
+    let b = Browser::start().await;
     let app = TestApp::spawn(Backend::Sqlite).await;
     const EMAIL: &str = "claire.martin-dubois@example.com";
     let owner = app.agent();

@@ -1422,9 +1422,10 @@ mod emailed {
         ignore = "aiosmtpd is not installed in target/ci-venv, or TEST_DATABASE_URL is not set"
     )]
     async fn postgres() {
-        if let Some(app) = crate::helpers::TestApp::spawn_postgres().await {
-            super::an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the_invitation(app).await
-        }
+        super::an_invitation_is_emailed_when_smtp_is_configured_and_its_link_opens_the_invitation(
+            crate::helpers::TestApp::spawn_postgres().await,
+        )
+        .await
     }
 }
 
