@@ -525,12 +525,14 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
     )
     .await;
     let contract_end = stored(&app, &pid, &kept_id).await.expires_at;
-    owner
+    let r = owner
         .post_htmx(
             &roll_path(&pid, &kept_id),
             &[("overlap", "1h"), ("expires", "keep")],
         )
         .await;
+    assert!(r.body.contains("API key rolled"), "{}", r.body);
+    revealed_key(&r.body);
     let kept_new = stored(&app, &pid, &kept_id).await.replaced_by.unwrap();
     assert_eq!(
         stored(&app, &pid, kept_new.as_str()).await.expires_at,
@@ -555,13 +557,24 @@ async fn a_rolled_key_with_an_expiry_gets_as_long_and_the_earlier_end_wins(app: 
         Ok(())
     })
     .await;
-    owner
+    let r = owner
         .post_htmx(
             &roll_path(&pid, &soon_id),
             &[("overlap", "24h"), ("expires", "keep")],
         )
         .await;
-    assert_eq!(stored(&app, &pid, &soon_id).await.expires_at, Some(soon_at));
+    // The roll happened (an unchanged expiry alone would also pass if it had been refused).
+    assert!(r.body.contains("API key rolled"), "{}", r.body);
+    let new_secret = revealed_key(&r.body);
+    let soon = stored(&app, &pid, &soon_id).await;
+    assert_eq!(soon.expires_at, Some(soon_at));
+    let soon_new = soon.replaced_by.expect("the old key names its replacement");
+    // "Keep" gives the replacement the same end, and it works at once.
+    assert_eq!(
+        stored(&app, &pid, soon_new.as_str()).await.expires_at,
+        Some(soon_at)
+    );
+    assert_eq!(app.list_calls(&new_secret, "").await.status, 200);
 }
 
 async fn an_expired_revoked_or_already_rolled_key_cannot_be_rolled(app: TestApp) {
