@@ -425,6 +425,12 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
     assert_eq!(ids, wanted);
     let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in the chain's order");
+    // The batches themselves, seen on the wire: each one goes out as its own HTTP chunk, so
+    // the 601 events arrive as a first batch of 500 and then the other 101.
+    let chunks = raw_chunks(&app, &owner.cookie().unwrap(), &jsonl_url).await;
+    let per_chunk: Vec<usize> = chunks.iter().map(|c| c.lines().count()).collect();
+    assert_eq!(per_chunk, [500, 101], "events per chunk of the download");
+    assert_eq!(chunks.concat(), jsonl.body, "the same download");
     for field in [
         "hash",
         "prev_hash",
@@ -453,6 +459,38 @@ async fn downloads_hold_exactly_the_filtered_events_streamed_in_batches(app: Tes
 }
 
 crate::on_both_backends!(downloads_hold_exactly_the_filtered_events_streamed_in_batches);
+
+/// The body of a GET as the chunks of its chunked encoding, read off the socket (an HTTP
+/// client would join or split them).
+async fn raw_chunks(app: &TestApp, cookie: &str, path: &str) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, mut body) = raw.split_once("\r\n\r\n").expect("a response head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let mut chunks = Vec::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+        if size == 0 {
+            return chunks;
+        }
+        chunks.push(rest[..size].to_owned());
+        body = rest[size..].strip_prefix("\r\n").expect("a chunk's end");
+    }
+}
 
 async fn no_piece_of_the_csv_export_is_a_formula_whichever_separator_a_spreadsheet_uses(
     app: TestApp,
