@@ -412,16 +412,11 @@ async fn a_reset_token_is_in_no_log_line() {
         .post_form(&path, &[("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)])
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    let mut seen = false;
-    for _ in 0..50 {
-        if served.log().matches("path=/reset-password/…").count() >= 2 {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let log = served.log();
-    assert!(seen, "both requests are in the access log: {log}");
+    let log = served.log_settled().await;
+    assert!(
+        log.matches("path=/reset-password/…").count() >= 2,
+        "both requests are in the access log: {log}"
+    );
     assert!(!log.contains(&token), "{log}");
 }
 

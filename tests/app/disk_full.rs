@@ -295,8 +295,7 @@ async fn the_server_answers_503_on_a_really_full_disk_and_logs_why() {
         200,
         "reads still work"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let log = served.log();
+    let log = served.log_settled().await;
     assert!(
         log.lines()
             .any(|l| l.contains("the disk holding the database is full")

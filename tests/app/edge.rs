@@ -766,7 +766,8 @@ async fn serve_prints_a_setup_link_whose_token_opens_setup() {
     assert_eq!(a.get("/setup").await.status, 403);
     assert!(
         !served
-            .log()
+            .log_settled()
+            .await
             .contains(path.trim_start_matches("/setup?token=")),
         "the token is in no log"
     );

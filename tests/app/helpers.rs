@@ -787,6 +787,25 @@ impl Served {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The log once everything written for the requests answered so far is in it: a later
+    /// marker request is made and its access-log line (found by its request id) waited for,
+    /// so a check that a line is absent cannot run before that line would have been written.
+    pub async fn log_settled(&self) -> String {
+        let marker = Agent::new(&self.base).get("/healthz").await;
+        let id = marker.header("x-request-id").expect("a request id");
+        for _ in 0..100 {
+            let log = self.log();
+            if log.lines().any(|l| l.contains(&id) && l.contains("close")) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the marker request {id} never reached the log: {}",
+            self.log()
+        );
+    }
+
     /// The process's peak resident memory so far, in MiB (`VmHWM`).
     pub fn peak_rss_mib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();

@@ -1435,8 +1435,7 @@ async fn a_rolled_key_never_reaches_the_servers_log() {
         .status,
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let log = served.log();
+    let log = served.log_settled().await;
     assert!(log.contains("API key rolled"), "the roll is logged: {log}");
     assert!(!log.contains(&new[12..]), "the new key is never logged");
 }
