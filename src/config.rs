@@ -496,6 +496,20 @@ mod tests {
     }
 
     #[test]
+    fn the_database_deadline_defaults_to_1800_ms_and_stays_under_the_2_s_promise() {
+        let deadline = |args: &[&str]| serve_settings(args).map(|s| s.db_deadline.as_millis());
+        assert_eq!(deadline(&[]), Ok(1800));
+        assert_eq!(deadline(&["--db-deadline-ms", "800"]), Ok(800));
+        for bad in ["99", "1801", "5000"] {
+            assert_eq!(
+                deadline(&["--db-deadline-ms", bad]),
+                Err("CALLEM_DB_DEADLINE_MS must be between 100 and 1800".to_owned()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn connection_limits_default_to_the_documented_values_and_refuse_zero() {
         let limits = serve_settings(&[]).unwrap().conn_limits;
         assert_eq!(limits.head_timeout.as_secs(), 5);
