@@ -400,13 +400,7 @@ async fn every_dashboard_post_route_refuses_a_forged_request_and_changes_nothing
     let dev_id = app
         .db(|c| Ok(db::users::find_by_email(c, "dev@example.com")?.unwrap().id))
         .await;
-    owner.get(&format!("/projects/{pid}/settings/team")).await;
-    let r = owner
-        .post_htmx(
-            &format!("/projects/{pid}/settings/team/invitations"),
-            &[("email", "invited@example.com"), ("role", "member")],
-        )
-        .await;
+    let r = crate::team::invite(&owner, &pid, "invited@example.com", "member").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let invitation_id: String = app
         .db(|c| Ok(invitations::table.select(invitations::id).first(c)?))

@@ -24,8 +24,10 @@ pub async fn app_behind_relay(pool_size: u32) -> (TestDb, Relay, String, String,
     .await;
     url.set_host(Some("127.0.0.1")).unwrap();
     url.set_port(Some(relay.port)).unwrap();
+    migrate(db.url()).await;
     let mut settings = settings_for(url.as_str());
     settings.db_pool_size = pool_size;
+    settings.db_deadline = FAULT_DEADLINE;
     let app = callem::startup::Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
@@ -137,12 +139,6 @@ async fn a_refusing_postgres_under_load_fails_fast_for_every_request() {
 }
 
 async fn readiness_stays_ready_while_every_connection_is_busy(app: TestApp) {
-    // Work of 1.5 s is busy, not stalled, only under the production deadline (the tests'
-    // app has a shorter one).
-    let app = TestApp::spawn_configured(TestDb::create(app.backend()), |s| {
-        s.db_deadline = callem::db::SERVER_DEADLINE
-    })
-    .await;
     // Every connection of the pool (8 in tests) is taken by slow work.
     let busy: Vec<_> = (0..8)
         .map(|_| {
@@ -174,19 +170,6 @@ async fn readiness_stays_ready_while_every_connection_is_busy(app: TestApp) {
 /// database that stopped answering: it is refused as busy, and the next request is tried
 /// instead of being failed fast.
 async fn work_that_queued_out_its_deadline_is_busy_and_fails_no_one_else(app: TestApp) {
-    // Its own pool with the production deadline (the tests' app has a shorter one), so the
-    // timings below keep their margins on a loaded machine.
-    let url = callem::db::DatabaseUrl::parse(app.db.url()).unwrap();
-    let pool = tokio::task::spawn_blocking(move || {
-        callem::db::build_pool(
-            &url,
-            callem::db::PoolUse::Server(8, callem::db::SERVER_DEADLINE),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let app = TestApp { pool, ..app };
     let holders: Vec<_> = (0..8)
         .map(|_| {
             let pool = app.pool.clone();
@@ -236,7 +219,9 @@ crate::on_both_backends!(
 async fn a_locked_sqlite_database_is_a_503_to_retry_not_a_500() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let db = TestDb::create(Backend::Sqlite);
+    migrate(db.url()).await;
+    let app = TestApp::spawn_configured(db, |s| s.db_deadline = FAULT_DEADLINE).await;
     let pid = app.other_project("P").await;
     let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
     let path = app.db.url().trim_start_matches("sqlite://").to_owned();

@@ -160,9 +160,10 @@ pub fn settings_for(url: &str) -> Settings {
         secure_cookies: false,
         rate_limit_per_minute: 100_000,
         db_pool_size: 8,
-        // Well under the README's 2 s, which the fault tests keep asserting: a loaded machine
-        // gets 1.2 s of slack rather than 0.2 s.
-        db_deadline: Duration::from_millis(800),
+        // The production deadline: ordinary work (a first batch of a large list, a login's
+        // writes) on a machine loaded with argon2 and Chromium can take longer than the fault
+        // tests' short one. The fault tests set [`FAULT_DEADLINE`].
+        db_deadline: callem::db::SERVER_DEADLINE,
         public_origin: None,
         shutdown_drain: Duration::from_secs(0),
         usage_recording: true,
@@ -174,6 +175,24 @@ pub fn settings_for(url: &str) -> Settings {
             ..Default::default()
         },
     }
+}
+
+/// The database deadline of the servers in the tests that assert "a 503 within 2 s" (the
+/// README's promise): far under it, so a loaded machine leaves 1.2 s of slack, not 0.2 s.
+pub const FAULT_DEADLINE: Duration = Duration::from_millis(800);
+
+/// Applies the migrations with no deadline (as a command does), so that a server then
+/// started on the database with [`FAULT_DEADLINE`] does not spend its short deadline on
+/// them: on a loaded machine a fresh PostgreSQL database takes longer than 0.8 s to migrate.
+pub async fn migrate(url: &str) {
+    let url = DatabaseUrl::parse(url).expect("a database URL");
+    let pool = tokio::task::spawn_blocking(move || db::build_pool(&url, db::PoolUse::Command))
+        .await
+        .unwrap()
+        .expect("the database opens");
+    db::run(&pool, db::migrations::run_pending)
+        .await
+        .expect("the migrations apply");
 }
 
 /// A running app on its own database.

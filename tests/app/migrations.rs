@@ -82,13 +82,7 @@ async fn fill_every_table(app: &TestApp) {
     assert_eq!(app.list_calls(&key, "").await.status, 200);
     app.flush_usage().await;
     // invitations.
-    owner.get(&format!("/projects/{pid}/settings/team")).await;
-    let r = owner
-        .post_htmx(
-            &format!("/projects/{pid}/settings/team/invitations"),
-            &[("email", "invited@example.com"), ("role", "member")],
-        )
-        .await;
+    let r = crate::team::invite(&owner, &pid, "invited@example.com", "member").await;
     assert_eq!(r.status, 200, "{}", r.body);
     // sign_in_failures.
     let stranger = app.agent();

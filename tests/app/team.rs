@@ -22,7 +22,7 @@ fn invitation_path(body: &str) -> String {
 }
 
 /// Invites `email` with `role` from the Team tab's modal (htmx, as the page does).
-async fn invite(agent: &Agent, project_id: &str, email: &str, role: &str) -> Resp {
+pub(crate) async fn invite(agent: &Agent, project_id: &str, email: &str, role: &str) -> Resp {
     agent.get(&team_path(project_id)).await;
     agent
         .post_htmx(
