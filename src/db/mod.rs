@@ -429,7 +429,7 @@ pub enum PoolUse {
 
 /// How long a server request may spend on the database in all (permit wait, checkout and
 /// query), so that "503 within 2 s" holds however the database fails: the default of
-/// `CALLEM_DB_DEADLINE_MS` (the tests lower it, so their 2 s check has a wide margin).
+/// `CALLEM_DB_DEADLINE_MS` (the fault tests lower it, so their 2 s check has a wide margin).
 pub const SERVER_DEADLINE: Duration = Duration::from_millis(1800);
 
 /// How long the server's start waits for its pool to open every connection (past it, the
