@@ -404,7 +404,7 @@ crate::on_both_backends!(
     keys_check_says_what_each_key_in_a_text_is_without_printing_it,
 );
 
-/// The rule of `.gitleaks.toml`, as the README shows it too.
+/// The rule of `.gitleaks.toml`, as docs/leaked-keys.md shows it too.
 fn gitleaks_rule() -> (String, String) {
     let root = env!("CARGO_MANIFEST_DIR");
     let config = std::fs::read_to_string(format!("{root}/.gitleaks.toml")).unwrap();
@@ -423,9 +423,12 @@ fn gitleaks_rule() -> (String, String) {
 #[test]
 fn the_gitleaks_rule_finds_keys_and_nothing_in_this_repository() {
     let (rule, pattern) = gitleaks_rule();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(readme.contains(&rule), "the README shows the rule:\n{rule}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/leaked-keys.md"))
+        .unwrap();
+    assert!(
+        doc.contains(&rule),
+        "docs/leaked-keys.md shows the rule:\n{rule}"
+    );
     assert!(rule.contains(r#"keywords = ["ck_live_"]"#));
     let re = regex::bytes::Regex::new(&pattern).expect("valid in Rust's syntax (and RE2's)");
 
