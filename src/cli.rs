@@ -125,7 +125,7 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
             // The same rule as the server's: CALLEM_PUBLIC_URL, else CALLEM_BIND.
-            let public = crate::edge::parse_public_url(&public_url).map_err(|e| anyhow!(e))?;
+            let public = crate::origin::parse_public_url(&public_url).map_err(|e| anyhow!(e))?;
             let base = crate::config::link_base(public.as_ref(), &bind).ok_or_else(|| {
                 anyhow!(
                     "no link can be made: {} (or pass --public-url)",

@@ -30,8 +30,8 @@ pub enum WebError {
     TooManyAttempts,
 }
 
-impl From<crate::auth::password::Busy> for WebError {
-    fn from(_: crate::auth::password::Busy) -> Self {
+impl From<crate::state::Busy> for WebError {
+    fn from(_: crate::state::Busy) -> Self {
         WebError::Busy("every password-hashing slot stayed taken")
     }
 }

@@ -342,7 +342,7 @@ async fn setup_needs_the_printed_link_and_a_new_start_prints_a_new_one(app: Test
 async fn the_public_url_is_the_only_host_and_origin(app: TestApp) {
     let db = TestDb::create(app.backend()).unwrap();
     let public = TestApp::spawn_configured(db, |s| {
-        s.public_origin = callem::edge::parse_public_url("https://dash.example").unwrap();
+        s.public_origin = callem::origin::parse_public_url("https://dash.example").unwrap();
     })
     .await;
     let a = public.agent();
