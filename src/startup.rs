@@ -250,7 +250,7 @@ impl Application {
                             .wrap(from_fn(csrf::protect))
                             .wrap(session)
                             // Outermost, so a CSRF refusal reaches htmx as a toast too.
-                            .wrap(from_fn(crate::web::error::toasts_for_htmx))
+                            .wrap(from_fn(crate::web::htmx::toasts_for_htmx))
                             .configure(crate::web::config),
                     )
                     // An error (not a rendered page), so an htmx request gets it as a toast.

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod calls;
 pub mod health;
+pub mod invitation_revocation;
 pub mod invitations;
 pub mod key_usage;
 pub mod knowledge;

@@ -69,7 +69,7 @@ pub async fn delete_to<Id: AsRef<str> + Send + 'static>(
     kind: &'static Kind<Id>,
     back: String,
 ) -> Result<HttpResponse, WebError> {
-    let ip = super::client_ip(req).to_string();
+    let ip = crate::request::client_ip(req).to_string();
     let shown = id.as_ref().to_owned();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let deleted = db::run(&state.pool, move |conn| {

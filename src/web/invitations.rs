@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::htmx;
+use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db::invitations::{Accepted, Found, Joiner};
 use crate::db::{self, memberships::TeamError};
@@ -124,7 +125,7 @@ fn page(
 
 /// GET the invitation.
 pub async fn show(
-    req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     path: web::Path<String>,
@@ -133,7 +134,7 @@ pub async fn show(
     let Some((found, mode, _)) = load(&state, &session, &token).await? else {
         // Guessing tokens costs attempts too.
         let attempt = state.invitation_limiter.check(
-            super::client_ip(&req).counted_as(),
+            client.counted_as(),
             std::time::Instant::now(),
         );
         if !attempt.allowed {
@@ -162,6 +163,7 @@ pub struct AcceptForm {
 /// POST: join (creating the account or signing in to it first when needed).
 pub async fn accept(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     path: web::Path<String>,
@@ -170,7 +172,7 @@ pub async fn accept(
     let token = path.into_inner();
     let form = form.into_inner();
     let attempt = state.invitation_limiter.check(
-        super::client_ip(&req).counted_as(),
+        client.counted_as(),
         std::time::Instant::now(),
     );
     if !attempt.allowed {
@@ -179,7 +181,7 @@ pub async fn accept(
     let Some((found, mode, viewer)) = load(&state, &session, &token).await? else {
         return invalid();
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let mut shown = page(&session, &token, &found, mode.clone())?;
     shown.display_name = form.display_name.clone();
     let rerender = |status: actix_web::http::StatusCode, p: InvitationPage| {

@@ -8,6 +8,7 @@ use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::htmx;
 use super::shell::{Editor, Section, Shell};
+use crate::request::ClientIp;
 use crate::db::{self, audit::Change, audit::Event, models::KnowledgeItem};
 use crate::domain::ids::{KnowledgeId, ProjectId};
 use crate::domain::knowledge::{
@@ -214,6 +215,7 @@ pub struct NewItemForm {
 /// POST a new item: its page, or the modal again with the messages.
 pub async fn create(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<NewItemForm>,
     Editor(shell): Editor,
@@ -248,7 +250,7 @@ pub async fn create(
         text: new.text,
         created_at: time::now(),
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let uid = shell.user_id.clone();
     let stored = db::run(&state.pool, move |conn| {
         let event = Event {
@@ -377,6 +379,7 @@ pub async fn edit_page(
 /// the form alone, else the whole page). Nothing is written when any field is refused.
 pub async fn update(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     form: web::Form<NewItemForm>,
@@ -410,7 +413,7 @@ pub async fn update(
             });
         }
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid, id) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
     let edited = db::run(&state.pool, move |conn| {
         db::knowledge::update(

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::htmx;
+use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::EmailAddress;
@@ -82,6 +83,7 @@ pub async fn show(
 
 pub async fn submit(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<LoginForm>,
@@ -94,7 +96,7 @@ pub async fn submit(
         ..Default::default()
     };
     let attempt = state.sign_in_limiter.check(
-        super::client_ip(&req).counted_as(),
+        client.counted_as(),
         std::time::Instant::now(),
     );
     if !attempt.allowed {
