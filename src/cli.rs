@@ -74,12 +74,18 @@ fn sqlite_io_error_on_a_full_disk(url: &DatabaseUrl, e: &anyhow::Error) -> bool 
 }
 
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
-    Ok(startup::open_database(url, db::PoolUse::Command).await?)
+    db::open(url, db::PoolUse::Command).await.map_err(|cause| {
+        startup::StartError::Database {
+            url: url.redacted(),
+            cause,
+        }
+        .into()
+    })
 }
 
 /// `callem migrate`.
 pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
-    // open_database applies pending migrations.
+    // Opening the database applies pending migrations.
     open(url).await?;
     eprintln!("database at {} is up to date", url.redacted());
     Ok(())

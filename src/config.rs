@@ -1,7 +1,6 @@
 //! Typed settings from the command line and the environment. Every variable is listed in the
 //! README's configuration table.
 
-
 use clap::{Args, Parser, Subcommand};
 use ipnetwork::IpNetwork;
 

@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::dto::{LeakReceipt, LeakReportBody};
 use super::error::{self, ApiError, ErrorBody, TooManyRequests};
 use super::read_json;
-use crate::request::ClientIp;
 use crate::db;
 use crate::domain::leak::LeakReport;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 

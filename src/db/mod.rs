@@ -435,6 +435,20 @@ pub const SERVER_DEADLINE: Duration = Duration::from_millis(1800);
 /// server starts anyway and `/readyz` says "starting" until they are open).
 pub const WARM_UP_WAIT: Duration = Duration::from_secs(5);
 
+/// Opens the pool (failing when the database cannot be reached) and applies pending
+/// migrations: what the server and every command start with.
+pub async fn open(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
+    let owned = url.clone();
+    let pool = tokio::task::spawn_blocking(move || build_pool(&owned, usage))
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))??;
+    let applied = run(&pool, migrations::run_pending).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
+
 /// Builds the pool, failing when the database cannot be reached. The server's pool keeps all
 /// its connections open (`min_idle` = size), opened at start: a burst on a fresh replica finds
 /// them ready instead of waiting on connections being established.

@@ -8,13 +8,13 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::guard::CurrentUser;
 use super::htmx;
-use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::{DisplayName, Password, ProjectName};
 use crate::domain::ids::ProjectId;
 use crate::domain::role::Role;
 use crate::domain::sign_in;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 

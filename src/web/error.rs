@@ -146,7 +146,11 @@ fn html_response(status: StatusCode, body: String, retry: Option<HeaderValue>) -
 
 /// The toast an htmx request gets for a failure, with the headers that make htmx add it to
 /// `#toasts` (instead of swapping it where the request's own answer would have gone).
-pub(super) fn toast_response(status: StatusCode, message: &str, retry: Option<HeaderValue>) -> HttpResponse {
+pub(super) fn toast_response(
+    status: StatusCode,
+    message: &str,
+    retry: Option<HeaderValue>,
+) -> HttpResponse {
     let body = ErrorToast { message }
         .render()
         .unwrap_or_else(|_| explain(status).1.to_owned());

@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::htmx;
-use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db::invitations::{Accepted, Found, Joiner};
 use crate::db::{self, memberships::TeamError};
 use crate::domain::account::{DisplayName, Password};
 use crate::domain::role::Role;
 use crate::domain::sign_in;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -133,10 +133,9 @@ pub async fn show(
     let token = path.into_inner();
     let Some((found, mode, _)) = load(&state, &session, &token).await? else {
         // Guessing tokens costs attempts too.
-        let attempt = state.invitation_limiter.check(
-            client.counted_as(),
-            std::time::Instant::now(),
-        );
+        let attempt = state
+            .invitation_limiter
+            .check(client.counted_as(), std::time::Instant::now());
         if !attempt.allowed {
             return Ok(too_many(attempt.reset_secs));
         }
@@ -171,10 +170,9 @@ pub async fn accept(
 ) -> Result<HttpResponse, WebError> {
     let token = path.into_inner();
     let form = form.into_inner();
-    let attempt = state.invitation_limiter.check(
-        client.counted_as(),
-        std::time::Instant::now(),
-    );
+    let attempt = state
+        .invitation_limiter
+        .check(client.counted_as(), std::time::Instant::now());
     if !attempt.allowed {
         return Ok(too_many(attempt.reset_secs));
     }

@@ -8,13 +8,13 @@ use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::htmx;
 use super::shell::{Editor, Section, Shell};
-use crate::request::ClientIp;
 use crate::db::{self, audit::Change, audit::Event, models::KnowledgeItem};
 use crate::domain::ids::{KnowledgeId, ProjectId};
 use crate::domain::knowledge::{
     Field, KnowledgeEdit, NewKnowledge, SearchTerms, MAX_NAME_CHARS, MAX_SEARCH_CHARS,
 };
 use crate::domain::pagination::PageNumber;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 

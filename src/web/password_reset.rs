@@ -10,12 +10,12 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::htmx;
-use crate::domain::client_ip::ClientAddr;
-use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::Password;
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::one_time_token;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -47,10 +47,7 @@ fn invalid() -> Result<HttpResponse, WebError> {
 fn over_budget(client: ClientAddr, state: &AppState) -> bool {
     !state
         .sign_in_limiter
-        .check(
-            client.counted_as(),
-            std::time::Instant::now(),
-        )
+        .check(client.counted_as(), std::time::Instant::now())
         .allowed
 }
 

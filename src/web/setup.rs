@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::htmx;
-use crate::request::ClientIp;
 use crate::auth::{password, session::TypedSession};
 use crate::db::{self, users::SetupError};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
+use crate::request::ClientIp;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]

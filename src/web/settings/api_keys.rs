@@ -8,10 +8,9 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::super::error::WebError;
-use super::super::shell::{KeyManager, Section, Shell};
 use super::super::htmx;
+use super::super::shell::{KeyManager, Section, Shell};
 use super::key_page::key_names;
-use crate::request::ClientIp;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
@@ -20,6 +19,7 @@ use crate::domain::ip_rules::IpRules;
 use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 use crate::domain::scope::Scope;
+use crate::request::ClientIp;
 
 use crate::state::AppState;
 use crate::time;

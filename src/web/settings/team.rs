@@ -8,15 +8,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::super::error::WebError;
-use super::super::shell::{Section, Shell, TeamManager};
 use super::super::htmx;
-use crate::request::ClientIp;
+use super::super::shell::{Section, Shell, TeamManager};
 use crate::db::invitations::{Created, InviteError};
 use crate::db::{self, memberships::ByMember, memberships::TeamError};
 use crate::domain::account::EmailAddress;
 use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::team::{self, Refusal, INVITATION_DAYS};
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
