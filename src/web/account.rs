@@ -186,7 +186,6 @@ pub async fn change_password(
     if page.current_error.is_some() {
         return invalid(&page);
     }
-    let client = client;
     let attempt = state
         .sign_in_limiter
         .check(client.counted_as(), std::time::Instant::now());
