@@ -324,12 +324,21 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
-    deletion::delete(&req, &state, &editor, kid, &deletion::KNOWLEDGE_ITEM).await
+    deletion::delete(
+        &req,
+        client,
+        &state,
+        &editor,
+        kid,
+        &deletion::KNOWLEDGE_ITEM,
+    )
+    .await
 }
 
 impl EditForm {

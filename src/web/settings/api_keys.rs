@@ -13,6 +13,7 @@ use super::super::shell::{KeyManager, Section, Shell};
 use super::key_page::key_names;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
@@ -535,7 +536,7 @@ pub async fn revoke(
 /// by the signed-in user from this request's client address: the one place that says who
 /// changed a key from the dashboard.
 pub(super) async fn change_key<T, F>(
-    req: &HttpRequest,
+    client: ClientAddr,
     state: &AppState,
     shell: &Shell,
     kid: &KeyId,
@@ -552,7 +553,7 @@ where
         + Send
         + 'static,
 {
-    let ip = crate::request::client_ip(req).to_string();
+    let ip = client.to_string();
     let (pid, uid, kid) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
     Ok(db::run(&state.pool, move |conn| {
         let by = db::api_keys::ChangedBy {
