@@ -355,6 +355,17 @@ async fn the_public_url_is_the_only_host_and_origin(app: TestApp) {
     let api = a.get("/v1/calls").await;
     assert_eq!(api_error(&api).0, 400, "/v1 says so in JSON");
     assert_eq!(
+        api.body,
+        r#"{"statusCode":400,"message":"This server does not answer for that host name (see CALLEM_PUBLIC_URL)."}"#,
+        "the edge's own error is the contract's body, byte for byte"
+    );
+    assert_eq!(
+        api.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(
         a.get("/healthz").await.status,
         200,
         "probes answer any host"
