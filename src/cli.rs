@@ -74,12 +74,18 @@ fn sqlite_io_error_on_a_full_disk(url: &DatabaseUrl, e: &anyhow::Error) -> bool 
 }
 
 async fn open(url: &DatabaseUrl) -> anyhow::Result<Pool> {
-    Ok(startup::open_database(url, db::PoolUse::Command).await?)
+    db::open(url, db::PoolUse::Command).await.map_err(|cause| {
+        startup::StartError::Database {
+            url: url.redacted(),
+            cause,
+        }
+        .into()
+    })
 }
 
 /// `callem migrate`.
 pub async fn migrate(url: &DatabaseUrl) -> anyhow::Result<()> {
-    // open_database applies pending migrations.
+    // Opening the database applies pending migrations.
     open(url).await?;
     eprintln!("database at {} is up to date", url.redacted());
     Ok(())
@@ -125,7 +131,7 @@ pub async fn user(url: &DatabaseUrl, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let email = EmailAddress::parse(&email).map_err(|e| anyhow!("--email: {e}"))?;
             // The same rule as the server's: CALLEM_PUBLIC_URL, else CALLEM_BIND.
-            let public = crate::edge::parse_public_url(&public_url).map_err(|e| anyhow!(e))?;
+            let public = crate::origin::parse_public_url(&public_url).map_err(|e| anyhow!(e))?;
             let base = crate::config::link_base(public.as_ref(), &bind).ok_or_else(|| {
                 anyhow!(
                     "no link can be made: {} (or pass --public-url)",

@@ -1,13 +1,12 @@
 //! Typed settings from the command line and the environment. Every variable is listed in the
 //! README's configuration table.
 
-use std::fmt;
-
 use clap::{Args, Parser, Subcommand};
 use ipnetwork::IpNetwork;
 
 use crate::db::DatabaseUrl;
-use crate::edge::{parse_public_url, Origin};
+use crate::origin::{parse_public_url, Origin};
+use crate::secret::Secret;
 
 /// Callem Studio, self-hosted: the API keys dashboard and the public REST API in one binary.
 #[derive(Debug, Parser)]
@@ -279,25 +278,6 @@ pub enum KeysCommand {
         /// The file to read; - or nothing for stdin.
         file: Option<String>,
     },
-}
-
-/// A secret that never shows in logs or `Debug` output.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Secret(s)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 /// Everything the server needs to start.

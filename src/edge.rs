@@ -8,59 +8,8 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::origin::Origin;
 use crate::state::AppState;
-
-/// A scheme and a host (with its port when not the scheme's default), lower-cased: what an
-/// `Origin` header names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub scheme: String,
-    pub host: String,
-}
-
-impl Origin {
-    /// The origin of an absolute `http`/`https` URL.
-    pub fn of_url(s: &str) -> Option<Origin> {
-        let u = url::Url::parse(s).ok()?;
-        if !matches!(u.scheme(), "http" | "https") {
-            return None;
-        }
-        let host = match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            _ => return None,
-        };
-        Some(Origin {
-            scheme: u.scheme().to_owned(),
-            host: host.to_ascii_lowercase(),
-        })
-    }
-
-    /// An origin from a scheme and a `Host`-style value (`example.com:8080`); a default port
-    /// is dropped, as browsers drop it from `Origin`.
-    fn from_parts(scheme: &str, host: &str) -> Option<Origin> {
-        Origin::of_url(&format!("{scheme}://{host}/"))
-    }
-}
-
-/// Parses `CALLEM_PUBLIC_URL`: an `http(s)://host[:port]` URL with no path.
-pub fn parse_public_url(s: &str) -> Result<Option<Origin>, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
-        format!(
-            "CALLEM_PUBLIC_URL must be the address people open, like https://callem.example.com \
-             (http or https, no path); got '{s}'"
-        )
-    };
-    let u = url::Url::parse(s).map_err(|_| bad())?;
-    if !matches!(u.path(), "" | "/") || u.query().is_some() || !u.username().is_empty() {
-        return Err(bad());
-    }
-    Origin::of_url(s).map(Some).ok_or_else(bad)
-}
 
 /// Whether the TCP peer is one of `CALLEM_TRUSTED_PROXIES`.
 pub fn peer_is_trusted(req: &HttpRequest, state: &AppState) -> bool {
@@ -145,6 +94,15 @@ pub fn add_security_headers(h: &mut HeaderMap) {
     set(h, header::CACHE_CONTROL, "no-store");
 }
 
+/// The `/v1` error body (`{"statusCode", "message"}`, in that order) for what the edge refuses
+/// before any route runs: its own, so the edge does not depend on the API it sits in front of.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EdgeError {
+    status_code: u16,
+    message: &'static str,
+}
+
 /// Health probes answer whatever `Host` a load balancer sends.
 fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz")
@@ -175,9 +133,10 @@ pub async fn guard(
             "This server does not answer for that host name (see CALLEM_PUBLIC_URL).";
         let r = if req.path().starts_with("/v1/") {
             // `/v1` stays JSON, in the contract's error shape.
-            actix_web::ResponseError::error_response(&crate::api::error::ApiError::BadRequest(
-                WRONG_HOST.to_owned(),
-            ))
+            HttpResponse::BadRequest().json(EdgeError {
+                status_code: 400,
+                message: WRONG_HOST,
+            })
         } else {
             HttpResponse::BadRequest()
                 .content_type("text/plain; charset=utf-8")
@@ -204,52 +163,4 @@ pub async fn guard(
         );
     }
     Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_drop_default_ports_and_case() {
-        let o = Origin::of_url("HTTPS://Callem.Example.com:443/x").unwrap();
-        assert_eq!(
-            o,
-            Origin {
-                scheme: "https".into(),
-                host: "callem.example.com".into()
-            }
-        );
-        assert_eq!(
-            Origin::of_url("http://127.0.0.1:8080").unwrap().host,
-            "127.0.0.1:8080"
-        );
-        assert_eq!(Origin::of_url("null"), None);
-        assert_eq!(Origin::of_url("file:///etc/passwd"), None);
-    }
-
-    #[test]
-    fn the_public_url_is_an_origin_without_a_path() {
-        assert_eq!(parse_public_url("").unwrap(), None);
-        assert_eq!(
-            parse_public_url("https://callem.example.com/")
-                .unwrap()
-                .unwrap()
-                .host,
-            "callem.example.com"
-        );
-        for bad in [
-            "callem.example.com",
-            "ftp://x",
-            "https://x/app",
-            "https://x/?a=1",
-        ] {
-            assert!(
-                parse_public_url(bad)
-                    .unwrap_err()
-                    .contains("CALLEM_PUBLIC_URL"),
-                "{bad}"
-            );
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! Fixed-window request counting per client: 120 requests a minute over all of `/v1`
 //! (configurable), and a few sign-in attempts per address. Counters live in this process on
-//! purpose: with several replicas each one counts separately (see the README).
+//! purpose: with several replicas each one counts separately (see docs/replicas.md).
 //!
 //! Each check is O(1): clients are spread over shards by hash, each shard under its own lock,
 //! and a shard forgets its expired windows at most once per window (amortised O(1), never a

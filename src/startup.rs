@@ -15,7 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf;
 use crate::config::Settings;
-use crate::db::{self, DatabaseUrl, DbError, Pool, PoolUse};
+use crate::db::{self, DbError, Pool, PoolUse};
 use crate::domain::one_time_token::OneTimeToken;
 use crate::state::AppState;
 use crate::web::{error::WebError, health, static_files};
@@ -53,26 +53,6 @@ fn bind_message(addr: &str, cause: &std::io::Error) -> String {
         ),
         _ => format!("cannot listen on {addr}: {cause}"),
     }
-}
-
-/// Opens the pool (failing when the database cannot be reached) and applies migrations.
-pub async fn open_database(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, StartError> {
-    let fail = |cause| StartError::Database {
-        url: url.redacted(),
-        cause,
-    };
-    let owned = url.clone();
-    let pool = tokio::task::spawn_blocking(move || db::build_pool(&owned, usage))
-        .await
-        .map_err(|e| fail(DbError::Task(e.to_string())))?
-        .map_err(fail)?;
-    let applied = db::run(&pool, db::migrations::run_pending)
-        .await
-        .map_err(fail)?;
-    if applied > 0 {
-        tracing::info!(applied, "database migrations applied");
-    }
-    Ok(pool)
 }
 
 /// The session key: derived from `CALLEM_SECRET_KEY`, or generated once and kept in the
@@ -145,11 +125,15 @@ async fn new_setup_token(pool: &Pool) -> Result<Option<OneTimeToken>, DbError> {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let pool = open_database(
+        let pool = db::open(
             &settings.database_url,
             PoolUse::Server(settings.db_pool_size, settings.db_deadline),
         )
-        .await?;
+        .await
+        .map_err(|cause| StartError::Database {
+            url: settings.database_url.redacted(),
+            cause,
+        })?;
         let key = session_key(&settings, &pool)
             .await
             .map_err(|cause| StartError::Database {
@@ -250,7 +234,7 @@ impl Application {
                             .wrap(from_fn(csrf::protect))
                             .wrap(session)
                             // Outermost, so a CSRF refusal reaches htmx as a toast too.
-                            .wrap(from_fn(crate::web::error::toasts_for_htmx))
+                            .wrap(from_fn(crate::web::htmx::toasts_for_htmx))
                             .configure(crate::web::config),
                     )
                     // An error (not a rendered page), so an htmx request gets it as a toast.

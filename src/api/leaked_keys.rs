@@ -9,7 +9,7 @@ use super::error::{self, ApiError, ErrorBody, TooManyRequests};
 use super::read_json;
 use crate::db;
 use crate::domain::leak::LeakReport;
-use crate::request::client_ip;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -37,11 +37,12 @@ use crate::time;
 )]
 pub async fn report(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let report = LeakReport::parse(&read_json(&req, payload).await?)?;
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let received = report.received;
     let revoked = db::run_with(&state.pool, move |conn| {
         db::api_keys::report_leaked(conn, &report.hashes, Some(&ip), time::now())

@@ -2,6 +2,7 @@
 //! response, errors included, is JSON.
 
 pub mod calls;
+mod credentials;
 pub mod dto;
 pub mod error;
 pub mod knowledge;

@@ -3,17 +3,13 @@
 //! database; [`authenticate`] alone sequences checks 3 to 5 and the scope, on the key row that
 //! the handler's own query brought back (found by its SHA-256 through the unique index on every
 //! request: no cache can answer for a revoked key). What the request needs of the scope comes
-//! from the route table ([`crate::api::OPERATIONS`]), never from the handler.
+//! from the `/v1` route table, never from the handler; the extractor that reads the request lives
+//! there too, and maps an [`AuthFailure`] to the API's response.
 
-use std::future::{ready, Ready};
 use std::sync::{Arc, OnceLock};
 
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 
-use crate::api::error::ApiError;
 use crate::db::{models::KeyCheck, DbError};
 use crate::domain::api_key::{hash_token, is_well_formed, KeyHash};
 use crate::domain::client_ip::ClientAddr;
@@ -111,30 +107,11 @@ impl Credentials {
     pub fn client(&self) -> ClientAddr {
         self.client
     }
-}
 
-impl FromRequest for Credentials {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Fail closed: a handler taking credentials must be routed through the table.
-        let Some(operation) = crate::api::Operation::of(req) else {
-            return ready(Err(ApiError::Internal(format!(
-                "{} {} takes API credentials but is not in api::OPERATIONS",
-                req.method(),
-                req.path()
-            ))));
-        };
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let credentials = Credentials::new(header, crate::request::client_ip(req), operation.need);
-        if let Ok(c) = &credentials {
-            req.extensions_mut().insert(c.expiry.clone());
-        }
-        ready(credentials.map_err(ApiError::from))
+    /// Where the key's expiry is written once it is known (shared with the request's
+    /// extensions, so the `/v1` frame can send it).
+    pub fn expiry(&self) -> &KeyExpiry {
+        &self.expiry
     }
 }
 

@@ -89,7 +89,7 @@ fn same_origin(req: &ServiceRequest) -> bool {
         .get(header::ORIGIN)
         .or_else(|| req.headers().get(header::REFERER))
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::edge::Origin::of_url);
+        .and_then(crate::origin::Origin::of_url);
     source.is_some_and(|s| s == expected)
 }
 

@@ -2,7 +2,6 @@
 //! so a wrong email and a wrong password take the same time.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -42,50 +41,6 @@ pub fn verify(candidate: &str, stored_hash: Option<&str>) -> bool {
         .verify_password(candidate.as_bytes(), &parsed)
         .is_ok();
     ok && known
-}
-
-/// Too many passwords are being hashed at once; the request may be retried shortly.
-#[derive(Debug, thiserror::Error)]
-#[error("too many sign-ins at once")]
-pub struct Busy;
-
-/// At most one argon2 computation per core at a time: each one takes ~19 MiB and a core for
-/// tens of milliseconds, so unbounded concurrency only costs memory. A request waits up to
-/// [`HashSlots::WAIT`] for a slot, then gets [`Busy`] (a 503 with `Retry-After`).
-#[derive(Debug)]
-pub struct HashSlots {
-    permits: tokio::sync::Semaphore,
-}
-
-impl Default for HashSlots {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        HashSlots::new(cores)
-    }
-}
-
-impl HashSlots {
-    pub const WAIT: Duration = Duration::from_secs(3);
-
-    pub fn new(slots: usize) -> Self {
-        HashSlots {
-            permits: tokio::sync::Semaphore::new(slots.max(1)),
-        }
-    }
-
-    /// Runs `work` (a hash or a verification) on the blocking pool once a slot is free.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Busy> {
-        let permit = tokio::time::timeout(Self::WAIT, self.permits.acquire())
-            .await
-            .map_err(|_| Busy)?
-            .map_err(|_| Busy)?;
-        let out = tokio::task::spawn_blocking(work).await.map_err(|_| Busy);
-        drop(permit);
-        out
-    }
 }
 
 #[cfg(test)]

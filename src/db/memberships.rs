@@ -190,7 +190,7 @@ impl<'a> ByMember<'a> {
         now_role: Option<Role>,
         now: NaiveDateTime,
     ) -> Result<usize, DbError> {
-        super::invitations::revoke_made_by(
+        super::invitation_revocation::revoke_made_by(
             conn,
             self.project_id,
             member,

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod calls;
 pub mod health;
+pub mod invitation_revocation;
 pub mod invitations;
 pub mod key_usage;
 pub mod knowledge;
@@ -435,6 +436,20 @@ pub const SERVER_DEADLINE: Duration = Duration::from_millis(1800);
 /// How long the server's start waits for its pool to open every connection (past it, the
 /// server starts anyway and `/readyz` says "starting" until they are open).
 pub const WARM_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the pool (failing when the database cannot be reached) and applies pending
+/// migrations: what the server and every command start with.
+pub async fn open(url: &DatabaseUrl, usage: PoolUse) -> Result<Pool, DbError> {
+    let owned = url.clone();
+    let pool = tokio::task::spawn_blocking(move || build_pool(&owned, usage))
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))??;
+    let applied = run(&pool, migrations::run_pending).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
 
 /// Builds the pool, failing when the database cannot be reached. The server's pool keeps all
 /// its connections open (`min_idle` = size), opened at start: a burst on a fresh replica finds

@@ -25,7 +25,7 @@ pub fn create(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     super::write_transaction(conn, |conn| {
-        end_unused(conn, user_id, now)?;
+        user_queries::end_unused_resets(conn, user_id, now)?;
         diesel::delete(
             password_resets::table
                 .filter(password_resets::user_id.eq(user_id))
@@ -42,21 +42,6 @@ pub fn create(
             .execute(conn)
             .map(|_| ())
     })
-}
-
-/// Ends every unused link of the user (marked used: none of them works any more).
-pub fn end_unused(
-    conn: &mut DbConnection,
-    user_id: &UserId,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(
-        password_resets::table
-            .filter(password_resets::user_id.eq(user_id))
-            .filter(password_resets::used_at.is_null()),
-    )
-    .set(password_resets::used_at.eq(Some(now)))
-    .execute(conn)
 }
 
 /// What came of a "Forgot your password?" request.

@@ -8,8 +8,8 @@ use crate::domain::role::Role;
 
 use super::audit::{self, AccountEvent, Actor};
 use super::models::{NewUser, User};
-use super::schema::users;
-use super::{memberships, password_resets, projects, settings, DbConnection, DbError};
+use super::schema::{password_resets, users};
+use super::{memberships, projects, settings, DbConnection, DbError};
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
@@ -202,7 +202,7 @@ pub fn set_password(
                 users::session_epoch.eq(users::session_epoch + 1),
             ))
             .execute(conn)?;
-        password_resets::end_unused(conn, user_id, crate::time::now()).map(|_| ())
+        end_unused_resets(conn, user_id, crate::time::now()).map(|_| ())
     })
 }
 
@@ -319,4 +319,21 @@ pub fn change_password(
                 .first(conn)?)
         })
     })
+}
+
+/// Ends every unused password-reset link of the user (marked used: none of them works any
+/// more). Here, with the password change that does it, so `password_resets` (which sets a
+/// password through this file) is not needed back.
+pub fn end_unused_resets(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        password_resets::table
+            .filter(password_resets::user_id.eq(user_id))
+            .filter(password_resets::used_at.is_null()),
+    )
+    .set(password_resets::used_at.eq(Some(now)))
+    .execute(conn)
 }

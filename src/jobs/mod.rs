@@ -31,7 +31,7 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub struct Setup {
     pub pool: Pool,
     pub mailer: Option<Mailer>,
-    /// Where emailed links start ([`crate::config::link_base`]).
+    /// Where emailed links start (`config::link_base`).
     pub link_base: Option<String>,
 }
 

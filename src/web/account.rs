@@ -14,6 +14,7 @@ use crate::domain::account::{DisplayName, Password, ProjectName};
 use crate::domain::ids::ProjectId;
 use crate::domain::role::Role;
 use crate::domain::sign_in;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -160,6 +161,7 @@ pub struct PasswordForm {
 /// the sign-in page allows).
 pub async fn change_password(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     user: web::ReqData<CurrentUser>,
     session: TypedSession,
@@ -184,7 +186,6 @@ pub async fn change_password(
     if page.current_error.is_some() {
         return invalid(&page);
     }
-    let client = super::client_ip(&req);
     let attempt = state
         .sign_in_limiter
         .check(client.counted_as(), std::time::Instant::now());
@@ -300,6 +301,7 @@ pub struct NewProjectForm {
 /// POST `/projects/new`: the creator becomes the project's Owner.
 pub async fn create_project(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     user: web::ReqData<CurrentUser>,
     session: TypedSession,
@@ -319,7 +321,7 @@ pub async fn create_project(
                 .body(page.render()?));
         }
     };
-    let (uid, ip) = (user.id.clone(), super::client_ip(&req).to_string());
+    let (uid, ip) = (user.id.clone(), client.to_string());
     let id = db::run(&state.pool, move |conn| {
         db::projects::create_from(conn, name.as_str(), Some(&uid), Some(&ip), time::now())
     })

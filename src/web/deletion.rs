@@ -9,6 +9,7 @@ use super::error::WebError;
 use super::htmx;
 use super::shell::Editor;
 use crate::db::{self, audit::Actor, audit::Event, DbConnection};
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::ids::{CallId, KnowledgeId, ProjectId};
 use crate::state::AppState;
 use crate::time;
@@ -50,26 +51,28 @@ pub const KNOWLEDGE_ITEM: Kind<KnowledgeId> = Kind {
 /// Deletes `id` from the shell's project, recording who did it; a missing item is a 404.
 pub async fn delete<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
+    client: ClientAddr,
     state: &AppState,
     editor: &Editor,
     id: Id,
     kind: &'static Kind<Id>,
 ) -> Result<HttpResponse, WebError> {
     let list = editor.0.url(kind.list_path);
-    delete_to(req, state, editor, id, kind, list).await
+    delete_to(req, client, state, editor, id, kind, list).await
 }
 
 /// [`delete`], then to `back` (a URL of the project's list the handler built, not one the
 /// request gave).
 pub async fn delete_to<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
+    client: ClientAddr,
     state: &AppState,
     Editor(shell): &Editor,
     id: Id,
     kind: &'static Kind<Id>,
     back: String,
 ) -> Result<HttpResponse, WebError> {
-    let ip = super::client_ip(req).to_string();
+    let ip = client.to_string();
     let shown = id.as_ref().to_owned();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let deleted = db::run(&state.pool, move |conn| {

@@ -1,13 +1,10 @@
 //! The dashboard's error type and its one renderer: the error page for a plain request, and
-//! for an htmx request (see [`toasts_for_htmx`], on the dashboard's scope) a toast that htmx
+//! for an htmx request (see `htmx::toasts_for_htmx`, on the dashboard's scope) a toast that htmx
 //! swaps into the page's `#toasts` live region, so the person reads the server's message.
 
-use actix_web::body::{BodySize, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::db::DbError;
@@ -30,8 +27,8 @@ pub enum WebError {
     TooManyAttempts,
 }
 
-impl From<crate::auth::password::Busy> for WebError {
-    fn from(_: crate::auth::password::Busy) -> Self {
+impl From<crate::state::Busy> for WebError {
+    fn from(_: crate::state::Busy) -> Self {
         WebError::Busy("every password-hashing slot stayed taken")
     }
 }
@@ -79,10 +76,10 @@ struct ErrorToast<'a> {
 pub const TOASTS: &str = "#toasts";
 const TOAST_SWAP: &str = "beforeend";
 /// The longest plain-text refusal (from a middleware, such as the CSRF check) shown as a toast.
-const MAX_PLAIN_MESSAGE: usize = 1024;
+pub(super) const MAX_PLAIN_MESSAGE: usize = 1024;
 
 /// What a person is told about a failed request with this status: a title and a sentence.
-fn explain(status: StatusCode) -> (&'static str, &'static str) {
+pub(super) fn explain(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::NOT_FOUND => (
             "Page not found",
@@ -112,7 +109,7 @@ fn explain(status: StatusCode) -> (&'static str, &'static str) {
 }
 
 impl WebError {
-    fn explained(&self) -> (&'static str, &'static str) {
+    pub(super) fn explained(&self) -> (&'static str, &'static str) {
         match self {
             WebError::Busy(_) => (
                 "Busy",
@@ -149,7 +146,11 @@ fn html_response(status: StatusCode, body: String, retry: Option<HeaderValue>) -
 
 /// The toast an htmx request gets for a failure, with the headers that make htmx add it to
 /// `#toasts` (instead of swapping it where the request's own answer would have gone).
-fn toast_response(status: StatusCode, message: &str, retry: Option<HeaderValue>) -> HttpResponse {
+pub(super) fn toast_response(
+    status: StatusCode,
+    message: &str,
+    retry: Option<HeaderValue>,
+) -> HttpResponse {
     let body = ErrorToast { message }
         .render()
         .unwrap_or_else(|_| explain(status).1.to_owned());
@@ -178,7 +179,7 @@ impl ResponseError for WebError {
         }
     }
 
-    /// The full error page (an htmx request gets the toast instead, see [`toasts_for_htmx`]).
+    /// The full error page (an htmx request gets the toast instead, see `htmx::toasts_for_htmx`).
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (title, message) = self.explained();
@@ -201,53 +202,4 @@ impl ResponseError for WebError {
         .unwrap_or_else(|_| title.to_owned());
         html_response(status, body, retry_after(status))
     }
-}
-
-/// Middleware on the dashboard's scope: when an htmx request fails, its answer becomes the
-/// toast with the server's message — a [`WebError`]'s, or the text of a plain-text refusal
-/// (the CSRF check's "your session expired…"), or else the status's — rather than an error
-/// page that would be swapped into the page. A 422 is a form sent back with its messages and
-/// is left alone, as is everything a plain request gets.
-pub async fn toasts_for_htmx(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let htmx = super::htmx::is_htmx(req.request());
-    let res = next.call(req).await?;
-    let status = res.status();
-    let failed = status.is_client_error() || status.is_server_error();
-    if !htmx || !failed || status == StatusCode::UNPROCESSABLE_ENTITY {
-        return Ok(res.map_into_left_body());
-    }
-    let retry = res.headers().get(header::RETRY_AFTER).cloned();
-    if let Some(e) = res
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<WebError>())
-    {
-        let toast = toast_response(status, e.explained().1, retry);
-        return Ok(res.into_response(toast).map_into_right_body());
-    }
-    let plain = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/plain"));
-    let small =
-        matches!(res.response().body().size(), BodySize::Sized(n) if n <= MAX_PLAIN_MESSAGE as u64);
-    let (req, response) = res.into_parts();
-    let mut message = None;
-    if plain && small {
-        if let Ok(Ok(bytes)) =
-            actix_web::body::to_bytes_limited(response.into_body(), MAX_PLAIN_MESSAGE).await
-        {
-            message = String::from_utf8(bytes.to_vec())
-                .ok()
-                .map(|m| m.trim().to_owned())
-                .filter(|m| !m.is_empty());
-        }
-    }
-    let message = message.unwrap_or_else(|| explain(status).1.to_owned());
-    let toast = toast_response(status, &message, retry);
-    Ok(ServiceResponse::new(req, toast).map_into_right_body())
 }

@@ -18,6 +18,7 @@ use crate::db::{self, memberships::TeamError};
 use crate::domain::account::{DisplayName, Password};
 use crate::domain::role::Role;
 use crate::domain::sign_in;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -124,7 +125,7 @@ fn page(
 
 /// GET the invitation.
 pub async fn show(
-    req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     path: web::Path<String>,
@@ -132,10 +133,9 @@ pub async fn show(
     let token = path.into_inner();
     let Some((found, mode, _)) = load(&state, &session, &token).await? else {
         // Guessing tokens costs attempts too.
-        let attempt = state.invitation_limiter.check(
-            super::client_ip(&req).counted_as(),
-            std::time::Instant::now(),
-        );
+        let attempt = state
+            .invitation_limiter
+            .check(client.counted_as(), std::time::Instant::now());
         if !attempt.allowed {
             return Ok(too_many(attempt.reset_secs));
         }
@@ -162,6 +162,7 @@ pub struct AcceptForm {
 /// POST: join (creating the account or signing in to it first when needed).
 pub async fn accept(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     path: web::Path<String>,
@@ -169,17 +170,16 @@ pub async fn accept(
 ) -> Result<HttpResponse, WebError> {
     let token = path.into_inner();
     let form = form.into_inner();
-    let attempt = state.invitation_limiter.check(
-        super::client_ip(&req).counted_as(),
-        std::time::Instant::now(),
-    );
+    let attempt = state
+        .invitation_limiter
+        .check(client.counted_as(), std::time::Instant::now());
     if !attempt.allowed {
         return Ok(too_many(attempt.reset_secs));
     }
     let Some((found, mode, viewer)) = load(&state, &session, &token).await? else {
         return invalid();
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let mut shown = page(&session, &token, &found, mode.clone())?;
     shown.display_name = form.display_name.clone();
     let rerender = |status: actix_web::http::StatusCode, p: InvitationPage| {

@@ -14,6 +14,7 @@ use crate::domain::knowledge::{
     Field, KnowledgeEdit, NewKnowledge, SearchTerms, MAX_NAME_CHARS, MAX_SEARCH_CHARS,
 };
 use crate::domain::pagination::PageNumber;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -214,6 +215,7 @@ pub struct NewItemForm {
 /// POST a new item: its page, or the modal again with the messages.
 pub async fn create(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<NewItemForm>,
     Editor(shell): Editor,
@@ -248,7 +250,7 @@ pub async fn create(
         text: new.text,
         created_at: time::now(),
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let uid = shell.user_id.clone();
     let stored = db::run(&state.pool, move |conn| {
         let event = Event {
@@ -322,12 +324,21 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
-    deletion::delete(&req, &state, &editor, kid, &deletion::KNOWLEDGE_ITEM).await
+    deletion::delete(
+        &req,
+        client,
+        &state,
+        &editor,
+        kid,
+        &deletion::KNOWLEDGE_ITEM,
+    )
+    .await
 }
 
 impl EditForm {
@@ -377,6 +388,7 @@ pub async fn edit_page(
 /// the form alone, else the whole page). Nothing is written when any field is refused.
 pub async fn update(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     form: web::Form<NewItemForm>,
@@ -410,7 +422,7 @@ pub async fn update(
             });
         }
     };
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid, id) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
     let edited = db::run(&state.pool, move |conn| {
         db::knowledge::update(

@@ -11,6 +11,7 @@ use crate::db;
 use crate::domain::account::EmailAddress;
 use crate::domain::session_policy::Ended;
 use crate::domain::sign_in;
+use crate::request::ClientIp;
 use crate::state::AppState;
 
 /// The one message for an unknown email and for a wrong password.
@@ -82,6 +83,7 @@ pub async fn show(
 
 pub async fn submit(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<LoginForm>,
@@ -93,10 +95,9 @@ pub async fn submit(
         can_recover: state.emails_links(),
         ..Default::default()
     };
-    let attempt = state.sign_in_limiter.check(
-        super::client_ip(&req).counted_as(),
-        std::time::Instant::now(),
-    );
+    let attempt = state
+        .sign_in_limiter
+        .check(client.counted_as(), std::time::Instant::now());
     if !attempt.allowed {
         let wait = i64::try_from(attempt.reset_secs).unwrap_or(i64::MAX);
         return too_many(page, wait, "Too many sign-in attempts from your address.");

@@ -24,8 +24,6 @@ use actix_web::web;
 
 use error::WebError;
 
-pub use crate::request::client_ip;
-
 /// One dashboard route: its method, its path under its table's prefix, and its handler.
 pub struct Route {
     pub method: Method,

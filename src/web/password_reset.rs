@@ -13,7 +13,9 @@ use super::htmx;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::Password;
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::one_time_token;
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -42,24 +44,22 @@ fn invalid() -> Result<HttpResponse, WebError> {
 
 /// Reset attempts count against the client's sign-in budget: a token cannot be guessed faster
 /// than a password.
-fn over_budget(req: &HttpRequest, state: &AppState) -> bool {
+fn over_budget(client: ClientAddr, state: &AppState) -> bool {
     !state
         .sign_in_limiter
-        .check(
-            super::client_ip(req).counted_as(),
-            std::time::Instant::now(),
-        )
+        .check(client.counted_as(), std::time::Instant::now())
         .allowed
 }
 
 /// GET the form for a valid link.
 pub async fn show(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     token: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    if over_budget(&req, &state) {
+    if over_budget(client, &state) {
         return Err(WebError::TooManyAttempts);
     }
     let hash = one_time_token::hash(&token);
@@ -94,12 +94,13 @@ pub struct ResetForm {
 /// sign-in page.
 pub async fn submit(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     token: web::Path<String>,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, WebError> {
-    if over_budget(&req, &state) {
+    if over_budget(client, &state) {
         return Err(WebError::TooManyAttempts);
     }
     let hash = one_time_token::hash(&token);
@@ -137,7 +138,7 @@ pub async fn submit(
         .run(move || password::hash(&new))
         .await?
         .map_err(WebError::Internal)?;
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let done = db::run(&state.pool, move |conn| {
         db::password_resets::reset(conn, &hash, &password_hash, Some(&ip), time::now())
     })
@@ -188,7 +189,7 @@ pub struct ForgotForm {
 /// link to the account with that email if there is one (and it had none in the last minutes),
 /// and answers at once. Nothing here depends on the account: not the words, not the time.
 pub async fn forgot_submit(
-    req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<ForgotForm>,
@@ -196,7 +197,7 @@ pub async fn forgot_submit(
     if !state.emails_links() {
         return Err(WebError::NotFound);
     }
-    if over_budget(&req, &state) {
+    if over_budget(client, &state) {
         return Err(WebError::TooManyAttempts);
     }
     let mut page = ForgotPage {

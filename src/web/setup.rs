@@ -11,6 +11,7 @@ use super::htmx;
 use crate::auth::{password, session::TypedSession};
 use crate::db::{self, users::SetupError};
 use crate::domain::account::{EmailAddress, Password, ProjectName};
+use crate::request::ClientIp;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +94,7 @@ pub async fn show(
 
 pub async fn submit(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<SetupForm>,
@@ -130,7 +132,7 @@ pub async fn submit(
         .map_err(WebError::Internal)?;
     let now = crate::time::now();
     let token = form.setup_token;
-    let ip = super::client_ip(&req).to_string();
+    let ip = client.to_string();
     let created = db::run(&state.pool, move |conn| {
         let created = db::users::create_first_owner(
             conn,

@@ -342,7 +342,7 @@ async fn setup_needs_the_printed_link_and_a_new_start_prints_a_new_one(app: Test
 async fn the_public_url_is_the_only_host_and_origin(app: TestApp) {
     let db = TestDb::create(app.backend());
     let public = TestApp::spawn_configured(db, |s| {
-        s.public_origin = callem::edge::parse_public_url("https://dash.example").unwrap();
+        s.public_origin = callem::origin::parse_public_url("https://dash.example").unwrap();
     })
     .await;
     let a = public.agent();
@@ -354,6 +354,17 @@ async fn the_public_url_is_the_only_host_and_origin(app: TestApp) {
     assert!(r.body.contains("CALLEM_PUBLIC_URL"));
     let api = a.get("/v1/calls").await;
     assert_eq!(api_error(&api).0, 400, "/v1 says so in JSON");
+    assert_eq!(
+        api.body,
+        r#"{"statusCode":400,"message":"This server does not answer for that host name (see CALLEM_PUBLIC_URL)."}"#,
+        "the edge's own error is the contract's body, byte for byte"
+    );
+    assert_eq!(
+        api.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
     assert_eq!(
         a.get("/healthz").await.status,
         200,

@@ -363,9 +363,19 @@ async fn keys_check_reads_a_utf16_dump_of_forty_thousand_keys(app: TestApp) {
     revoke(&app, &pid, &revoked_id).await;
     // Past SQLite's 32,766 variables a statement, and quadratic time, had either remained.
     let mut text = String::from("key dump exported by a Windows tool\r\n");
-    for _ in 0..40_000 {
-        text.push_str(ApiKeySecret::generate().expose_secret());
+    // The output names keys by their 12-character prefix, which one filler key in 40,000
+    // shares with a key looked at about 5 % of the time: such a filler is made again.
+    let prefix = |k: &str| k[..12].to_owned();
+    let watched = [prefix(&active), prefix(&revoked)];
+    let mut fillers = 0;
+    while fillers < 40_000 {
+        let filler = ApiKeySecret::generate();
+        if watched.contains(&prefix(filler.expose_secret())) {
+            continue;
+        }
+        text.push_str(filler.expose_secret());
         text.push_str("\r\n");
+        fillers += 1;
     }
     text.push_str(&format!("{revoked}\r\nBearer {active}\r\n"));
     let utf16: Vec<u8> = [0xFF, 0xFE]
@@ -394,7 +404,7 @@ crate::on_both_backends!(
     keys_check_says_what_each_key_in_a_text_is_without_printing_it,
 );
 
-/// The rule of `.gitleaks.toml`, as the README shows it too.
+/// The rule of `.gitleaks.toml`, as docs/leaked-keys.md shows it too.
 fn gitleaks_rule() -> (String, String) {
     let root = env!("CARGO_MANIFEST_DIR");
     let config = std::fs::read_to_string(format!("{root}/.gitleaks.toml")).unwrap();
@@ -413,9 +423,12 @@ fn gitleaks_rule() -> (String, String) {
 #[test]
 fn the_gitleaks_rule_finds_keys_and_nothing_in_this_repository() {
     let (rule, pattern) = gitleaks_rule();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(readme.contains(&rule), "the README shows the rule:\n{rule}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/leaked-keys.md"))
+        .unwrap();
+    assert!(
+        doc.contains(&rule),
+        "docs/leaked-keys.md shows the rule:\n{rule}"
+    );
     assert!(rule.contains(r#"keywords = ["ck_live_"]"#));
     let re = regex::bytes::Regex::new(&pattern).expect("valid in Rust's syntax (and RE2's)");
 

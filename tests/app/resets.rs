@@ -213,7 +213,8 @@ async fn a_reset_email_links_to_the_servers_own_address_whatever_host_the_reques
     let (public, _) = app
         .replica_configured(move |s| {
             s.smtp = smtp(&url);
-            s.public_origin = callem::edge::parse_public_url("https://callem.example.com").unwrap();
+            s.public_origin =
+                callem::origin::parse_public_url("https://callem.example.com").unwrap();
         })
         .await;
     let visitor = Agent::new(&public);

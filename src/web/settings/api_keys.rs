@@ -8,17 +8,19 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::super::error::WebError;
+use super::super::htmx;
 use super::super::shell::{KeyManager, Section, Shell};
-use super::super::{client_ip, htmx};
 use super::key_page::key_names;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 use crate::domain::scope::Scope;
+use crate::request::ClientIp;
 
 use crate::state::AppState;
 use crate::time;
@@ -376,7 +378,7 @@ pub struct KeyForm {
 
 /// POST a new key: the reveal panel, or the modal again with the errors.
 pub async fn create(
-    req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<KeyForm>,
     KeyManager(shell): KeyManager,
@@ -409,7 +411,7 @@ pub async fn create(
         }
     };
 
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let key_name = name.clone();
     let (key_id, secret) = db::run(&state.pool, move |conn| {
@@ -487,6 +489,7 @@ pub async fn confirm_revoke(
 /// POST revoke: the row leaves the list; a repeat is harmless.
 pub async fn revoke(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     from: web::Query<Origin>,
@@ -494,7 +497,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
     let pid = shell.project_id.clone();
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let uid = shell.user_id.clone();
     let outcome = {
         let kid = kid.clone();
@@ -533,7 +536,7 @@ pub async fn revoke(
 /// by the signed-in user from this request's client address: the one place that says who
 /// changed a key from the dashboard.
 pub(super) async fn change_key<T, F>(
-    req: &HttpRequest,
+    client: ClientAddr,
     state: &AppState,
     shell: &Shell,
     kid: &KeyId,
@@ -550,7 +553,7 @@ where
         + Send
         + 'static,
 {
-    let ip = client_ip(req).to_string();
+    let ip = client.to_string();
     let (pid, uid, kid) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
     Ok(db::run(&state.pool, move |conn| {
         let by = db::api_keys::ChangedBy {

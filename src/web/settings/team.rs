@@ -8,14 +8,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::super::error::WebError;
+use super::super::htmx;
 use super::super::shell::{Section, Shell, TeamManager};
-use super::super::{client_ip, htmx};
 use crate::db::invitations::{Created, InviteError};
 use crate::db::{self, memberships::ByMember, memberships::TeamError};
 use crate::domain::account::EmailAddress;
 use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::team::{self, Refusal, INVITATION_DAYS};
+use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -197,7 +198,7 @@ pub struct InviteForm {
 
 /// POST an invitation: the link (and the email), or the modal again with the errors.
 pub async fn invite(
-    req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<InviteForm>,
     TeamManager(shell): TeamManager,
@@ -236,7 +237,7 @@ pub async fn invite(
         );
         return again(Some(why), None);
     };
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let address = email.as_str().to_owned();
     let email_configured = state.mailer.is_some();
@@ -368,12 +369,13 @@ fn team_result<T>(r: Result<T, TeamError>) -> Result<Result<T, HttpResponse>, We
 /// POST revoke of a pending invitation.
 pub async fn revoke_invitation(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, InvitationId)>,
     TeamManager(shell): TeamManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, id) = path.into_inner();
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let revoked = db::run(&state.pool, move |conn| {
         Ok(db::invitations::revoke(
@@ -445,6 +447,7 @@ pub struct RoleForm {
 /// POST a role change.
 pub async fn change_role(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, UserId)>,
     form: web::Form<RoleForm>,
@@ -457,7 +460,7 @@ pub async fn change_role(
             .content_type("text/plain; charset=utf-8")
             .body("Choose a role: owner, admin, developer or member."));
     };
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let done = db::run(&state.pool, move |conn| {
         let by = ByMember {
@@ -523,12 +526,13 @@ pub async fn confirm_remove(
 /// POST a removal.
 pub async fn remove(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, UserId)>,
     TeamManager(shell): TeamManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, target) = path.into_inner();
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let removed = target.clone();
     let done = db::run(&state.pool, move |conn| {
@@ -566,10 +570,11 @@ pub async fn confirm_leave(shell: Shell) -> Result<HttpResponse, WebError> {
 /// POST leave: any member but the last Owner.
 pub async fn leave(
     req: HttpRequest,
+    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let ip = client_ip(&req).to_string();
+    let ip = client.to_string();
     let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
     let done = db::run(&state.pool, move |conn| {
         let by = ByMember {
