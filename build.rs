@@ -25,11 +25,14 @@ fn main() {
     }
     let driver =
         std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
-    // Its folder changes when a driver is installed there (the file itself may not exist yet,
-    // and a missing file would rerun this script on every build).
-    if let Some(dir) = std::path::Path::new(&driver).parent() {
-        println!("cargo::rerun-if-changed={}", dir.display());
+    // Only the driver itself is watched, when it exists: watching its folder (/usr/bin)
+    // recompiled the crate after any package install. A missing file cannot be watched (it
+    // would rerun this script on every build), so a driver installed after the first build
+    // is noticed with `touch build.rs`, as the README says.
+    if std::path::Path::new(&driver).exists() {
+        println!("cargo::rerun-if-changed={driver}");
     }
+    println!("cargo::rerun-if-changed=build.rs");
     // With CI=true a missing driver must fail the run, so the browser test is compiled in.
     if ci || std::path::Path::new(&driver).exists() {
         println!("cargo::rustc-cfg=callem_browser_tests");
