@@ -7,9 +7,10 @@ use anyhow::{anyhow, bail, Context};
 
 use crate::auth::password;
 use crate::config::{AuditCommand, ImportCommand, KeysCommand, ProjectCommand, UserCommand};
-use crate::db::api_keys::{ChangedBy, KeyChange, KeyRequest, Revoked};
+use crate::db::api_keys::{KeyChange, KeyRequest, Revoked};
 use crate::db::{self, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, ExistingAccount, Password, ProjectName};
+use crate::domain::actor::Actor;
 use crate::domain::api_key::{hash_token, masked_prefix, ApiKeyName, PREFIX_CHARS};
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{CallId, KeyId, ProjectId};
@@ -112,7 +113,7 @@ pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<(
             let name = ProjectName::parse(&name).map_err(|e| anyhow!("--name: {e}"))?;
             let pool = open(url).await?;
             let id = db::run(&pool, move |conn| {
-                db::projects::create(conn, name.as_str(), None, time::now())
+                db::projects::create(conn, name.as_str(), &Actor::command_line(), time::now())
             })
             .await?;
             println!("{id}");
@@ -276,8 +277,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                     rules: &rules,
                     expiry,
                     scope,
-                    actor_user_id: None,
-                    ip: None,
+                    actor: &Actor::command_line(),
                 };
                 db::api_keys::issue(conn, &request, time::now())
             })
@@ -343,7 +343,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 bail!("no key with id '{key_id}' in this project");
             };
             let outcome = db::run(&pool, move |conn| {
-                db::api_keys::revoke(conn, &project, &kid, None, None, time::now())
+                db::api_keys::revoke(conn, &project, &kid, &Actor::command_line(), time::now())
             })
             .await?;
             match outcome {
@@ -366,11 +366,8 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 bail!("no key with id '{key_id}' in this project");
             };
             let outcome = db::run(&pool, move |conn| {
-                let by = ChangedBy {
-                    user: None,
-                    ip: None,
-                };
-                db::api_keys::roll(conn, &project, &kid, overlap, None, by, time::now())
+                let by = Actor::command_line();
+                db::api_keys::roll(conn, &project, &kid, overlap, None, &by, time::now())
             })
             .await?;
             match outcome {
@@ -605,7 +602,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                     (p.id, n)
                 }
                 None => (
-                    db::projects::create(conn, demo::PROJECT_NAME, None, now)?,
+                    db::projects::create(conn, demo::PROJECT_NAME, &Actor::command_line(), now)?,
                     0,
                 ),
             };
@@ -624,8 +621,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                         user_id: &user_id,
                         password_hash: &hash,
                         how: db::users::PasswordSet::Changed,
-                        actor: db::audit::Actor::CommandLine,
-                        ip: None,
+                        actor: &Actor::command_line(),
                     },
                     now,
                 )?;

@@ -101,8 +101,6 @@ pub async fn delete(
 }
 
 static REMOVAL: super::Removal<CallId> = super::Removal {
-    action: "call.deleted",
-    target_type: "call",
     remove: db::calls::delete,
     not_found: "Call not found",
 };

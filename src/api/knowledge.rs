@@ -10,7 +10,7 @@ use super::error::{self, ApiError, ErrorBody};
 use super::list::{self, Listing};
 use super::{authenticated, delete_one, read_json};
 use crate::auth::api_key::Credentials;
-use crate::db::{self, audit::Change, models::KnowledgeItem};
+use crate::db::{self, models::KnowledgeItem};
 use crate::domain::ids::{KnowledgeId, Lookup};
 use crate::domain::knowledge::NewKnowledge;
 use crate::state::AppState;
@@ -115,7 +115,6 @@ pub async fn create(
         NewKnowledge::try_from(body)
             .map_err(|e| ApiError::BadRequest(e.message(knowledge_field_name(e.field))))
     });
-    let ip = credentials.client().to_string();
     let item = authenticated(credentials, &state, move |conn, who| {
         let new = parsed?;
         let row = KnowledgeItem {
@@ -126,18 +125,7 @@ pub async fn create(
             text: new.text,
             created_at: time::now(),
         };
-        let event = db::audit::Event {
-            project_id: &row.project_id,
-            actor: db::audit::Actor::Key(&who.key_id),
-            action: "knowledge.created",
-            target_type: "knowledge_item",
-            target_id: row.id.as_str(),
-            ip: Some(&ip),
-            detail: None,
-        };
-        Ok(db::audit::audited(conn, &event, row.created_at, |conn| {
-            Ok(Change::Made(db::knowledge::insert(conn, &row)?))
-        })?)
+        Ok(db::knowledge::create(conn, &row, &who.actor())?)
     })
     .await?;
     Ok(HttpResponse::Created().json(KnowledgeDto::from(item)))
@@ -183,7 +171,6 @@ pub async fn update(
         knowledge_edit(&body)
             .map_err(|e| ApiError::BadRequest(e.message(knowledge_field_name(e.field))))
     });
-    let ip = credentials.client().to_string();
     let id = id.into_inner().0;
     let item = authenticated(credentials, &state, move |conn, who| {
         // An unknown item is a 404 whatever the body (as GET), a bad body then a 400.
@@ -192,8 +179,8 @@ pub async fn update(
             return Err(ApiError::KNOWLEDGE_NOT_FOUND);
         }
         let edit = parsed?;
-        let by = db::audit::Actor::Key(&who.key_id);
-        match db::knowledge::update(conn, &who.project_id, &id, edit, by, Some(&ip), time::now())? {
+        let by = who.actor();
+        match db::knowledge::update(conn, &who.project_id, &id, edit, &by, time::now())? {
             db::knowledge::Edited::NotFound => Err(ApiError::KNOWLEDGE_NOT_FOUND),
             db::knowledge::Edited::Saved(item, _) => Ok(item),
         }
@@ -226,8 +213,6 @@ pub async fn delete(
 }
 
 static REMOVAL: super::Removal<KnowledgeId> = super::Removal {
-    action: "knowledge.deleted",
-    target_type: "knowledge_item",
     remove: db::knowledge::delete,
     not_found: "Knowledge item not found",
 };

@@ -8,6 +8,7 @@ use super::dto::{LeakReceipt, LeakReportBody};
 use super::error::{self, ApiError, ErrorBody, TooManyRequests};
 use super::read_json;
 use crate::db;
+use crate::domain::actor::Actor;
 use crate::domain::leak::LeakReport;
 use crate::request::ClientIp;
 use crate::state::AppState;
@@ -42,10 +43,10 @@ pub async fn report(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let report = LeakReport::parse(&read_json(&req, payload).await?)?;
-    let ip = client.to_string();
+    let reporter = Actor::leak_report(client);
     let received = report.received;
     let revoked = db::run_with(&state.pool, move |conn| {
-        db::api_keys::report_leaked(conn, &report.hashes, Some(&ip), time::now())
+        db::api_keys::report_leaked(conn, &report.hashes, &reporter, time::now())
             .map_err(ApiError::from)
     })
     .await?;

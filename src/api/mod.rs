@@ -26,7 +26,7 @@ use crate::auth::api_key::{authenticate, Credentials, KeyExpiry, Principal};
 use crate::db::models::KeyCheck;
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::api_key::KeyHash;
-use crate::domain::ids::{Lookup, ProjectId};
+use crate::domain::ids::Lookup;
 use crate::domain::scope::{Access, Need, Resource};
 use crate::request::client_ip;
 use crate::state::AppState;
@@ -355,21 +355,9 @@ pub async fn delete_one<Id: AsRef<str> + Send + 'static>(
     id: Lookup<Id>,
     what: &'static Removal<Id>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = credentials.client().to_string();
     let id = authenticated(credentials, state, move |conn, who| {
         let id = id.0.ok_or(ApiError::NotFound(what.not_found))?;
-        let event = db::audit::Event {
-            project_id: &who.project_id,
-            actor: db::audit::Actor::Key(&who.key_id),
-            action: what.action,
-            target_type: what.target_type,
-            target_id: id.as_ref(),
-            ip: Some(&ip),
-            detail: None,
-        };
-        let removed = db::audit::audited_if(conn, &event, time::now(), |conn| {
-            (what.remove)(conn, &who.project_id, &id)
-        })?;
+        let removed = (what.remove)(conn, &who.project_id, &id, &who.actor(), time::now())?;
         if removed {
             Ok(id)
         } else {
@@ -383,11 +371,9 @@ pub async fn delete_one<Id: AsRef<str> + Send + 'static>(
     }))
 }
 
-/// A kind of row `DELETE` removes: how, what its audit event says, and the 404's message.
+/// A kind of row `DELETE` removes: how (the delete and its audit event), and the 404's message.
 pub struct Removal<Id: 'static> {
-    pub action: &'static str,
-    pub target_type: &'static str,
-    pub remove: fn(&mut DbConnection, &ProjectId, &Id) -> diesel::QueryResult<bool>,
+    pub remove: db::AuditedDelete<Id>,
     pub not_found: &'static str,
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::NaiveDateTime;
 
 use crate::db::{models::KeyCheck, DbError};
+use crate::domain::actor::Actor;
 use crate::domain::api_key::{hash_token, is_well_formed, KeyHash};
 use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::is_expired;
@@ -19,11 +20,19 @@ use crate::domain::ip_rules::IpRules;
 use crate::domain::scope::Need;
 use crate::usage::{Outcome, UsageRecorder};
 
-/// The key a request was authenticated with.
+/// The key a request was authenticated with, and the address it came from.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub key_id: KeyId,
     pub project_id: ProjectId,
+    pub client: ClientAddr,
+}
+
+impl Principal {
+    /// The key, from the request's address: who a change through `/v1` is recorded as.
+    pub fn actor(&self) -> Actor {
+        Actor::key(self.key_id.clone(), self.client)
+    }
 }
 
 /// Why authentication failed, in the contract's order.
@@ -188,6 +197,7 @@ fn verify(
     Ok(Principal {
         key_id: key.id.clone(),
         project_id: key.project_id.clone(),
+        client,
     })
 }
 

@@ -7,9 +7,11 @@ use super::audit::{self, Change, Event};
 use super::models::{ApiKey, Call, KeyCheck, NewApiKey};
 use super::schema::api_keys;
 use super::{DbConnection, DbError};
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
 use crate::domain::api_key::{ApiKeyName, ApiKeySecret, KeyHash};
 use crate::domain::expiry::Expiry;
-use crate::domain::ids::{CallId, KeyId, ProjectId, UserId};
+use crate::domain::ids::{CallId, KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::{
     check_edit, detail_json, Changes, KeySettings, Overlap, RollPlan, EXTENSION,
@@ -25,9 +27,8 @@ pub struct KeyRequest<'a> {
     pub rules: &'a IpRules,
     pub expiry: Expiry,
     pub scope: Scope,
-    /// The user creating it (`None` from the command line).
-    pub actor_user_id: Option<&'a UserId>,
-    pub ip: Option<&'a str>,
+    /// Who creates it (its `created_by` when a user).
+    pub actor: &'a Actor,
 }
 
 /// Generates a key and stores its prefix, hash and audit event in one transaction. The full
@@ -41,15 +42,12 @@ pub fn issue(
     let key_id = KeyId::generate();
     let (prefix, hash) = (secret.prefix(), secret.hash());
     let allowed_ips = request.rules.to_storage();
-    let event = Event {
-        project_id: request.project_id,
-        actor: audit::Actor::user_or_command_line(request.actor_user_id),
-        action: "api_key.created",
-        target_type: "api_key",
-        target_id: key_id.as_str(),
-        ip: request.ip,
-        detail: None,
-    };
+    let event = Event::new(
+        request.project_id,
+        request.actor,
+        Action::ApiKeyCreated,
+        key_id.as_str(),
+    );
     audit::audited(conn, &event, now, |conn| {
         diesel::insert_into(api_keys::table)
             .values(NewApiKey {
@@ -60,7 +58,7 @@ pub fn issue(
                 key_hash: &hash,
                 allowed_ips: &allowed_ips,
                 expires_at: request.expiry.expires_at(),
-                created_by: request.actor_user_id,
+                created_by: request.actor.user_id(),
                 created_at: now,
                 scope: request.scope,
             })
@@ -199,19 +197,10 @@ pub fn revoke(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     key_id: &KeyId,
-    by_user: Option<&UserId>,
-    ip: Option<&str>,
+    actor: &Actor,
     now: NaiveDateTime,
 ) -> Result<Revoked, DbError> {
-    let event = Event {
-        project_id,
-        actor: audit::Actor::user_or_command_line(by_user),
-        action: "api_key.revoked",
-        target_type: "api_key",
-        target_id: key_id.as_str(),
-        ip,
-        detail: None,
-    };
+    let event = Event::new(project_id, actor, Action::ApiKeyRevoked, key_id.as_str());
     audit::audited(conn, &event, now, |conn| {
         let Some(key) = find_in_project(conn, project_id, key_id)? else {
             return Ok(Change::Unchanged(Revoked::NotFound));
@@ -226,7 +215,7 @@ pub fn revoke(
         )
         .set((
             api_keys::revoked_at.eq(Some(now)),
-            api_keys::revoked_by.eq(by_user),
+            api_keys::revoked_by.eq(actor.user_id()),
         ))
         .execute(conn)?;
         Ok(Change::Made(Revoked::Now(key.name)))
@@ -234,13 +223,13 @@ pub fn revoke(
 }
 
 /// Revokes every key among these hashes that still works (neither revoked nor expired),
-/// marking it reported leaked, each with its `api_key.reported_leaked` event (the anonymous
-/// reporter as actor, from `ip`) — all in one transaction, so a report revokes all it can or
+/// marking it reported leaked, each with its `api_key.reported_leaked` event (`reporter`, the
+/// anonymous reporter, as actor) — all in one transaction, so a report revokes all it can or
 /// nothing. Keys are found through the unique index on the hash. Returns the keys revoked.
 pub fn report_leaked(
     conn: &mut DbConnection,
     hashes: &[KeyHash],
-    ip: Option<&str>,
+    reporter: &Actor,
     now: NaiveDateTime,
 ) -> Result<Vec<KeyId>, DbError> {
     if hashes.is_empty() {
@@ -260,15 +249,12 @@ pub fn report_leaked(
             .iter()
             .filter(|k| !crate::domain::expiry::is_expired(k.expires_at, now))
         {
-            let event = Event {
-                project_id: &key.project_id,
-                actor: audit::Actor::LeakReport,
-                action: "api_key.reported_leaked",
-                target_type: "api_key",
-                target_id: key.id.as_str(),
-                ip,
-                detail: None,
-            };
+            let event = Event::new(
+                &key.project_id,
+                reporter,
+                Action::ApiKeyReportedLeaked,
+                key.id.as_str(),
+            );
             let done = audit::audited_if(conn, &event, now, |conn| {
                 let n = diesel::update(
                     api_keys::table
@@ -309,34 +295,6 @@ pub fn find_by_hashes(conn: &mut DbConnection, hashes: &[KeyHash]) -> QueryResul
 /// Hashes looked up in one statement by [`find_by_hashes`].
 const FIND_BATCH: usize = 1000;
 
-/// Who changes a key, and from where.
-#[derive(Debug, Clone, Copy)]
-pub struct ChangedBy<'a> {
-    /// `None`: the command line.
-    pub user: Option<&'a UserId>,
-    pub ip: Option<&'a str>,
-}
-
-impl<'a> ChangedBy<'a> {
-    fn event(
-        self,
-        project_id: &'a ProjectId,
-        action: &'a str,
-        key_id: &'a KeyId,
-        detail: Option<String>,
-    ) -> Event<'a> {
-        Event {
-            project_id,
-            actor: audit::Actor::user_or_command_line(self.user),
-            action,
-            target_type: "api_key",
-            target_id: key_id.as_str(),
-            ip: self.ip,
-            detail,
-        }
-    }
-}
-
 /// What an edit, a roll or an overlap change found.
 #[derive(Debug)]
 pub enum KeyChange<T> {
@@ -370,7 +328,7 @@ pub fn update(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     key_id: &KeyId,
-    by: ChangedBy<'_>,
+    by: &Actor,
     now: NaiveDateTime,
     edit: impl FnOnce(&KeySettings) -> KeySettings,
 ) -> Result<KeyChange<Changes>, DbError> {
@@ -387,7 +345,7 @@ pub fn update(
         if let Err(why) = check_edit(key.status(now), replaced, &before, &after) {
             return Ok(KeyChange::Refused(why.message()));
         }
-        save(conn, &key, &after, by, now, "api_key.updated")
+        save(conn, &key, &after, by, now, Action::ApiKeyUpdated)
     })
 }
 
@@ -397,16 +355,18 @@ fn save(
     conn: &mut DbConnection,
     key: &ApiKey,
     after: &KeySettings,
-    by: ChangedBy<'_>,
+    by: &Actor,
     now: NaiveDateTime,
-    action: &str,
+    action: Action,
 ) -> Result<KeyChange<Changes>, DbError> {
     let changes = settings_of(key).changes_to(after);
     if changes.is_empty() {
         return Ok(KeyChange::Unchanged);
     }
-    let detail = Some(detail_json(&changes));
-    let event = by.event(&key.project_id, action, &key.id, detail);
+    let event = Event {
+        detail: Some(detail_json(&changes)),
+        ..Event::new(&key.project_id, by, action, key.id.as_str())
+    };
     audit::audited(conn, &event, now, |conn| {
         diesel::update(api_keys::table.filter(api_keys::id.eq(&key.id)))
             .set((
@@ -441,7 +401,7 @@ pub fn roll(
     key_id: &KeyId,
     overlap: Overlap,
     new_expiry: Option<Option<NaiveDateTime>>,
-    by: ChangedBy<'_>,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<KeyChange<Rolled>, DbError> {
     audit::locked(conn, project_id, |conn| {
@@ -483,7 +443,7 @@ pub fn roll(
                 key_hash: &secret.hash(),
                 allowed_ips: &old.allowed_ips,
                 expires_at: new_expiry.unwrap_or(plan.new_expires_at),
-                created_by: by.user,
+                created_by: by.user_id(),
                 created_at: now,
                 scope: old.scope,
             })
@@ -508,8 +468,10 @@ pub fn roll(
         let mut new_detail = Changes::new();
         new_detail.insert("replaces", (None, Some(key_id.to_string())));
         for (target, detail) in [(key_id, old_detail), (&new_id, new_detail)] {
-            let detail = Some(detail_json(&detail));
-            let event = by.event(project_id, "api_key.rolled", target, detail);
+            let event = Event {
+                detail: Some(detail_json(&detail)),
+                ..Event::new(project_id, by, Action::ApiKeyRolled, target.as_str())
+            };
             audit::audited(conn, &event, now, |_| Ok(Change::Made(())))?;
         }
         Ok(KeyChange::Done(Rolled {
@@ -585,7 +547,7 @@ pub fn change_overlap(
     project_id: &ProjectId,
     key_id: &KeyId,
     change: OverlapChange,
-    by: ChangedBy<'_>,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<KeyChange<NaiveDateTime>, DbError> {
     audit::locked(conn, project_id, |conn| {
@@ -612,8 +574,8 @@ pub fn change_overlap(
         // Stopping is its own event ("stopped the old key"); an extension is an edit of the
         // expiry.
         let action = match change {
-            OverlapChange::StopNow => "api_key.stopped",
-            OverlapChange::Extend => "api_key.updated",
+            OverlapChange::StopNow => Action::ApiKeyStopped,
+            OverlapChange::Extend => Action::ApiKeyUpdated,
         };
         save(conn, &key, &after, by, now, action)?;
         Ok(KeyChange::Done(new_expiry))

@@ -10,6 +10,8 @@
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
+use crate::domain::action::{Action, Target};
+use crate::domain::actor::{Actor, Who, COMMAND_LINE, LEAK_REPORT};
 use crate::domain::api_key::PREFIX_CHARS;
 use crate::domain::audit_chain::{ChainEvent, Problem, Verifier, GENESIS};
 use crate::domain::audit_log::AuditFilter;
@@ -19,52 +21,34 @@ use super::models::AuditEvent;
 use super::schema::{audit_chain_heads, audit_events};
 use super::{DbConnection, DbError};
 
-/// Who made a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor<'a> {
-    /// A signed-in user, in the dashboard.
-    User(&'a UserId),
-    /// An API key, through `/v1`.
-    Key(&'a KeyId),
-    /// `callem` on the server.
-    CommandLine,
-    /// Someone who reported a key leaked (`POST /v1/leaked-keys`): anonymous, since holding
-    /// the key is the proof.
-    LeakReport,
-}
-
-/// How the command line is named as an actor.
-pub const COMMAND_LINE: &str = "Command line";
-/// How an anonymous leak report is named as an actor.
-pub const LEAK_REPORT: &str = "a leak report";
-
-impl<'a> Actor<'a> {
-    /// A user when there is one, else the command line (the key commands' `created_by`).
-    pub fn user_or_command_line(user_id: Option<&'a UserId>) -> Self {
-        user_id.map_or(Actor::CommandLine, Actor::User)
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Actor::User(_) => "user",
-            Actor::Key(_) => "api_key",
-            Actor::CommandLine => "command_line",
-            Actor::LeakReport => "leak_report",
-        }
-    }
-}
-
-/// What happened, to be recorded in the same transaction as the change itself.
+/// What happened, to be recorded in the same transaction as the change itself. The target's
+/// type is the action's ([`Action::target`]).
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
     pub project_id: &'a ProjectId,
-    pub actor: Actor<'a>,
-    pub action: &'a str,
-    pub target_type: &'a str,
+    pub actor: &'a Actor,
+    pub action: Action,
     pub target_id: &'a str,
-    pub ip: Option<&'a str>,
     /// What changed, as JSON (`{"field": ["before", "after"], …}`), for events that say.
     pub detail: Option<String>,
+}
+
+impl<'a> Event<'a> {
+    /// An event with no detail.
+    pub fn new(
+        project_id: &'a ProjectId,
+        actor: &'a Actor,
+        action: Action,
+        target_id: &'a str,
+    ) -> Event<'a> {
+        Event {
+            project_id,
+            actor,
+            action,
+            target_id,
+            detail: None,
+        }
+    }
 }
 
 /// The end of a project's chain, as locked by [`lock_head`].
@@ -130,24 +114,24 @@ pub fn key_label(name: &str, prefix: &str) -> String {
 }
 
 /// Who the actor is, in words, as of now.
-fn actor_label(conn: &mut DbConnection, actor: Actor<'_>) -> QueryResult<String> {
+fn actor_label(conn: &mut DbConnection, actor: &Actor) -> QueryResult<String> {
     use super::schema::{api_keys, users};
-    Ok(match actor {
-        Actor::User(id) => users::table
+    Ok(match &actor.who {
+        Who::User(id) => users::table
             .find(id)
             .select(users::email)
             .first::<String>(conn)
             .optional()?
             .unwrap_or_else(|| "a removed user".to_owned()),
-        Actor::Key(id) => api_keys::table
+        Who::Key(id) => api_keys::table
             .find(id)
             .select((api_keys::name, api_keys::prefix))
             .first::<(String, String)>(conn)
             .optional()?
             .map(|(name, prefix)| key_label(&name, &prefix))
             .unwrap_or_else(|| "a deleted API key".to_owned()),
-        Actor::CommandLine => COMMAND_LINE.to_owned(),
-        Actor::LeakReport => LEAK_REPORT.to_owned(),
+        Who::CommandLine => COMMAND_LINE.to_owned(),
+        Who::LeakReport => LEAK_REPORT.to_owned(),
     })
 }
 
@@ -156,33 +140,33 @@ fn actor_label(conn: &mut DbConnection, actor: Actor<'_>) -> QueryResult<String>
 /// not know (or a target that is gone) has none: [`target_fallback`] names it then.
 fn target_name(
     conn: &mut DbConnection,
-    target_type: &str,
+    target: Target,
     target_id: &str,
 ) -> QueryResult<Option<String>> {
     use super::schema::{api_keys, knowledge_items, projects, users};
-    match target_type {
-        "api_key" => api_keys::table
+    match target {
+        Target::ApiKey => api_keys::table
             .find(target_id)
             .select(api_keys::name)
             .first(conn)
             .optional(),
-        "knowledge_item" => knowledge_items::table
+        Target::KnowledgeItem => knowledge_items::table
             .find(target_id)
             .select(knowledge_items::name)
             .first(conn)
             .optional(),
-        "user" | "member" => users::table
+        Target::User | Target::Member => users::table
             .find(target_id)
             .select(users::email)
             .first(conn)
             .optional(),
-        "project" => projects::table
+        Target::Project => projects::table
             .find(target_id)
             .select(projects::name)
             .first(conn)
             .optional(),
-        "call" => Ok(Some(target_id.to_owned())),
-        _ => Ok(None),
+        Target::Call => Ok(Some(target_id.to_owned())),
+        Target::Invitation => Ok(None),
     }
 }
 
@@ -293,7 +277,8 @@ fn record(
     target_before: Option<String>,
 ) -> QueryResult<()> {
     let actor_label = actor_label(conn, event.actor)?;
-    let target_label = match target_name(conn, event.target_type, event.target_id)? {
+    let target = event.action.target();
+    let target_label = match target_name(conn, target, event.target_id)? {
         Some(name) => name,
         None => target_before
             .unwrap_or_else(|| target_fallback(event.target_id, event.detail.as_deref())),
@@ -306,20 +291,14 @@ fn record(
             project_id: event.project_id.clone(),
             created_at: now,
             actor_kind: event.actor.kind().to_owned(),
-            actor_user_id: match event.actor {
-                Actor::User(id) => Some(id.clone()),
-                _ => None,
-            },
-            actor_key_id: match event.actor {
-                Actor::Key(id) => Some(id.clone()),
-                _ => None,
-            },
+            actor_user_id: event.actor.user_id().cloned(),
+            actor_key_id: event.actor.key_id().cloned(),
             actor_label,
-            action: event.action.to_owned(),
-            target_type: event.target_type.to_owned(),
+            action: event.action.as_str().to_owned(),
+            target_type: target.as_str().to_owned(),
             target_id: Some(event.target_id.to_owned()),
             target_label,
-            ip: event.ip.map(str::to_owned),
+            ip: event.actor.address(),
             detail: event.detail.clone(),
         },
     )
@@ -336,7 +315,7 @@ pub fn audited<T>(
 ) -> Result<T, DbError> {
     super::write_transaction::<_, DbError, _>(conn, |conn| {
         let mut head = lock_head(conn, event.project_id)?;
-        let before = target_name(conn, event.target_type, event.target_id)?;
+        let before = target_name(conn, event.action.target(), event.target_id)?;
         match change(conn)? {
             Change::Made(value) => {
                 record(conn, &mut head, event, now, before)?;
@@ -351,11 +330,10 @@ pub fn audited<T>(
 /// chain of each project they belong to, with the person as the target.
 #[derive(Debug, Clone, Copy)]
 pub struct AccountEvent<'a> {
-    pub actor: Actor<'a>,
-    pub action: &'a str,
+    pub actor: &'a Actor,
+    pub action: Action,
     /// The person the event is about.
     pub user_id: &'a UserId,
-    pub ip: Option<&'a str>,
 }
 
 /// Runs `change` and records `event` in the chain of each of `project_ids`, all in one
@@ -377,18 +355,10 @@ pub fn audited_in_each<T>(
             heads.push(lock_head(conn, id)?);
         }
         let target_id = event.user_id.as_str();
-        let before = target_name(conn, "user", target_id)?;
+        let before = target_name(conn, Target::User, target_id)?;
         let value = change(conn)?;
         for (project_id, head) in ids.iter().zip(heads.iter_mut()) {
-            let one = Event {
-                project_id,
-                actor: event.actor,
-                action: event.action,
-                target_type: "user",
-                target_id,
-                ip: event.ip,
-                detail: None,
-            };
+            let one = Event::new(project_id, event.actor, event.action, target_id);
             record(conn, head, &one, now, before.clone())?;
         }
         Ok(value)
@@ -437,7 +407,7 @@ pub fn for_key(
 ) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::project_id.eq(project_id))
-        .filter(audit_events::target_type.eq("api_key"))
+        .filter(audit_events::target_type.eq(Target::ApiKey.as_str()))
         .filter(audit_events::target_id.eq(key_id.as_str()))
         .order(audit_events::seq.desc())
         .select(AuditEvent::as_select())
@@ -785,14 +755,19 @@ pub fn chain_legacy_events(conn: &mut DbConnection) -> Result<usize, DbError> {
             for row in rows {
                 let user = row.actor_user_id.map(UserId::from_stored);
                 let key = row.actor_key_id.map(KeyId::from_stored);
-                let actor = match (row.actor_kind.as_str(), &user, &key) {
-                    ("user", Some(u), _) => Actor::User(u),
-                    ("api_key", _, Some(k)) => Actor::Key(k),
-                    ("leak_report", _, _) => Actor::LeakReport,
-                    _ => Actor::CommandLine,
+                let who = match (row.actor_kind.as_str(), &user, &key) {
+                    ("user", Some(u), _) => Who::User(u.clone()),
+                    ("api_key", _, Some(k)) => Who::Key(k.clone()),
+                    ("leak_report", _, _) => Who::LeakReport,
+                    _ => Who::CommandLine,
                 };
+                let actor = Actor { who, from: None };
                 let target_id = row.target_id.clone().unwrap_or_default();
-                let target_label = match target_name(conn, &row.target_type, &target_id)? {
+                let named = match Target::parse(&row.target_type) {
+                    Some(target) => target_name(conn, target, &target_id)?,
+                    None => None,
+                };
+                let target_label = match named {
                     Some(name) => name,
                     None => target_fallback(&target_id, row.detail.as_deref()),
                 };
@@ -801,7 +776,7 @@ pub fn chain_legacy_events(conn: &mut DbConnection) -> Result<usize, DbError> {
                     project_id: project_id.clone(),
                     created_at: row.created_at,
                     actor_kind: row.actor_kind,
-                    actor_label: actor_label(conn, actor)?,
+                    actor_label: actor_label(conn, &actor)?,
                     actor_user_id: user,
                     actor_key_id: key,
                     action: row.action,
@@ -835,4 +810,57 @@ pub fn chain_legacy_events(conn: &mut DbConnection) -> Result<usize, DbError> {
         );
     }
     Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir`, with its text.
+    fn sources(dir: &Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// One write per use case: a handler (or the CLI) calls `db::<table>::<verb>(…, &actor)`,
+    /// which records the event itself; only `db/` builds events, so none can be forgotten or
+    /// recorded twice by a caller.
+    #[test]
+    fn only_the_database_layer_builds_audit_events() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        assert!(files.len() > 50, "the sources were found");
+        let db = src.join("db").display().to_string();
+        let outside: Vec<&String> = files
+            .iter()
+            .filter(|(path, _)| !path.starts_with(&db))
+            .filter(|(_, text)| {
+                [
+                    "audit::{",
+                    "audit::Event",
+                    "audit::locked",
+                    "Event::new(",
+                    "audited(",
+                    "audited_if(",
+                    "audited_in_each(",
+                    "AccountEvent",
+                ]
+                .iter()
+                .any(|needle| text.contains(needle))
+            })
+            .map(|(path, _)| path)
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "audit events built outside db/: {outside:?}"
+        );
+    }
 }

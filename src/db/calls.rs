@@ -1,9 +1,13 @@
 //! Queries on `calls`: always scoped to a project.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
 use crate::domain::ids::{CallId, ProjectId};
 
+use super::audit::{self, Event};
 use super::models::Call;
 use super::schema::calls;
 use super::{DbConnection, DbError};
@@ -156,9 +160,21 @@ pub fn find(
         .optional()
 }
 
-/// Deletes a project's call; false when there was none. (The project's total is kept by a
-/// trigger, as for every insert and delete.)
-pub fn delete(conn: &mut DbConnection, project_id: &ProjectId, id: &CallId) -> QueryResult<bool> {
+/// Deletes a project's call with its `call.deleted` event, in one transaction; false (and no
+/// event) when there was none. (The project's total is kept by a trigger, as for every insert
+/// and delete.)
+pub fn delete(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &CallId,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let event = Event::new(project_id, actor, Action::CallDeleted, id.as_str());
+    audit::audited_if(conn, &event, now, |conn| remove(conn, project_id, id))
+}
+
+fn remove(conn: &mut DbConnection, project_id: &ProjectId, id: &CallId) -> QueryResult<bool> {
     diesel::delete(
         calls::table
             .filter(calls::project_id.eq(project_id))

@@ -9,9 +9,11 @@ use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::team;
 
-use super::audit::{self, Actor, Event};
+use super::audit::{self, Event};
 use super::schema::invitations;
 use super::{DbConnection, DbError};
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
 
 /// Marks one invitation revoked, with its `invitation.revoked` event (and why, when it
 /// was not revoked by hand).
@@ -19,19 +21,13 @@ pub fn revoke_one(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     id: &InvitationId,
-    actor: Actor<'_>,
-    ip: Option<&str>,
+    actor: &Actor,
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let event = Event {
-        project_id,
-        actor,
-        action: "invitation.revoked",
-        target_type: "invitation",
-        target_id: id.as_str(),
-        ip,
         detail: reason.map(|r| serde_json::json!({ "reason": r }).to_string()),
+        ..Event::new(project_id, actor, Action::InvitationRevoked, id.as_str())
     };
     audit::audited_if(conn, &event, now, |conn| {
         diesel::update(
@@ -56,8 +52,7 @@ pub fn revoke_made_by(
     project_id: &ProjectId,
     inviter: &UserId,
     now_role: Option<Role>,
-    actor: Actor<'_>,
-    ip: Option<&str>,
+    actor: &Actor,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
     let made: Vec<(InvitationId, Role)> = invitations::table
@@ -74,7 +69,7 @@ pub fn revoke_made_by(
     let mut revoked = 0;
     for (id, role) in made {
         if !team::invitation_stands(now_role, role)
-            && revoke_one(conn, project_id, &id, actor, ip, Some(reason), now)?
+            && revoke_one(conn, project_id, &id, actor, Some(reason), now)?
         {
             revoked += 1;
         }

@@ -13,11 +13,14 @@ use crate::domain::one_time_token::{self, OneTimeToken};
 use crate::domain::role::Role;
 use crate::domain::team::{self, RecentInvitations, Refusal, TooMany, INVITATION_DAYS};
 
-use super::audit::{self, Actor, Change, Event};
+use super::audit::{self, Change, Event};
 use super::memberships::TeamError;
 use super::models::{Invitation, Membership, NewUser};
 use super::schema::{invitations, memberships, projects, users};
 use super::{DbConnection, DbError};
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
+use crate::domain::client_ip::ClientAddr;
 
 /// Not accepted, not revoked, not expired.
 macro_rules! pending {
@@ -36,11 +39,11 @@ pub struct Invite<'a> {
     /// Normalised (`EmailAddress`).
     pub email: &'a str,
     pub role: Role,
-    pub by: &'a UserId,
+    /// A member of the project (any other actor is refused).
+    pub by: &'a Actor,
     /// Whether email is set up: the invitation is then emailed (and counted against the
     /// address's limit) and its link is not shown.
     pub email_configured: bool,
-    pub ip: Option<&'a str>,
 }
 
 /// A new invitation: its token (the only time it exists in clear) and whether its link may
@@ -91,11 +94,12 @@ fn lock_counts(conn: &mut DbConnection, keys: &mut [String]) -> QueryResult<()> 
 fn recent(
     conn: &mut DbConnection,
     invite: &Invite<'_>,
+    inviter: &UserId,
     now: NaiveDateTime,
 ) -> QueryResult<RecentInvitations> {
     let hour_ago = now - chrono::Duration::hours(1);
     let by_inviter = invitations::table
-        .filter(invitations::invited_by.eq(invite.by))
+        .filter(invitations::invited_by.eq(inviter))
         .filter(invitations::created_at.gt(hour_ago))
         .count()
         .get_result(conn)?;
@@ -131,7 +135,8 @@ pub fn create(
     now: NaiveDateTime,
 ) -> Result<Created, InviteError> {
     super::audit::locked::<_, InviteError, _>(conn, invite.project_id, |conn| {
-        let actor = super::memberships::role_of(conn, invite.by, invite.project_id)?
+        let inviter = invite.by.user_id().ok_or(Refusal::NotAllowed)?;
+        let actor = super::memberships::role_of(conn, inviter, invite.project_id)?
             .ok_or(Refusal::NotAllowed)?;
         team::may_invite(actor, invite.role)?;
         if super::memberships::has_member_with_email(conn, invite.project_id, invite.email)? {
@@ -140,11 +145,11 @@ pub fn create(
         lock_counts(
             conn,
             &mut [
-                format!("callem.invitations.by.{}", invite.by),
+                format!("callem.invitations.by.{inviter}"),
                 format!("callem.invitations.to.{}", invite.email),
             ],
         )?;
-        team::within_limits(recent(conn, invite, now)?)?;
+        team::within_limits(recent(conn, invite, inviter, now)?)?;
         let replaced: Option<Role> = invitations::table
             .filter(invitations::project_id.eq(invite.project_id))
             .filter(invitations::email.eq(invite.email))
@@ -173,13 +178,13 @@ pub fn create(
         })
         .to_string();
         let event = Event {
-            project_id: invite.project_id,
-            actor: Actor::User(invite.by),
-            action: "member.invited",
-            target_type: "invitation",
-            target_id: id.as_str(),
-            ip: invite.ip,
             detail: Some(detail),
+            ..Event::new(
+                invite.project_id,
+                invite.by,
+                Action::MemberInvited,
+                id.as_str(),
+            )
         };
         audit::audited(conn, &event, now, |conn| {
             diesel::insert_into(invitations::table)
@@ -189,7 +194,7 @@ pub fn create(
                     email: invite.email.to_owned(),
                     role: invite.role,
                     token_hash: token.hash(),
-                    invited_by: Some(invite.by.clone()),
+                    invited_by: Some(inviter.clone()),
                     created_at: now,
                     expires_at: now + chrono::Duration::days(INVITATION_DAYS as i64),
                     accepted_at: None,
@@ -247,13 +252,13 @@ pub fn revoke(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     id: &InvitationId,
-    by: &UserId,
-    ip: Option<&str>,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<bool, TeamError> {
     super::audit::locked::<_, TeamError, _>(conn, project_id, |conn| {
+        let asker = by.user_id().ok_or(Refusal::NotAllowed)?;
         let actor =
-            super::memberships::role_of(conn, by, project_id)?.ok_or(Refusal::NotAllowed)?;
+            super::memberships::role_of(conn, asker, project_id)?.ok_or(Refusal::NotAllowed)?;
         let role: Option<Role> = invitations::table
             .find(id)
             .filter(invitations::project_id.eq(project_id))
@@ -267,13 +272,7 @@ pub fn revoke(
         };
         team::may_revoke_invitation(actor, role)?;
         Ok(super::invitation_revocation::revoke_one(
-            conn,
-            project_id,
-            id,
-            Actor::User(by),
-            ip,
-            None,
-            now,
+            conn, project_id, id, by, None, now,
         )?)
     })
 }
@@ -377,7 +376,7 @@ pub fn accept(
     conn: &mut DbConnection,
     invitation: &Invitation,
     joiner: Joiner<'_>,
-    ip: Option<&str>,
+    from: ClientAddr,
     now: NaiveDateTime,
 ) -> Result<Option<Accepted>, TeamError> {
     super::audit::locked::<_, TeamError, _>(conn, &invitation.project_id, |conn| {
@@ -429,14 +428,15 @@ pub fn accept(
             // nothing joined.
             return Ok(Some(Accepted::AlreadyMember(user_id, role)));
         }
+        let joiner = Actor::user(user_id.clone(), from);
         let event = Event {
-            project_id: &invitation.project_id,
-            actor: Actor::User(&user_id),
-            action: "member.joined",
-            target_type: "member",
-            target_id: user_id.as_str(),
-            ip,
             detail: Some(team::role_change_detail(None, invitation.role)),
+            ..Event::new(
+                &invitation.project_id,
+                &joiner,
+                Action::MemberJoined,
+                user_id.as_str(),
+            )
         };
         audit::audited(conn, &event, now, |conn| {
             diesel::insert_into(memberships::table)

@@ -6,10 +6,12 @@ use diesel::prelude::*;
 use crate::domain::ids::{KnowledgeId, ProjectId};
 use crate::domain::knowledge::{Changes, KnowledgeEdit, NewKnowledge, SearchTerms};
 
-use super::audit::{self, Actor, Change, Event};
+use super::audit::{self, Change, Event};
 use super::models::KnowledgeItem;
 use super::schema::knowledge_items as ki;
 use super::{DbConnection, DbError};
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
 
 type Backend = <DbConnection as Connection>::Backend;
 
@@ -146,7 +148,25 @@ pub fn find(
         .optional()
 }
 
+/// Adds an item with its `knowledge.created` event, in one transaction; returns it as stored.
+pub fn create(
+    conn: &mut DbConnection,
+    item: &KnowledgeItem,
+    actor: &Actor,
+) -> Result<KnowledgeItem, DbError> {
+    let event = Event::new(
+        &item.project_id,
+        actor,
+        Action::KnowledgeCreated,
+        item.id.as_str(),
+    );
+    audit::audited(conn, &event, item.created_at, |conn| {
+        Ok(Change::Made(insert(conn, item)?))
+    })
+}
+
 /// Stores an item and reads it back by its (unique) id: MultiConnection has no RETURNING.
+/// Unaudited, for imports and the demo: a person's addition goes through [`create`].
 pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<KnowledgeItem> {
     crate::db::transaction(conn, |conn| {
         diesel::insert_into(ki::table).values(item).execute(conn)?;
@@ -157,12 +177,20 @@ pub fn insert(conn: &mut DbConnection, item: &KnowledgeItem) -> QueryResult<Know
     })
 }
 
-/// Deletes a project's item; false when there was none.
+/// Deletes a project's item with its `knowledge.deleted` event, in one transaction; false
+/// (and no event) when there was none.
 pub fn delete(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     id: &KnowledgeId,
-) -> QueryResult<bool> {
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let event = Event::new(project_id, actor, Action::KnowledgeDeleted, id.as_str());
+    audit::audited_if(conn, &event, now, |conn| remove(conn, project_id, id))
+}
+
+fn remove(conn: &mut DbConnection, project_id: &ProjectId, id: &KnowledgeId) -> QueryResult<bool> {
     diesel::delete(
         ki::table
             .filter(ki::project_id.eq(project_id))
@@ -194,8 +222,7 @@ pub fn update(
     project_id: &ProjectId,
     id: &KnowledgeId,
     edit: KnowledgeEdit,
-    actor: Actor<'_>,
-    ip: Option<&str>,
+    actor: &Actor,
     now: NaiveDateTime,
 ) -> Result<Edited, DbError> {
     audit::locked(conn, project_id, |conn| {
@@ -212,13 +239,8 @@ pub fn update(
             return Ok(Edited::Saved(item, changes));
         }
         let event = Event {
-            project_id,
-            actor,
-            action: "knowledge.updated",
-            target_type: "knowledge_item",
-            target_id: id.as_str(),
-            ip,
             detail: Some(serde_json::to_string(&changes).unwrap_or_default()),
+            ..Event::new(project_id, actor, Action::KnowledgeUpdated, id.as_str())
         };
         audit::audited(conn, &event, now, |conn| {
             diesel::update(

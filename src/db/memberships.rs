@@ -5,6 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::action::{Action, Target};
+use crate::domain::actor::Actor;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::team::{self, Refusal};
@@ -155,29 +157,34 @@ fn lock_owners(conn: &mut DbConnection, project_id: &ProjectId) -> QueryResult<i
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// Who asks for a team change, and from where (for the audit event).
+/// A member of a project asking for a team change (the audit event's actor).
 #[derive(Debug, Clone, Copy)]
-pub struct ByMember<'a> {
-    pub project_id: &'a ProjectId,
-    pub user_id: &'a UserId,
-    pub ip: Option<&'a str>,
+struct ByMember<'a> {
+    project_id: &'a ProjectId,
+    user_id: &'a UserId,
+    actor: &'a Actor,
 }
 
 impl<'a> ByMember<'a> {
+    /// `actor` in `project_id`: a team change is only ever a member's, so any other actor
+    /// is refused.
+    fn new(project_id: &'a ProjectId, actor: &'a Actor) -> Result<ByMember<'a>, Refusal> {
+        Ok(ByMember {
+            project_id,
+            user_id: actor.user_id().ok_or(Refusal::NotAllowed)?,
+            actor,
+        })
+    }
+
     fn event(
         &self,
-        action: &'a str,
+        action: Action,
         target: &'a UserId,
         detail: Option<String>,
     ) -> super::audit::Event<'a> {
         super::audit::Event {
-            project_id: self.project_id,
-            actor: super::audit::Actor::User(self.user_id),
-            action,
-            target_type: "member",
-            target_id: target.as_str(),
-            ip: self.ip,
             detail,
+            ..super::audit::Event::new(self.project_id, self.actor, action, target.as_str())
         }
     }
 
@@ -195,8 +202,7 @@ impl<'a> ByMember<'a> {
             self.project_id,
             member,
             now_role,
-            super::audit::Actor::User(self.user_id),
-            self.ip,
+            self.actor,
             now,
         )
     }
@@ -218,11 +224,13 @@ impl<'a> ByMember<'a> {
 /// had. The rules (`domain::team`) are applied to the roles as they are in the transaction.
 pub fn change_role(
     conn: &mut DbConnection,
-    by: ByMember<'_>,
+    project_id: &ProjectId,
     target: &UserId,
     to: Role,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<Role, TeamError> {
+    let by = ByMember::new(project_id, by)?;
     crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, actor, from) = by.roles(conn, target)?;
         team::may_change_role(actor, from, to, owners)?;
@@ -230,7 +238,7 @@ pub fn change_role(
             return Ok(from);
         }
         let event = by.event(
-            "member.role_changed",
+            Action::MemberRoleChanged,
             target,
             Some(team::role_change_detail(Some(from), to)),
         );
@@ -271,14 +279,16 @@ fn delete(conn: &mut DbConnection, project_id: &ProjectId, user_id: &UserId) -> 
 /// next request to the project is a 404: membership is read on every request.
 pub fn remove(
     conn: &mut DbConnection,
-    by: ByMember<'_>,
+    project_id: &ProjectId,
     target: &UserId,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<Role, TeamError> {
+    let by = ByMember::new(project_id, by)?;
     crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, actor, role) = by.roles(conn, target)?;
         team::may_remove(actor, role, owners)?;
-        let event = by.event("member.removed", target, None);
+        let event = by.event(Action::MemberRemoved, target, None);
         super::audit::audited_if(conn, &event, now, |conn| {
             delete(conn, by.project_id, target)
         })?;
@@ -290,13 +300,15 @@ pub fn remove(
 /// The asker leaves the project (`member.left`), unless they are its last Owner.
 pub fn leave(
     conn: &mut DbConnection,
-    by: ByMember<'_>,
+    project_id: &ProjectId,
+    by: &Actor,
     now: NaiveDateTime,
 ) -> Result<(), TeamError> {
+    let by = ByMember::new(project_id, by)?;
     crate::db::transaction::<_, TeamError, _>(conn, |conn| {
         let (owners, role, _) = by.roles(conn, by.user_id)?;
         team::may_leave(role, owners)?;
-        let event = by.event("member.left", by.user_id, None);
+        let event = by.event(Action::MemberLeft, by.user_id, None);
         super::audit::audited_if(conn, &event, now, |conn| {
             delete(conn, by.project_id, by.user_id)
         })?;
@@ -319,14 +331,14 @@ pub fn removal(
     }
     let last: Option<(String, NaiveDateTime)> = ae::table
         .filter(ae::project_id.eq(project_id))
-        .filter(ae::target_type.eq("member"))
+        .filter(ae::target_type.eq(Target::Member.as_str()))
         .filter(ae::target_id.eq(user_id.as_str()))
-        .filter(ae::action.eq_any(["member.removed", "member.left"]))
+        .filter(ae::action.eq_any([Action::MemberRemoved.as_str(), Action::MemberLeft.as_str()]))
         .order(ae::seq.desc())
         .select((ae::action, ae::created_at))
         .first(conn)
         .optional()?;
-    let Some((_, at)) = last.filter(|(action, _)| action == "member.removed") else {
+    let Some((_, at)) = last.filter(|(action, _)| action == Action::MemberRemoved.as_str()) else {
         return Ok(None);
     };
     let name: Option<String> = projects::table

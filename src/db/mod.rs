@@ -42,6 +42,16 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// A delete of one of a project's rows by id that records its audit event in the same
+/// transaction (`calls::delete`, `knowledge::delete`): false, and no event, when there was none.
+pub type AuditedDelete<Id> = fn(
+    &mut DbConnection,
+    &crate::domain::ids::ProjectId,
+    &Id,
+    &crate::domain::actor::Actor,
+    chrono::NaiveDateTime,
+) -> Result<bool, DbError>;
+
 /// The pool every request and command takes connections from, with as many permits as
 /// connections: requests beyond that wait asynchronously instead of parking a blocking thread
 /// on the pool. For the server, one deadline bounds permit wait + checkout + query, and a

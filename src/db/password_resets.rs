@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use super::models::User;
 use super::schema::{password_resets, users};
 use super::users::{self as user_queries, PasswordChange, PasswordSet};
-use super::{audit::Actor, DbConnection, DbError};
+use super::{DbConnection, DbError};
+use crate::domain::actor::Actor;
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::ids::UserId;
 use crate::domain::password_reset;
 
@@ -127,7 +129,7 @@ pub fn reset(
     conn: &mut DbConnection,
     token_hash: &str,
     password_hash: &str,
-    ip: Option<&str>,
+    from: ClientAddr,
     now: NaiveDateTime,
 ) -> Result<Option<User>, DbError> {
     super::write_transaction::<_, DbError, _>(conn, |conn| {
@@ -144,15 +146,15 @@ pub fn reset(
         if used == 0 {
             return Ok(None);
         }
+        // Whoever holds the link acts as the account.
+        let holder = Actor::user(user.id.clone(), from);
         user_queries::change_password(
             conn,
             &PasswordChange {
                 user_id: &user.id,
                 password_hash,
                 how: PasswordSet::Reset,
-                // Whoever holds the link acts as the account.
-                actor: Actor::User(&user.id),
-                ip,
+                actor: &holder,
             },
             now,
         )?;

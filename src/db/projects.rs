@@ -3,46 +3,29 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 
-use super::audit::{self, Actor, Change, Event};
+use super::audit::{self, Change, Event};
 use super::models::{NewProject, Project};
 use super::schema::{memberships, projects};
 use super::{DbConnection, DbError};
 
-/// Creates a project, makes its creator (if any: `None` is the command line) its Owner, and
-/// records `project.created` — one transaction. Every new project is made here.
+/// Creates a project, makes its creator its Owner when a user creates it (not the command
+/// line), and records `project.created` — one transaction. Every new project is made here.
 pub fn create(
     conn: &mut DbConnection,
     name: &str,
-    creator: Option<&UserId>,
-    now: NaiveDateTime,
-) -> Result<ProjectId, DbError> {
-    create_from(conn, name, creator, None, now)
-}
-
-/// [`create`], from a client address (a dashboard request's).
-pub fn create_from(
-    conn: &mut DbConnection,
-    name: &str,
-    creator: Option<&UserId>,
-    ip: Option<&str>,
+    creator: &Actor,
     now: NaiveDateTime,
 ) -> Result<ProjectId, DbError> {
     let id = ProjectId::generate();
-    let event = Event {
-        project_id: &id,
-        actor: Actor::user_or_command_line(creator),
-        action: "project.created",
-        target_type: "project",
-        target_id: id.as_str(),
-        ip,
-        detail: None,
-    };
+    let event = Event::new(&id, creator, Action::ProjectCreated, id.as_str());
     audit::audited(conn, &event, now, |conn| {
         insert(conn, &id, name, now)?;
-        if let Some(user_id) = creator {
+        if let Some(user_id) = creator.user_id() {
             super::memberships::upsert(conn, &id, user_id, Role::Owner, now)?;
         }
         Ok(Change::Made(()))

@@ -6,10 +6,13 @@ use diesel::prelude::*;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 
-use super::audit::{self, AccountEvent, Actor};
+use super::audit::{self, AccountEvent};
 use super::models::{NewUser, User};
 use super::schema::{password_resets, users};
 use super::{memberships, projects, settings, DbConnection, DbError};
+use crate::domain::action::Action;
+use crate::domain::actor::Actor;
+use crate::domain::client_ip::ClientAddr;
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
@@ -69,7 +72,7 @@ pub fn create_first_owner(
     email: &str,
     password_hash: &str,
     project_name: &str,
-    ip: Option<&str>,
+    from: ClientAddr,
     now: NaiveDateTime,
 ) -> Result<SetupDone, SetupError> {
     super::write_transaction::<_, SetupError, _>(conn, |conn| {
@@ -100,7 +103,8 @@ pub fn create_first_owner(
             },
         )
         .map_err(DbError::from)?;
-        let project_id = projects::create_from(conn, project_name, Some(&user_id), ip, now)?;
+        let owner = Actor::user(user_id.clone(), from);
+        let project_id = projects::create(conn, project_name, &owner, now)?;
         Ok(SetupDone {
             user_id,
             project_id,
@@ -173,8 +177,7 @@ pub fn reset_password_and_add(
                 user_id: &user.id,
                 password_hash,
                 how: PasswordSet::Changed,
-                actor: Actor::user_or_command_line(None),
-                ip: None,
+                actor: &Actor::command_line(),
             },
             now,
         )?;
@@ -273,10 +276,10 @@ pub enum PasswordSet {
 
 impl PasswordSet {
     /// The audit event's action.
-    pub fn action(self) -> &'static str {
+    pub fn action(self) -> Action {
         match self {
-            PasswordSet::Changed => "user.password_changed",
-            PasswordSet::Reset => "user.password_reset",
+            PasswordSet::Changed => Action::UserPasswordChanged,
+            PasswordSet::Reset => Action::UserPasswordReset,
         }
     }
 }
@@ -287,8 +290,7 @@ pub struct PasswordChange<'a> {
     pub user_id: &'a UserId,
     pub password_hash: &'a str,
     pub how: PasswordSet,
-    pub actor: Actor<'a>,
-    pub ip: Option<&'a str>,
+    pub actor: &'a Actor,
 }
 
 /// Sets a password as one use case, in one transaction: the hash, every session and every
@@ -309,7 +311,6 @@ pub fn change_password(
             actor: change.actor,
             action: change.how.action(),
             user_id: change.user_id,
-            ip: change.ip,
         };
         audit::audited_in_each(conn, &projects, &event, now, |conn| {
             set_password(conn, change.user_id, change.password_hash)?;

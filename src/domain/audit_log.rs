@@ -3,43 +3,12 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::action::Action;
 use super::key_change;
 use super::pagination::PageNumber;
 
 /// Events a page of the tab.
 pub const PAGE_SIZE: i64 = 50;
-
-/// How each action reads: `{target}` is the event's target (shown in emphasis), `{role}` the
-/// role its detail names. An action missing here reads as its name and target (see
-/// [`describe`]): add a row for a new action.
-const PHRASES: &[(&str, &str)] = &[
-    ("api_key.created", "created the API key {target}"),
-    ("api_key.updated", "updated the API key {target}"),
-    ("api_key.rolled", "rolled the API key {target}"),
-    ("api_key.stopped", "stopped the old key {target}"),
-    ("api_key.revoked", "revoked the API key {target}"),
-    (
-        "api_key.reported_leaked",
-        "revoked the API key {target} after it was reported leaked",
-    ),
-    ("call.deleted", "deleted the call {target}"),
-    ("knowledge.created", "added the knowledge item {target}"),
-    ("knowledge.deleted", "deleted the knowledge item {target}"),
-    ("knowledge.updated", "edited the knowledge item {target}"),
-    ("member.invited", "invited {target} as {role}"),
-    ("invitation.revoked", "revoked the invitation of {target}"),
-    ("member.joined", "joined the project as {role}"),
-    ("member.role_changed", "changed the role of {target}"),
-    ("member.removed", "removed {target} from the project"),
-    ("member.left", "left the project"),
-    ("project.created", "created the project {target}"),
-    ("project.renamed", "renamed the project {target}"),
-    ("user.password_changed", "changed the password of {target}"),
-    (
-        "user.password_reset",
-        "set a new password for {target} with a reset link",
-    ),
-];
 
 /// What an event reads as on the tab: `before`, the target in emphasis, `after`, then the
 /// changes (field, before, after) the event's detail lists.
@@ -92,10 +61,9 @@ fn role_in(detail: Option<&str>) -> String {
 
 /// An event in words; an unknown action reads as its name, with its target.
 pub fn describe(action: &str, target_label: &str, detail: Option<&str>) -> Words {
-    let phrase = PHRASES
-        .iter()
-        .find(|(a, _)| *a == action)
-        .map(|(_, p)| (*p).to_owned())
+    let known = Action::parse(action);
+    let phrase = known
+        .map(|a| a.phrase().to_owned())
         .unwrap_or_else(|| format!("{action} {{target}}"));
     let phrase = if phrase.contains("{role}") {
         phrase.replace("{role}", &role_in(detail))
@@ -111,9 +79,9 @@ pub fn describe(action: &str, target_label: &str, detail: Option<&str>) -> Words
         None => (phrase, String::new(), String::new()),
     };
     // A detail that only says the role is already in the sentence.
-    let changes = match action {
-        "member.invited" | "member.joined" => Vec::new(),
-        "knowledge.updated" => knowledge_changes(detail),
+    let changes = match known {
+        Some(Action::MemberInvited | Action::MemberJoined) => Vec::new(),
+        Some(Action::KnowledgeUpdated) => knowledge_changes(detail),
         _ => key_change::describe(detail),
     };
     Words {
@@ -498,7 +466,7 @@ mod tests {
 
     #[test]
     fn every_action_of_a_kind_is_known_and_has_one_kind() {
-        for (action, _) in PHRASES {
+        for action in Action::ALL.iter().map(|a| a.as_str()) {
             let kinds: Vec<Kind> = Kind::ALL
                 .into_iter()
                 .filter(|k| k.prefixes().iter().any(|p| action.starts_with(p)))

@@ -3,6 +3,8 @@
 //! `FromSqlRow` (they are stored as TEXT); how they are read and written is in `db::types`.
 
 pub mod account;
+pub mod action;
+pub mod actor;
 pub mod api_key;
 pub mod audit_chain;
 pub mod audit_log;

@@ -11,6 +11,7 @@ use super::htmx;
 use crate::auth::{password, session::TypedSession};
 use crate::db;
 use crate::domain::account::{DisplayName, Password, ProjectName};
+use crate::domain::actor::Actor;
 use crate::domain::ids::ProjectId;
 use crate::domain::role::Role;
 use crate::domain::sign_in;
@@ -228,7 +229,8 @@ pub async fn change_password(
         .run(move || password::hash(&new))
         .await?
         .map_err(|e| WebError::Internal(e.to_string()))?;
-    let (uid, email, ip) = (user.id.clone(), page.email.clone(), client.to_string());
+    let (uid, email) = (user.id.clone(), page.email.clone());
+    let actor = Actor::user(user.id.clone(), client);
     let epoch = db::run(&state.pool, move |conn| {
         db::write_transaction::<_, db::DbError, _>(conn, |conn| {
             // A right password starts the account's count over, as a sign-in does.
@@ -239,8 +241,7 @@ pub async fn change_password(
                     user_id: &uid,
                     password_hash: &hash,
                     how: db::users::PasswordSet::Changed,
-                    actor: db::audit::Actor::User(&uid),
-                    ip: Some(&ip),
+                    actor: &actor,
                 },
                 time::now(),
             )
@@ -321,9 +322,9 @@ pub async fn create_project(
                 .body(page.render()?));
         }
     };
-    let (uid, ip) = (user.id.clone(), client.to_string());
+    let creator = Actor::user(user.id.clone(), client);
     let id = db::run(&state.pool, move |conn| {
-        db::projects::create_from(conn, name.as_str(), Some(&uid), Some(&ip), time::now())
+        db::projects::create(conn, name.as_str(), &creator, time::now())
     })
     .await?;
     tracing::info!(project_id = %id, "project created");

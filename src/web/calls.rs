@@ -14,7 +14,6 @@ use crate::domain::calls::CallStatus;
 use crate::domain::ids::{CallId, ProjectId};
 use crate::domain::pagination::PageNumber;
 use crate::domain::phone;
-use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -404,14 +403,13 @@ pub async fn confirm_delete(
 /// left (its filters and page, or the last page there still is).
 pub async fn delete(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, CallId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, cid) = path.into_inner();
     let back = with_view(editor.0.url("calls"), &list_view(&req));
-    deletion::delete_to(&req, client, &state, &editor, cid, &deletion::CALL, back).await
+    deletion::delete_to(&req, &state, &editor, cid, &deletion::CALL, back).await
 }
 
 #[cfg(test)]

@@ -3,14 +3,12 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::QueryResult;
 
 use super::error::WebError;
 use super::htmx;
 use super::shell::Editor;
-use crate::db::{self, audit::Actor, audit::Event, DbConnection};
-use crate::domain::client_ip::ClientAddr;
-use crate::domain::ids::{CallId, KnowledgeId, ProjectId};
+use crate::db;
+use crate::domain::ids::{CallId, KnowledgeId};
 use crate::state::AppState;
 use crate::time;
 
@@ -22,27 +20,25 @@ pub struct ConfirmDelete {
     pub action: String,
 }
 
-/// What a kind of item is called in the audit log, where its list is, and how it is deleted.
+/// What a kind of item is called in the log, where its list is, and how it is deleted (with
+/// its audit event).
 pub struct Kind<Id: 'static> {
-    pub action: &'static str,
-    pub target_type: &'static str,
+    pub noun: &'static str,
     pub list_path: &'static str,
-    pub remove: fn(&mut DbConnection, &ProjectId, &Id) -> QueryResult<bool>,
+    pub remove: db::AuditedDelete<Id>,
     /// The confirmation shown once it is done.
     pub done: &'static str,
 }
 
 pub const CALL: Kind<CallId> = Kind {
-    action: "call.deleted",
-    target_type: "call",
+    noun: "call",
     list_path: "calls",
     remove: db::calls::delete,
     done: "Call deleted.",
 };
 
 pub const KNOWLEDGE_ITEM: Kind<KnowledgeId> = Kind {
-    action: "knowledge.deleted",
-    target_type: "knowledge_item",
+    noun: "knowledge_item",
     list_path: "knowledge",
     remove: db::knowledge::delete,
     done: "Knowledge item deleted.",
@@ -51,48 +47,34 @@ pub const KNOWLEDGE_ITEM: Kind<KnowledgeId> = Kind {
 /// Deletes `id` from the shell's project, recording who did it; a missing item is a 404.
 pub async fn delete<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
-    client: ClientAddr,
     state: &AppState,
     editor: &Editor,
     id: Id,
     kind: &'static Kind<Id>,
 ) -> Result<HttpResponse, WebError> {
     let list = editor.0.url(kind.list_path);
-    delete_to(req, client, state, editor, id, kind, list).await
+    delete_to(req, state, editor, id, kind, list).await
 }
 
 /// [`delete`], then to `back` (a URL of the project's list the handler built, not one the
 /// request gave).
 pub async fn delete_to<Id: AsRef<str> + Send + 'static>(
     req: &HttpRequest,
-    client: ClientAddr,
     state: &AppState,
     Editor(shell): &Editor,
     id: Id,
     kind: &'static Kind<Id>,
     back: String,
 ) -> Result<HttpResponse, WebError> {
-    let ip = client.to_string();
     let shown = id.as_ref().to_owned();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let deleted = db::run(&state.pool, move |conn| {
-        let event = Event {
-            project_id: &pid,
-            actor: Actor::User(&uid),
-            action: kind.action,
-            target_type: kind.target_type,
-            target_id: id.as_ref(),
-            ip: Some(&ip),
-            detail: None,
-        };
-        db::audit::audited_if(conn, &event, time::now(), |conn| {
-            (kind.remove)(conn, &pid, &id)
-        })
+        (kind.remove)(conn, &pid, &id, &actor, time::now())
     })
     .await?;
     if !deleted {
         return Err(WebError::NotFound);
     }
-    tracing::info!(id = %shown, kind = kind.target_type, "deleted from the dashboard");
+    tracing::info!(id = %shown, kind = kind.noun, "deleted from the dashboard");
     Ok(htmx::with_toast(htmx::redirect(req, &back), kind.done))
 }

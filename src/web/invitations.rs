@@ -16,6 +16,7 @@ use crate::auth::{password, session::TypedSession};
 use crate::db::invitations::{Accepted, Found, Joiner};
 use crate::db::{self, memberships::TeamError};
 use crate::domain::account::{DisplayName, Password};
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::role::Role;
 use crate::domain::sign_in;
 use crate::request::ClientIp;
@@ -179,7 +180,6 @@ pub async fn accept(
     let Some((found, mode, viewer)) = load(&state, &session, &token).await? else {
         return invalid();
     };
-    let ip = client.to_string();
     let mut shown = page(&session, &token, &found, mode.clone())?;
     shown.display_name = form.display_name.clone();
     let rerender = |status: actix_web::http::StatusCode, p: InvitationPage| {
@@ -220,7 +220,7 @@ pub async fn accept(
             })
             .await?;
             let Some(user) = user else {
-                return create_account(&req, &state, &session, &found, pw, name, &ip).await;
+                return create_account(&req, &state, &session, &found, pw, name, client).await;
             };
             // The account's wait after failed sign-ins holds here too.
             if let Some(wait) = failures.and_then(|(n, last)| sign_in::wait_left(n, last, now)) {
@@ -257,7 +257,7 @@ pub async fn accept(
             conn,
             &invitation,
             Joiner::Existing(&uid),
-            Some(&ip),
+            client,
             now,
         ))
     })
@@ -283,7 +283,7 @@ async fn create_account(
     found: &Found,
     pw: Password,
     name: Option<DisplayName>,
-    ip: &str,
+    from: ClientAddr,
 ) -> Result<HttpResponse, WebError> {
     let hash = state
         .password_slots
@@ -291,7 +291,6 @@ async fn create_account(
         .await?
         .map_err(WebError::Internal)?;
     let invitation = found.invitation.clone();
-    let ip = ip.to_owned();
     let now = time::now();
     let joined = db::run(&state.pool, move |conn| {
         let joiner = Joiner::New {
@@ -302,7 +301,7 @@ async fn create_account(
             conn,
             &invitation,
             joiner,
-            Some(&ip),
+            from,
             now,
         ))
     })

@@ -8,13 +8,12 @@ use super::deletion::{self, ConfirmDelete};
 use super::error::WebError;
 use super::htmx;
 use super::shell::{Editor, Section, Shell};
-use crate::db::{self, audit::Change, audit::Event, models::KnowledgeItem};
+use crate::db::{self, models::KnowledgeItem};
 use crate::domain::ids::{KnowledgeId, ProjectId};
 use crate::domain::knowledge::{
     Field, KnowledgeEdit, NewKnowledge, SearchTerms, MAX_NAME_CHARS, MAX_SEARCH_CHARS,
 };
 use crate::domain::pagination::PageNumber;
-use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -215,7 +214,6 @@ pub struct NewItemForm {
 /// POST a new item: its page, or the modal again with the messages.
 pub async fn create(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<NewItemForm>,
     Editor(shell): Editor,
@@ -250,21 +248,9 @@ pub async fn create(
         text: new.text,
         created_at: time::now(),
     };
-    let ip = client.to_string();
-    let uid = shell.user_id.clone();
+    let actor = shell.actor.clone();
     let stored = db::run(&state.pool, move |conn| {
-        let event = Event {
-            project_id: &item.project_id,
-            actor: db::audit::Actor::User(&uid),
-            action: "knowledge.created",
-            target_type: "knowledge_item",
-            target_id: item.id.as_str(),
-            ip: Some(&ip),
-            detail: None,
-        };
-        db::audit::audited(conn, &event, item.created_at, |conn| {
-            Ok(Change::Made(db::knowledge::insert(conn, &item)?))
-        })
+        db::knowledge::create(conn, &item, &actor)
     })
     .await?;
     Ok(htmx::with_toast(
@@ -324,21 +310,12 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     editor: Editor,
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
-    deletion::delete(
-        &req,
-        client,
-        &state,
-        &editor,
-        kid,
-        &deletion::KNOWLEDGE_ITEM,
-    )
-    .await
+    deletion::delete(&req, &state, &editor, kid, &deletion::KNOWLEDGE_ITEM).await
 }
 
 impl EditForm {
@@ -388,7 +365,6 @@ pub async fn edit_page(
 /// the form alone, else the whole page). Nothing is written when any field is refused.
 pub async fn update(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KnowledgeId)>,
     form: web::Form<NewItemForm>,
@@ -422,18 +398,9 @@ pub async fn update(
             });
         }
     };
-    let ip = client.to_string();
-    let (pid, uid, id) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
+    let (pid, actor, id) = (shell.project_id.clone(), shell.actor.clone(), kid.clone());
     let edited = db::run(&state.pool, move |conn| {
-        db::knowledge::update(
-            conn,
-            &pid,
-            &id,
-            edit,
-            db::audit::Actor::User(&uid),
-            Some(&ip),
-            time::now(),
-        )
+        db::knowledge::update(conn, &pid, &id, edit, &actor, time::now())
     })
     .await?;
     let (item, changes) = match edited {

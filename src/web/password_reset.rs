@@ -138,9 +138,8 @@ pub async fn submit(
         .run(move || password::hash(&new))
         .await?
         .map_err(WebError::Internal)?;
-    let ip = client.to_string();
     let done = db::run(&state.pool, move |conn| {
-        db::password_resets::reset(conn, &hash, &password_hash, Some(&ip), time::now())
+        db::password_resets::reset(conn, &hash, &password_hash, client, time::now())
     })
     .await?;
     let Some(user) = done else {

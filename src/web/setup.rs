@@ -132,7 +132,6 @@ pub async fn submit(
         .map_err(WebError::Internal)?;
     let now = crate::time::now();
     let token = form.setup_token;
-    let ip = client.to_string();
     let created = db::run(&state.pool, move |conn| {
         let created = db::users::create_first_owner(
             conn,
@@ -140,7 +139,7 @@ pub async fn submit(
             email.as_str(),
             &hash,
             project.as_str(),
-            Some(&ip),
+            client,
             now,
         );
         // Setup signs the Owner in: Team's "last sign-in" starts here, not at the next one.

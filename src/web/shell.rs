@@ -12,6 +12,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::session::TypedSession;
 use crate::db;
+use crate::domain::actor::Actor;
+use crate::domain::client_ip::ClientAddr;
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::state::AppState;
@@ -46,6 +48,8 @@ pub struct Shell {
     pub section: Section,
     /// A message left for this page by the previous request (see [`TypedSession::flash`]).
     pub flash: Option<String>,
+    /// The signed-in user, from the request's address: who a change made here is recorded as.
+    pub actor: Actor,
 }
 
 impl Shell {
@@ -56,6 +60,7 @@ impl Shell {
         session: &TypedSession,
         project_id: &ProjectId,
         section: Section,
+        from: ClientAddr,
     ) -> Result<Shell, WebError> {
         let user_id = user.id.clone();
         let memberships = db::run(&state.pool, move |conn| {
@@ -82,6 +87,7 @@ impl Shell {
             csrf_token: session.csrf_token()?,
             section,
             flash: None,
+            actor: Actor::user(user.id.clone(), from),
         })
     }
 
@@ -149,7 +155,9 @@ impl FromRequest for Shell {
                 .ok_or(WebError::NotFound)?;
             let session = TypedSession::of(&req);
             let section = Shell::section_of(req.path());
-            let mut shell = Shell::load(&state, &user, &session, &project_id, section).await?;
+            let from = crate::request::client_ip(&req);
+            let mut shell =
+                Shell::load(&state, &user, &session, &project_id, section, from).await?;
             // Only a full page shows it: a fragment would swallow it unseen.
             if !super::htmx::is_htmx(&req) {
                 shell.flash = session.take_flash();

@@ -61,7 +61,13 @@ async fn authentication_checks_answer_in_the_contract_order(app: TestApp) {
         use callem::db::schema::api_keys::dsl::*;
         use diesel::prelude::*;
         let revoked_id = callem::domain::ids::KeyId::parse(&revoked_id).unwrap();
-        callem::db::api_keys::revoke(c, &p, &revoked_id, None, None, callem::time::now())?;
+        callem::db::api_keys::revoke(
+            c,
+            &p,
+            &revoked_id,
+            &callem::domain::actor::Actor::command_line(),
+            callem::time::now(),
+        )?;
         diesel::update(api_keys.find(&expired_id))
             .set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1))))
             .execute(c)?;

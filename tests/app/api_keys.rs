@@ -354,8 +354,7 @@ async fn keys_of_another_project_are_not_found(app: TestApp) {
                     rules: &Default::default(),
                     expiry: callem::domain::expiry::Expiry::Never,
                     scope: callem::domain::scope::Scope::FULL,
-                    actor_user_id: None,
-                    ip: None,
+                    actor: &callem::domain::actor::Actor::command_line(),
                 },
                 callem::time::now(),
             )

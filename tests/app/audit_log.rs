@@ -3,8 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use callem::db::audit::{self, Actor, Change, Event};
+use callem::db::audit::{self, Change, Event};
 use callem::db::{self, DbConnection};
+use callem::domain::action::Action;
+use callem::domain::actor::{Actor, Who};
+use callem::domain::client_ip::ClientAddr;
 use callem::domain::ids::UserId;
 use chrono::NaiveDate;
 
@@ -42,7 +45,7 @@ async fn record_events(
     app: &TestApp,
     pid: &str,
     n: usize,
-    make: fn(usize) -> (&'static str, &'static str, String, bool, NaiveDate),
+    make: fn(usize) -> (Action, String, bool, NaiveDate),
     user: Option<UserId>,
 ) {
     // In chunks: one database task stays well within the server's deadline.
@@ -50,20 +53,14 @@ async fn record_events(
         let (pid, user) = (project(pid), user.clone());
         app.db(move |conn| {
             for i in start..n.min(start + 100) {
-                let (action, target_type, target_id, by_user, day) = make(i);
-                let actor = match (&user, by_user) {
-                    (Some(u), true) => Actor::User(u),
-                    _ => Actor::CommandLine,
+                let (action, target_id, by_user, day) = make(i);
+                let who = match (&user, by_user) {
+                    (Some(u), true) => Who::User(u.clone()),
+                    _ => Who::CommandLine,
                 };
-                let event = Event {
-                    project_id: &pid,
-                    actor,
-                    action,
-                    target_type,
-                    target_id: &target_id,
-                    ip: Some("192.0.2.1"),
-                    detail: None,
-                };
+                let from = Some(ClientAddr::Known("192.0.2.1".parse().unwrap()));
+                let actor = Actor { who, from };
+                let event = Event::new(&pid, &actor, action, &target_id);
                 let at = day.and_hms_opt(12, 0, 0).unwrap() + chrono::Duration::seconds(i as i64);
                 audit::audited(conn, &event, at, |_| Ok(Change::Made(())))?;
             }
@@ -192,18 +189,12 @@ async fn changes_from_the_dashboard_the_api_and_the_command_line_read_in_words(a
 
 crate::on_both_backends!(changes_from_the_dashboard_the_api_and_the_command_line_read_in_words);
 
-fn mixed(i: usize) -> (&'static str, &'static str, String, bool, NaiveDate) {
+fn mixed(i: usize) -> (Action, String, bool, NaiveDate) {
     let day = NaiveDate::from_ymd_opt(2026, 1, 1 + (i % 20) as u32).unwrap();
     match i % 3 {
-        0 => ("api_key.revoked", "api_key", format!("k{i}"), true, day),
-        1 => ("call.deleted", "call", format!("call_{i}"), false, day),
-        _ => (
-            "knowledge.deleted",
-            "knowledge_item",
-            format!("kn{i}"),
-            true,
-            day,
-        ),
+        0 => (Action::ApiKeyRevoked, format!("k{i}"), true, day),
+        1 => (Action::CallDeleted, format!("call_{i}"), false, day),
+        _ => (Action::KnowledgeDeleted, format!("kn{i}"), true, day),
     }
 }
 
@@ -319,17 +310,11 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     records
 }
 
-fn many(i: usize) -> (&'static str, &'static str, String, bool, NaiveDate) {
+fn many(i: usize) -> (Action, String, bool, NaiveDate) {
     let day = NaiveDate::from_ymd_opt(2026, 3, 1 + (i % 28) as u32).unwrap();
     match i % 4 {
-        0 => ("call.deleted", "call", format!("call_{i}"), true, day),
-        _ => (
-            "api_key.revoked",
-            "api_key",
-            format!("k{i}"),
-            i % 2 == 1,
-            day,
-        ),
+        0 => (Action::CallDeleted, format!("call_{i}"), true, day),
+        _ => (Action::ApiKeyRevoked, format!("k{i}"), i % 2 == 1, day),
     }
 }
 
@@ -571,9 +556,9 @@ async fn developers_and_members_get_403_and_see_no_tab(app: TestApp) {
 
 crate::on_both_backends!(developers_and_members_get_403_and_see_no_tab);
 
-fn keys(i: usize) -> (&'static str, &'static str, String, bool, NaiveDate) {
+fn keys(i: usize) -> (Action, String, bool, NaiveDate) {
     let day = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
-    ("api_key.revoked", "api_key", format!("k{i}"), false, day)
+    (Action::ApiKeyRevoked, format!("k{i}"), false, day)
 }
 
 async fn verify_says_ok_then_names_an_altered_event_and_a_gap(app: TestApp) {

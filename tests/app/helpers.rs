@@ -266,8 +266,7 @@ impl TestApp {
                         rules: &rules,
                         expiry,
                         scope,
-                        actor_user_id: None,
-                        ip: None,
+                        actor: &callem::domain::actor::Actor::command_line(),
                     },
                     callem::time::now(),
                 )

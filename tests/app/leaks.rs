@@ -38,8 +38,16 @@ async fn key_row(app: &TestApp, kid: &str) -> ApiKey {
 
 async fn revoke(app: &TestApp, pid: &str, kid: &str) {
     let (pid, kid) = (project(pid), KeyId::parse(kid).unwrap());
-    app.db(move |conn| db::api_keys::revoke(conn, &pid, &kid, None, None, callem::time::now()))
-        .await;
+    app.db(move |conn| {
+        db::api_keys::revoke(
+            conn,
+            &pid,
+            &kid,
+            &callem::domain::actor::Actor::command_line(),
+            callem::time::now(),
+        )
+    })
+    .await;
 }
 
 fn days_from_today(n: i64) -> Expiry {

@@ -1008,12 +1008,9 @@ async fn a_replaced_key_cannot_be_given_a_new_expiry_after_or_during_its_overlap
     let (p, k) = (project(&pid), KeyId::parse(&old_id).unwrap());
     let refused = app
         .db(move |c| {
-            let by = db::api_keys::ChangedBy {
-                user: None,
-                ip: None,
-            };
+            let by = callem::domain::actor::Actor::command_line();
             Ok(
-                match db::api_keys::update(c, &p, &k, by, callem::time::now(), |s| {
+                match db::api_keys::update(c, &p, &k, &by, callem::time::now(), |s| {
                     callem::domain::key_change::KeySettings {
                         expires_at: None,
                         ..s.clone()

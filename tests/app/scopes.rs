@@ -195,7 +195,13 @@ async fn the_contracts_checks_answer_before_the_scope(app: TestApp) {
     app.db(move |c| {
         use callem::db::schema::api_keys::dsl::*;
         use diesel::prelude::*;
-        db::api_keys::revoke(c, &p, &r, None, None, callem::time::now())?;
+        db::api_keys::revoke(
+            c,
+            &p,
+            &r,
+            &callem::domain::actor::Actor::command_line(),
+            callem::time::now(),
+        )?;
         diesel::update(api_keys.find(&e))
             .set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1))))
             .execute(c)?;

@@ -50,7 +50,13 @@ async fn uses_are_counted_by_outcome_and_address_and_written_by_the_flush(app: T
     app.db(move |c| {
         use callem::db::schema::api_keys::dsl::*;
         use diesel::prelude::*;
-        callem::db::api_keys::revoke(c, &p, &r, None, None, callem::time::now())?;
+        callem::db::api_keys::revoke(
+            c,
+            &p,
+            &r,
+            &callem::domain::actor::Actor::command_line(),
+            callem::time::now(),
+        )?;
         diesel::update(api_keys.find(&e))
             .set(expires_at.eq(Some(callem::time::now() - chrono::Duration::seconds(1))))
             .execute(c)?;

@@ -12,15 +12,14 @@ use super::super::htmx;
 use super::super::shell::{KeyManager, Section, Shell};
 use super::key_page::key_names;
 use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
+use crate::domain::actor::Actor;
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
-use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
 use crate::domain::scope::Scope;
-use crate::request::ClientIp;
 
 use crate::state::AppState;
 use crate::time;
@@ -378,7 +377,6 @@ pub struct KeyForm {
 
 /// POST a new key: the reveal panel, or the modal again with the errors.
 pub async fn create(
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<KeyForm>,
     KeyManager(shell): KeyManager,
@@ -411,8 +409,7 @@ pub async fn create(
         }
     };
 
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let key_name = name.clone();
     let (key_id, secret) = db::run(&state.pool, move |conn| {
         let request = KeyRequest {
@@ -421,8 +418,7 @@ pub async fn create(
             rules: &rules,
             expiry: exp,
             scope,
-            actor_user_id: Some(&uid),
-            ip: Some(&ip),
+            actor: &actor,
         };
         db::api_keys::issue(conn, &request, time::now())
     })
@@ -489,7 +485,6 @@ pub async fn confirm_revoke(
 /// POST revoke: the row leaves the list; a repeat is harmless.
 pub async fn revoke(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     from: web::Query<Origin>,
@@ -497,12 +492,11 @@ pub async fn revoke(
 ) -> Result<HttpResponse, WebError> {
     let (_, kid) = path.into_inner();
     let pid = shell.project_id.clone();
-    let ip = client.to_string();
-    let uid = shell.user_id.clone();
+    let actor = shell.actor.clone();
     let outcome = {
         let kid = kid.clone();
         db::run(&state.pool, move |conn| {
-            db::api_keys::revoke(conn, &pid, &kid, Some(&uid), Some(&ip), time::now())
+            db::api_keys::revoke(conn, &pid, &kid, &actor, time::now())
         })
         .await?
     };
@@ -533,10 +527,8 @@ pub async fn revoke(
 }
 
 /// Runs a change of one of the project's keys (edit, roll, an overlap's end) on the pool, made
-/// by the signed-in user from this request's client address: the one place that says who
-/// changed a key from the dashboard.
+/// by the shell's actor (the signed-in user, from this request's address).
 pub(super) async fn change_key<T, F>(
-    client: ClientAddr,
     state: &AppState,
     shell: &Shell,
     kid: &KeyId,
@@ -544,23 +536,10 @@ pub(super) async fn change_key<T, F>(
 ) -> Result<T, WebError>
 where
     T: Send + 'static,
-    F: FnOnce(
-            &mut db::DbConnection,
-            &ProjectId,
-            &KeyId,
-            db::api_keys::ChangedBy<'_>,
-        ) -> Result<T, db::DbError>
+    F: FnOnce(&mut db::DbConnection, &ProjectId, &KeyId, &Actor) -> Result<T, db::DbError>
         + Send
         + 'static,
 {
-    let ip = client.to_string();
-    let (pid, uid, kid) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
-    Ok(db::run(&state.pool, move |conn| {
-        let by = db::api_keys::ChangedBy {
-            user: Some(&uid),
-            ip: Some(&ip),
-        };
-        change(conn, &pid, &kid, by)
-    })
-    .await?)
+    let (pid, actor, kid) = (shell.project_id.clone(), shell.actor.clone(), kid.clone());
+    Ok(db::run(&state.pool, move |conn| change(conn, &pid, &kid, &actor)).await?)
 }

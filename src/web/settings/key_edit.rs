@@ -23,7 +23,6 @@ use crate::domain::key_change::{
 use crate::domain::scope::Scope;
 use crate::domain::usage_chart::thousands;
 use crate::domain::Invalid;
-use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -168,7 +167,6 @@ enum NewExpiry {
 /// errors, or the modal with the "would be refused" warnings and their "Save anyway".
 pub async fn update(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     from: web::Query<Origin>,
@@ -245,7 +243,7 @@ pub async fn update(
         });
     }
 
-    let outcome = change_key(client, &state, &shell, &kid, move |conn, pid, kid, by| {
+    let outcome = change_key(&state, &shell, &kid, move |conn, pid, kid, by| {
         db::api_keys::update(conn, pid, kid, by, time::now(), |current| KeySettings {
             name: name.as_str().to_owned(),
             allowed_ips,

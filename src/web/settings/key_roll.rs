@@ -12,13 +12,11 @@ use super::api_keys::{change_key, load_table, ListView, Origin, RevealPanel};
 use super::key_page::SinceRollFacts;
 use crate::db::{self, api_keys::KeyChange, api_keys::OverlapChange};
 use crate::domain::api_key::masked_prefix;
-use crate::domain::client_ip::ClientAddr;
 use crate::domain::expiry::{self, Expiry};
 use crate::domain::ids::{KeyId, ProjectId};
 use crate::domain::key_change::{stops_in, Overlap, RollPlan};
 use crate::domain::key_names::key_label;
 use crate::domain::key_status::KeyStatus;
-use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -134,7 +132,6 @@ pub struct RollForm {
 /// POST a roll: the new key revealed once (with `Cache-Control: no-store`), or the modal
 /// again saying why not.
 pub async fn roll(
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     from: web::Query<Origin>,
@@ -169,7 +166,7 @@ pub async fn roll(
             });
         }
     };
-    let outcome = change_key(client, &state, &shell, &kid, move |conn, pid, kid, by| {
+    let outcome = change_key(&state, &shell, &kid, move |conn, pid, kid, by| {
         db::api_keys::roll(conn, pid, kid, overlap, new_expires_at, by, time::now())
     })
     .await?;
@@ -263,14 +260,12 @@ pub async fn confirm_stop(
 /// POST `…/stop`: a rolling key stops working now.
 pub async fn stop(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     change(
         req,
-        client,
         state,
         path.into_inner().1,
         shell,
@@ -282,14 +277,12 @@ pub async fn stop(
 /// POST `…/extend`: a rolling key works 24 hours longer.
 pub async fn extend(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, KeyId)>,
     KeyManager(shell): KeyManager,
 ) -> Result<HttpResponse, WebError> {
     change(
         req,
-        client,
         state,
         path.into_inner().1,
         shell,
@@ -300,13 +293,12 @@ pub async fn extend(
 
 async fn change(
     req: HttpRequest,
-    client: ClientAddr,
     state: web::Data<AppState>,
     kid: KeyId,
     shell: Shell,
     change: OverlapChange,
 ) -> Result<HttpResponse, WebError> {
-    let outcome = change_key(client, &state, &shell, &kid, move |conn, pid, kid, by| {
+    let outcome = change_key(&state, &shell, &kid, move |conn, pid, kid, by| {
         db::api_keys::change_overlap(conn, pid, kid, change, by, time::now())
     })
     .await?;

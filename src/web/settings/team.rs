@@ -11,12 +11,11 @@ use super::super::error::WebError;
 use super::super::htmx;
 use super::super::shell::{Section, Shell, TeamManager};
 use crate::db::invitations::{Created, InviteError};
-use crate::db::{self, memberships::ByMember, memberships::TeamError};
+use crate::db::{self, memberships::TeamError};
 use crate::domain::account::EmailAddress;
 use crate::domain::ids::{InvitationId, ProjectId, UserId};
 use crate::domain::role::Role;
 use crate::domain::team::{self, Refusal, INVITATION_DAYS};
-use crate::request::ClientIp;
 use crate::state::AppState;
 use crate::time;
 
@@ -198,7 +197,6 @@ pub struct InviteForm {
 
 /// POST an invitation: the link (and the email), or the modal again with the errors.
 pub async fn invite(
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     form: web::Form<InviteForm>,
     TeamManager(shell): TeamManager,
@@ -237,8 +235,7 @@ pub async fn invite(
         );
         return again(Some(why), None);
     };
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let address = email.as_str().to_owned();
     let email_configured = state.mailer.is_some();
     let created = db::run(&state.pool, move |conn| {
@@ -246,9 +243,8 @@ pub async fn invite(
             project_id: &pid,
             email: &address,
             role,
-            by: &uid,
+            by: &actor,
             email_configured,
-            ip: Some(&ip),
         };
         Ok(db::invitations::create(conn, &invite, time::now()))
     })
@@ -369,21 +365,18 @@ fn team_result<T>(r: Result<T, TeamError>) -> Result<Result<T, HttpResponse>, We
 /// POST revoke of a pending invitation.
 pub async fn revoke_invitation(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, InvitationId)>,
     TeamManager(shell): TeamManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, id) = path.into_inner();
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let revoked = db::run(&state.pool, move |conn| {
         Ok(db::invitations::revoke(
             conn,
             &pid,
             &id,
-            &uid,
-            Some(&ip),
+            &actor,
             time::now(),
         ))
     })
@@ -447,7 +440,6 @@ pub struct RoleForm {
 /// POST a role change.
 pub async fn change_role(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, UserId)>,
     form: web::Form<RoleForm>,
@@ -460,19 +452,14 @@ pub async fn change_role(
             .content_type("text/plain; charset=utf-8")
             .body("Choose a role: owner, admin, developer or member."));
     };
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let done = db::run(&state.pool, move |conn| {
-        let by = ByMember {
-            project_id: &pid,
-            user_id: &uid,
-            ip: Some(&ip),
-        };
         Ok(db::memberships::change_role(
             conn,
-            by,
+            &pid,
             &target,
             to,
+            &actor,
             time::now(),
         ))
     })
@@ -526,22 +513,21 @@ pub async fn confirm_remove(
 /// POST a removal.
 pub async fn remove(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     path: web::Path<(ProjectId, UserId)>,
     TeamManager(shell): TeamManager,
 ) -> Result<HttpResponse, WebError> {
     let (_, target) = path.into_inner();
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let removed = target.clone();
     let done = db::run(&state.pool, move |conn| {
-        let by = ByMember {
-            project_id: &pid,
-            user_id: &uid,
-            ip: Some(&ip),
-        };
-        Ok(db::memberships::remove(conn, by, &target, time::now()))
+        Ok(db::memberships::remove(
+            conn,
+            &pid,
+            &target,
+            &actor,
+            time::now(),
+        ))
     })
     .await?;
     if let Err(r) = team_result(done)? {
@@ -570,19 +556,12 @@ pub async fn confirm_leave(shell: Shell) -> Result<HttpResponse, WebError> {
 /// POST leave: any member but the last Owner.
 pub async fn leave(
     req: HttpRequest,
-    ClientIp(client): ClientIp,
     state: web::Data<AppState>,
     shell: Shell,
 ) -> Result<HttpResponse, WebError> {
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
+    let (pid, actor) = (shell.project_id.clone(), shell.actor.clone());
     let done = db::run(&state.pool, move |conn| {
-        let by = ByMember {
-            project_id: &pid,
-            user_id: &uid,
-            ip: Some(&ip),
-        };
-        Ok(db::memberships::leave(conn, by, time::now()))
+        Ok(db::memberships::leave(conn, &pid, &actor, time::now()))
     })
     .await?;
     if let Err(r) = team_result(done)? {
