@@ -86,32 +86,67 @@ impl JobStats {
     /// Counts one tick's outcome and logs what it changes: a failure (a warning for the
     /// first in a row, then one in [`WARN_EVERY`]), and a recovery once.
     fn record<E: Display>(&self, job: usize, outcome: Result<(), E>) {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(stat) = all.get_mut(job) else {
-            return;
-        };
-        stat.runs += 1;
-        match outcome {
-            Ok(()) => {
-                let failed = std::mem::take(&mut stat.consecutive_failures);
-                drop(all);
-                if failed > 0 {
-                    tracing::info!(failed_runs = failed, "background job works again");
-                }
+        match (self.count(job, outcome.is_ok()), outcome) {
+            (Change::Recovered { failed_runs }, _) => {
+                tracing::info!(failed_runs, "background job works again");
             }
-            Err(e) => {
-                stat.failures += 1;
-                stat.consecutive_failures += 1;
-                let (consecutive, total) = (stat.consecutive_failures, stat.failures);
-                drop(all);
-                if consecutive == 1 || (consecutive - 1).is_multiple_of(WARN_EVERY) {
+            (
+                Change::Failed {
+                    consecutive,
+                    total,
+                    warn,
+                },
+                Err(e),
+            ) => {
+                if warn {
                     tracing::warn!(error = %e, consecutive, total, "background job failed");
                 } else {
                     tracing::debug!(error = %e, consecutive, total, "background job failed");
                 }
             }
+            _ => {}
         }
     }
+
+    /// Counts one tick that worked or failed, and says what changed.
+    fn count(&self, job: usize, worked: bool) -> Change {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stat) = all.get_mut(job) else {
+            return Change::Worked;
+        };
+        stat.runs += 1;
+        if worked {
+            return match std::mem::take(&mut stat.consecutive_failures) {
+                0 => Change::Worked,
+                failed_runs => Change::Recovered { failed_runs },
+            };
+        }
+        stat.failures += 1;
+        stat.consecutive_failures += 1;
+        let consecutive = stat.consecutive_failures;
+        Change::Failed {
+            consecutive,
+            total: stat.failures,
+            warn: (consecutive - 1).is_multiple_of(WARN_EVERY),
+        }
+    }
+}
+
+/// What one tick changed in a job's counts (what the log says of it).
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    Worked,
+    /// It worked after `failed_runs` failures in a row.
+    Recovered {
+        failed_runs: u64,
+    },
+    /// `warn`: the failure is worth a warning (the first in a row, then one in
+    /// [`WARN_EVERY`]); the others are logged at debug level.
+    Failed {
+        consecutive: u64,
+        total: u64,
+        warn: bool,
+    },
 }
 
 /// The task that runs `job` until `stop` fires (or its sender is dropped): a tick in progress
@@ -135,7 +170,7 @@ async fn run<J: PeriodicJob>(
     let name = job.name();
     // One span for the job's life rather than one per tick: the log writes a line when a
     // span closes, and a line per tick would bury the log.
-    let span = tracing::info_span!("job", name);
+    let span = tracing::info_span!("job", name = %name);
     let mut wait = job.first_after();
     loop {
         tokio::select! {
@@ -282,6 +317,34 @@ mod tests {
 
         drop(outcomes);
         runner.drain().await;
+    }
+
+    #[test]
+    fn a_failure_warns_first_then_one_in_thirty_and_a_recovery_is_said_once() {
+        let stats = JobStats::default();
+        let job = stats.register("job", Duration::from_secs(10));
+        let failed = |consecutive, total, warn| Change::Failed {
+            consecutive,
+            total,
+            warn,
+        };
+
+        assert_eq!(stats.count(job, true), Change::Worked);
+        assert_eq!(stats.count(job, false), failed(1, 1, true));
+        assert_eq!(stats.count(job, false), failed(2, 2, false));
+        for _ in 3..=WARN_EVERY {
+            assert!(matches!(
+                stats.count(job, false),
+                Change::Failed { warn: false, .. }
+            ));
+        }
+        assert_eq!(stats.count(job, false), failed(31, 31, true));
+        assert_eq!(
+            stats.count(job, true),
+            Change::Recovered { failed_runs: 31 }
+        );
+        assert_eq!(stats.count(job, true), Change::Worked, "said once");
+        assert_eq!(stats.count(job, false), failed(1, 32, true), "a new spell");
     }
 
     #[actix_web::test]
