@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-/// Failures in a row after the first that are logged at debug level only: the first one is a
-/// warning, then one in this many (a job that fails every 10 s warns every 5 minutes).
+/// The first failure in a row is a warning, then one in this many (the others are logged at
+/// debug level): a job that fails every 10 s warns every 5 minutes.
 pub const WARN_EVERY: u64 = 30;
 
 /// A piece of background work run again and again: each run is a tick, the next one starts
