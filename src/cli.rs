@@ -106,6 +106,24 @@ async fn require_project(pool: &Pool, project_id: &ProjectId) -> anyhow::Result<
     }
 }
 
+/// Runs `op` once the project is known to exist, in the same database call (one round trip
+/// for the check and the work): "no project with id …" otherwise.
+async fn in_project<T, F>(pool: &Pool, project_id: &ProjectId, op: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut db::DbConnection, ProjectId) -> Result<T, db::DbError> + Send + 'static,
+{
+    let id = project_id.clone();
+    let done = db::run(pool, move |conn| {
+        if db::projects::find(conn, &id)?.is_none() {
+            return Ok(None);
+        }
+        op(conn, id).map(Some)
+    })
+    .await?;
+    done.ok_or_else(|| anyhow!("no project with id '{project_id}'"))
+}
+
 /// `callem project …`.
 pub async fn project(url: &DatabaseUrl, cmd: ProjectCommand) -> anyhow::Result<()> {
     match cmd {
@@ -269,8 +287,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("--scope: {e}"))?;
             let project = project_id(&project)?;
             let pool = open(url).await?;
-            require_project(&pool, &project).await?;
-            let (_, secret) = db::run(&pool, move |conn| {
+            let (_, secret) = in_project(&pool, &project, move |conn, project| {
                 let request = KeyRequest {
                     project_id: &project,
                     name: &name,
@@ -288,8 +305,7 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List { project } => {
             let project = project_id(&project)?;
             let pool = open(url).await?;
-            require_project(&pool, &project).await?;
-            let keys = db::run(&pool, move |conn| {
+            let keys = in_project(&pool, &project, move |conn, project| {
                 Ok(db::api_keys::list_active(conn, &project)?)
             })
             .await?;
@@ -338,12 +354,13 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Revoke { project, key_id } => {
             let project = project_id(&project)?;
             let pool = open(url).await?;
-            require_project(&pool, &project).await?;
-            let Ok(kid) = KeyId::parse(&key_id) else {
-                bail!("no key with id '{key_id}' in this project");
-            };
-            let outcome = db::run(&pool, move |conn| {
-                db::api_keys::revoke(conn, &project, &kid, &Actor::command_line(), time::now())
+            // An id no key can have is looked for all the same: a missing project is said first.
+            let kid = KeyId::parse(&key_id).ok();
+            let outcome = in_project(&pool, &project, move |conn, project| match kid {
+                Some(kid) => {
+                    db::api_keys::revoke(conn, &project, &kid, &Actor::command_line(), time::now())
+                }
+                None => Ok(Revoked::NotFound),
             })
             .await?;
             match outcome {
@@ -361,11 +378,11 @@ pub async fn keys(url: &DatabaseUrl, cmd: KeysCommand) -> anyhow::Result<()> {
             let overlap = Overlap::parse(&overlap).map_err(|e| anyhow!("--overlap: {e}"))?;
             let project = project_id(&project)?;
             let pool = open(url).await?;
-            require_project(&pool, &project).await?;
-            let Ok(kid) = KeyId::parse(&key_id) else {
-                bail!("no key with id '{key_id}' in this project");
-            };
-            let outcome = db::run(&pool, move |conn| {
+            let kid = KeyId::parse(&key_id).ok();
+            let outcome = in_project(&pool, &project, move |conn, project| {
+                let Some(kid) = kid else {
+                    return Ok(KeyChange::NotFound);
+                };
                 let by = Actor::command_line();
                 db::api_keys::roll(conn, &project, &kid, overlap, None, &by, time::now())
             })

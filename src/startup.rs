@@ -170,12 +170,11 @@ impl Application {
             );
         }
         let usage = std::sync::Arc::new(crate::usage::UsageRecorder::new(settings.usage_recording));
-        actix_web::rt::spawn(usage.clone().run_flusher(pool.clone()));
-        actix_web::rt::spawn(db::summarise_refusals(pool.clone()));
         let (jobs, jobs_runner) = crate::jobs::Jobs::start(crate::jobs::Setup {
             pool: pool.clone(),
             mailer: mailer.clone(),
             link_base: link_base.clone(),
+            usage: usage.clone(),
         });
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -289,12 +288,20 @@ impl Application {
         self.state.usage.clone()
     }
 
-    /// Runs until stopped through [`Application::handle`], then finishes the queued jobs
-    /// ([`crate::jobs::DRAIN_LIMIT`] at most) and writes the key-usage counts still pending
-    /// (graceful shutdown loses none).
+    /// The runs and failures of the background jobs (see [`crate::jobs::JobStats`]).
+    pub fn job_stats(&self) -> crate::jobs::JobStats {
+        self.jobs.stats()
+    }
+
+    /// Runs until stopped through [`Application::handle`], then drains the background jobs
+    /// (queued jobs done, ticks in progress ended: [`crate::jobs::DRAIN_LIMIT`] at most) and
+    /// writes the key-usage counts still pending (graceful shutdown loses none).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.jobs.drain().await;
+        // Here rather than in the flush job's drain: its deadline fits its size (see
+        // `usage::flush_deadline`), which may exceed `DRAIN_LIMIT`, and it must come after
+        // the flush job's last tick (which the drain waited for).
         if let Err(e) = self.state.usage.flush(&self.pool).await {
             tracing::warn!(error = %e, "key usage of the last seconds could not be written");
         }

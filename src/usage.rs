@@ -1,12 +1,13 @@
-//! The usage recorder: every `/v1` use of a key is counted here, in memory, and a flusher adds
-//! the counts to the database every 10 seconds and at graceful shutdown (additive upserts, so
-//! several replicas' counts add up): per key, UTC hour and outcome, and per key and client
-//! address (with its allowed requests by kind of operation: what each needed of the key's
-//! scope); the same flush sets "last used", at most one write per key. No request writes.
+//! The usage recorder: every `/v1` use of a key is counted here, in memory, and a flush adds
+//! the counts to the database every 10 seconds (the [`crate::jobs::usage_flush`] job) and at
+//! graceful shutdown (additive upserts, so several replicas' counts add up): per key, UTC hour
+//! and outcome, and per key and client address (with its allowed requests by kind of
+//! operation: what each needed of the key's scope); the same flush sets "last used", at most
+//! one write per key. No request writes.
 //!
 //! Memory is bounded: each key keeps at most 1,000 pending addresses (the least recently seen
 //! go first), and when the pending addresses of all keys reach [`MAX_PENDING_CLIENTS`] the
-//! flusher is woken early; past twice that, new addresses are counted only in the hourly
+//! flush job is woken early; past twice that, new addresses are counted only in the hourly
 //! totals until it has run.
 //!
 //! A flush writes in batches of at most [`FLUSH_BATCH_ROWS`] rows, each its own transaction
@@ -34,9 +35,9 @@ use crate::domain::scope::Need;
 
 /// How often the counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
-/// Pending addresses, over all keys, that wake the flusher early.
+/// Pending addresses, over all keys, that wake the flush job early.
 pub const MAX_PENDING_CLIENTS: usize = 50_000;
-/// Hourly counts older than this are pruned.
+/// Hourly counts older than this are pruned ([`crate::jobs::usage_prune`]).
 pub const KEEP_DAYS: i64 = 90;
 /// Rows (hourly counts or client addresses) written per transaction.
 pub const FLUSH_BATCH_ROWS: usize = 500;
@@ -360,32 +361,10 @@ impl UsageRecorder {
         }
     }
 
-    /// Flushes every [`FLUSH_EVERY`] (or as soon as the pending addresses fill up), and prunes
-    /// old hourly counts once an hour. Runs until the process ends.
-    pub async fn run_flusher(self: std::sync::Arc<Self>, pool: Pool) {
-        if !self.enabled {
-            return;
-        }
-        let mut flushes: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(FLUSH_EVERY) => {}
-                _ = self.full.notified() => {}
-            }
-            let _ = self.flush(&pool).await;
-            if flushes.is_multiple_of(360) {
-                let before = crate::time::now() - chrono::Duration::days(KEEP_DAYS);
-                // Like the flush, bounded by the database and never a "database down".
-                if let Err(e) = db::run_background(&pool, FLUSH_LIMITS, move |conn| {
-                    Ok(key_usage::prune(conn, before)?)
-                })
-                .await
-                {
-                    tracing::warn!(error = %e, "old key usage not pruned yet");
-                }
-            }
-            flushes += 1;
-        }
+    /// Resolves once the pending addresses of all keys reach [`MAX_PENDING_CLIENTS`] (at
+    /// once if they did since the last call): the flush job's early wake-up.
+    pub async fn filled(&self) {
+        self.full.notified().await;
     }
 }
 
@@ -599,6 +578,30 @@ mod tests {
             "last used goes with the last batch"
         );
         assert!(Batch::default().into_batches(500).is_empty());
+    }
+
+    #[actix_web::test]
+    async fn the_flush_job_is_woken_when_the_pending_addresses_fill_up() {
+        let r = UsageRecorder::new(true);
+        let keys: Vec<KeyId> = (0..100).map(|_| KeyId::generate()).collect();
+        let short = Duration::from_millis(20);
+        for n in 0..MAX_PENDING_CLIENTS as u32 - 1 {
+            r.record(
+                &keys[n as usize % 100],
+                Outcome::Allowed,
+                ip(n),
+                None,
+                at(10, 0),
+            );
+        }
+        assert!(
+            tokio::time::timeout(short, r.filled()).await.is_err(),
+            "not yet"
+        );
+
+        r.record(&keys[0], Outcome::Allowed, ip(u32::MAX), None, at(10, 0));
+
+        assert!(tokio::time::timeout(short, r.filled()).await.is_ok());
     }
 
     #[test]

@@ -101,6 +101,13 @@ impl Pool {
     pub fn is_down(&self) -> bool {
         self.health.is_down()
     }
+
+    /// Writes the count of 503s the database caused since the last call, if any (see
+    /// [`health::Health::summarise`]); the refusal-summary job calls it every
+    /// [`health::SUMMARY_EVERY`].
+    pub fn summarise_refusals(&self) {
+        self.health.summarise();
+    }
 }
 
 impl std::fmt::Debug for Pool {
@@ -674,18 +681,6 @@ where
         }
     }
     result
-}
-
-/// Writes the count of 503s the database caused every [`health::SUMMARY_EVERY`], while
-/// there are any (the server runs it for as long as it runs).
-pub async fn summarise_refusals(pool: Pool) {
-    let mut every = tokio::time::interval(health::SUMMARY_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        pool.health.summarise();
-    }
 }
 
 async fn attempt<T, E, F>(

@@ -1,30 +1,44 @@
-//! Background work, started with the server and drained on shutdown (as crates.io's
-//! `worker/jobs/`): each kind of job is a file with its own bounded queue, drained in order
-//! by one task. A request handler enqueues and answers at once, so its response time tells
-//! nothing about what the job finds or does.
+//! Background work, started with the server by one [`Runner`] and drained on shutdown (as
+//! crates.io's `worker/jobs/`), each job a file. Two kinds:
 //!
-//! Queues live in this process, on purpose: a job still queued when the process dies (a crash,
-//! a SIGKILL, a drain that outlasts [`DRAIN_LIMIT`]) is lost, and its asker asks again (a
-//! password-reset email that never comes). Work that must survive a crash belongs in the
-//! database, not here.
+//! - Queued jobs (`password_reset_mail`): a request handler enqueues and answers at once, so
+//!   its response time tells nothing about what the job finds or does; each kind has its own
+//!   bounded queue, taken in order by one task.
+//! - Periodic jobs (`usage_flush`, `usage_prune`, `refusal_summary`): a [`PeriodicJob`] runs
+//!   on its interval (or when woken early), each tick in a log span named for it
+//!   (`job{name=…}`), its runs and failures counted ([`JobStats`]), its failures logged (the
+//!   first in a row, then one in [`periodic::WARN_EVERY`]) and its recovery once.
+//!
+//! On shutdown ([`Runner::drain`], [`DRAIN_LIMIT`] at most) the queues take no more and finish
+//! what they hold, and a tick in progress ends while no new one starts.
+//!
+//! All of it lives in this process, on purpose. When the process dies (a crash, a SIGKILL, a
+//! drain that outlasts [`DRAIN_LIMIT`]) a job still queued is lost and its asker asks again (a
+//! password-reset email that never comes), and a periodic job loses only what its next tick
+//! would have done: the key-usage counts not flushed yet (at most 10 s of them; a graceful
+//! shutdown writes them, after the drain, in
+//! [`Application::run_until_stopped`](crate::startup::Application::run_until_stopped)), the
+//! 503 count since the last summary. Work that must survive a crash belongs in the database,
+//! not here.
 
 pub mod password_reset_mail;
+pub mod periodic;
+pub mod refusal_summary;
+mod runner;
+pub mod usage_flush;
+pub mod usage_prune;
 
-use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use crate::db::Pool;
 use crate::domain::account::EmailAddress;
 use crate::email::Mailer;
+use crate::usage::UsageRecorder;
 
-/// How many jobs of one kind may wait; beyond that a new one is dropped (and logged) rather
-/// than making its asker wait.
-pub const QUEUE_CAPACITY: usize = 256;
-/// How long shutdown waits for the queues to empty.
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+pub use periodic::{JobStat, JobStats, PeriodicJob};
+pub use runner::{Runner, DRAIN_LIMIT, QUEUE_CAPACITY};
 
 /// What the jobs need from the server.
 #[derive(Clone)]
@@ -33,6 +47,8 @@ pub struct Setup {
     pub mailer: Option<Mailer>,
     /// Where emailed links start (`config::link_base`).
     pub link_base: Option<String>,
+    /// The key-usage counts the flush job writes.
+    pub usage: Arc<UsageRecorder>,
 }
 
 /// Where handlers enqueue jobs (held in the app state).
@@ -43,12 +59,26 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts the job tasks on the current runtime. The [`Runner`] drains them on shutdown.
+    /// Starts the job tasks on the current runtime: the periodic jobs, and the queues of the
+    /// jobs this server can do. The [`Runner`] drains them on shutdown.
     pub fn start(setup: Setup) -> (Jobs, Runner) {
         let mut runner = Runner::default();
+        runner.every(refusal_summary::RefusalSummary {
+            pool: setup.pool.clone(),
+        });
+        // `CALLEM_USAGE_RECORDING=off`: nothing is counted, so nothing to write or prune.
+        if setup.usage.is_enabled() {
+            runner.every(usage_flush::UsageFlush {
+                usage: setup.usage,
+                pool: setup.pool.clone(),
+            });
+            runner.every(usage_prune::UsagePrune {
+                pool: setup.pool.clone(),
+            });
+        }
         let reset_mail = match (setup.mailer, setup.link_base) {
             (Some(mailer), Some(link_base)) => {
-                let job = std::sync::Arc::new(password_reset_mail::Job {
+                let job = Arc::new(password_reset_mail::Job {
                     pool: setup.pool,
                     mailer,
                     link_base,
@@ -78,98 +108,5 @@ impl Jobs {
                 "a password reset request was dropped"
             );
         }
-    }
-}
-
-/// The running job tasks: [`Runner::drain`] stops them once their queues are empty.
-#[derive(Default)]
-pub struct Runner {
-    tasks: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
-}
-
-impl std::fmt::Debug for Runner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner")
-            .field("queues", &self.tasks.len())
-            .finish()
-    }
-}
-
-impl Runner {
-    /// A bounded queue whose items `handle` takes one at a time, in order, in a task of its own.
-    fn queue<T, F, Fut>(&mut self, name: &'static str, handle: F) -> mpsc::Sender<T>
-    where
-        T: 'static,
-        F: Fn(T) -> Fut + 'static,
-        Fut: Future<Output = ()> + 'static,
-    {
-        let (tx, mut rx) = mpsc::channel::<T>(QUEUE_CAPACITY);
-        let (stop_tx, mut stop) = oneshot::channel::<()>();
-        let task = actix_web::rt::spawn(async move {
-            loop {
-                tokio::select! {
-                    item = rx.recv() => match item {
-                        Some(item) => handle(item).await,
-                        None => return,
-                    },
-                    _ = &mut stop => break,
-                }
-            }
-            // Shutting down: take no more, finish what is queued.
-            rx.close();
-            let left = rx.len();
-            if left > 0 {
-                tracing::info!(queue = name, left, "finishing queued jobs before stopping");
-            }
-            while let Some(item) = rx.recv().await {
-                handle(item).await;
-            }
-        });
-        self.tasks.push((stop_tx, task));
-        tx
-    }
-
-    /// Stops taking jobs and waits for the queued ones, [`DRAIN_LIMIT`] at most.
-    pub async fn drain(self) {
-        let mut waiting = Vec::with_capacity(self.tasks.len());
-        for (stop, task) in self.tasks {
-            let _ = stop.send(());
-            waiting.push(task);
-        }
-        let all = futures_util::future::join_all(waiting);
-        if tokio::time::timeout(DRAIN_LIMIT, all).await.is_err() {
-            tracing::warn!(
-                limit_secs = DRAIN_LIMIT.as_secs(),
-                "queued jobs were still running at shutdown: they are lost"
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[actix_web::test]
-    async fn shutdown_finishes_the_queued_jobs_and_takes_no_more() {
-        let done = Arc::new(Mutex::new(Vec::new()));
-        let mut runner = Runner::default();
-        let seen = done.clone();
-        let queue = runner.queue("test", move |n: u32| {
-            let seen = seen.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                seen.lock().unwrap().push(n);
-            }
-        });
-        for n in 0..5 {
-            queue.try_send(n).unwrap();
-        }
-
-        runner.drain().await;
-
-        assert_eq!(*done.lock().unwrap(), [0, 1, 2, 3, 4]);
-        assert!(queue.try_send(5).is_err(), "closed after the drain");
     }
 }
