@@ -1,29 +1,23 @@
-//! Settings → API Keys: the list (with its "Needs attention" strip, its filters and the revoked
-//! keys), the create modal, the one-time reveal, and revoke.
+//! The tab's list: the active keys (with the "Needs attention" strip and its filters) or the
+//! revoked ones, and the table a change made from the list swaps in.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::super::error::WebError;
-use super::super::htmx;
-use super::super::shell::{KeyManager, Section, Shell};
-use super::key_page::key_names;
-use crate::db::{self, api_keys::KeyRequest, api_keys::Revoked};
-use crate::domain::api_key::{masked_prefix, ApiKeyName};
-use crate::domain::client_ip::ClientAddr;
-use crate::domain::expiry::{self, Expiry};
-use crate::domain::ids::{KeyId, ProjectId};
+use crate::db;
+use crate::domain::api_key::masked_prefix;
+use crate::domain::expiry;
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_names::KeyNames;
 use crate::domain::key_status::{self, Attention, KeyFacts, KeyStatus};
-use crate::domain::scope::Scope;
-use crate::request::ClientIp;
-
 use crate::state::AppState;
 use crate::time;
+use crate::web::error::WebError;
+use crate::web::htmx;
+use crate::web::settings::key_changes::key_names;
+use crate::web::shell::{Section, Shell};
 
 /// How the Expires column shows a key.
 pub enum ExpiresView {
@@ -118,7 +112,7 @@ impl KeyRow {
 }
 
 #[derive(Template)]
-#[template(path = "pages/settings/_keys_table.html")]
+#[template(path = "pages/settings/api_keys/_keys_table.html")]
 pub struct KeysTable {
     pub project_url: String,
     /// `…/settings/api-keys`.
@@ -175,95 +169,15 @@ pub struct ListQuery {
 }
 
 #[derive(Template)]
-#[template(path = "pages/settings/api_keys.html")]
+#[template(path = "pages/settings/api_keys/index.html")]
 struct ApiKeysPage {
     shell: Shell,
     table: KeysTable,
 }
 
-#[derive(Template, Default)]
-#[template(path = "pages/settings/_create_modal.html")]
-struct CreateModal {
-    action: String,
-    name: String,
-    allowed_ips: String,
-    expires: String,
-    expires_on: String,
-    min_date: String,
-    /// The edit modal's "Keep" choice; never in the create modal.
-    keep_expiry: Option<String>,
-    /// The Access field (`_access_field.html`): `full|read|custom` and the two custom selects.
-    access_choice: String,
-    calls_access: String,
-    knowledge_access: String,
-    name_error: Option<String>,
-    allowed_ips_error: Option<String>,
-    expires_error: Option<String>,
-    access_error: Option<String>,
-}
-
-impl CreateModal {
-    fn new(shell: &Shell) -> Self {
-        let (access, calls, knowledge) = Scope::default().form_values();
-        CreateModal {
-            action: shell.url("settings/api-keys"),
-            expires: expiry::DEFAULT_CHOICE.to_owned(),
-            access_choice: access.to_owned(),
-            calls_access: calls.to_owned(),
-            knowledge_access: knowledge.to_owned(),
-            min_date: (time::now().date() + chrono::Days::new(1)).to_string(),
-            ..Default::default()
-        }
-    }
-
-    fn presets(&self) -> &'static [(&'static str, &'static str)] {
-        &expiry::PRESETS
-    }
-
-    fn expiry_label(&self) -> &'static str {
-        "Expiration"
-    }
-
-    fn expiry_hint(&self) -> &'static str {
-        "A dated key works until the end of that day (UTC)."
-    }
-}
-
-/// The one-time reveal of a created or rolled key (sent with `Cache-Control: no-store`).
-#[derive(Template)]
-#[template(path = "pages/settings/_reveal.html")]
-pub(super) struct RevealPanel<'a> {
-    pub title: &'static str,
-    pub name: &'a str,
-    pub key: &'a str,
-    /// For a roll: when the old key stops (`stops in 24 h`, `has stopped`).
-    pub rolled: Option<String>,
-    /// Where Done goes (the key page, after a roll made there); `None` closes the panel.
-    pub done_url: Option<String>,
-    /// The list, swapped in out of band behind the panel.
-    pub table: Option<KeysTable>,
-}
-
-impl RevealPanel<'_> {
-    /// The response: the full key is in this body only, which no cache may keep.
-    pub fn response(&self) -> Result<HttpResponse, WebError> {
-        Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(self.render()?))
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/settings/_revoke_confirm.html")]
-struct RevokeConfirm {
-    name: String,
-    action: String,
-}
-
 /// After a change made from the list: the modal closes and the table is swapped in.
 #[derive(Template)]
-#[template(path = "pages/settings/_changed.html")]
+#[template(path = "pages/settings/api_keys/_changed.html")]
 pub(super) struct ChangedResponse {
     /// Said to screen readers.
     pub status: &'static str,
@@ -350,217 +264,4 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let table = load_table(&state, &shell, false, ListView::from_query(&query)).await?;
     htmx::html(&ApiKeysPage { shell, table })
-}
-
-/// GET the create modal (an htmx fragment).
-pub async fn new_modal(KeyManager(shell): KeyManager) -> Result<HttpResponse, WebError> {
-    htmx::html(&CreateModal::new(&shell))
-}
-
-/// The fields of the create and edit modals.
-#[derive(Debug, Deserialize)]
-pub struct KeyForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub allowed_ips: String,
-    #[serde(default)]
-    pub expires: String,
-    #[serde(default)]
-    pub expires_on: String,
-    #[serde(default)]
-    pub access: String,
-    #[serde(default)]
-    pub calls_access: String,
-    #[serde(default)]
-    pub knowledge_access: String,
-}
-
-/// POST a new key: the reveal panel, or the modal again with the errors.
-pub async fn create(
-    ClientIp(client): ClientIp,
-    state: web::Data<AppState>,
-    form: web::Form<KeyForm>,
-    KeyManager(shell): KeyManager,
-) -> Result<HttpResponse, WebError> {
-    let form = form.into_inner();
-    let today = time::now().date();
-    let name = ApiKeyName::parse(&form.name);
-    let rules = IpRules::parse(&form.allowed_ips);
-    let exp = Expiry::from_form(&form.expires, &form.expires_on, today);
-    let scope = Scope::from_form(&form.access, &form.calls_access, &form.knowledge_access);
-    let (name, rules, exp, scope) = match (name, rules, exp, scope) {
-        (Ok(n), Ok(r), Ok(e), Ok(s)) => (n, r, e, s),
-        (n, r, e, s) => {
-            let modal = CreateModal {
-                name: form.name.clone(),
-                allowed_ips: form.allowed_ips.clone(),
-                expires: form.expires.clone(),
-                expires_on: form.expires_on.clone(),
-                access_choice: form.access.clone(),
-                calls_access: form.calls_access.clone(),
-                knowledge_access: form.knowledge_access.clone(),
-                name_error: n.err().map(|e| e.0),
-                allowed_ips_error: r.err().map(|e| e.0),
-                expires_error: e.err().map(|e| e.0),
-                access_error: s.err().map(|e| e.0),
-                ..CreateModal::new(&shell)
-            };
-            // 200 so htmx swaps the modal with its messages in place.
-            return htmx::html(&modal);
-        }
-    };
-
-    let ip = client.to_string();
-    let (pid, uid) = (shell.project_id.clone(), shell.user_id.clone());
-    let key_name = name.clone();
-    let (key_id, secret) = db::run(&state.pool, move |conn| {
-        let request = KeyRequest {
-            project_id: &pid,
-            name: &key_name,
-            rules: &rules,
-            expiry: exp,
-            scope,
-            actor_user_id: Some(&uid),
-            ip: Some(&ip),
-        };
-        db::api_keys::issue(conn, &request, time::now())
-    })
-    .await?;
-    tracing::info!(key_id = %key_id, project_id = %shell.project_id, "API key created");
-    let table = load_table(&state, &shell, true, ListView::Active).await?;
-    RevealPanel {
-        title: "API key created",
-        name: name.as_str(),
-        key: secret.expose_secret(),
-        rolled: None,
-        done_url: None,
-        table: Some(table),
-    }
-    .response()
-}
-
-/// `?from=page`: the change was asked for on the key's own page, which it then reloads.
-#[derive(Debug, Default, Deserialize)]
-pub struct Origin {
-    from: Option<String>,
-}
-
-impl Origin {
-    pub fn key_page(&self) -> bool {
-        self.from.as_deref() == Some("page")
-    }
-
-    /// The query that keeps the origin on the next request.
-    pub fn query(&self) -> &'static str {
-        if self.key_page() {
-            "?from=page"
-        } else {
-            ""
-        }
-    }
-}
-
-/// GET the revoke confirmation (an htmx fragment).
-pub async fn confirm_revoke(
-    state: web::Data<AppState>,
-    path: web::Path<(ProjectId, KeyId)>,
-    from: web::Query<Origin>,
-    KeyManager(shell): KeyManager,
-) -> Result<HttpResponse, WebError> {
-    let (_, kid) = path.into_inner();
-    let pid = shell.project_id.clone();
-    let key = {
-        let (pid, kid) = (pid.clone(), kid.clone());
-        db::run(&state.pool, move |conn| {
-            Ok(db::api_keys::find_in_project(conn, &pid, &kid)?)
-        })
-        .await?
-    };
-    let key = key
-        .filter(|k| k.revoked_at.is_none())
-        .ok_or(WebError::NotFound)?;
-    htmx::html(&RevokeConfirm {
-        name: key.name,
-        action: shell.url(&format!("settings/api-keys/{kid}/revoke{}", from.query())),
-    })
-}
-
-/// POST revoke: the row leaves the list; a repeat is harmless.
-pub async fn revoke(
-    req: HttpRequest,
-    ClientIp(client): ClientIp,
-    state: web::Data<AppState>,
-    path: web::Path<(ProjectId, KeyId)>,
-    from: web::Query<Origin>,
-    KeyManager(shell): KeyManager,
-) -> Result<HttpResponse, WebError> {
-    let (_, kid) = path.into_inner();
-    let pid = shell.project_id.clone();
-    let ip = client.to_string();
-    let uid = shell.user_id.clone();
-    let outcome = {
-        let kid = kid.clone();
-        db::run(&state.pool, move |conn| {
-            db::api_keys::revoke(conn, &pid, &kid, Some(&uid), Some(&ip), time::now())
-        })
-        .await?
-    };
-    let name = match outcome {
-        Revoked::NotFound => return Err(WebError::NotFound),
-        Revoked::Now(name) => {
-            tracing::info!(key_id = %kid, "API key revoked");
-            name
-        }
-        Revoked::Already(name) => name,
-    };
-    let toast = format!("Key “{name}” revoked: requests with it are refused from now on.");
-    if from.key_page() {
-        let page = shell.url(&format!("settings/api-keys/{kid}"));
-        return Ok(htmx::with_toast(htmx::redirect(&req, &page), &toast));
-    }
-    if !htmx::is_htmx(&req) {
-        return Ok(htmx::redirect(&req, &shell.url("settings/api-keys")));
-    }
-    let table = load_table(&state, &shell, true, ListView::Active).await?;
-    Ok(htmx::with_toast(
-        htmx::html(&ChangedResponse {
-            status: "Key revoked.",
-            table,
-        })?,
-        &toast,
-    ))
-}
-
-/// Runs a change of one of the project's keys (edit, roll, an overlap's end) on the pool, made
-/// by the signed-in user from this request's client address: the one place that says who
-/// changed a key from the dashboard.
-pub(super) async fn change_key<T, F>(
-    client: ClientAddr,
-    state: &AppState,
-    shell: &Shell,
-    kid: &KeyId,
-    change: F,
-) -> Result<T, WebError>
-where
-    T: Send + 'static,
-    F: FnOnce(
-            &mut db::DbConnection,
-            &ProjectId,
-            &KeyId,
-            db::api_keys::ChangedBy<'_>,
-        ) -> Result<T, db::DbError>
-        + Send
-        + 'static,
-{
-    let ip = client.to_string();
-    let (pid, uid, kid) = (shell.project_id.clone(), shell.user_id.clone(), kid.clone());
-    Ok(db::run(&state.pool, move |conn| {
-        let by = db::api_keys::ChangedBy {
-            user: Some(&uid),
-            ip: Some(&ip),
-        };
-        change(conn, &pid, &kid, by)
-    })
-    .await?)
 }
