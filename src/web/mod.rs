@@ -12,6 +12,7 @@ pub mod htmx;
 pub mod invitations;
 pub mod knowledge;
 pub mod login;
+pub mod pager;
 pub mod password_reset;
 pub mod route_table;
 pub mod settings;
@@ -67,31 +68,12 @@ const NEW_PROJECT: RouteTable = RouteTable {
     ],
 };
 
-const CALLS: RouteTable = RouteTable {
+// The project's own URL; each section's table adds its prefix under the same scope.
+const PROJECT: RouteTable = RouteTable {
     prefix: "",
     access: Access::Project,
     routes: routes![
         GET "" => home::project,
-        GET "/calls" => calls::index,
-        GET "/calls/{call_id}" => calls::show,
-        GET "/calls/{call_id}/delete" => calls::confirm_delete,
-        POST "/calls/{call_id}/delete" => calls::delete,
-    ],
-};
-
-const KNOWLEDGE: RouteTable = RouteTable {
-    prefix: "/knowledge",
-    access: Access::Project,
-    routes: routes![
-        GET "" => knowledge::index,
-        POST "" => knowledge::create,
-        GET "/new" => knowledge::new_modal,
-        POST "/preview" => knowledge::preview,
-        GET "/{item_id}" => knowledge::show,
-        GET "/{item_id}/edit" => knowledge::edit_page,
-        POST "/{item_id}/edit" => knowledge::update,
-        GET "/{item_id}/delete" => knowledge::confirm_delete,
-        POST "/{item_id}/delete" => knowledge::delete,
     ],
 };
 
@@ -108,8 +90,9 @@ pub const TABLES: &[RouteTable] = &[
     PUBLIC,
     ACCOUNT,
     NEW_PROJECT,
-    CALLS,
-    KNOWLEDGE,
+    PROJECT,
+    calls::TABLE,
+    knowledge::TABLE,
     settings::team::TABLE,
     SETTINGS,
     settings::api_keys::TABLE,

@@ -11,9 +11,9 @@ use crate::domain::key_names::KeyNames;
 use crate::domain::pagination::PageNumber;
 use crate::state::AppState;
 use crate::time;
-use crate::web::calls::PageLink;
 use crate::web::error::WebError;
 use crate::web::htmx;
+use crate::web::pager::PageLink;
 use crate::web::settings::key_changes::{change_rows, key_names, ChangeRow};
 use crate::web::shell::{AuditReader, Section, Shell};
 
