@@ -111,6 +111,20 @@ actions! {
 }
 
 impl Action {
+    /// How a key's own history (its page) names a key action, in one word or so; `None` for
+    /// an action on anything else.
+    pub fn in_a_keys_history(self) -> Option<&'static str> {
+        Some(match self {
+            Action::ApiKeyCreated => "Created",
+            Action::ApiKeyUpdated => "Updated",
+            Action::ApiKeyRolled => "Rolled",
+            Action::ApiKeyStopped => "Stopped the old key",
+            Action::ApiKeyRevoked => "Revoked",
+            Action::ApiKeyReportedLeaked => "Reported leaked",
+            _ => return None,
+        })
+    }
+
     /// The action a stored name is, when it is one this server writes.
     pub fn parse(s: &str) -> Option<Action> {
         Action::ALL.iter().copied().find(|a| a.as_str() == s)
@@ -136,6 +150,13 @@ mod tests {
             assert!(action.as_str().contains('.'), "{action}");
         }
         assert_eq!(Action::parse("api_key.deleted"), None);
+        for &action in Action::ALL {
+            assert_eq!(
+                action.in_a_keys_history().is_some(),
+                action.target() == Target::ApiKey,
+                "{action}: every key action, and only those, has a word on the key's page"
+            );
+        }
         assert_eq!(
             Action::ApiKeyReportedLeaked.to_string(),
             "api_key.reported_leaked"

@@ -1,8 +1,7 @@
-//! Settings → tabs.
+//! Settings → tabs: one folder per tab (its handlers, its route table), and what the tabs'
+//! pages share.
 
 pub mod api_keys;
 pub mod audit_log;
-pub mod key_edit;
-pub mod key_page;
-pub mod key_roll;
+pub mod key_changes;
 pub mod team;

@@ -2,7 +2,6 @@
 //! the client addresses it is used from, and its history. Every member sees it; Owners and
 //! Admins also see its actions.
 
-use crate::domain::client_ip::parse_recorded;
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,11 +9,10 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::super::error::WebError;
-use super::super::htmx;
-use super::super::shell::{Section, Shell};
 use crate::db::{self, key_usage::ClientCount, models::ApiKey, models::AuditEvent};
+use crate::domain::action::Action;
 use crate::domain::api_key::masked_prefix;
+use crate::domain::client_ip::parse_recorded;
 use crate::domain::ids::{KeyId, ProjectId, UserId};
 use crate::domain::ip_rules::IpRules;
 use crate::domain::key_change::{self, stops_in};
@@ -24,10 +22,14 @@ use crate::domain::scope::Scope;
 use crate::domain::usage_chart::{self, Chart, Count, Range};
 use crate::state::AppState;
 use crate::time;
+use crate::web::error::WebError;
+use crate::web::htmx;
+use crate::web::settings::key_changes::{change_rows, key_names, ChangeRow};
+use crate::web::shell::{Section, Shell};
 
 /// The usage chart, or its empty state; also the htmx partial of the range toggle.
 #[derive(Template)]
-#[template(path = "pages/settings/key/_usage.html")]
+#[template(path = "pages/settings/api_keys/_usage.html")]
 pub struct UsagePanel {
     pub chart: Chart,
     /// `…/api-keys/{id}/usage`.
@@ -53,44 +55,6 @@ pub struct ClientRow {
     pub refused_by_rules: bool,
 }
 
-/// One change an event records, in words; a roll's other key named by its masked prefix and
-/// linked to its page.
-pub struct ChangeRow {
-    pub field: String,
-    pub before: String,
-    pub after: String,
-    /// The page of the key `after` names.
-    pub url: Option<String>,
-}
-
-/// An event's changes as rows: the roll's other key named by its prefix, never its id.
-pub fn change_rows(
-    shell: &Shell,
-    names: &KeyNames,
-    changes: Vec<(String, String, String)>,
-) -> Vec<ChangeRow> {
-    names
-        .resolve(changes)
-        .into_iter()
-        .map(|c| ChangeRow {
-            url: c
-                .key_id
-                .map(|id| shell.url(&format!("settings/api-keys/{id}"))),
-            field: c.field,
-            before: c.before,
-            after: c.after,
-        })
-        .collect()
-}
-
-/// The project's keys by id, to name them by their prefix and link a roll's two keys.
-pub fn key_names(rows: Vec<(KeyId, String, Option<KeyId>)>) -> KeyNames {
-    KeyNames::new(
-        rows.into_iter()
-            .map(|(id, prefix, by)| (id.into_string(), prefix, by.map(KeyId::into_string))),
-    )
-}
-
 /// A roll's other key: its masked prefix and its page.
 pub struct OtherKey {
     pub prefix: String,
@@ -108,7 +72,7 @@ pub struct HistoryRow {
 }
 
 #[derive(Template)]
-#[template(path = "pages/settings/key/show.html")]
+#[template(path = "pages/settings/api_keys/show.html")]
 struct KeyPage {
     shell: Shell,
     back: String,
@@ -405,13 +369,7 @@ fn client_row(c: &ClientCount, rules: &IpRules, now: NaiveDateTime) -> ClientRow
 
 /// `api_key.created` → `Created`; an action this page does not know keeps its name.
 fn action_label(action: &str) -> String {
-    match action {
-        "api_key.created" => "Created".to_owned(),
-        "api_key.updated" => "Updated".to_owned(),
-        "api_key.rolled" => "Rolled".to_owned(),
-        "api_key.stopped" => "Stopped the old key".to_owned(),
-        "api_key.revoked" => "Revoked".to_owned(),
-        "api_key.reported_leaked" => "Reported leaked".to_owned(),
-        other => other.to_owned(),
-    }
+    Action::parse(action)
+        .and_then(Action::in_a_keys_history)
+        .map_or_else(|| action.to_owned(), str::to_owned)
 }

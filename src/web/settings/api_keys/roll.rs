@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::super::error::WebError;
-use super::super::htmx;
-use super::super::shell::{KeyManager, Shell};
-use super::api_keys::{change_key, load_table, ListView, Origin, RevealPanel};
-use super::key_page::SinceRollFacts;
+use super::change::change_key;
+use super::create::RevealPanel;
+use super::form::Origin;
+use super::list::{load_table, ListView};
+use super::page::SinceRollFacts;
 use crate::db::{self, api_keys::KeyChange, api_keys::OverlapChange};
 use crate::domain::api_key::masked_prefix;
 use crate::domain::expiry::{self, Expiry};
@@ -19,9 +19,12 @@ use crate::domain::key_names::key_label;
 use crate::domain::key_status::KeyStatus;
 use crate::state::AppState;
 use crate::time;
+use crate::web::error::WebError;
+use crate::web::htmx;
+use crate::web::shell::{KeyManager, Shell};
 
 #[derive(Template, Default)]
-#[template(path = "pages/settings/_roll_modal.html")]
+#[template(path = "pages/settings/api_keys/_roll_modal.html")]
 struct RollModal {
     action: String,
     name: String,
@@ -210,7 +213,7 @@ pub async fn roll(
 
 /// Stop now's confirmation: the old key's use since the roll, as its panel says it.
 #[derive(Template)]
-#[template(path = "pages/settings/_stop_confirm.html")]
+#[template(path = "pages/settings/api_keys/_stop_confirm.html")]
 struct StopConfirm {
     action: String,
     /// `Production CRM (ck_live_tk61••••)`.

@@ -8,10 +8,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::super::error::WebError;
-use super::super::htmx;
-use super::super::shell::KeyManager;
-use super::api_keys::{change_key, load_table, ChangedResponse, KeyForm, ListView, Origin};
+use super::change::change_key;
+use super::form::{KeyForm, Origin};
+use super::list::{load_table, ChangedResponse, ListView};
 use crate::db::{self, api_keys::KeyChange, models::ApiKey};
 use crate::domain::api_key::{masked_prefix, ApiKeyName};
 use crate::domain::expiry::{self, Expiry};
@@ -25,6 +24,9 @@ use crate::domain::usage_chart::thousands;
 use crate::domain::Invalid;
 use crate::state::AppState;
 use crate::time;
+use crate::web::error::WebError;
+use crate::web::htmx;
+use crate::web::shell::{KeyManager, Shell};
 
 /// A client the new rules would refuse, as the warning shows it.
 pub struct RefusedRow {
@@ -52,7 +54,7 @@ pub struct LockedExpiry {
 }
 
 #[derive(Template, Default)]
-#[template(path = "pages/settings/_edit_modal.html")]
+#[template(path = "pages/settings/api_keys/_edit_modal.html")]
 struct EditModal {
     action: String,
     prefix: String,
@@ -127,7 +129,7 @@ impl EditModal {
     }
 }
 
-fn action(shell: &super::super::shell::Shell, kid: &KeyId, from: &Origin) -> String {
+fn action(shell: &Shell, kid: &KeyId, from: &Origin) -> String {
     shell.url(&format!("settings/api-keys/{kid}/edit{}", from.query()))
 }
 

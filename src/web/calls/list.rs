@@ -1,21 +1,21 @@
-//! Monitor → Calls: the filtered, paginated table, a call's page, and delete.
+//! Monitor → Calls: the filtered, paginated table, and the list's view a call's page and
+//! its delete lead back to.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde_json::Value;
 
-use super::deletion::{self, ConfirmDelete};
-use super::error::WebError;
-use super::htmx;
-use super::shell::{Editor, Section, Shell};
 use crate::db::{self, models::Call};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter, PAGE_SIZES};
 use crate::domain::calls::CallStatus;
-use crate::domain::ids::{CallId, ProjectId};
+use crate::domain::ids::ProjectId;
 use crate::domain::pagination::PageNumber;
 use crate::domain::phone;
 use crate::state::AppState;
 use crate::time;
+use crate::web::error::WebError;
+use crate::web::htmx;
+use crate::web::pager::PageLink;
+use crate::web::shell::{Section, Shell};
 
 pub struct CallRow {
     pub id: String,
@@ -75,14 +75,6 @@ impl From<&Call> for CallRow {
     }
 }
 
-/// A page link of the pager; a gap is the ellipsis between distant pages.
-pub struct PageLink {
-    pub label: String,
-    pub query: String,
-    pub current: bool,
-    pub gap: bool,
-}
-
 #[derive(Template)]
 #[template(path = "pages/calls/_results.html")]
 pub struct CallsResults {
@@ -137,7 +129,7 @@ struct CallsPage {
 /// query rather than passed on as given: what it leads back to is always this project's list,
 /// never a link from elsewhere. `None` when the request came without one, or with the list's
 /// first view (no filter, first page, default size): the plain list URL is that view.
-fn list_view(req: &HttpRequest) -> Option<String> {
+pub(super) fn list_view(req: &HttpRequest) -> Option<String> {
     if req.query_string().is_empty() {
         return None;
     }
@@ -147,7 +139,7 @@ fn list_view(req: &HttpRequest) -> Option<String> {
 }
 
 /// `path` with the list's view as its query, if there is one.
-fn with_view(path: String, view: &Option<String>) -> String {
+pub(super) fn with_view(path: String, view: &Option<String>) -> String {
     match view {
         Some(q) => format!("{path}?{q}"),
         None => path,
@@ -279,148 +271,4 @@ pub async fn index(
         shell,
         results,
     })
-}
-
-pub struct Turn {
-    pub assistant: bool,
-    pub content: String,
-}
-
-#[derive(Template)]
-#[template(path = "pages/calls/show.html")]
-struct CallPage {
-    shell: Shell,
-    row: CallRow,
-    summary: Option<String>,
-    ended_reason: Option<String>,
-    updated: String,
-    analysis: Vec<(String, String)>,
-    transcript: Vec<Turn>,
-    can_edit: bool,
-    /// The table as it was left (filters, page), for the back link.
-    back: String,
-    /// The delete confirmation, carrying that view so the list comes back as it was left.
-    delete_url: String,
-}
-
-/// `leadQuality` → `Lead quality`.
-fn humanize(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
-    for (i, c) in key.chars().enumerate() {
-        if c == '_' {
-            out.push(' ');
-        } else if c.is_uppercase() && i > 0 {
-            out.push(' ');
-            out.extend(c.to_lowercase());
-        } else if i == 0 {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn display_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "Yes".into(),
-        Value::Bool(false) => "No".into(),
-        Value::Null => "—".into(),
-        other => other.to_string(),
-    }
-}
-
-/// GET a call's page: summary, evaluation, analysis and the transcript as a conversation.
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(ProjectId, CallId)>,
-    shell: Shell,
-) -> Result<HttpResponse, WebError> {
-    let (_, cid) = path.into_inner();
-    let call = shell.find(&state, cid, db::calls::find).await?;
-    let analysis = serde_json::from_str::<Value>(&call.call_analysis)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (humanize(k), display_value(v)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let transcript = serde_json::from_str::<Value>(&call.transcript)
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .map(|turns| {
-            turns
-                .iter()
-                .map(|t| Turn {
-                    assistant: t["role"] == "assistant",
-                    content: t["content"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let view = list_view(&req);
-    htmx::html(&CallPage {
-        back: with_view(shell.url("calls"), &view),
-        delete_url: with_view(shell.url(&format!("calls/{}/delete", call.id)), &view),
-        can_edit: shell.role.can_edit_data(),
-        row: CallRow::from(&call),
-        summary: call.summary,
-        ended_reason: call.ended_reason,
-        updated: time::full_label(call.updated_at),
-        analysis,
-        transcript,
-        shell,
-    })
-}
-
-/// GET the delete confirmation (an htmx fragment).
-pub async fn confirm_delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(ProjectId, CallId)>,
-    Editor(shell): Editor,
-) -> Result<HttpResponse, WebError> {
-    let (_, cid) = path.into_inner();
-    let call = shell.find(&state, cid.clone(), db::calls::find).await?;
-    htmx::html(&ConfirmDelete {
-        title: "Delete call",
-        question: format!(
-            "Delete the call of {} from {}? Its transcript and analysis are deleted too, here and in the API. This cannot be undone.",
-            time::datetime_label(call.created_at),
-            call.caller_number
-                .as_deref()
-                .map_or_else(|| "an unknown number".into(), phone::display)
-        ),
-        action: with_view(shell.url(&format!("calls/{cid}/delete")), &list_view(&req)),
-    })
-}
-
-/// POST delete: the call is gone from the dashboard and the API; back to the table as it was
-/// left (its filters and page, or the last page there still is).
-pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(ProjectId, CallId)>,
-    editor: Editor,
-) -> Result<HttpResponse, WebError> {
-    let (_, cid) = path.into_inner();
-    let back = with_view(editor.0.url("calls"), &list_view(&req));
-    deletion::delete_to(&req, &state, &editor, cid, &deletion::CALL, back).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn analysis_keys_and_values_read_well() {
-        assert_eq!(humanize("leadQuality"), "Lead quality");
-        assert_eq!(humanize("appointment_booked"), "Appointment booked");
-        assert_eq!(display_value(&Value::Bool(true)), "Yes");
-        assert_eq!(display_value(&serde_json::json!(3)), "3");
-    }
 }
