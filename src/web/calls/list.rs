@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::time;
 use crate::web::error::WebError;
 use crate::web::htmx;
-use crate::web::pager::PageLink;
+use crate::web::pager::{self, PageLink};
 use crate::web::shell::{Section, Shell};
 
 pub struct CallRow {
@@ -158,33 +158,7 @@ fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
 fn results(base: String, filter: &CallFilter, rows: &[Call], total: i64) -> CallsResults {
     let pages_count = PageNumber::count(total, filter.per_page);
     let page = filter.page.get();
-    let window = (page - 2).max(1)..=(page + 2).min(pages_count);
-    let mut pages: Vec<PageLink> = Vec::new();
-    let link = |p: i64| PageLink {
-        label: p.to_string(),
-        query: filter.query(p, filter.per_page),
-        current: p == page,
-        gap: false,
-    };
-    let gap = || PageLink {
-        label: "…".into(),
-        query: String::new(),
-        current: false,
-        gap: true,
-    };
-    if *window.start() > 1 {
-        pages.push(link(1));
-        if *window.start() > 2 {
-            pages.push(gap());
-        }
-    }
-    pages.extend(window.clone().map(link));
-    if *window.end() < pages_count {
-        if *window.end() < pages_count - 1 {
-            pages.push(gap());
-        }
-        pages.push(link(pages_count));
-    }
+    let pages = pager::links(page, pages_count, |p| filter.query(p, filter.per_page));
     let first = if rows.is_empty() {
         0
     } else {

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::time;
 use crate::web::error::WebError;
 use crate::web::htmx;
-use crate::web::pager::PageLink;
+use crate::web::pager::{self, PageLink};
 use crate::web::settings::key_changes::{change_rows, key_names, ChangeRow};
 use crate::web::shell::{AuditReader, Section, Shell};
 
@@ -112,34 +112,7 @@ pub(super) fn parse_filter(req: &HttpRequest) -> (AuditFilter, RawFilter, Filter
 fn page_links(filter: &AuditFilter, total: i64) -> Vec<PageLink> {
     let count = PageNumber::count(total, PAGE_SIZE);
     let page = filter.page.get();
-    let window = (page - 2).max(1)..=(page + 2).min(count);
-    let link = |p: i64| PageLink {
-        label: p.to_string(),
-        query: filter.query(p),
-        current: p == page,
-        gap: false,
-    };
-    let gap = || PageLink {
-        label: "…".into(),
-        query: String::new(),
-        current: false,
-        gap: true,
-    };
-    let mut pages = Vec::new();
-    if *window.start() > 1 {
-        pages.push(link(1));
-        if *window.start() > 2 {
-            pages.push(gap());
-        }
-    }
-    pages.extend(window.clone().map(link));
-    if *window.end() < count {
-        if *window.end() < count - 1 {
-            pages.push(gap());
-        }
-        pages.push(link(count));
-    }
-    pages
+    pager::links(page, count, |p| filter.query(p))
 }
 
 fn results(
