@@ -101,6 +101,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CALLEM_PUBLIC_URL", default_value = "")]
     pub public_url: String,
 
+    /// Address ranges (CIDRs, comma-separated) webhooks may reach although private, e.g. an
+    /// internal receiver at 10.0.0.0/8; for an address in them plain http: is accepted too.
+    #[arg(long, env = "CALLEM_WEBHOOK_ALLOW_CIDRS", default_value = "")]
+    pub webhook_allow_cidrs: String,
+
+    /// The delays before each retry of a failed webhook delivery (each ±20 %), e.g.
+    /// 5s,5m,30m,2h,5h,10h,14h,20h,24h for a day of retries.
+    #[arg(
+        long,
+        env = "CALLEM_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m"
+    )]
+    pub webhook_retry_schedule: String,
+
     /// Count each use of an API key (by hour, outcome and client address; written every
     /// 10 s): `on` or `off`. Off, the key page shows no usage and "last used" stays as it was.
     #[arg(long, env = "CALLEM_USAGE_RECORDING", default_value = "on", value_parser = ["on", "off"])]
@@ -296,6 +310,10 @@ pub struct Settings {
     pub shutdown_drain: std::time::Duration,
     /// `CALLEM_USAGE_RECORDING`.
     pub usage_recording: bool,
+    /// `CALLEM_WEBHOOK_ALLOW_CIDRS`.
+    pub webhook_allowed: crate::domain::webhook::AllowedRanges,
+    /// `CALLEM_WEBHOOK_RETRY_SCHEDULE`.
+    pub webhook_retries: crate::domain::webhook::RetrySchedule,
     /// `CALLEM_SMTP_URL` and `CALLEM_SMTP_FROM`; `None`: no email.
     pub smtp: Option<crate::email::SmtpConfig>,
     /// `CALLEM_SESSION_IDLE`, and the 14-day lifetime.
@@ -344,6 +362,14 @@ impl Settings {
             public_origin: parse_public_url(&args.public_url)?,
             shutdown_drain: std::time::Duration::from_secs(args.shutdown_drain_secs),
             usage_recording: args.usage_recording == "on",
+            webhook_allowed: crate::domain::webhook::AllowedRanges::parse(
+                &args.webhook_allow_cidrs,
+            )
+            .map_err(|e| e.0)?,
+            webhook_retries: crate::domain::webhook::RetrySchedule::parse(
+                &args.webhook_retry_schedule,
+            )
+            .map_err(|e| e.0)?,
             smtp: crate::email::SmtpConfig::parse(&args.smtp_url, &args.smtp_from)?,
             session_policy: crate::domain::session_policy::SessionPolicy {
                 idle_secs: crate::domain::session_policy::parse_idle(&args.session_idle)?,

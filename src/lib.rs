@@ -25,3 +25,4 @@ pub mod telemetry;
 pub mod time;
 pub mod usage;
 pub mod web;
+pub mod webhooks;

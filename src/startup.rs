@@ -17,6 +17,7 @@ use crate::auth::csrf;
 use crate::config::Settings;
 use crate::db::{self, DbError, Pool, PoolUse};
 use crate::domain::one_time_token::OneTimeToken;
+use crate::secret::Secret;
 use crate::state::AppState;
 use crate::web::{error::WebError, health, static_files};
 
@@ -55,10 +56,12 @@ fn bind_message(addr: &str, cause: &std::io::Error) -> String {
     }
 }
 
-/// The session key: derived from `CALLEM_SECRET_KEY`, or generated once and kept in the
-/// database so sessions survive restarts and work on every replica.
-async fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, DbError> {
-    let material = match &settings.secret_key {
+/// The server's secret key material: `CALLEM_SECRET_KEY`, or one generated once and kept in
+/// the database so sessions survive restarts and work on every replica. The session key and
+/// the key sealing webhook secrets are both derived from it (each under its own label), so the
+/// command line, given the same `CALLEM_SECRET_KEY` (or none), seals as the server does.
+pub async fn key_material(secret_key: Option<&Secret>, pool: &Pool) -> Result<String, DbError> {
+    Ok(match secret_key {
         Some(secret) => secret.expose().to_owned(),
         None => {
             let fresh: String = (0..4).map(|_| crate::domain::ids::new_id()).collect();
@@ -71,8 +74,12 @@ async fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, DbError> {
             })
             .await?
         }
-    };
-    Ok(Key::from(Sha512::digest(material.as_bytes()).as_slice()))
+    })
+}
+
+/// The session key, from the key material.
+fn session_key(material: &str) -> Key {
+    Key::from(Sha512::digest(material.as_bytes()).as_slice())
 }
 
 /// Echoes the request id of the log span in an `X-Request-Id` response header, so a user's
@@ -134,12 +141,19 @@ impl Application {
             url: settings.database_url.redacted(),
             cause,
         })?;
-        let key = session_key(&settings, &pool)
+        let material = key_material(settings.secret_key.as_ref(), &pool)
             .await
             .map_err(|cause| StartError::Database {
                 url: settings.database_url.redacted(),
                 cause,
             })?;
+        let key = session_key(&material);
+        let webhooks = crate::webhooks::Config {
+            allowed: settings.webhook_allowed.clone(),
+            retries: settings.webhook_retries.clone(),
+            sealer: crate::webhooks::secret::Sealer::from_material(&material),
+        };
+        drop(material);
         let setup_token = new_setup_token(&pool)
             .await
             .map_err(|cause| StartError::Database {
@@ -175,6 +189,7 @@ impl Application {
             mailer: mailer.clone(),
             link_base: link_base.clone(),
             usage: usage.clone(),
+            webhooks: webhooks.clone(),
         });
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -197,6 +212,7 @@ impl Application {
             password_slots: Default::default(),
             session_policy: settings.session_policy,
             draining: Default::default(),
+            webhooks,
         });
         let app_state = state.clone();
         let secure = settings.secure_cookies;

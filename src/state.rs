@@ -39,6 +39,8 @@ pub struct AppState {
     pub session_policy: crate::domain::session_policy::SessionPolicy,
     /// Set on SIGTERM: `/readyz` fails while the server drains.
     pub draining: AtomicBool,
+    /// Where webhooks may point, their retries, and the key sealing their secrets.
+    pub webhooks: crate::webhooks::Config,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::audit::{self, Change, Event};
 use super::models::{ApiKey, Call, KeyCheck, NewApiKey};
 use super::schema::api_keys;
+use super::webhook_outbox::{self, NewEvent};
 use super::{DbConnection, DbError};
 use crate::domain::action::Action;
 use crate::domain::actor::Actor;
@@ -18,6 +19,7 @@ use crate::domain::key_change::{
 };
 use crate::domain::key_status::KeyStatus;
 use crate::domain::scope::Scope;
+use crate::domain::webhook::EventKind;
 
 /// What a new key is made of, already parsed.
 #[derive(Debug)]
@@ -218,6 +220,13 @@ pub fn revoke(
             api_keys::revoked_by.eq(actor.user_id()),
         ))
         .execute(conn)?;
+        let revoked = NewEvent::key(
+            EventKind::ApiKeyRevoked,
+            &key,
+            Some(revocation_reason(actor)),
+            now,
+        );
+        webhook_outbox::enqueue(conn, project_id, &[revoked], now)?;
         Ok(Change::Made(Revoked::Now(key.name)))
     })
 }
@@ -266,6 +275,9 @@ pub fn report_leaked(
                     api_keys::leak_reported_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
+                if n == 1 {
+                    announce_leak(conn, &key.project_id, &key.id, now)?;
+                }
                 Ok(n == 1)
             })?;
             if done {
@@ -592,4 +604,51 @@ pub fn names(
         .filter(api_keys::project_id.eq(project_id))
         .select((api_keys::id, api_keys::prefix, api_keys::replaced_by))
         .load(conn)
+}
+
+/// Why a key was revoked, as `api_key_revoked`'s `reason` says it.
+fn revocation_reason(actor: &Actor) -> &'static str {
+    use crate::domain::actor::Who;
+    match actor.who {
+        Who::User(_) => "dashboard",
+        Who::CommandLine => "command_line",
+        Who::LeakReport => "leak_report",
+        Who::Key(_) => "api",
+        Who::Server => "server",
+    }
+}
+
+/// A leak report revoked this key: `api_key_revoked` (reason `leak_report`) then
+/// `api_key_leaked` to the webhooks, and an email to the project's Owners and Admins queued
+/// (once: the key can be revoked only once).
+fn announce_leak(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    key_id: &KeyId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    use super::schema::notifications;
+    let Some(key) = find_in_project(conn, project_id, key_id)? else {
+        return Ok(());
+    };
+    let events = [
+        NewEvent::key(EventKind::ApiKeyRevoked, &key, Some("leak_report"), now),
+        NewEvent::key(EventKind::ApiKeyLeaked, &key, Some("leak_report"), now),
+    ];
+    webhook_outbox::enqueue(conn, project_id, &events, now)?;
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::mark.eq(format!("key_leaked:{key_id}")),
+            notifications::project_id.eq(project_id),
+            notifications::kind.eq("key_leaked"),
+            notifications::payload.eq(serde_json::json!({
+                "keyId": key.id.as_str(),
+                "name": key.name,
+                "prefix": key.prefix,
+            })
+            .to_string()),
+            notifications::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

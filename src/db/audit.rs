@@ -132,6 +132,7 @@ fn actor_label(conn: &mut DbConnection, actor: &Actor) -> QueryResult<String> {
             .unwrap_or_else(|| "a deleted API key".to_owned()),
         Who::CommandLine => COMMAND_LINE.to_owned(),
         Who::LeakReport => LEAK_REPORT.to_owned(),
+        Who::Server => crate::domain::actor::SERVER.to_owned(),
     })
 }
 
@@ -143,8 +144,13 @@ fn target_name(
     target: Target,
     target_id: &str,
 ) -> QueryResult<Option<String>> {
-    use super::schema::{api_keys, knowledge_items, projects, users};
+    use super::schema::{api_keys, knowledge_items, projects, users, webhooks};
     match target {
+        Target::Webhook => webhooks::table
+            .find(target_id)
+            .select(webhooks::url)
+            .first(conn)
+            .optional(),
         Target::ApiKey => api_keys::table
             .find(target_id)
             .select(api_keys::name)
@@ -759,6 +765,7 @@ pub fn chain_legacy_events(conn: &mut DbConnection) -> Result<usize, DbError> {
                     ("user", Some(u), _) => Who::User(u.clone()),
                     ("api_key", _, Some(k)) => Who::Key(k.clone()),
                     ("leak_report", _, _) => Who::LeakReport,
+                    ("server", _, _) => Who::Server,
                     _ => Who::CommandLine,
                 };
                 let actor = Actor { who, from: None };

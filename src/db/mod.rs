@@ -18,6 +18,9 @@ pub mod settings;
 pub mod sign_in_failures;
 pub mod types;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_outbox;
+pub mod webhooks;
 
 use std::time::Duration;
 

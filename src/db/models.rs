@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use super::schema::*;
 use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
-use crate::domain::ids::{CallId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId};
+use crate::domain::ids::{
+    CallId, DeliveryId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId, WebhookId,
+};
 use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 
@@ -205,4 +207,89 @@ pub struct KnowledgeItem {
     pub description: Option<String>,
     pub text: String,
     pub created_at: NaiveDateTime,
+}
+
+/// A webhook, its secrets still sealed.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = webhooks)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub project_id: ProjectId,
+    pub url: String,
+    pub description: String,
+    /// The subscribed events, comma-separated (`domain::webhook::EventKinds`).
+    pub events: String,
+    pub secret_sealed: String,
+    /// The secret before the last roll, signing too until `previous_secret_until`.
+    pub previous_secret_sealed: Option<String>,
+    pub previous_secret_until: Option<NaiveDateTime>,
+    pub enabled: bool,
+    /// `gone`, `failing` or `user` (`domain::webhook::DisabledReason`).
+    pub disabled_reason: Option<String>,
+    /// Who disabled it, as it read at the time.
+    pub disabled_by: Option<String>,
+    pub disabled_at: Option<NaiveDateTime>,
+    /// The first failed attempt with no success since.
+    pub failing_since: Option<NaiveDateTime>,
+    pub created_by: Option<UserId>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An event in the outbox: its body as sent.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub project_id: ProjectId,
+    pub kind: String,
+    /// The call or key it is about (or the webhook, for a test event).
+    pub subject: String,
+    /// Its place among its subject's events: 1, 2, …
+    pub seq: i64,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// One event's delivery to one webhook.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct Delivery {
+    /// `msg_…`: the `webhook-id` of every attempt.
+    pub id: DeliveryId,
+    pub webhook_id: WebhookId,
+    pub event_id: String,
+    pub project_id: ProjectId,
+    pub kind: String,
+    pub subject: String,
+    pub seq: i64,
+    /// `pending`, `delivered` or `failed` (`domain::webhook::DeliveryState`).
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    /// While a worker holds it (a killed worker's claim returns after this).
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = webhook_attempts)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: DeliveryId,
+    pub attempted_at: NaiveDateTime,
+    pub duration_ms: i64,
+    /// The response's status, when one came.
+    pub status: Option<i32>,
+    /// Why no acceptable response came (a timeout, a refused address, a redirect…).
+    pub error: Option<String>,
+    /// The response body's first 4 KiB.
+    pub response_body: String,
+    /// The request's headers, as a JSON array of `[name, value]` (the body is the event's).
+    pub request_headers: String,
 }

@@ -207,6 +207,88 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        project_id -> Text,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        secret_sealed -> Text,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_by -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        project_id -> Text,
+        kind -> Text,
+        subject -> Text,
+        seq -> BigInt,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_id -> Text,
+        project_id -> Text,
+        kind -> Text,
+        subject -> Text,
+        seq -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempted_at -> Timestamp,
+        duration_ms -> BigInt,
+        status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        response_body -> Text,
+        request_headers -> Text,
+    }
+}
+
+diesel::table! {
+    notifications (mark) {
+        mark -> Text,
+        project_id -> Nullable<Text>,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhooks -> projects (project_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(key_usage_hourly -> api_keys (key_id));
 diesel::joinable!(key_usage_clients -> api_keys (key_id));
 diesel::joinable!(key_usage_client_days -> api_keys (key_id));
@@ -228,4 +310,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_usage_client_days,
     sign_in_failures,
     usage_flush_batches,
+    webhooks,
+    webhook_events,
+    webhook_deliveries,
+    webhook_attempts,
+    notifications,
 );

@@ -9,7 +9,9 @@ use diesel::sql_types::Text;
 
 use crate::domain::api_key::KeyHash;
 use crate::domain::calls::CallStatus;
-use crate::domain::ids::{CallId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId};
+use crate::domain::ids::{
+    CallId, DeliveryId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId, WebhookId,
+};
 use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 
@@ -43,6 +45,8 @@ stored_as_text!(
     KnowledgeId,
     EventId,
     InvitationId,
+    WebhookId,
+    DeliveryId,
     KeyHash
 );
 

@@ -15,6 +15,8 @@ pub enum Target {
     Project,
     /// A person's account, across their projects (their password).
     User,
+    /// A webhook (Settings → Webhooks), named by its URL.
+    Webhook,
 }
 
 impl Target {
@@ -27,6 +29,7 @@ impl Target {
             Target::Invitation => "invitation",
             Target::Project => "project",
             Target::User => "user",
+            Target::Webhook => "webhook",
         }
     }
 
@@ -40,6 +43,7 @@ impl Target {
             Target::Invitation,
             Target::Project,
             Target::User,
+            Target::Webhook,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
@@ -108,6 +112,15 @@ actions! {
     UserPasswordChanged = "user.password_changed", User, "changed the password of {target}";
     UserPasswordReset = "user.password_reset", User,
         "set a new password for {target} with a reset link";
+    WebhookCreated = "webhook.created", Webhook, "added the webhook {target}";
+    WebhookUpdated = "webhook.updated", Webhook, "edited the webhook {target}";
+    WebhookDeleted = "webhook.deleted", Webhook, "deleted the webhook {target}";
+    WebhookEnabled = "webhook.enabled", Webhook, "enabled the webhook {target}";
+    WebhookDisabled = "webhook.disabled", Webhook, "disabled the webhook {target}";
+    WebhookSecretRevealed = "webhook.secret_revealed", Webhook,
+        "revealed the signing secret of the webhook {target}";
+    WebhookSecretRolled = "webhook.secret_rolled", Webhook,
+        "rolled the signing secret of the webhook {target}";
 }
 
 impl Action {

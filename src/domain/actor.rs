@@ -17,6 +17,8 @@ pub enum Who {
     /// Someone who reported a key leaked (`POST /v1/leaked-keys`): anonymous, since holding
     /// the key is the proof.
     LeakReport,
+    /// The server itself (the delivery job disabling a webhook that keeps failing).
+    Server,
 }
 
 /// Who acts, and from where (none for the command line).
@@ -30,6 +32,8 @@ pub struct Actor {
 pub const COMMAND_LINE: &str = "Command line";
 /// How an anonymous leak report is named as an actor.
 pub const LEAK_REPORT: &str = "a leak report";
+/// How the server itself is named as an actor.
+pub const SERVER: &str = "Callem (automatic)";
 
 impl Actor {
     pub fn user(id: UserId, from: ClientAddr) -> Actor {
@@ -49,6 +53,13 @@ impl Actor {
     pub fn command_line() -> Actor {
         Actor {
             who: Who::CommandLine,
+            from: None,
+        }
+    }
+
+    pub fn server() -> Actor {
+        Actor {
+            who: Who::Server,
             from: None,
         }
     }
@@ -83,6 +94,7 @@ impl Actor {
             Who::Key(_) => "api_key",
             Who::CommandLine => "command_line",
             Who::LeakReport => "leak_report",
+            Who::Server => "server",
         }
     }
 

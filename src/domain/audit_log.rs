@@ -114,16 +114,18 @@ pub enum Kind {
     Knowledge,
     Project,
     Account,
+    Webhooks,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::ApiKeys,
         Kind::Members,
         Kind::Calls,
         Kind::Knowledge,
         Kind::Project,
         Kind::Account,
+        Kind::Webhooks,
     ];
 
     /// The value in the URL.
@@ -135,6 +137,7 @@ impl Kind {
             Kind::Knowledge => "knowledge",
             Kind::Project => "project",
             Kind::Account => "account",
+            Kind::Webhooks => "webhooks",
         }
     }
 
@@ -146,6 +149,7 @@ impl Kind {
             Kind::Knowledge => "Knowledge",
             Kind::Project => "Project",
             Kind::Account => "Accounts",
+            Kind::Webhooks => "Webhooks",
         }
     }
 
@@ -158,6 +162,7 @@ impl Kind {
             Kind::Knowledge => &["knowledge."],
             Kind::Project => &["project."],
             Kind::Account => &["user."],
+            Kind::Webhooks => &["webhook."],
         }
     }
 

@@ -129,6 +129,17 @@ id_type! {
     EventId;
     /// An invitation to join a project (not its token, which is never stored).
     InvitationId;
+    /// A webhook (Settings → Webhooks).
+    WebhookId;
+    /// One delivery of one event to one webhook: `msg_` and an id, sent as `webhook-id`.
+    DeliveryId;
+}
+
+impl DeliveryId {
+    /// A new delivery id, in Standard Webhooks' `msg_…` form.
+    pub fn new_message() -> Self {
+        DeliveryId(format!("msg_{}", new_id()))
+    }
 }
 
 /// An id taken from a request path that may name no row at all: `None` when no row can have

@@ -29,6 +29,7 @@ pub mod session_policy;
 pub mod sign_in;
 pub mod team;
 pub mod usage_chart;
+pub mod webhook;
 
 /// A refused input; the text is the message shown to the user, next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

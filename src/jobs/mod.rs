@@ -27,6 +27,8 @@ pub mod refusal_summary;
 mod runner;
 pub mod usage_flush;
 pub mod usage_prune;
+pub mod webhook_delivery;
+pub mod webhook_prune;
 
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub struct Setup {
     pub link_base: Option<String>,
     /// The key-usage counts the flush job writes.
     pub usage: Arc<UsageRecorder>,
+    /// Where webhooks may point, their retries, their secrets' sealer.
+    pub webhooks: crate::webhooks::Config,
 }
 
 /// Where handlers enqueue jobs (held in the app state).
@@ -56,6 +60,8 @@ pub struct Setup {
 pub struct Jobs {
     /// Only when the server can email links (email set up, and an address to link to).
     reset_mail: Option<mpsc::Sender<EmailAddress>>,
+    /// Wakes this process's delivery job (an event was just written).
+    deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl Jobs {
@@ -76,6 +82,19 @@ impl Jobs {
                 pool: setup.pool.clone(),
             });
         }
+        let deliveries = Arc::new(tokio::sync::Notify::new());
+        match crate::webhooks::client::Client::new(setup.webhooks.allowed.clone()) {
+            Ok(client) => runner.every(webhook_delivery::WebhookDelivery {
+                pool: setup.pool.clone(),
+                client,
+                config: setup.webhooks.clone(),
+                wake: deliveries.clone(),
+            }),
+            Err(e) => tracing::error!("webhooks will not be delivered: {e}"),
+        }
+        runner.every(webhook_prune::WebhookPrune {
+            pool: setup.pool.clone(),
+        });
         let reset_mail = match (setup.mailer, setup.link_base) {
             (Some(mailer), Some(link_base)) => {
                 let job = Arc::new(password_reset_mail::Job {
@@ -90,7 +109,18 @@ impl Jobs {
             }
             _ => None,
         };
-        (Jobs { reset_mail }, runner)
+        (
+            Jobs {
+                reset_mail,
+                deliveries,
+            },
+            runner,
+        )
+    }
+
+    /// Sends the events just written now rather than at the next poll.
+    pub fn wake_deliveries(&self) {
+        self.deliveries.notify_one();
     }
 
     /// Asks for a password-reset email to whichever account has this email (if any): never

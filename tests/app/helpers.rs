@@ -167,6 +167,9 @@ pub fn settings_for(url: &str) -> Settings {
         public_origin: None,
         shutdown_drain: Duration::from_secs(0),
         usage_recording: true,
+        // As shipped: no internal receiver allowed. The delivery tests allow 127.0.0.0/8.
+        webhook_allowed: Default::default(),
+        webhook_retries: Default::default(),
         smtp: None,
         session_policy: Default::default(),
         // Tests send bursts from one address; the cap's own test sets it low.

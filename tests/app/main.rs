@@ -34,3 +34,4 @@ mod slow_clients;
 mod sweep;
 mod team;
 mod usage;
+mod webhooks;

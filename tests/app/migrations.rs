@@ -107,6 +107,44 @@ async fn fill_every_table(app: &TestApp) {
         )?)
     })
     .await;
+    // webhooks, webhook_events, webhook_deliveries, notifications: a webhook told of leaks,
+    // and a leak report of the key; webhook_attempts: one attempt at it, recorded.
+    crate::webhooks::add_webhook(
+        app,
+        &pid,
+        "http://127.0.0.1:9/hook",
+        &["api_key_revoked", "api_key_leaked"],
+    )
+    .await;
+    let r = app
+        .agent()
+        .send(
+            "POST",
+            "/v1/leaked-keys",
+            &[],
+            Some((
+                serde_json::json!({ "keys": [&key] }).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.db(|c| {
+        use db::webhook_deliveries::{self as d, AttemptRecord, Outcome};
+        let now = callem::time::now() + chrono::Duration::minutes(1);
+        let claimed = d::claim(c, now, 10)?;
+        assert!(!claimed.is_empty(), "the leak's deliveries are due");
+        let attempt = AttemptRecord {
+            attempted_at: now,
+            duration_ms: 1,
+            status: Some(500),
+            error: Some("the receiver answered 500".to_owned()),
+            response_body: String::new(),
+            request_headers: "[]".to_owned(),
+        };
+        d::record(c, &claimed[0], attempt, Outcome::GiveUp, now)
+    })
+    .await;
     let empty: Vec<String> = app
         .db(|c| {
             let mut empty = Vec::new();
@@ -390,6 +428,84 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                 sign_in_failures::last_failure_at::NAME,
             ],
         ),
+        (
+            "webhooks",
+            vec![
+                webhooks::id::NAME,
+                webhooks::project_id::NAME,
+                webhooks::url::NAME,
+                webhooks::description::NAME,
+                webhooks::events::NAME,
+                webhooks::secret_sealed::NAME,
+                webhooks::previous_secret_sealed::NAME,
+                webhooks::previous_secret_until::NAME,
+                webhooks::enabled::NAME,
+                webhooks::disabled_reason::NAME,
+                webhooks::disabled_by::NAME,
+                webhooks::disabled_at::NAME,
+                webhooks::failing_since::NAME,
+                webhooks::created_by::NAME,
+                webhooks::created_at::NAME,
+                webhooks::updated_at::NAME,
+            ],
+        ),
+        (
+            "webhook_events",
+            vec![
+                webhook_events::id::NAME,
+                webhook_events::project_id::NAME,
+                webhook_events::kind::NAME,
+                webhook_events::subject::NAME,
+                webhook_events::seq::NAME,
+                webhook_events::payload::NAME,
+                webhook_events::created_at::NAME,
+            ],
+        ),
+        (
+            "webhook_deliveries",
+            vec![
+                webhook_deliveries::id::NAME,
+                webhook_deliveries::webhook_id::NAME,
+                webhook_deliveries::event_id::NAME,
+                webhook_deliveries::project_id::NAME,
+                webhook_deliveries::kind::NAME,
+                webhook_deliveries::subject::NAME,
+                webhook_deliveries::seq::NAME,
+                webhook_deliveries::state::NAME,
+                webhook_deliveries::attempts::NAME,
+                webhook_deliveries::next_attempt_at::NAME,
+                webhook_deliveries::lease_until::NAME,
+                webhook_deliveries::last_status::NAME,
+                webhook_deliveries::last_error::NAME,
+                webhook_deliveries::created_at::NAME,
+                webhook_deliveries::updated_at::NAME,
+                webhook_deliveries::delivered_at::NAME,
+            ],
+        ),
+        (
+            "webhook_attempts",
+            vec![
+                webhook_attempts::id::NAME,
+                webhook_attempts::delivery_id::NAME,
+                webhook_attempts::attempted_at::NAME,
+                webhook_attempts::duration_ms::NAME,
+                webhook_attempts::status::NAME,
+                webhook_attempts::error::NAME,
+                webhook_attempts::response_body::NAME,
+                webhook_attempts::request_headers::NAME,
+            ],
+        ),
+        (
+            "notifications",
+            vec![
+                notifications::mark::NAME,
+                notifications::project_id::NAME,
+                notifications::kind::NAME,
+                notifications::payload::NAME,
+                notifications::created_at::NAME,
+                notifications::claimed_at::NAME,
+            ],
+        ),
     ];
     for (table, cols) in expected {
         let mut cols: Vec<String> = cols.into_iter().map(str::to_owned).collect();
@@ -455,6 +571,31 @@ async fn the_schema_in_the_code_matches_the_migrated_database(app: TestApp) {
                     "invitations",
                     invitations::table
                         .select(Invitation::as_select())
+                        .load(c)?
+                        .len(),
+                ),
+                (
+                    "webhooks",
+                    webhooks::table.select(Webhook::as_select()).load(c)?.len(),
+                ),
+                (
+                    "webhook_events",
+                    webhook_events::table
+                        .select(WebhookEvent::as_select())
+                        .load(c)?
+                        .len(),
+                ),
+                (
+                    "webhook_deliveries",
+                    webhook_deliveries::table
+                        .select(Delivery::as_select())
+                        .load(c)?
+                        .len(),
+                ),
+                (
+                    "webhook_attempts",
+                    webhook_attempts::table
+                        .select(Attempt::as_select())
                         .load(c)?
                         .len(),
                 ),

@@ -1,0 +1,216 @@
+//! Webhook deliveries: every server runs this job. Each tick claims the due deliveries
+//! (`db::webhook_deliveries::claim`: on PostgreSQL `FOR UPDATE SKIP LOCKED` with a lease, so
+//! replicas share them), sends them at once, each signed and over the checked client
+//! (`webhooks::client`), and records each attempt with what it decides: delivered (2xx), tried
+//! again after the schedule's next delay (any other status, a timeout, a network error;
+//! `Retry-After` on 429 or 503 honoured up to an hour), given up when no retry is left, or the
+//! webhook disabled (410, or 5 days of failures). A tick goes on while it finds a full batch.
+//!
+//! The rows are the truth: a process killed mid-attempt loses nothing but its lease, after
+//! which another worker (or this one, restarted) takes the delivery again. At-least-once: the
+//! receiver deduplicates by `webhook-id`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use super::periodic::PeriodicJob;
+use crate::db::webhook_deliveries::{self as deliveries, AttemptRecord, Claimed, Outcome};
+use crate::db::{self, DbError, Limits, Pool};
+use crate::domain::webhook::schedule::MAX_RETRY_AFTER;
+use crate::webhooks::client::{Client, Response};
+use crate::webhooks::{signing, Config};
+
+/// How many deliveries one claim takes (and are sent at once).
+pub const BATCH: i64 = 32;
+/// The longest a due delivery waits for a tick when nothing woke the job (an event written by
+/// another replica, a retry coming due).
+pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// The database bounds of the job's work.
+const LIMITS: Limits = Limits {
+    lock_wait: Duration::from_secs(5),
+    statement: Duration::from_secs(10),
+};
+
+/// The job's inputs.
+pub struct WebhookDelivery {
+    pub pool: Pool,
+    pub client: Client,
+    pub config: Config,
+    /// Notified after this process wrote an event, so it goes out at once.
+    pub wake: Arc<Notify>,
+}
+
+impl PeriodicJob for WebhookDelivery {
+    type Error = DbError;
+
+    fn name(&self) -> &'static str {
+        "webhook_delivery"
+    }
+
+    fn interval(&self) -> Duration {
+        POLL_EVERY
+    }
+
+    fn first_after(&self) -> Duration {
+        Duration::from_millis(100)
+    }
+
+    fn woken(&self) -> impl std::future::Future<Output = ()> {
+        let wake = self.wake.clone();
+        async move { wake.notified().await }
+    }
+
+    async fn run(&mut self) -> Result<(), DbError> {
+        loop {
+            let now = crate::time::now();
+            let claimed = db::run_background(&self.pool, LIMITS, move |conn| {
+                deliveries::claim(conn, now, BATCH)
+            })
+            .await?;
+            let full = claimed.len() as i64 == BATCH;
+            let attempts = claimed.into_iter().map(|c| self.attempt(c));
+            for result in futures_util::future::join_all(attempts).await {
+                result?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl WebhookDelivery {
+    /// One attempt of one claimed delivery, recorded.
+    async fn attempt(&self, claimed: Claimed) -> Result<(), DbError> {
+        let attempted_at = crate::time::now();
+        let timestamp = attempted_at.and_utc().timestamp();
+        let body = claimed.payload.clone().into_bytes();
+        let secrets = self.secrets(&claimed, attempted_at);
+        let mut headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("user-agent", crate::webhooks::USER_AGENT.to_owned()),
+        ];
+        let result = match &secrets {
+            Ok(secrets) => {
+                let signed = signing::headers(
+                    &claimed.delivery.kind,
+                    claimed.delivery.id.as_str(),
+                    timestamp,
+                    &body,
+                    secrets,
+                );
+                headers.extend(signed);
+                match url::Url::parse(&claimed.webhook.url) {
+                    Ok(url) => {
+                        let started = Instant::now();
+                        let sent = self.client.post(&url, &headers[2..], body).await;
+                        Some((sent, started.elapsed()))
+                    }
+                    Err(_) => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let (status, error, response_body, retry_after, duration) = match result {
+            Some((Ok(response), took)) => {
+                let error = judge(&response);
+                let retry_after = match response.status {
+                    429 | 503 => response.retry_after.map(|d| d.min(MAX_RETRY_AFTER)),
+                    _ => None,
+                };
+                (
+                    Some(i32::from(response.status)),
+                    error,
+                    response.body,
+                    retry_after,
+                    took,
+                )
+            }
+            Some((Err(e), took)) => (None, Some(e.to_string()), String::new(), None, took),
+            None => (
+                None,
+                Some(match secrets {
+                    Err(e) => e,
+                    Ok(_) => "the webhook's URL cannot be read".to_owned(),
+                }),
+                String::new(),
+                None,
+                Duration::ZERO,
+            ),
+        };
+        let failed_attempts = usize::try_from(claimed.delivery.attempts).unwrap_or(0) + 1;
+        let outcome = match (status, &error) {
+            (Some(s), None) if (200..300).contains(&s) => Outcome::Delivered,
+            (Some(410), _) => Outcome::Gone,
+            _ => {
+                let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
+                match self
+                    .config
+                    .retries
+                    .next_delay(failed_attempts, jitter, retry_after)
+                {
+                    Some(delay) => Outcome::RetryAt(
+                        attempted_at
+                            + chrono::Duration::from_std(delay)
+                                .unwrap_or_else(|_| chrono::Duration::hours(1)),
+                    ),
+                    None => Outcome::GiveUp,
+                }
+            }
+        };
+        let record = AttemptRecord {
+            attempted_at,
+            duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            status,
+            error,
+            response_body,
+            request_headers: serde_json::to_string(&headers).unwrap_or_default(),
+        };
+        let recorded = db::run_background(&self.pool, LIMITS, move |conn| {
+            deliveries::record(conn, &claimed, record, outcome, crate::time::now())
+                .map(|r| (r, claimed.webhook.id))
+        })
+        .await?;
+        if let (deliveries::Recorded::Disabled(reason), id) = recorded {
+            tracing::warn!(webhook = %id, reason = reason.as_str(), "webhook disabled");
+        }
+        Ok(())
+    }
+
+    /// The secrets that sign now: the current one, and during a roll's 24 hours the previous.
+    fn secrets(
+        &self,
+        claimed: &Claimed,
+        now: chrono::NaiveDateTime,
+    ) -> Result<Vec<crate::webhooks::secret::SigningSecret>, String> {
+        let sealer = &self.config.sealer;
+        let mut secrets = vec![sealer
+            .open(&claimed.webhook.secret_sealed)
+            .map_err(|e| e.to_string())?];
+        if let (Some(previous), Some(until)) = (
+            &claimed.webhook.previous_secret_sealed,
+            claimed.webhook.previous_secret_until,
+        ) {
+            if until > now {
+                secrets.push(sealer.open(previous).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(secrets)
+    }
+}
+
+/// Why a response fails its attempt, if it does: anything but 2xx. A redirect is named as
+/// such (it is never followed).
+fn judge(response: &Response) -> Option<String> {
+    match response.status {
+        200..=299 => None,
+        300..=399 => Some(format!(
+            "the receiver answered {} (a redirect): redirects are not followed",
+            response.status
+        )),
+        s => Some(format!("the receiver answered {s}")),
+    }
+}
