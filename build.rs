@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` is set (always with `CI=true`, where a missing one fails the run),
 //! `callem_browser_tests` when a chromedriver is installed,
 //! `callem_smtp_tests` when aiosmtpd (the email tests' SMTP server) is in `target/ci-venv`,
+//! `callem_webhook_verifier_tests` when `standardwebhooks` (a verifier from PyPI) is there too,
 //! `callem_mount_tests` when the tests may mount a small filesystem (root, or CI),
 //! `callem_axe_tests` when axe-core (the browser sweep's accessibility check) is in
 //! `target/axe` (`.ci/run` installs it there).
@@ -13,6 +14,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(callem_smtp_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_mount_tests)");
     println!("cargo::rustc-check-cfg=cfg(callem_axe_tests)");
+    println!("cargo::rustc-check-cfg=cfg(callem_webhook_verifier_tests)");
     println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CHROMEDRIVER");
     println!("cargo::rerun-if-env-changed=CI");
@@ -40,16 +42,23 @@ fn main() {
     // `.ci/run` installs aiosmtpd into target/ci-venv. Its site-packages folder is watched
     // when it exists (a venv made later is noticed on the next change of this file).
     let mut smtp = ci;
+    // The webhook tests also verify deliveries with the `standardwebhooks` package from PyPI,
+    // which `.ci/run` installs in the same venv.
+    let mut verifier = ci;
     let lib = std::path::Path::new("target/ci-venv/lib");
     for entry in std::fs::read_dir(lib).into_iter().flatten().flatten() {
         let site = entry.path().join("site-packages");
         if site.is_dir() {
             println!("cargo::rerun-if-changed={}", site.display());
             smtp |= site.join("aiosmtpd").is_dir();
+            verifier |= site.join("standardwebhooks").is_dir();
         }
     }
     if smtp {
         println!("cargo::rustc-cfg=callem_smtp_tests");
+    }
+    if verifier {
+        println!("cargo::rustc-cfg=callem_webhook_verifier_tests");
     }
     // The sweep's axe check runs when axe-core is installed, and always with CI=true (where a
     // missing axe fails it). The folder is watched so an install is noticed.

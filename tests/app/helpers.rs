@@ -45,6 +45,28 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each named `async fn name(backend: Backend)` on SQLite, and again on PostgreSQL: for
+/// tests that start their own app (with adjusted settings) or their own processes.
+#[macro_export]
+macro_rules! with_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[actix_web::test]
+            #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+        )*
+    };
+}
+
 /// Settings → API Keys of a project.
 pub fn keys_path(project_id: &str) -> String {
     format!("/projects/{project_id}/settings/api-keys")

@@ -45,3 +45,518 @@ pub async fn add_webhook(
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real receiver: an HTTP server on loopback that records what it gets and answers as told.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use callem::domain::expiry::Expiry;
+use callem::domain::ids::KeyId;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::helpers::Backend;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// How the receiver answers its n-th request (0-based): a status and extra headers.
+pub type Answer = dyn Fn(usize, &Received) -> (u16, Vec<(&'static str, String)>) + Send + Sync;
+
+pub struct Receiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    /// A receiver answering 200 to everything.
+    pub async fn ok() -> Receiver {
+        Receiver::answering(|_, _| (200, vec![])).await
+    }
+
+    pub async fn answering(
+        answer: impl Fn(usize, &Received) -> (u16, Vec<(&'static str, String)>) + Send + Sync + 'static,
+    ) -> Receiver {
+        Receiver::on("127.0.0.1:0", Arc::new(answer)).await
+    }
+
+    /// A receiver on a given address (a port a webhook already points at).
+    pub async fn on(addr: &str, answer: Arc<Answer>) -> Receiver {
+        use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let seen = got.clone();
+        let server = HttpServer::new(move || {
+            let seen = seen.clone();
+            let answer = answer.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let seen = seen.clone();
+                let answer = answer.clone();
+                async move {
+                    let r = Received {
+                        path: req.uri().to_string(),
+                        headers: req
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                            .collect(),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                        at: Instant::now(),
+                    };
+                    let n = {
+                        let mut all = seen.lock().unwrap();
+                        all.push(r.clone());
+                        all.len() - 1
+                    };
+                    let (status, headers) = answer(n, &r);
+                    let mut res =
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                    for (name, value) in headers {
+                        res.insert_header((name, value));
+                    }
+                    res.body("thanks")
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(addr)
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/hooks/callem"),
+            got,
+            server: handle,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests came (panics after `within`).
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        let started = Instant::now();
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                started.elapsed() < within,
+                "the receiver got {} of {n} requests within {within:?}: {got:#?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+    }
+}
+
+/// An app that may deliver to loopback, retrying on `schedule`.
+pub async fn app_delivering(backend: Backend, schedule: &str) -> TestApp {
+    let db = crate::helpers::TestDb::create(backend);
+    let schedule = schedule.to_owned();
+    TestApp::spawn_configured(db, move |s| {
+        s.webhook_allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
+        s.webhook_retries = callem::domain::webhook::RetrySchedule::parse(&schedule).unwrap();
+    })
+    .await
+}
+
+/// Checks both signatures of a delivery as a receiver would, from the spec's text (not with
+/// the server's own code): `x-callem-signature` is hex HMAC-SHA256 over
+/// `{x-callem-timestamp}.{body}`, `webhook-signature` `v1,` and base64 HMAC-SHA256 over
+/// `{webhook-id}.{webhook-timestamp}.{body}`, each keyed with the secret's decoded bytes.
+pub fn verify_signatures(r: &Received, whsec: &str) {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(whsec.strip_prefix("whsec_").expect("whsec_"))
+        .unwrap();
+    let mac = |msg: &str| {
+        let mut m = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        m.update(msg.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    let ts = r.header("x-callem-timestamp");
+    let expected = hex::encode(mac(&format!("{ts}.{}", r.body)));
+    assert!(
+        r.header("x-callem-signature")
+            .split(' ')
+            .any(|s| s == expected),
+        "x-callem-signature does not verify: {:?}",
+        r.headers
+    );
+    let (id, wts) = (r.header("webhook-id"), r.header("webhook-timestamp"));
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac(&format!("{id}.{wts}.{}", r.body)))
+    );
+    assert!(
+        r.header("webhook-signature")
+            .split(' ')
+            .any(|s| s == expected),
+        "webhook-signature does not verify: {:?}",
+        r.headers
+    );
+}
+
+/// Checks a delivery with the `standardwebhooks` package from PyPI (`.ci/run` installs it in
+/// target/ci-venv): a verifier written by others.
+#[cfg(callem_webhook_verifier_tests)]
+pub fn verify_with_standardwebhooks(r: &Received, whsec: &str) {
+    assert!(
+        standardwebhooks_accepts(&r.body, r, whsec),
+        "standardwebhooks refused the delivery"
+    );
+    // And the same verifier refuses a body changed by one byte: it did check something.
+    assert!(!standardwebhooks_accepts(&format!("{} ", r.body), r, whsec));
+}
+
+#[cfg(callem_webhook_verifier_tests)]
+fn standardwebhooks_accepts(body: &str, r: &Received, whsec: &str) -> bool {
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+data = json.load(sys.stdin)
+Webhook(data["secret"]).verify(data["body"], data["headers"])
+print("verified")
+"#;
+    let input = serde_json::json!({
+        "secret": whsec,
+        "body": body,
+        "headers": {
+            "webhook-id": r.header("webhook-id"),
+            "webhook-timestamp": r.header("webhook-timestamp"),
+            "webhook-signature": r.header("webhook-signature"),
+        },
+    });
+    use std::io::Write;
+    let mut child = std::process::Command::new("target/ci-venv/bin/python")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("target/ci-venv/bin/python (run .ci/run once, or install standardwebhooks)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || stderr.contains("WebhookVerificationError"),
+        "the verifier did not run: {stderr}"
+    );
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified")
+}
+
+async fn revoke_key(app: &TestApp, pid: &str, kid: &str) {
+    let (pid, kid) = (crate::helpers::project(pid), KeyId::parse(kid).unwrap());
+    app.db(move |c| {
+        db::api_keys::revoke(c, &pid, &kid, &Actor::command_line(), callem::time::now())
+    })
+    .await;
+}
+
+/// The deliveries of a webhook, oldest first.
+pub async fn deliveries(app: &TestApp, webhook: &Webhook) -> Vec<callem::db::models::Delivery> {
+    let id = webhook.id.clone();
+    app.db(move |c| {
+        use callem::db::schema::webhook_deliveries as d;
+        use diesel::prelude::*;
+        Ok(d::table
+            .filter(d::webhook_id.eq(&id))
+            .order((d::created_at.asc(), d::seq.asc()))
+            .select(callem::db::models::Delivery::as_select())
+            .load(c)?)
+    })
+    .await
+}
+
+/// Waits until none of the webhook's deliveries is pending.
+pub async fn settled(
+    app: &TestApp,
+    webhook: &Webhook,
+    within: Duration,
+) -> Vec<callem::db::models::Delivery> {
+    let started = Instant::now();
+    loop {
+        let all = deliveries(app, webhook).await;
+        if !all.is_empty() && all.iter().all(|d| d.state != "pending") {
+            return all;
+        }
+        assert!(started.elapsed() < within, "still pending: {all:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn a_revoked_key_reaches_a_real_receiver_signed_both_ways(backend: Backend) {
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, secret) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (kid, full_key) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let before = chrono::Utc::now().timestamp();
+
+    revoke_key(&app, &pid, &kid).await;
+
+    let got = receiver.wait_for(1, WAIT).await;
+    let r = &got[0];
+    assert_eq!(r.path, "/hooks/callem");
+    assert_eq!(r.header("content-type"), "application/json");
+    assert!(r.header("user-agent").starts_with("Callem-Webhooks/"));
+    assert_eq!(r.header("x-callem-event"), "api_key_revoked");
+    let ts: i64 = r.header("x-callem-timestamp").parse().unwrap();
+    assert!((before - 1..=before + 30).contains(&ts), "{ts}");
+    assert_eq!(r.header("webhook-timestamp"), ts.to_string());
+    assert!(r.header("webhook-id").starts_with("msg_"));
+    verify_signatures(r, &secret.to_whsec());
+    #[cfg(callem_webhook_verifier_tests)]
+    verify_with_standardwebhooks(r, &secret.to_whsec());
+    let body = r.json();
+    assert_eq!(body["event"], "api_key_revoked");
+    assert_eq!(body["apiKey"]["id"], kid.as_str());
+    assert_eq!(body["apiKey"]["name"], "test key");
+    assert_eq!(body["apiKey"]["reason"], "command_line");
+    assert!(body["apiKey"]["expiresAt"].is_null());
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert!(!r.body.contains(&full_key), "never the key itself");
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].state.as_str(), all[0].attempts), ("delivered", 1));
+    assert_eq!(all[0].id.as_str(), r.header("webhook-id"));
+}
+
+async fn a_failing_receiver_gets_the_same_webhook_id_until_it_answers(backend: Backend) {
+    let app = app_delivering(backend, "200ms,200ms,200ms").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::answering(|n, _| (if n < 2 { 500 } else { 200 }, vec![])).await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    revoke_key(&app, &pid, &kid).await;
+
+    let got = receiver.wait_for(3, WAIT).await;
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!(got.len(), 3, "no attempt after the 2xx");
+    let id = got[0].header("webhook-id");
+    assert!(got.iter().all(|r| r.header("webhook-id") == id));
+    assert_eq!(all[0].id.as_str(), id);
+    assert_eq!((all[0].state.as_str(), all[0].attempts), ("delivered", 3));
+    // The retries waited for the schedule (200 ms, ±20 %).
+    for pair in got.windows(2) {
+        assert!(pair[1].at - pair[0].at >= Duration::from_millis(150));
+    }
+    let attempts = attempts_of(&app, &all[0]).await;
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [Some(500), Some(500), Some(200)]
+    );
+}
+
+async fn attempts_of(
+    app: &TestApp,
+    d: &callem::db::models::Delivery,
+) -> Vec<callem::db::models::Attempt> {
+    let id = d.id.clone();
+    app.db(move |c| {
+        use callem::db::schema::webhook_attempts as a;
+        use diesel::prelude::*;
+        Ok(a::table
+            .filter(a::delivery_id.eq(&id))
+            .order(a::attempted_at.asc())
+            .select(callem::db::models::Attempt::as_select())
+            .load(c)?)
+    })
+    .await
+}
+
+async fn webhook_row(app: &TestApp, w: &Webhook) -> Webhook {
+    let (pid, id) = (w.project_id.clone(), w.id.clone());
+    app.db(move |c| Ok(db::webhooks::find(c, &pid, &id)?.unwrap()))
+        .await
+}
+
+async fn a_410_disables_the_webhook_at_once(backend: Backend) {
+    let app = app_delivering(backend, "200ms,200ms").await;
+    let (owner, pid) = app.setup_owner().await;
+    let receiver = Receiver::answering(|_, _| (410, vec![])).await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (first, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let (second, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    revoke_key(&app, &pid, &first).await;
+    receiver.wait_for(1, WAIT).await;
+    settled(&app, &webhook, WAIT).await;
+    revoke_key(&app, &pid, &second).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "one attempt, no retry, nothing more"
+    );
+    let row = webhook_row(&app, &webhook).await;
+    assert!(!row.enabled);
+    assert_eq!(row.disabled_reason.as_deref(), Some("gone"));
+    let all = deliveries(&app, &webhook).await;
+    assert_eq!(all.len(), 1, "a disabled webhook is sent nothing new");
+    assert_eq!(all[0].state, "failed");
+    let log = owner
+        .get(&format!("/projects/{pid}/settings/audit-log?kind=webhooks"))
+        .await;
+    assert!(log.body.contains("disabled the webhook"), "{}", log.body);
+}
+
+async fn retry_after_puts_off_the_next_attempt(backend: Backend) {
+    let app = app_delivering(backend, "100ms,100ms").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::answering(|n, _| {
+        if n == 0 {
+            (503, vec![("retry-after", "2".to_owned())])
+        } else {
+            (200, vec![])
+        }
+    })
+    .await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    revoke_key(&app, &pid, &kid).await;
+
+    let got = receiver.wait_for(2, WAIT).await;
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "waited only {waited:?}"
+    );
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!(all[0].state, "delivered");
+}
+
+async fn a_redirect_fails_the_attempt_and_its_location_is_not_requested(backend: Backend) {
+    let app = app_delivering(backend, "100ms").await;
+    let (_, pid) = app.setup_owner().await;
+    let elsewhere = Receiver::ok().await;
+    let target = elsewhere.url.clone();
+    let receiver = Receiver::answering(move |_, _| (302, vec![("location", target.clone())])).await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    revoke_key(&app, &pid, &kid).await;
+
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "the first attempt and one retry"
+    );
+    assert!(
+        elsewhere.received().is_empty(),
+        "the Location was never requested"
+    );
+    assert_eq!((all[0].state.as_str(), all[0].attempts), ("failed", 2));
+    assert!(
+        all[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("redirect"),
+        "{:?}",
+        all[0].last_error
+    );
+}
+
+async fn one_keys_events_arrive_in_order_while_the_first_is_retried(backend: Backend) {
+    let app = app_delivering(backend, "300ms,300ms,300ms").await;
+    let (_, pid) = app.setup_owner().await;
+    // The first request fails twice; everything else is taken.
+    let receiver = Receiver::answering(|n, _| (if n < 2 { 500 } else { 200 }, vec![])).await;
+    let (webhook, _) = add_webhook(
+        &app,
+        &pid,
+        &receiver.url,
+        &["api_key_revoked", "api_key_leaked"],
+    )
+    .await;
+    let (_, full_key) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let unsubscribed = Receiver::ok().await;
+    add_webhook(&app, &pid, &unsubscribed.url, &["call_ended"]).await;
+
+    // A leak report: `api_key_revoked` then `api_key_leaked`, for one key.
+    let r = app
+        .agent()
+        .send(
+            "POST",
+            "/v1/leaked-keys",
+            &[],
+            Some((
+                serde_json::json!({"keys": [&full_key]}).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let got = receiver.wait_for(4, WAIT).await;
+    settled(&app, &webhook, WAIT).await;
+    let events: Vec<&str> = got.iter().map(|r| r.header("x-callem-event")).collect();
+    assert_eq!(
+        events,
+        [
+            "api_key_revoked",
+            "api_key_revoked",
+            "api_key_revoked",
+            "api_key_leaked"
+        ],
+        "the later event waited for the earlier one"
+    );
+    assert_eq!(got[3].json()["apiKey"]["reason"], "leak_report");
+    assert!(
+        unsubscribed.received().is_empty(),
+        "none to a webhook not subscribed"
+    );
+}
+
+crate::with_both_backends!(
+    a_revoked_key_reaches_a_real_receiver_signed_both_ways,
+    a_failing_receiver_gets_the_same_webhook_id_until_it_answers,
+    a_410_disables_the_webhook_at_once,
+    retry_after_puts_off_the_next_attempt,
+    a_redirect_fails_the_attempt_and_its_location_is_not_requested,
+    one_keys_events_arrive_in_order_while_the_first_is_retried,
+);
