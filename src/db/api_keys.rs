@@ -627,7 +627,6 @@ fn announce_leak(
     key_id: &KeyId,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    use super::schema::notifications;
     let Some(key) = find_in_project(conn, project_id, key_id)? else {
         return Ok(());
     };
@@ -636,19 +635,13 @@ fn announce_leak(
         NewEvent::key(EventKind::ApiKeyLeaked, &key, Some("leak_report"), now),
     ];
     webhook_outbox::enqueue(conn, project_id, &events, now)?;
-    diesel::insert_into(notifications::table)
-        .values((
-            notifications::mark.eq(format!("key_leaked:{key_id}")),
-            notifications::project_id.eq(project_id),
-            notifications::kind.eq("key_leaked"),
-            notifications::payload.eq(serde_json::json!({
-                "keyId": key.id.as_str(),
-                "name": key.name,
-                "prefix": key.prefix,
-            })
-            .to_string()),
-            notifications::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    let payload = serde_json::json!({
+        "keyId": key.id.as_str(),
+        "name": key.name,
+        "prefix": key.prefix,
+    })
+    .to_string();
+    let mark = format!("key_leaked:{key_id}");
+    super::notifications::mark_once(conn, &mark, project_id, "key_leaked", &payload, now, false)?;
     Ok(())
 }

@@ -13,9 +13,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Change, Event};
 use super::models::{Attempt, Delivery, Webhook};
-use super::schema::{
-    notifications, webhook_attempts, webhook_deliveries, webhook_events, webhooks,
-};
+use super::schema::{webhook_attempts, webhook_deliveries, webhook_events, webhooks};
 use super::{DbConnection, DbError};
 use crate::domain::action::Action;
 use crate::domain::actor::Actor;
@@ -262,20 +260,22 @@ fn disable(
             return Ok(Change::Unchanged(false));
         }
         fail_pending(conn, &webhook.id, "the webhook was disabled", now)?;
-        diesel::insert_into(notifications::table)
-            .values((
-                notifications::mark.eq(format!("webhook_disabled:{}:{}", webhook.id, now)),
-                notifications::project_id.eq(&webhook.project_id),
-                notifications::kind.eq("webhook_disabled"),
-                notifications::payload.eq(serde_json::json!({
-                    "webhookId": webhook.id.as_str(),
-                    "url": webhook.url,
-                    "reason": reason.as_str(),
-                })
-                .to_string()),
-                notifications::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        let payload = serde_json::json!({
+            "webhookId": webhook.id.as_str(),
+            "url": webhook.url,
+            "reason": reason.as_str(),
+        })
+        .to_string();
+        let mark = format!("webhook_disabled:{}:{now}", webhook.id);
+        super::notifications::mark_once(
+            conn,
+            &mark,
+            &webhook.project_id,
+            "webhook_disabled",
+            &payload,
+            now,
+            false,
+        )?;
         Ok(Change::Made(true))
     })
 }

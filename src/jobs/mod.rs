@@ -21,6 +21,8 @@
 //! 503 count since the last summary. Work that must survive a crash belongs in the database,
 //! not here.
 
+pub mod key_reminders;
+pub mod notification_mail;
 pub mod password_reset_mail;
 pub mod periodic;
 pub mod refusal_summary;
@@ -95,6 +97,17 @@ impl Jobs {
         runner.every(webhook_prune::WebhookPrune {
             pool: setup.pool.clone(),
         });
+        runner.every(key_reminders::KeyReminders {
+            pool: setup.pool.clone(),
+            deliveries: deliveries.clone(),
+        });
+        if let (Some(mailer), Some(link_base)) = (&setup.mailer, &setup.link_base) {
+            runner.every(notification_mail::NotificationMail {
+                pool: setup.pool.clone(),
+                mailer: mailer.clone(),
+                link_base: link_base.clone(),
+            });
+        }
         let reset_mail = match (setup.mailer, setup.link_base) {
             (Some(mailer), Some(link_base)) => {
                 let job = Arc::new(password_reset_mail::Job {

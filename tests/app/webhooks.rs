@@ -560,3 +560,412 @@ crate::with_both_backends!(
     a_redirect_fails_the_attempt_and_its_location_is_not_requested,
     one_keys_events_arrive_in_order_while_the_first_is_retried,
 );
+
+async fn expiry_reminders_go_out_once_each_at_14_7_and_1_days(backend: Backend) {
+    use callem::db::key_reminders::remind_expiring;
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_expiring"]).await;
+    let in_days = |d: i64| (chrono::Utc::now() + chrono::Duration::days(d)).date_naive();
+    // Keys whose last day is in 10 days, in 3 days, and today.
+    let (ten, _) = app.issue_key(&pid, "*", Expiry::On(in_days(10))).await;
+    let (three, _) = app.issue_key(&pid, "*", Expiry::On(in_days(3))).await;
+    let (today, _) = app.issue_key(&pid, "*", Expiry::On(in_days(0))).await;
+    app.issue_key(&pid, "*", Expiry::On(in_days(30))).await;
+    let now = callem::time::now();
+    let remind = |at: chrono::NaiveDateTime| app.db(move |c| remind_expiring(c, at));
+
+    // Two replicas' jobs at the same moment: each reminder once.
+    assert_eq!(
+        remind(now).await,
+        3,
+        "14 days for the first, 7 for the second, 1 for today's"
+    );
+    assert_eq!(remind(now).await, 0);
+
+    let got = receiver.wait_for(3, WAIT).await;
+    settled(&app, &webhook, WAIT).await;
+    let mut reminders: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let b = r.json();
+            assert_eq!(b["event"], "api_key_expiring");
+            (
+                b["apiKey"]["id"].as_str().unwrap().to_owned(),
+                b["apiKey"]["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    reminders.sort();
+    let mut expected = vec![
+        (ten.clone(), "expires_in_14_days".to_owned()),
+        (three.clone(), "expires_in_7_days".to_owned()),
+        (today.clone(), "expires_in_1_day".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(reminders, expected);
+
+    // Later runs (the clock moved on): each threshold once, none of the passed ones again.
+    let days = chrono::Duration::days;
+    assert_eq!(remind(now + days(3)).await, 1, "the 3-day key's last day");
+    assert_eq!(remind(now + days(3)).await, 0);
+    assert_eq!(
+        remind(now + days(4)).await,
+        1,
+        "7 days left for the 10-day key"
+    );
+    assert_eq!(remind(now + days(10)).await, 1, "its last day");
+    assert_eq!(remind(now + days(10)).await, 0);
+}
+
+crate::with_both_backends!(expiry_reminders_go_out_once_each_at_14_7_and_1_days);
+
+/// Owners and Admins are emailed (not Developers or Members) about a leak report, a webhook
+/// disabled and a key expiring, each once.
+#[actix_web::test]
+#[cfg_attr(
+    not(callem_smtp_tests),
+    ignore = "aiosmtpd is not installed in target/ci-venv"
+)]
+async fn owners_and_admins_are_emailed_about_leaks_disabled_webhooks_and_expiring_keys() {
+    use crate::team::SmtpSink;
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let db = crate::helpers::TestDb::create(Backend::Sqlite);
+    let app = TestApp::spawn_configured(db, move |s| {
+        s.webhook_allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
+        s.smtp =
+            callem::email::SmtpConfig::parse(&url, "Callem Studio <callem@example.com>").unwrap();
+    })
+    .await;
+    let (_, pid) = app.setup_owner().await;
+    app.user_with_role(&pid, "admin@example.com", "admin").await;
+    app.user_with_role(&pid, "dev@example.com", "developer")
+        .await;
+    let gone = Receiver::answering(|_, _| (410, vec![])).await;
+    let (webhook, _) = add_webhook(&app, &pid, &gone.url, &["api_key_revoked"]).await;
+    let (_, leaked) = app.issue_key(&pid, "*", Expiry::Never).await;
+    // Its last day is today: the 1-day reminder is due.
+    let today = chrono::Utc::now().date_naive();
+    app.issue_key(&pid, "*", Expiry::On(today)).await;
+
+    let r = app
+        .agent()
+        .send(
+            "POST",
+            "/v1/leaked-keys",
+            &[],
+            Some((
+                serde_json::json!({"keys": [&leaked]}).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    settled(&app, &webhook, WAIT).await;
+    let now = callem::time::now();
+    app.db(move |c| callem::db::key_reminders::remind_expiring(c, now))
+        .await;
+
+    let messages = crate::resets::wait_for_messages(&sink, 6).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = {
+        let later = sink.messages();
+        assert_eq!(later.len(), messages.len(), "each notification once");
+        later
+    };
+    let to = |who: &str| -> Vec<String> {
+        messages
+            .iter()
+            .filter(|m| m.contains(&format!("X-RcptTo: {who}")))
+            .cloned()
+            .collect()
+    };
+    for who in [crate::helpers::OWNER_EMAIL, "admin@example.com"] {
+        let mine = to(who);
+        assert_eq!(mine.len(), 3, "{who}: {mine:#?}");
+        assert!(mine
+            .iter()
+            .any(|m| m.contains("was revoked after a leak report")));
+        assert!(mine.iter().any(|m| m.contains("Webhook disabled:")));
+        assert!(mine.iter().any(|m| m.contains("expires in 1 day")));
+    }
+    assert!(
+        to("dev@example.com").is_empty(),
+        "Developers are not emailed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing lost: servers as processes, killed with SIGKILL.
+
+/// Database work with a command's pool (no server, so no delivery job, runs on it).
+async fn on_db<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut callem::db::DbConnection) -> Result<T, callem::db::DbError> + Send + 'static,
+) -> T {
+    let url = callem::db::DatabaseUrl::parse(url).unwrap();
+    let pool = tokio::task::spawn_blocking(move || {
+        callem::db::build_pool(&url, callem::db::PoolUse::Command)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    callem::db::run(&pool, f).await.unwrap()
+}
+
+/// `callem serve` as a process of its own; killed with SIGKILL when dropped.
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Server {
+    fn start(database_url: &str) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", database_url)
+            .env("CALLEM_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8")
+            .env("CALLEM_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s")
+            .env("CALLEM_RATE_LIMIT_PER_MINUTE", "100000")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        // Read the rest too: a closed pipe would fail the server's next line.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .trim_end_matches(['.', ','])
+            .to_owned();
+        Server { child, url }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no drain, no final flush, nothing.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reports these keys leaked to a server: each is revoked, with `api_key_revoked` then
+/// `api_key_leaked`.
+async fn report_leaks(server_url: &str, keys: &[String]) {
+    let client = awc::Client::default();
+    let r = client
+        .post(format!("{server_url}/v1/leaked-keys"))
+        .send_json(&serde_json::json!({ "keys": keys }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// What the receiver got, as (webhook-id, event, key id) for the 2xx answers it gave.
+fn delivered(got: &[Received]) -> Vec<(String, String, String)> {
+    got.iter()
+        .map(|r| {
+            (
+                r.header("webhook-id").to_owned(),
+                r.header("x-callem-event").to_owned(),
+                r.json()["apiKey"]["id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn deliveries_pending_when_the_server_is_killed_are_delivered_after(backend: Backend) {
+    let db = crate::helpers::TestDb::create(backend);
+    let url = db.url().to_owned();
+    crate::helpers::migrate(&url).await;
+    let (pid, keys) = on_db(&url, |c| {
+        let now = callem::time::now();
+        let pid = callem::db::projects::create(c, "Kill", &Actor::command_line(), now)?;
+        let mut keys = Vec::new();
+        for _ in 0..10 {
+            let name = callem::domain::api_key::ApiKeyName::parse("k").unwrap();
+            let (_, secret) = callem::db::api_keys::issue(
+                c,
+                &callem::db::api_keys::KeyRequest {
+                    project_id: &pid,
+                    name: &name,
+                    rules: &callem::domain::ip_rules::IpRules::parse("*").unwrap(),
+                    expiry: Expiry::Never,
+                    scope: Default::default(),
+                    actor: &Actor::command_line(),
+                },
+                now,
+            )?;
+            keys.push(secret.expose_secret().to_owned());
+        }
+        Ok((pid, keys))
+    })
+    .await;
+    // The receiver is down: its port is reserved, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hook_url = format!("http://127.0.0.1:{port}/hook");
+    let other = Receiver::ok().await;
+    let sealer = {
+        let material = on_db(&url, |c| {
+            Ok(callem::db::settings::get_or_insert(
+                c,
+                callem::db::settings::SESSION_KEY,
+                &callem::domain::ids::new_id(),
+            )?)
+        })
+        .await;
+        Sealer::from_material(&material)
+    };
+    let allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
+    for (to, events) in [
+        (hook_url.clone(), vec!["api_key_revoked", "api_key_leaked"]),
+        (other.url.clone(), vec!["call_ended"]),
+    ] {
+        let (pid, sealer) = (pid.clone(), sealer.clone());
+        let to = WebhookUrl::parse(&to, &allowed).unwrap();
+        let events = EventKinds::parse(events).unwrap();
+        on_db(&url, move |c| {
+            let new = db::webhooks::NewWebhook {
+                url: &to,
+                description: "",
+                events: &events,
+            };
+            db::webhooks::create(
+                c,
+                &pid,
+                &new,
+                &sealer,
+                &Actor::command_line(),
+                callem::time::now(),
+            )
+        })
+        .await;
+    }
+
+    let mut first = Server::start(&url);
+    // On PostgreSQL a second replica runs all along: it takes over the killed one's work.
+    let mut second = (backend == Backend::Postgres).then(|| Server::start(&url));
+    report_leaks(&first.url, &keys[..5]).await;
+    report_leaks(&second.as_ref().unwrap_or(&first).url, &keys[5..]).await;
+    // Attempts fail (nothing listens) and are retried while the first server is killed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill();
+    let receiver = Receiver::on(&format!("127.0.0.1:{port}"), Arc::new(|_, _| (200, vec![]))).await;
+    let restarted = second.is_none().then(|| Server::start(&url));
+
+    // Every event, at least once (a killed worker's claim returns when its lease ends).
+    let got = receiver.wait_for(20, Duration::from_secs(120)).await;
+    let mut events: Vec<(String, String)> = delivered(&got)
+        .into_iter()
+        .map(|(_, event, key)| (key, event))
+        .collect();
+    events.sort();
+    events.dedup();
+    assert_eq!(events.len(), 20, "10 keys × 2 events: {events:?}");
+    let expected: std::collections::BTreeSet<String> = on_db(&url, |c| {
+        use callem::db::schema::webhook_deliveries as d;
+        use diesel::prelude::*;
+        Ok(d::table.select(d::id).load::<String>(c)?)
+    })
+    .await
+    .into_iter()
+    .collect();
+    let got_ids: std::collections::BTreeSet<String> =
+        delivered(&got).into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(got_ids, expected, "every delivery reached the receiver");
+    assert!(
+        other.received().is_empty(),
+        "none to the unsubscribed webhook"
+    );
+    drop(restarted);
+    second.take();
+    receiver.stop().await;
+    other.stop().await;
+}
+
+crate::with_both_backends!(deliveries_pending_when_the_server_is_killed_are_delivered_after);
+
+/// Two replicas on one PostgreSQL share the deliveries: 200 events reach one receiver, none
+/// delivered twice while both are healthy, each key's two events in order.
+#[actix_web::test]
+#[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn two_replicas_deliver_200_events_once_each_in_order() {
+    let app = app_delivering(Backend::Postgres, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let (replica, _) = app
+        .replica_configured(|s| {
+            s.webhook_allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
+        })
+        .await;
+    let receiver = Receiver::ok().await;
+    let (webhook, _) = add_webhook(
+        &app,
+        &pid,
+        &receiver.url,
+        &["api_key_revoked", "api_key_leaked"],
+    )
+    .await;
+    let mut keys = Vec::new();
+    for _ in 0..100 {
+        keys.push(app.issue_key(&pid, "*", Expiry::Never).await.1);
+    }
+
+    // Half the reports to each replica, in batches, at once.
+    let mut reports = Vec::new();
+    for (i, chunk) in keys.chunks(10).enumerate() {
+        let to = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            replica.clone()
+        };
+        let chunk = chunk.to_vec();
+        reports.push(async move { report_leaks(&to, &chunk).await });
+    }
+    futures_util::future::join_all(reports).await;
+
+    let got = receiver.wait_for(200, Duration::from_secs(60)).await;
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!(all.len(), 200);
+    assert!(all
+        .iter()
+        .all(|d| d.state == "delivered" && d.attempts == 1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = {
+        let later = receiver.received();
+        assert_eq!(later.len(), got.len());
+        later
+    };
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(
+        ids.len(),
+        200,
+        "no delivery sent twice: {} requests",
+        got.len()
+    );
+    let mut seen = std::collections::HashMap::<String, Vec<String>>::new();
+    for (_, event, key) in delivered(&got) {
+        seen.entry(key).or_default().push(event);
+    }
+    assert_eq!(seen.len(), 100);
+    for (key, events) in seen {
+        assert_eq!(events, ["api_key_revoked", "api_key_leaked"], "{key}");
+    }
+}
