@@ -969,3 +969,99 @@ async fn two_replicas_deliver_200_events_once_each_in_order() {
         assert_eq!(events, ["api_key_revoked", "api_key_leaked"], "{key}");
     }
 }
+
+/// The verification examples of docs/webhooks.md, run as written against a real delivery.
+fn doc_examples(lang: &str) -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/webhooks.md")).unwrap();
+    let fence = format!("```{lang}\n");
+    doc.split(&fence)
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap().to_owned())
+        .collect()
+}
+
+fn run_script(program: &str, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(callem_webhook_verifier_tests),
+    ignore = "standardwebhooks is not installed in target/ci-venv"
+)]
+async fn the_verification_examples_in_the_docs_accept_a_real_delivery_and_refuse_a_forged_one() {
+    let app = app_delivering(Backend::Sqlite, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (_, secret) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    revoke_key(&app, &pid, &kid).await;
+    let r = receiver.wait_for(1, WAIT).await.remove(0);
+    let headers: serde_json::Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), Value::String(v.clone())))
+        .collect();
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/target/ci-venv/bin/python");
+    let [own, standard] = &doc_examples("python")[..] else {
+        panic!("two Python examples in docs/webhooks.md");
+    };
+    let [node] = &doc_examples("js")[..] else {
+        panic!("one Node.js example in docs/webhooks.md");
+    };
+    for (body, expected) in [(r.body.clone(), "True"), (format!("{} ", r.body), "False")] {
+        let input =
+            serde_json::json!({"secret": secret.to_whsec(), "headers": headers, "body": body});
+        let own_py = format!(
+            "{own}\nimport json, sys\nd = json.load(sys.stdin)\n\
+             print(verify_callem(d['secret'], d['headers'], d['body'].encode()))\n"
+        );
+        assert_eq!(
+            run_script(python, &["-c", &own_py], &input.to_string()),
+            expected
+        );
+        let standard_py = format!(
+            "import json, sys\nd = json.load(sys.stdin)\nsecret, headers, body = d['secret'], d['headers'], d['body']\n\
+             try:\n{}\n    print(True)\nexcept Exception:\n    print(False)\n",
+            standard
+                .lines()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_eq!(
+            run_script(python, &["-c", &standard_py], &input.to_string()),
+            expected
+        );
+        let js = format!(
+            "{node}\nlet s = '';\nprocess.stdin.on('data', (c) => (s += c));\n\
+             process.stdin.on('end', () => {{ const d = JSON.parse(s);\n\
+             console.log(verifyCallem(d.secret, d.headers, Buffer.from(d.body)) ? 'True' : 'False'); }});\n"
+        );
+        assert_eq!(
+            run_script("node", &["-e", &js], &input.to_string()),
+            expected
+        );
+    }
+}
