@@ -723,8 +723,13 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[])
+    }
+
+    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callem"))
+            .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env("CALLEM_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8")
@@ -1064,4 +1069,192 @@ async fn the_verification_examples_in_the_docs_accept_a_real_delivery_and_refuse
             expected
         );
     }
+}
+
+/// An HTTPS receiver (Python's `ssl`) with a self-signed certificate for 127.0.0.1; it appends
+/// a line to `posts` for each POST it gets.
+struct HttpsReceiver {
+    child: std::process::Child,
+    port: u16,
+    cert: std::path::PathBuf,
+    posts: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpsReceiver {
+    async fn start() -> HttpsReceiver {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "1",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let posts = dir.path().join("posts");
+        let script = format!(
+            "import http.server, ssl\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.rfile.read(int(self.headers['content-length']))\n\
+             \x20       open({posts:?}, 'a').write('post\\n')\n\
+             \x20       self.send_response(200); self.end_headers()\n\
+             s = http.server.HTTPServer(('127.0.0.1', {port}), H)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({cert:?}, {key:?})\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             s.serve_forever()\n",
+            posts = posts.display().to_string(),
+            cert = cert.display().to_string(),
+            key = key.display().to_string(),
+        );
+        let child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        HttpsReceiver {
+            child,
+            port,
+            cert,
+            posts,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/hook", self.port)
+    }
+
+    fn posts(&self) -> usize {
+        std::fs::read_to_string(&self.posts).map_or(0, |s| s.lines().count())
+    }
+}
+
+impl Drop for HttpsReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A receiver whose certificate no authority signed: the TLS handshake fails (the certificate
+/// is verified), so nothing is posted to it, and the attempt says why.
+async fn a_receiver_with_an_untrusted_certificate_gets_nothing(backend: Backend) {
+    let receiver = HttpsReceiver::start().await;
+    let app = app_delivering(backend, "100ms").await;
+    let (_, pid) = app.setup_owner().await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url(), &["api_key_revoked"]).await;
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    revoke_key(&app, &pid, &kid).await;
+
+    let all = settled(&app, &webhook, WAIT).await;
+    assert_eq!((all[0].state.as_str(), all[0].attempts), ("failed", 2));
+    let error = all[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("TLS handshake"), "{error}");
+    assert_eq!(
+        receiver.posts(),
+        0,
+        "nothing was posted over the untrusted connection"
+    );
+}
+
+crate::with_both_backends!(a_receiver_with_an_untrusted_certificate_gets_nothing);
+
+/// The same receiver, its certificate trusted (`SSL_CERT_FILE`, as OpenSSL reads it): the
+/// delivery goes through over HTTPS.
+#[actix_web::test]
+async fn a_receiver_with_a_trusted_certificate_gets_its_delivery_over_https() {
+    let receiver = HttpsReceiver::start().await;
+    let db = crate::helpers::TestDb::create(Backend::Sqlite);
+    let url = db.url().to_owned();
+    crate::helpers::migrate(&url).await;
+    let server = Server::start_with(&url, &[("SSL_CERT_FILE", receiver.cert.to_str().unwrap())]);
+    let (pid, key) = on_db(&url, |c| {
+        let now = callem::time::now();
+        let pid = callem::db::projects::create(c, "Tls", &Actor::command_line(), now)?;
+        let name = callem::domain::api_key::ApiKeyName::parse("k").unwrap();
+        let (_, secret) = callem::db::api_keys::issue(
+            c,
+            &callem::db::api_keys::KeyRequest {
+                project_id: &pid,
+                name: &name,
+                rules: &callem::domain::ip_rules::IpRules::parse("*").unwrap(),
+                expiry: Expiry::Never,
+                scope: Default::default(),
+                actor: &Actor::command_line(),
+            },
+            now,
+        )?;
+        Ok((pid, secret.expose_secret().to_owned()))
+    })
+    .await;
+    let hook = WebhookUrl::parse(
+        &receiver.url(),
+        &AllowedRanges::parse("127.0.0.0/8").unwrap(),
+    )
+    .unwrap();
+    let material = on_db(&url, |c| {
+        Ok(callem::db::settings::get_or_insert(
+            c,
+            callem::db::settings::SESSION_KEY,
+            &callem::domain::ids::new_id(),
+        )?)
+    })
+    .await;
+    let sealer = Sealer::from_material(&material);
+    let events = EventKinds::parse(["api_key_revoked"]).unwrap();
+    on_db(&url, move |c| {
+        let new = db::webhooks::NewWebhook {
+            url: &hook,
+            description: "",
+            events: &events,
+        };
+        db::webhooks::create(
+            c,
+            &pid,
+            &new,
+            &sealer,
+            &Actor::command_line(),
+            callem::time::now(),
+        )
+    })
+    .await;
+
+    report_leaks(&server.url, &[key]).await;
+
+    let started = Instant::now();
+    while receiver.posts() == 0 {
+        assert!(started.elapsed() < WAIT, "nothing arrived over HTTPS");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(server);
 }
