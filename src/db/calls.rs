@@ -341,7 +341,9 @@ pub fn update(
             duration: c.duration.unwrap_or(before.duration),
             summary: c.summary.unwrap_or_else(|| before.summary.clone()),
             evaluation: c.evaluation.unwrap_or_else(|| before.evaluation.clone()),
-            ended_reason: c.ended_reason.unwrap_or_else(|| before.ended_reason.clone()),
+            ended_reason: c
+                .ended_reason
+                .unwrap_or_else(|| before.ended_reason.clone()),
             is_engaged: c.is_engaged.unwrap_or(before.is_engaged),
             call_analysis: c
                 .call_analysis

@@ -222,7 +222,11 @@ const CALLS_LEVELS: [(Level, &str, &str); 5] = [
     (Level::READ, "read", "Read"),
     (Level::READ_DELETE, "delete", "Read and delete"),
     (Level::READ_WRITE, "write", "Read and write"),
-    (Level::READ_WRITE_DELETE, "write_delete", "Read, write and delete"),
+    (
+        Level::READ_WRITE_DELETE,
+        "write_delete",
+        "Read, write and delete",
+    ),
 ];
 /// The levels of knowledge: writing includes deleting.
 const KNOWLEDGE_LEVELS: [(Level, &str, &str); 3] = [
@@ -407,7 +411,10 @@ impl FromStr for Scope {
 }
 
 fn level_named(levels: &[(Level, &str, &str)], name: &str) -> Option<Level> {
-    levels.iter().find(|(_, n, _)| *n == name).map(|(l, _, _)| *l)
+    levels
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(l, _, _)| *l)
 }
 
 fn name_of(levels: &[(Level, &'static str, &str)], level: Level) -> &'static str {
@@ -471,8 +478,14 @@ mod tests {
             ("calls:delete", [true, false, true, false, false]),
             ("knowledge:read", [false, false, false, true, false]),
             ("knowledge:write", [false, false, false, true, true]),
-            ("calls:read,knowledge:write", [true, false, false, true, true]),
-            ("calls:delete,knowledge:read", [true, false, true, true, false]),
+            (
+                "calls:read,knowledge:write",
+                [true, false, false, true, true],
+            ),
+            (
+                "calls:delete,knowledge:read",
+                [true, false, true, true, false],
+            ),
             ("calls:read,calls:delete", [true, false, true, false, false]),
         ];
         for (stored, expected) in cases {

@@ -126,10 +126,7 @@ pub fn change(mut object: Map<String, Value>) -> Result<CallChange, Invalid> {
         }
     }
     // A field given (null included), read as a line reads it: `None` when absent.
-    fn given<T: DeserializeOwned>(
-        object: &mut Map<String, Value>,
-        name: &str,
-    ) -> Option<Field<T>> {
+    fn given<T: DeserializeOwned>(object: &mut Map<String, Value>, name: &str) -> Option<Field<T>> {
         object.remove(name).map(|v| {
             if v.is_null() {
                 Field::Absent
@@ -176,12 +173,7 @@ pub fn change(mut object: Map<String, Value>) -> Result<CallChange, Invalid> {
         .map(|f| text(f, "endedReason"))
         .transpose()?;
     let is_engaged = required(&mut object, "isEngaged", is_engaged, engaged_refusal)?;
-    let call_analysis = required(
-        &mut object,
-        "callAnalysis",
-        call_analysis,
-        analysis_refusal,
-    )?;
+    let call_analysis = required(&mut object, "callAnalysis", call_analysis, analysis_refusal)?;
     let transcript = required(&mut object, "transcript", transcript, transcript_refusal)?;
     Ok(CallChange {
         status,
@@ -480,8 +472,14 @@ mod tests {
     #[test]
     fn a_bad_change_is_refused_with_the_lines_message() {
         let cases = [
-            (json!({"status": "done"}), "status must be \"completed\" or \"live\""),
-            (json!({"status": null}), "status must be \"completed\" or \"live\""),
+            (
+                json!({"status": "done"}),
+                "status must be \"completed\" or \"live\"",
+            ),
+            (
+                json!({"status": null}),
+                "status must be \"completed\" or \"live\"",
+            ),
             (
                 json!({"duration": -1}),
                 "duration must be a number of seconds, 0 or more",
@@ -495,9 +493,18 @@ mod tests {
                 json!({"endedReason": "a\u{0}"}),
                 "endedReason must not contain NUL characters",
             ),
-            (json!({"isEngaged": "yes"}), "isEngaged must be true or false"),
-            (json!({"isEngaged": null}), "isEngaged must be true or false"),
-            (json!({"callAnalysis": []}), "callAnalysis must be an object"),
+            (
+                json!({"isEngaged": "yes"}),
+                "isEngaged must be true or false",
+            ),
+            (
+                json!({"isEngaged": null}),
+                "isEngaged must be true or false",
+            ),
+            (
+                json!({"callAnalysis": []}),
+                "callAnalysis must be an object",
+            ),
             (json!({"transcript": {}}), "transcript must be an array"),
             (
                 json!({"transcript": [{"role": "bot", "content": "x"}]}),

@@ -649,7 +649,7 @@ async fn the_openapi_document_needs_no_key_and_matches_what_is_served(app: TestA
             );
         }
     }
-    assert_eq!(operations, 10);
+    assert_eq!(operations, 12);
     let props = |schema: &str| -> Vec<String> {
         let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"]
             .as_object()

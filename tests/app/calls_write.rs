@@ -79,7 +79,10 @@ async fn a_call_is_created_with_or_without_an_id_and_answered_as_get_answers_it(
     let made = r.json();
     let id = made["id"].as_str().unwrap().to_owned();
     assert!(
-        id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        id.len() == 24
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
         "a generated id, as the import makes: {id}"
     );
     assert_eq!(
@@ -131,7 +134,10 @@ async fn a_taken_id_is_a_conflict_whichever_project_holds_it(app: TestApp) {
         );
     }
     let kept = app.get_call(&key_a, "call_taken").await.json();
-    assert_eq!((&kept["summary"], &kept["status"]), (&json!("original"), &json!("live")));
+    assert_eq!(
+        (&kept["summary"], &kept["status"]),
+        (&json!("original"), &json!("live"))
+    );
     assert_eq!(app.get_call(&key_b, "call_taken").await.status, 404);
 
     // Many at once for one new id: one is stored, every other one is told it exists.
@@ -147,7 +153,11 @@ async fn a_taken_id_is_a_conflict_whichever_project_holds_it(app: TestApp) {
     .await;
     let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
     statuses.sort_unstable();
-    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409], "{answers:?}");
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409],
+        "{answers:?}"
+    );
     for r in answers.iter().filter(|r| r.status == 409) {
         assert_eq!(api_error(r), (409, "Call already exists".to_owned()));
     }
@@ -157,7 +167,10 @@ async fn a_taken_id_is_a_conflict_whichever_project_holds_it(app: TestApp) {
 async fn each_bad_field_is_refused_by_name_and_nothing_is_stored(app: TestApp) {
     let (_, key) = project_with_key(&app, "Bad").await;
     let cases = [
-        (json!({"duration": 1}), "status must be \"completed\" or \"live\""),
+        (
+            json!({"duration": 1}),
+            "status must be \"completed\" or \"live\"",
+        ),
         (
             json!({"status": "done", "duration": 1}),
             "status must be \"completed\" or \"live\"",
@@ -319,16 +332,34 @@ async fn a_refused_patch_changes_nothing(app: TestApp) {
             json!({"summary": "new", "duration": -1}),
             "duration must be a number of seconds, 0 or more",
         ),
-        (json!({"status": "over"}), "status must be \"completed\" or \"live\""),
-        (json!({"isEngaged": "yes"}), "isEngaged must be true or false"),
-        (json!({"isEngaged": null}), "isEngaged must be true or false"),
-        (json!({"callAnalysis": "good"}), "callAnalysis must be an object"),
-        (json!({"transcript": {"role": "user"}}), "transcript must be an array"),
+        (
+            json!({"status": "over"}),
+            "status must be \"completed\" or \"live\"",
+        ),
+        (
+            json!({"isEngaged": "yes"}),
+            "isEngaged must be true or false",
+        ),
+        (
+            json!({"isEngaged": null}),
+            "isEngaged must be true or false",
+        ),
+        (
+            json!({"callAnalysis": "good"}),
+            "callAnalysis must be an object",
+        ),
+        (
+            json!({"transcript": {"role": "user"}}),
+            "transcript must be an array",
+        ),
         (
             json!({"transcript": [{"role": "user", "content": 1}]}),
             "transcript[0]: content must be a string",
         ),
-        (json!(["duration", 9]), "body must be a JSON object of the fields to change"),
+        (
+            json!(["duration", 9]),
+            "body must be a JSON object of the fields to change",
+        ),
     ];
     for (body, message) in cases {
         let r = patch_call(&app, &key, "call_x", &body).await;
@@ -340,9 +371,15 @@ async fn a_refused_patch_changes_nothing(app: TestApp) {
 async fn another_projects_call_is_not_found(app: TestApp) {
     let (_, key_a) = project_with_key(&app, "A").await;
     let (_, key_b) = project_with_key(&app, "B").await;
-    let made = post_call(&app, &key_a, &full_call("call_mine")).await.json();
+    let made = post_call(&app, &key_a, &full_call("call_mine"))
+        .await
+        .json();
     for body in [json!({"duration": 1}), json!({"colour": "red"})] {
-        for (key, id) in [(&key_b, "call_mine"), (&key_a, "call_nobody"), (&key_a, "a%20b")] {
+        for (key, id) in [
+            (&key_b, "call_mine"),
+            (&key_a, "call_nobody"),
+            (&key_a, "a%20b"),
+        ] {
             let r = patch_call(&app, key, id, &body).await;
             assert_eq!(
                 api_error(&r),

@@ -454,11 +454,12 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
     // Calls arriving over HTTP (this server's addition): created (without and with an id),
     // refused, taken, too large, not JSON; updated, refused, unknown, too large, not JSON; and
     // with a key that expires, whose answers say so.
-    let send_call = |method: &'static str, path: String, body: String, ct: &'static str, key: &str| {
-        let a = &a;
-        let auth = [("authorization", format!("Bearer {key}"))];
-        async move { a.send(method, &path, &auth, Some((body, ct))).await }
-    };
+    let send_call =
+        |method: &'static str, path: String, body: String, ct: &'static str, key: &str| {
+            let a = &a;
+            let auth = [("authorization", format!("Bearer {key}"))];
+            async move { a.send(method, &path, &auth, Some((body, ct))).await }
+        };
     let calls = "/v1/calls".to_owned();
     let r = send_call(
         "POST",
@@ -476,7 +477,14 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         "transcript": [{"role": "user", "content": "Hi"}],
         "createdAt": "2025-12-18T09:00:00+02:00"
     });
-    let r = send_call("POST", calls.clone(), posted.to_string(), "application/json", &expiring).await;
+    let r = send_call(
+        "POST",
+        calls.clone(),
+        posted.to_string(),
+        "application/json",
+        &expiring,
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.header("callem-key-expiration").is_some());
     c.check("POST", "/v1/calls", &r);
@@ -486,7 +494,8 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         ("{\"status\": ".to_owned(), "application/json"),
         ("{}".to_owned(), "text/plain"),
         (
-            json!({"status": "live", "duration": 1, "summary": "x".repeat(1024 * 1024)}).to_string(),
+            json!({"status": "live", "duration": 1, "summary": "x".repeat(1024 * 1024)})
+                .to_string(),
             "application/json",
         ),
     ] {
@@ -507,9 +516,21 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
     assert_eq!(r.status, 200, "{}", r.body);
     c.check("PATCH", "/v1/calls/{id}", &r);
     for (target, body, content_type) in [
-        ("call_posted", json!({"status": "live"}).to_string(), "application/json"),
-        ("call_posted", json!({"colour": "red"}).to_string(), "application/json"),
-        ("nope", json!({"duration": 1}).to_string(), "application/json"),
+        (
+            "call_posted",
+            json!({"status": "live"}).to_string(),
+            "application/json",
+        ),
+        (
+            "call_posted",
+            json!({"colour": "red"}).to_string(),
+            "application/json",
+        ),
+        (
+            "nope",
+            json!({"duration": 1}).to_string(),
+            "application/json",
+        ),
         ("call_posted", "{}".to_owned(), "text/plain"),
         (
             "call_posted",
@@ -719,8 +740,8 @@ async fn the_knowledge_input_schema_accepts_what_the_server_accepts(app: TestApp
 /// refuses: the import line's rules, written as a schema.
 async fn the_call_input_schema_accepts_what_the_server_accepts(app: TestApp) {
     let c = Contract::new(serde_json::from_str(DOCUMENT).unwrap());
-    let schema = c.doc["paths"]["/v1/calls"]["post"]["requestBody"]["content"]
-        ["application/json"]["schema"]["$ref"]
+    let schema = c.doc["paths"]["/v1/calls"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"]
         .as_str()
         .expect("a referenced body schema")
         .trim_start_matches('#')

@@ -56,52 +56,69 @@ const EXPECTED: [(&str, [bool; 10]); 13] = [
     ("full", [true; 10]),
     (
         "read",
-        [true, true, false, true, false, true, false, false, false, false],
+        [
+            true, true, false, true, false, true, false, false, false, false,
+        ],
     ),
     (
         "calls:read",
-        [true, true, false, false, false, false, false, false, false, false],
+        [
+            true, true, false, false, false, false, false, false, false, false,
+        ],
     ),
     (
         "calls:delete",
-        [true, true, true, false, false, false, false, false, false, false],
+        [
+            true, true, true, false, false, false, false, false, false, false,
+        ],
     ),
     (
         "knowledge:read",
-        [false, false, false, true, false, true, false, false, false, false],
+        [
+            false, false, false, true, false, true, false, false, false, false,
+        ],
     ),
     (
         "knowledge:write",
-        [false, false, false, true, true, true, true, true, false, false],
+        [
+            false, false, false, true, true, true, true, true, false, false,
+        ],
     ),
     (
         "calls:read,knowledge:write",
-        [true, true, false, true, true, true, true, true, false, false],
+        [
+            true, true, false, true, true, true, true, true, false, false,
+        ],
     ),
     (
         "calls:delete,knowledge:read",
-        [true, true, true, true, false, true, false, false, false, false],
+        [
+            true, true, true, true, false, true, false, false, false, false,
+        ],
     ),
     (
         "calls:write",
-        [true, true, false, false, false, false, false, false, true, true],
+        [
+            true, true, false, false, false, false, false, false, true, true,
+        ],
     ),
     (
         "calls:write,calls:delete",
-        [true, true, true, false, false, false, false, false, true, true],
+        [
+            true, true, true, false, false, false, false, false, true, true,
+        ],
     ),
     (
         "calls:write,knowledge:read",
-        [true, true, false, true, false, true, false, false, true, true],
+        [
+            true, true, false, true, false, true, false, false, true, true,
+        ],
     ),
     (
         "calls:delete,knowledge:write",
         [true, true, true, true, true, true, true, true, false, false],
     ),
-    (
-        "calls:write,calls:delete,knowledge:write",
-        [true; 10],
-    ),
+    ("calls:write,calls:delete,knowledge:write", [true; 10]),
 ];
 
 fn scope(spelling: &str) -> Scope {
@@ -463,7 +480,13 @@ async fn the_custom_picker_makes_a_calls_write_key(app: TestApp) {
         .collect();
     let labels: Vec<String> = options
         .iter()
-        .map(|o| o.split('>').nth(1).unwrap().trim_end_matches("</option").to_owned())
+        .map(|o| {
+            o.split('>')
+                .nth(1)
+                .unwrap()
+                .trim_end_matches("</option")
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         labels,
@@ -546,7 +569,11 @@ async fn the_custom_picker_makes_a_calls_write_key(app: TestApp) {
         })
         .await;
     assert_eq!(
-        (by_kind.calls_write, by_kind.calls_read, by_kind.calls_delete),
+        (
+            by_kind.calls_write,
+            by_kind.calls_read,
+            by_kind.calls_delete
+        ),
         (2, 1, 0)
     );
 
