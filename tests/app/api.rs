@@ -614,7 +614,7 @@ async fn every_v1_response_is_json_even_unknown_paths_and_methods(app: TestApp) 
         (404, "Not found".into())
     );
     for (m, p) in [
-        ("POST", "/v1/calls"),
+        ("PUT", "/v1/calls"),
         ("PUT", "/v1/calls/x"),
         ("PATCH", "/v1/knowledge"),
         ("PUT", "/v1/knowledge/x"),
