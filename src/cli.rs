@@ -519,7 +519,11 @@ fn print_table<const N: usize>(rows: &[[String; N]]) {
 /// `callem import calls`: validates every line first, then stores all calls in one
 /// transaction, showing progress on stderr.
 pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()> {
-    let ImportCommand::Calls { project, file } = cmd;
+    let ImportCommand::Calls {
+        project,
+        file,
+        webhooks,
+    } = cmd;
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -545,7 +549,7 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
     let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
     let mut progress = crate::import::Progress::new("importing calls", count);
     let imported = db::run(&pool, move |conn| {
-        db::calls::insert_all(conn, &calls, |done| progress.update(done))
+        db::calls::insert_all(conn, &calls, webhooks, |done| progress.update(done))
     })
     .await?;
     println!("imported {imported} calls");
@@ -653,7 +657,8 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
                 }
             }
             let calls = demo::calls(&project_id, demo::CALLS, now, rand::random());
-            db::calls::insert_all(conn, &calls, |done| progress.update(done))?;
+            // Demo calls never fire webhooks.
+            db::calls::insert_all(conn, &calls, false, |done| progress.update(done))?;
             for item in demo::knowledge(&project_id, now) {
                 db::knowledge::insert(conn, &item)?;
             }

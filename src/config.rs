@@ -61,6 +61,10 @@ pub enum ImportCommand {
         project: String,
         /// The file to read, or - for stdin.
         file: String,
+        /// fire webhooks for the imported calls (off by default: a backfill must not flood
+        /// receivers)
+        #[arg(long)]
+        webhooks: bool,
     },
 }
 
@@ -248,8 +252,9 @@ pub enum KeysCommand {
         /// 30d, 60d, 90d, 1y, a date YYYY-MM-DD (works until the end of that day, UTC), or never.
         #[arg(long, default_value = "90d")]
         expires: String,
-        /// What the key may do: full, read (GET only), or a list of calls:read, calls:delete,
-        /// knowledge:read, knowledge:write, e.g. calls:read,knowledge:write.
+        /// What the key may do: full, read (GET only), or a list of calls:read, calls:write
+        /// (create and update), calls:delete, knowledge:read, knowledge:write, e.g.
+        /// calls:read,knowledge:write; each adds to its resource (calls:write,calls:delete).
         #[arg(long, default_value = "full")]
         scope: String,
     },

@@ -454,7 +454,7 @@ mod tests {
     fn uses_are_counted_by_hour_outcome_and_address() {
         let r = UsageRecorder::new(true);
         let k = KeyId::generate();
-        let [calls_read, calls_delete, ..] = Need::ALL;
+        let [calls_read, _, calls_delete, ..] = Need::ALL;
         r.record(&k, Outcome::Allowed, ip(1), Some(calls_read), at(10, 5));
         r.record(&k, Outcome::Allowed, ip(1), Some(calls_delete), at(10, 59));
         r.record(&k, Outcome::RefusedIp, ip(2), Some(calls_delete), at(11, 0));

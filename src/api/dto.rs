@@ -61,6 +61,8 @@ pub struct CallDto {
 pub struct TranscriptTurn {
     #[schema(inline)]
     pub role: Speaker,
+    /// No NUL character.
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub content: String,
 }
 
@@ -139,6 +141,98 @@ impl From<Call> for CallDto {
             is_engaged: c.is_engaged,
         }
     }
+}
+
+// For the document only: the handler reads the body with `import::line::from_object`, the
+// rules of an import line (serde here only carries `deny_unknown_fields` to the schema).
+/// `POST /v1/calls`'s body: a call in the API's shape, judged as an import line is (same
+/// rules, same messages). Fields other than these are refused by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CallInput)]
+#[allow(dead_code)]
+pub struct NewCallBody {
+    /// 1 to 64 letters, digits, '-' or '_'. Absent or null: one is generated (24 lowercase hex
+    /// characters). Ids are unique across the server: one already taken is a 409.
+    #[schema(max_length = 64, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+    id: Option<String>,
+    #[schema(schema_with = call_status)]
+    status: String,
+    /// Seconds, 0 or more.
+    #[schema(schema_with = seconds)]
+    duration: f64,
+    /// No NUL character.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    summary: Option<String>,
+    /// No NUL character.
+    #[schema(pattern = r"^[^\u0000]*$", examples("success", "fail"))]
+    evaluation: Option<String>,
+    /// No NUL character.
+    #[schema(pattern = r"^[^\u0000]*$", examples("user_hangup"))]
+    ended_reason: Option<String>,
+    /// E.164 by convention (stored as given); no NUL character.
+    #[schema(pattern = r"^[^\u0000]*$", examples("+33612345678"))]
+    caller_number: Option<String>,
+    /// E.164 by convention (stored as given); no NUL character.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    called_number: Option<String>,
+    /// Absent or null: false.
+    is_engaged: Option<bool>,
+    /// Free-form fields defined per agent. Absent or null: {}.
+    #[schema(value_type = Option<Object>)]
+    call_analysis: Option<serde_json::Value>,
+    /// Absent or null: [].
+    #[schema(value_type = Option<Vec<TranscriptTurn>>)]
+    transcript: Option<serde_json::Value>,
+    /// ISO-8601 with a UTC offset, e.g. 2025-12-15T14:30:00.000Z. Absent or null: now.
+    #[schema(format = DateTime, examples("2025-12-15T14:30:00.000Z"))]
+    created_at: Option<String>,
+    /// ISO-8601 with a UTC offset. Absent or null: createdAt.
+    #[schema(format = DateTime, examples("2025-12-15T14:32:25.120Z"))]
+    updated_at: Option<String>,
+}
+
+// For the document only: the handler reads the body with `import::line::change`.
+/// `PATCH /v1/calls/{id}`'s body: the fields to change, each judged as `POST` judges it.
+/// Absent fields are kept; the id, the numbers and the timestamps cannot be changed (updatedAt
+/// is set by the server), and any other field is refused by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CallPatch)]
+#[allow(dead_code)]
+pub struct CallPatchBody {
+    /// live may become completed; completed never becomes live again (400).
+    #[schema(schema_with = call_status, required = false)]
+    status: String,
+    /// Seconds, 0 or more.
+    #[schema(schema_with = seconds, required = false)]
+    duration: f64,
+    /// No NUL character; null removes it.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    summary: Option<String>,
+    /// No NUL character; null removes it.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    evaluation: Option<String>,
+    /// No NUL character; null removes it.
+    #[schema(pattern = r"^[^\u0000]*$")]
+    ended_reason: Option<String>,
+    #[schema(required = false)]
+    is_engaged: bool,
+    /// Free-form fields defined per agent; replaces the stored analysis.
+    #[schema(value_type = Object, required = false)]
+    call_analysis: serde_json::Value,
+    /// Replaces the whole transcript.
+    #[schema(value_type = Vec<TranscriptTurn>, required = false)]
+    transcript: serde_json::Value,
+}
+
+/// A number of seconds, 0 or more.
+fn seconds() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .description(Some("Seconds, 0 or more."))
+        .build()
 }
 
 /// A knowledge item, in a list or alone (the same object, text included).

@@ -39,6 +39,9 @@ pub enum ApiError {
     ScopeNotAllowed,
     #[error("{0}")]
     NotFound(&'static str),
+    /// The request clashes with what is stored (a taken id).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// With the methods the path has, for the `Allow` header.
     #[error("Method not allowed")]
     MethodNotAllowed(String),
@@ -67,6 +70,7 @@ impl ApiError {
     pub const CALL_NOT_FOUND: ApiError = ApiError::NotFound("Call not found");
     pub const KNOWLEDGE_NOT_FOUND: ApiError = ApiError::NotFound("Knowledge item not found");
     pub const PATH_NOT_FOUND: ApiError = ApiError::NotFound("Not found");
+    pub const CALL_EXISTS: ApiError = ApiError::Conflict("Call already exists");
 
     fn message(&self) -> String {
         match self {
@@ -138,6 +142,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::IpNotAllowed | ApiError::ScopeNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

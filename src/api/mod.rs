@@ -69,6 +69,7 @@ struct RoutedPath(&'static str);
 
 const CALLS_READ: Option<Need> = Some(Need::new(Resource::Calls, Access::Read));
 const CALLS_WRITE: Option<Need> = Some(Need::new(Resource::Calls, Access::Write));
+const CALLS_DELETE: Option<Need> = Some(Need::new(Resource::Calls, Access::Delete));
 const KNOWLEDGE_READ: Option<Need> = Some(Need::new(Resource::Knowledge, Access::Read));
 const KNOWLEDGE_WRITE: Option<Need> = Some(Need::new(Resource::Knowledge, Access::Write));
 
@@ -76,12 +77,18 @@ const KNOWLEDGE_WRITE: Option<Need> = Some(Need::new(Resource::Knowledge, Access
 /// that path's methods in `Allow`; a test checks that the OpenAPI document describes exactly
 /// these. Each one's `need` is the one place its scope rule is written: the [`Credentials`]
 /// extractor reads it from here.
-pub static OPERATIONS: [Operation; 10] = [
+pub static OPERATIONS: [Operation; 12] = [
     Operation {
         method: Method::GET,
         path: "/calls",
         need: CALLS_READ,
         handler: || web::to(calls::list),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/calls",
+        need: CALLS_WRITE,
+        handler: || web::to(calls::create),
     },
     Operation {
         method: Method::GET,
@@ -90,9 +97,15 @@ pub static OPERATIONS: [Operation; 10] = [
         handler: || web::to(calls::get),
     },
     Operation {
-        method: Method::DELETE,
+        method: Method::PATCH,
         path: "/calls/{id}",
         need: CALLS_WRITE,
+        handler: || web::to(calls::update),
+    },
+    Operation {
+        method: Method::DELETE,
+        path: "/calls/{id}",
+        need: CALLS_DELETE,
         handler: || web::to(calls::delete),
     },
     Operation {

@@ -27,7 +27,12 @@ use super::{calls, knowledge, leaked_keys};
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
 /// The operations this server adds to the hosted API (`x-callem-addition: true`).
-const ADDITIONS: [&str; 2] = ["updateKnowledge", "reportLeakedKeys"];
+const ADDITIONS: [&str; 4] = [
+    "createCall",
+    "updateCall",
+    "updateKnowledge",
+    "reportLeakedKeys",
+];
 
 /// The name of the bearer-key security scheme.
 const BEARER: &str = "bearerAuth";
@@ -50,7 +55,9 @@ const BEARER: &str = "bearerAuth";
     ),
     paths(
         calls::list,
+        calls::create,
         calls::get,
+        calls::update,
         calls::delete,
         knowledge::list,
         knowledge::create,

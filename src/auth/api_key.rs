@@ -269,7 +269,7 @@ mod tests {
         let now = crate::time::now();
         let inside = ClientAddr::Known(std::net::IpAddr::from([203, 0, 113, 7]));
         let outside = ClientAddr::Known(std::net::IpAddr::from([198, 51, 100, 1]));
-        let delete = Some(Need::new(Resource::Calls, Access::Write));
+        let delete = Some(Need::new(Resource::Calls, Access::Delete));
         let read_only = key(Scope::READ_ONLY);
         let revoked = KeyCheck {
             revoked_at: Some(now),

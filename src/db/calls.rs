@@ -1,11 +1,16 @@
-//! Queries on `calls`: always scoped to a project.
+//! Queries on `calls`: always scoped to a project. Calls arriving over HTTP are written by
+//! [`create`] and [`update`] alone, each one transaction (where their webhook events go).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use diesel::result::DatabaseErrorKind;
+
 use crate::domain::action::Action;
 use crate::domain::actor::Actor;
+use crate::domain::calls::{CallChange, CallRecord};
 use crate::domain::ids::{CallId, ProjectId};
+use crate::domain::Invalid;
 
 use super::audit::{self, Event};
 use super::models::Call;
@@ -198,10 +203,14 @@ pub fn existing_ids(conn: &mut DbConnection, ids: &[CallId]) -> QueryResult<Vec<
     Ok(found)
 }
 
-/// Inserts calls in one transaction, calling `progress` with the running count.
+/// Inserts calls in one transaction, calling `progress` with the running count. With
+/// `fire_webhooks` (`callem import calls --webhooks`) the calls' webhook events are enqueued
+/// in the same transaction; without it (the default, and `callem demo`) none are: a backfill
+/// must not flood receivers.
 pub fn insert_all(
     conn: &mut DbConnection,
     rows: &[Call],
+    fire_webhooks: bool,
     mut progress: impl FnMut(usize),
 ) -> Result<usize, DbError> {
     crate::db::transaction::<_, DbError, _>(conn, |conn| {
@@ -225,10 +234,143 @@ pub fn insert_all(
                     }
                 }
             }
+            if fire_webhooks {
+                // outbox: events for these calls (each as `create` derives them for one call)
+            }
             done += chunk.len();
             progress(done);
         }
         Ok(done)
+    })
+}
+
+/// Why [`create`] stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// A call with this id exists already, in this project or another (ids are global).
+    #[error("a call with this id already exists")]
+    Exists,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CreateError {
+    fn from(e: diesel::result::Error) -> Self {
+        CreateError::Db(e.into())
+    }
+}
+
+/// Stores a call that arrived over HTTP (`POST /v1/calls`) in the project, as the import
+/// stores one ([`Call::from_record`]), in one transaction; returns it as stored. A taken id is
+/// [`CreateError::Exists`], found by the insert itself (the primary key's unique violation),
+/// so two creates of one id at once store one call and refuse the other. The one write path
+/// of calls created through the API: their webhook events are enqueued here.
+pub fn create(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    record: &CallRecord,
+    now: NaiveDateTime,
+) -> Result<Call, CreateError> {
+    let row = Call::from_record(record.clone(), project_id, now);
+    crate::db::transaction(conn, |conn| {
+        match diesel::insert_into(calls::table).values(&row).execute(conn) {
+            Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(CreateError::Exists)
+            }
+            inserted => inserted?,
+        };
+        // Read back: MultiConnection has no RETURNING.
+        let stored = calls::table
+            .find(&row.id)
+            .select(Call::as_select())
+            .first(conn)?;
+        // outbox: events for this change (nothing before; `stored` after)
+        Ok(stored)
+    })
+}
+
+/// Why [`update`] changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The change is not one this call may take (a completed call going back to live).
+    #[error("{0}")]
+    Refused(Invalid),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for UpdateError {
+    fn from(e: diesel::result::Error) -> Self {
+        UpdateError::Db(e.into())
+    }
+}
+
+/// Applies a change to one of the project's calls (`PATCH /v1/calls/{id}`), in one
+/// transaction; returns the call before and after, or `None` when the project has no such
+/// call. `updated_at` becomes `now` when a value changed; a change that changes nothing
+/// writes nothing more. The row is written first (a write that changes nothing), so that two
+/// updates of one call at once take turns on its lock and the second sees what the first
+/// wrote; the change is then judged against the row as it is. The one write path of calls
+/// updated through the API: their webhook events are enqueued here.
+pub fn update(
+    conn: &mut DbConnection,
+    project_id: &ProjectId,
+    id: &CallId,
+    change: &CallChange,
+    now: NaiveDateTime,
+) -> Result<Option<(Call, Call)>, UpdateError> {
+    let the_call = || {
+        calls::table
+            .filter(calls::project_id.eq(project_id))
+            .filter(calls::id.eq(id))
+    };
+    crate::db::write_transaction(conn, |conn| {
+        let locked = diesel::update(the_call())
+            .set(calls::updated_at.eq(calls::updated_at))
+            .execute(conn)?;
+        if locked == 0 {
+            return Ok(None);
+        }
+        let before: Call = the_call().select(Call::as_select()).first(conn)?;
+        if let Some(to) = change.status {
+            before.status.may_become(to).map_err(UpdateError::Refused)?;
+        }
+        let c = change.clone();
+        let mut after = Call {
+            status: c.status.unwrap_or(before.status),
+            duration: c.duration.unwrap_or(before.duration),
+            summary: c.summary.unwrap_or_else(|| before.summary.clone()),
+            evaluation: c.evaluation.unwrap_or_else(|| before.evaluation.clone()),
+            ended_reason: c
+                .ended_reason
+                .unwrap_or_else(|| before.ended_reason.clone()),
+            is_engaged: c.is_engaged.unwrap_or(before.is_engaged),
+            call_analysis: c
+                .call_analysis
+                .unwrap_or_else(|| before.call_analysis.clone()),
+            transcript: c.transcript.unwrap_or_else(|| before.transcript.clone()),
+            ..before.clone()
+        };
+        if after == before {
+            return Ok(Some((before, after)));
+        }
+        after.updated_at = now;
+        diesel::update(the_call())
+            .set((
+                calls::status.eq(after.status),
+                calls::duration.eq(after.duration),
+                calls::summary.eq(&after.summary),
+                calls::evaluation.eq(&after.evaluation),
+                calls::ended_reason.eq(&after.ended_reason),
+                calls::is_engaged.eq(after.is_engaged),
+                calls::call_analysis.eq(&after.call_analysis),
+                calls::transcript.eq(&after.transcript),
+                calls::updated_at.eq(after.updated_at),
+            ))
+            .execute(conn)?;
+        let after: Call = the_call().select(Call::as_select()).first(conn)?;
+        // outbox: events for this change (derived from `before` and `after`)
+        Ok(Some((before, after)))
     })
 }
 

@@ -34,39 +34,46 @@ pub struct HourlyCount {
 #[diesel(table_name = kc)]
 pub struct AllowedByOperation {
     pub calls_read: i64,
+    /// Calls created or updated (`POST /v1/calls`, `PATCH /v1/calls/{id}`).
+    pub calls_write: i64,
     pub calls_delete: i64,
     pub knowledge_read: i64,
     pub knowledge_write: i64,
 }
 
 impl AllowedByOperation {
-    fn slot(&mut self, need: Need) -> Option<&mut i64> {
+    fn slot(&mut self, need: Need) -> &mut i64 {
         match (need.resource, need.access) {
-            (_, Access::None) => None,
-            (Resource::Calls, Access::Read) => Some(&mut self.calls_read),
-            (Resource::Calls, Access::Write) => Some(&mut self.calls_delete),
-            (Resource::Knowledge, Access::Read) => Some(&mut self.knowledge_read),
-            (Resource::Knowledge, Access::Write) => Some(&mut self.knowledge_write),
+            (Resource::Calls, Access::Read) => &mut self.calls_read,
+            (Resource::Calls, Access::Write) => &mut self.calls_write,
+            (Resource::Calls, Access::Delete) => &mut self.calls_delete,
+            (Resource::Knowledge, Access::Read) => &mut self.knowledge_read,
+            // Knowledge's delete is one of its writes.
+            (Resource::Knowledge, Access::Write | Access::Delete) => &mut self.knowledge_write,
         }
     }
 
     /// Counts `n` allowed requests of an operation that needed `need` (`None`: an operation
     /// that needs nothing of the scope, counted in no kind).
     pub fn add(&mut self, need: Option<Need>, n: i64) {
-        if let Some(slot) = need.and_then(|need| self.slot(need)) {
-            *slot += n;
+        if let Some(need) = need {
+            *self.slot(need) += n;
         }
     }
 
     /// The counts, per need, in [`Need::ALL`]'s order.
-    pub fn by_need(&self) -> [(Need, i64); 4] {
+    pub fn by_need(&self) -> [(Need, i64); 5] {
         let mut counts = *self;
-        Need::ALL.map(|need| (need, counts.slot(need).map_or(0, |n| *n)))
+        Need::ALL.map(|need| (need, *counts.slot(need)))
     }
 
     /// The requests of a known kind.
     pub fn total(&self) -> i64 {
-        self.calls_read + self.calls_delete + self.knowledge_read + self.knowledge_write
+        self.calls_read
+            + self.calls_write
+            + self.calls_delete
+            + self.knowledge_read
+            + self.knowledge_write
     }
 }
 
@@ -169,8 +176,8 @@ pub fn add(
             diesel::sql_query(
                 "INSERT INTO key_usage_clients \
                  (key_id, ip, first_seen, last_seen, requests, refused, \
-                  calls_read, calls_delete, knowledge_read, knowledge_write) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                  calls_read, calls_write, calls_delete, knowledge_read, knowledge_write) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (key_id, ip) DO UPDATE SET \
                  first_seen = CASE WHEN excluded.first_seen < key_usage_clients.first_seen \
                    THEN excluded.first_seen ELSE key_usage_clients.first_seen END, \
@@ -179,6 +186,7 @@ pub fn add(
                  requests = key_usage_clients.requests + excluded.requests, \
                  refused = key_usage_clients.refused + excluded.refused, \
                  calls_read = key_usage_clients.calls_read + excluded.calls_read, \
+                 calls_write = key_usage_clients.calls_write + excluded.calls_write, \
                  calls_delete = key_usage_clients.calls_delete + excluded.calls_delete, \
                  knowledge_read = key_usage_clients.knowledge_read + excluded.knowledge_read, \
                  knowledge_write = key_usage_clients.knowledge_write + excluded.knowledge_write",
@@ -190,6 +198,7 @@ pub fn add(
             .bind::<BigInt, _>(c.requests)
             .bind::<BigInt, _>(c.refused)
             .bind::<BigInt, _>(ops.calls_read)
+            .bind::<BigInt, _>(ops.calls_write)
             .bind::<BigInt, _>(ops.calls_delete)
             .bind::<BigInt, _>(ops.knowledge_read)
             .bind::<BigInt, _>(ops.knowledge_write)
@@ -201,11 +210,12 @@ pub fn add(
                 diesel::sql_query(
                     "INSERT INTO key_usage_client_days \
                      (key_id, ip, day, allowed, \
-                      calls_read, calls_delete, knowledge_read, knowledge_write) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                      calls_read, calls_write, calls_delete, knowledge_read, knowledge_write) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (key_id, ip, day) DO UPDATE SET \
                      allowed = key_usage_client_days.allowed + excluded.allowed, \
                      calls_read = key_usage_client_days.calls_read + excluded.calls_read, \
+                     calls_write = key_usage_client_days.calls_write + excluded.calls_write, \
                      calls_delete = key_usage_client_days.calls_delete + excluded.calls_delete, \
                      knowledge_read = \
                        key_usage_client_days.knowledge_read + excluded.knowledge_read, \
@@ -217,6 +227,7 @@ pub fn add(
                 .bind::<Timestamp, _>(start_of_day(c.last_seen))
                 .bind::<BigInt, _>(allowed)
                 .bind::<BigInt, _>(ops.calls_read)
+                .bind::<BigInt, _>(ops.calls_write)
                 .bind::<BigInt, _>(ops.calls_delete)
                 .bind::<BigInt, _>(ops.knowledge_read)
                 .bind::<BigInt, _>(ops.knowledge_write)
@@ -344,26 +355,30 @@ pub fn allowed_by_operation_since(
     key: &KeyId,
     since: NaiveDateTime,
 ) -> QueryResult<(AllowedByOperation, i64)> {
-    let rows: Vec<(i64, i64, i64, i64, i64)> = kd::table
+    let rows: Vec<(i64, AllowedByOperation)> = kd::table
         .filter(kd::key_id.eq(key))
         .filter(kd::day.ge(start_of_day(since)))
         .select((
             kd::allowed,
-            kd::calls_read,
-            kd::calls_delete,
-            kd::knowledge_read,
-            kd::knowledge_write,
+            (
+                kd::calls_read,
+                kd::calls_write,
+                kd::calls_delete,
+                kd::knowledge_read,
+                kd::knowledge_write,
+            ),
         ))
         .load(conn)?;
     // Summed here: SUM over BIGINT is NUMERIC on PostgreSQL and BIGINT on SQLite.
     let mut sum = AllowedByOperation::default();
     let mut allowed = 0;
-    for (all, calls_read, calls_delete, knowledge_read, knowledge_write) in rows {
+    for (all, day) in rows {
         allowed += all;
-        sum.calls_read += calls_read;
-        sum.calls_delete += calls_delete;
-        sum.knowledge_read += knowledge_read;
-        sum.knowledge_write += knowledge_write;
+        sum.calls_read += day.calls_read;
+        sum.calls_write += day.calls_write;
+        sum.calls_delete += day.calls_delete;
+        sum.knowledge_read += day.knowledge_read;
+        sum.knowledge_write += day.knowledge_write;
     }
     Ok((sum, (allowed - sum.total()).max(0)))
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::api_key::KeyHash;
-use crate::domain::calls::CallStatus;
+use crate::domain::calls::{CallRecord, CallStatus};
 use crate::domain::ids::{
     CallId, DeliveryId, EventId, InvitationId, KeyId, KnowledgeId, ProjectId, UserId, WebhookId,
 };
@@ -179,7 +179,7 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = calls)]
 pub struct Call {
     pub id: CallId,
@@ -196,6 +196,31 @@ pub struct Call {
     pub transcript: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+impl Call {
+    /// The row a valid call becomes in a project, as the import and `POST /v1/calls` both
+    /// store it: a new id when it has none, `createdAt` now when absent, and `updatedAt` its
+    /// `createdAt` when absent.
+    pub fn from_record(record: CallRecord, project_id: &ProjectId, now: NaiveDateTime) -> Call {
+        let created_at = record.created_at.unwrap_or(now);
+        Call {
+            id: record.id.unwrap_or_else(CallId::generate),
+            project_id: project_id.clone(),
+            status: record.status,
+            duration: record.duration,
+            summary: record.summary,
+            evaluation: record.evaluation,
+            ended_reason: record.ended_reason,
+            caller_number: record.caller_number,
+            called_number: record.called_number,
+            is_engaged: record.is_engaged,
+            call_analysis: record.call_analysis,
+            transcript: record.transcript,
+            created_at,
+            updated_at: record.updated_at.unwrap_or(created_at),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]

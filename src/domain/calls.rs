@@ -1,5 +1,6 @@
-//! A call as imported, valid by construction (the import reads it from one JSON line in the
-//! API's shape: `import::line`), and the rules its fields follow.
+//! A call as imported or created through `POST /v1/calls`, valid by construction (both read it
+//! from JSON in the API's shape with `import::line`), a change to a stored call
+//! (`PATCH /v1/calls/{id}`), and the rules their fields follow.
 
 use chrono::NaiveDateTime;
 
@@ -26,6 +27,23 @@ pub struct CallRecord {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// A change to a stored call, each field valid by construction: `None` keeps the stored value,
+/// `Some` replaces it (for the text fields, `Some(None)` clears it). Which calls may take it
+/// (a completed call does not go back to live) is [`CallStatus::may_become`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallChange {
+    pub status: Option<CallStatus>,
+    pub duration: Option<f64>,
+    pub summary: Option<Option<String>>,
+    pub evaluation: Option<Option<String>>,
+    pub ended_reason: Option<Option<String>>,
+    pub is_engaged: Option<bool>,
+    /// A JSON object, serialised.
+    pub call_analysis: Option<String>,
+    /// A JSON array of `{role, content}`, serialised: the whole transcript.
+    pub transcript: Option<String>,
+}
+
 pub const STATUSES: [&str; 2] = ["completed", "live"];
 
 /// Whether a call has ended or is still going on.
@@ -49,6 +67,17 @@ impl CallStatus {
         match self {
             CallStatus::Completed => "completed",
             CallStatus::Live => "live",
+        }
+    }
+
+    /// Whether a call with this status may be given status `to`: a live call may end (or stay
+    /// live), a completed call stays completed.
+    pub fn may_become(self, to: CallStatus) -> Result<(), Invalid> {
+        match (self, to) {
+            (CallStatus::Completed, CallStatus::Live) => Err(Invalid::new(
+                "status cannot change from \"completed\" back to \"live\"",
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -88,4 +117,21 @@ pub fn duration_refusal() -> Invalid {
 /// Who speaks in a transcript turn.
 pub fn is_speaker(role: &str) -> bool {
     role == "assistant" || role == "user"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_call_may_end_and_a_completed_one_never_goes_back() {
+        use CallStatus::{Completed, Live};
+        assert!(Live.may_become(Completed).is_ok());
+        assert!(Live.may_become(Live).is_ok());
+        assert!(Completed.may_become(Completed).is_ok());
+        assert_eq!(
+            Completed.may_become(Live).unwrap_err().0,
+            "status cannot change from \"completed\" back to \"live\""
+        );
+    }
 }

@@ -462,10 +462,11 @@ mod tests {
 
     #[test]
     fn a_narrower_scope_warns_of_the_recent_operations_it_would_refuse() {
-        use crate::domain::scope::{Access, Resource};
-        let [calls_read, calls_delete, knowledge_read, knowledge_write] = Need::ALL;
+        use crate::domain::scope::{Access, Level, Resource};
+        let [calls_read, calls_write, calls_delete, knowledge_read, knowledge_write] = Need::ALL;
         let used = [
             (calls_read, 500),
+            (calls_write, 0),
             (calls_delete, 1204),
             (knowledge_read, 0),
             (knowledge_write, 7),
@@ -485,8 +486,8 @@ mod tests {
             ]
         );
         let knowledge_only = Scope {
-            calls: Access::None,
-            knowledge: Access::Write,
+            calls: Level::NONE,
+            knowledge: Level::READ_WRITE_DELETE,
         };
         let refused: Vec<Need> = operations_refused(&used, knowledge_only)
             .into_iter()

@@ -1,20 +1,72 @@
 //! What a key may do: **Full access** (the default, and every key made before scopes existed),
-//! **Read only** (GET only), or **Custom** per resource — Calls: none, read, or read and delete;
-//! Knowledge: none, read, or read and write. Stored as TEXT in the spelling `callem keys create --scope` takes: `full`, `read`, or a
-//! list such as `calls:read,knowledge:write`.
+//! **Read only** (GET only), or **Custom** per resource — Calls: none, read, read and delete,
+//! read and write (create and update), or read, write and delete; Knowledge: none, read, or
+//! read and write (create, edit and delete). Stored as TEXT in the spelling
+//! `callem keys create --scope` takes: `full`, `read`, or a list such as
+//! `calls:read,knowledge:write`. Each item of a list adds to what the key may do with its
+//! resource, so `calls:write,calls:delete` is calls read, write and delete. Spellings stored
+//! before calls could be written keep their meaning: `calls:delete` is read and delete, and
+//! `full` is everything (which now includes writing calls).
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::Invalid;
 
-/// How far a key may go with one resource. Each level includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What an operation does to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
-    None,
+    /// Read it (GET).
     Read,
-    /// Calls: read and delete. Knowledge: read and write (create and delete).
+    /// Calls: create and update. Knowledge: create, edit and delete.
     Write,
+    /// Calls: delete. (Knowledge's delete is a write: a key that may write knowledge may
+    /// delete it.)
+    Delete,
+}
+
+/// How far a key may go with one resource: nothing, or reading and, beyond reading, writing
+/// and deleting, each on its own (calls have all five combinations; knowledge has none, read,
+/// and read and write, which includes deleting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Level {
+    read: bool,
+    write: bool,
+    delete: bool,
+}
+
+impl Level {
+    pub const NONE: Level = Level::of(false, false, false);
+    pub const READ: Level = Level::of(true, false, false);
+    pub const READ_DELETE: Level = Level::of(true, false, true);
+    pub const READ_WRITE: Level = Level::of(true, true, false);
+    pub const READ_WRITE_DELETE: Level = Level::of(true, true, true);
+
+    const fn of(read: bool, write: bool, delete: bool) -> Level {
+        Level {
+            read,
+            write,
+            delete,
+        }
+    }
+
+    /// Whether an operation that does `access` is within this level.
+    pub fn allows(self, access: Access) -> bool {
+        match access {
+            Access::Read => self.read,
+            Access::Write => self.write,
+            Access::Delete => self.delete,
+        }
+    }
+
+    /// What either level allows.
+    fn union(self, other: Level) -> Level {
+        Level::of(
+            self.read || other.read,
+            self.write || other.write,
+            self.delete || other.delete,
+        )
+    }
 }
 
 /// What a `/v1` operation works on.
@@ -22,6 +74,24 @@ pub enum Access {
 pub enum Resource {
     Calls,
     Knowledge,
+}
+
+impl Resource {
+    /// The levels a key may have on this resource, in the order the dashboard offers them:
+    /// (level, form value and `--scope` word, label).
+    fn levels(self) -> &'static [(Level, &'static str, &'static str)] {
+        match self {
+            Resource::Calls => &CALLS_LEVELS,
+            Resource::Knowledge => &KNOWLEDGE_LEVELS,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Resource::Calls => "calls",
+            Resource::Knowledge => "knowledge",
+        }
+    }
 }
 
 /// What an operation needs of the key's scope.
@@ -37,56 +107,58 @@ impl Need {
     }
 
     /// Every need a `/v1` operation can have: the kinds of operation usage is counted by.
-    pub const ALL: [Need; 4] = [
+    pub const ALL: [Need; 5] = [
         Need::new(Resource::Calls, Access::Read),
         Need::new(Resource::Calls, Access::Write),
+        Need::new(Resource::Calls, Access::Delete),
         Need::new(Resource::Knowledge, Access::Read),
         Need::new(Resource::Knowledge, Access::Write),
     ];
 
-    /// As `--scope` spells the level that meets it: `calls:read`, `calls:delete`,
-    /// `knowledge:read`, `knowledge:write` (`None` access is no need: `calls:none`).
-    pub fn spelling(self) -> &'static str {
-        use Access::{None as N, Read as R, Write as W};
-        match (self.resource, self.access) {
-            (Resource::Calls, N) => "calls:none",
-            (Resource::Calls, R) => "calls:read",
-            (Resource::Calls, W) => "calls:delete",
-            (Resource::Knowledge, N) => "knowledge:none",
-            (Resource::Knowledge, R) => "knowledge:read",
-            (Resource::Knowledge, W) => "knowledge:write",
-        }
+    /// The first level of the resource (in the dashboard's order) that meets this need: the
+    /// least a key must have.
+    fn least_level(self) -> (Level, &'static str, &'static str) {
+        let levels = self.resource.levels();
+        levels
+            .iter()
+            .copied()
+            .find(|(level, _, _)| level.allows(self.access))
+            .unwrap_or(levels[levels.len() - 1])
     }
 
-    /// The kind of request, in words: `calls read`, `calls delete`, `knowledge read`,
-    /// `knowledge write` (create and delete).
+    /// As `--scope` spells the least level that meets it: `calls:read`, `calls:write`,
+    /// `calls:delete`, `knowledge:read`, `knowledge:write`.
+    pub fn spelling(self) -> &'static str {
+        let (level, _, _) = self.least_level();
+        Scope::alone(self.resource, level).as_str()
+    }
+
+    /// The kind of request, in words: `calls read`, `calls write` (create and update),
+    /// `calls delete`, `knowledge read`, `knowledge write` (create, edit and delete).
     pub fn kind_label(self) -> String {
         self.spelling().replace(':', " ")
     }
 
     /// Which keys may make a request that needs this, as the OpenAPI document says it:
     /// `Needs calls read access: a key with Full access, Read only, or Custom with Calls: Read
-    /// or Read and delete.`
+    /// or Read and delete or Read and write or Read, write and delete.`
     pub fn describe(self) -> String {
-        let (name, labels) = match self.resource {
-            Resource::Calls => ("calls", &CALLS_LABELS),
-            Resource::Knowledge => ("knowledge", &KNOWLEDGE_LABELS),
-        };
-        let (level, levels): (&str, Vec<&str>) = (
-            label_of(labels, self.access),
-            labels
-                .iter()
-                .filter(|(a, _, _)| *a >= self.access)
-                .map(|(_, _, label)| *label)
-                .collect(),
-        );
+        let name = self.resource.name();
+        let (_, _, least) = self.least_level();
+        let levels: Vec<&str> = self
+            .resource
+            .levels()
+            .iter()
+            .filter(|(level, _, _)| level.allows(self.access))
+            .map(|(_, _, label)| *label)
+            .collect();
         let mut scopes = vec!["Full access"];
         if Scope::READ_ONLY.allows(self) {
             scopes.push("Read only");
         }
         format!(
             "Needs {name} {} access: a key with {}, or Custom with {}: {}.",
-            level.to_lowercase(),
+            least.to_lowercase(),
             scopes.join(", "),
             capitalised(name),
             levels.join(" or ")
@@ -106,57 +178,93 @@ fn capitalised(word: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Scope {
-    pub calls: Access,
-    pub knowledge: Access,
+    pub calls: Level,
+    pub knowledge: Level,
 }
 
-/// Every scope there is, with its stored spelling (so the spelling is a `&'static str`).
-const SPELLINGS: [(Scope, &str); 9] = {
-    use Access::{None as N, Read as R, Write as W};
-    const fn s(calls: Access, knowledge: Access) -> Scope {
+/// Every scope there is, with its stored spelling (so the spelling is a `&'static str`). The
+/// first nine are the spellings stored before calls could be written, unchanged.
+const SPELLINGS: [(Scope, &str); 15] = {
+    const N: Level = Level::NONE;
+    const R: Level = Level::READ;
+    const RD: Level = Level::READ_DELETE;
+    const RW: Level = Level::READ_WRITE;
+    const RWD: Level = Level::READ_WRITE_DELETE;
+    // Knowledge's write level.
+    const KW: Level = Level::READ_WRITE_DELETE;
+    const fn s(calls: Level, knowledge: Level) -> Scope {
         Scope { calls, knowledge }
     }
     [
-        (s(W, W), "full"),
+        (s(RWD, KW), "full"),
         (s(R, R), "read"),
         (s(N, N), "none"),
         (s(R, N), "calls:read"),
-        (s(W, N), "calls:delete"),
+        (s(RD, N), "calls:delete"),
         (s(N, R), "knowledge:read"),
-        (s(N, W), "knowledge:write"),
-        (s(R, W), "calls:read,knowledge:write"),
-        (s(W, R), "calls:delete,knowledge:read"),
+        (s(N, KW), "knowledge:write"),
+        (s(R, KW), "calls:read,knowledge:write"),
+        (s(RD, R), "calls:delete,knowledge:read"),
+        (s(RD, KW), "calls:delete,knowledge:write"),
+        (s(RW, N), "calls:write"),
+        (s(RW, R), "calls:write,knowledge:read"),
+        (s(RW, KW), "calls:write,knowledge:write"),
+        (s(RWD, N), "calls:write,calls:delete"),
+        (s(RWD, R), "calls:write,calls:delete,knowledge:read"),
     ]
 };
 
-/// The labels of each access level, per resource, as the dashboard and the CLI show them.
-const CALLS_LABELS: [(Access, &str, &str); 3] = [
-    (Access::None, "none", "None"),
-    (Access::Read, "read", "Read"),
-    (Access::Write, "delete", "Read and delete"),
+/// The levels of calls, as the dashboard and the CLI show them: (level, form value, label).
+/// `write_delete` is the form's value for the last; `--scope` spells it
+/// `calls:write,calls:delete`.
+const CALLS_LEVELS: [(Level, &str, &str); 5] = [
+    (Level::NONE, "none", "None"),
+    (Level::READ, "read", "Read"),
+    (Level::READ_DELETE, "delete", "Read and delete"),
+    (Level::READ_WRITE, "write", "Read and write"),
+    (
+        Level::READ_WRITE_DELETE,
+        "write_delete",
+        "Read, write and delete",
+    ),
 ];
-const KNOWLEDGE_LABELS: [(Access, &str, &str); 3] = [
-    (Access::None, "none", "None"),
-    (Access::Read, "read", "Read"),
-    (Access::Write, "write", "Read and write"),
+/// The levels of knowledge: writing includes deleting.
+const KNOWLEDGE_LEVELS: [(Level, &str, &str); 3] = [
+    (Level::NONE, "none", "None"),
+    (Level::READ, "read", "Read"),
+    (Level::READ_WRITE_DELETE, "write", "Read and write"),
 ];
 
 impl Scope {
     pub const FULL: Scope = Scope {
-        calls: Access::Write,
-        knowledge: Access::Write,
+        calls: Level::READ_WRITE_DELETE,
+        knowledge: Level::READ_WRITE_DELETE,
     };
     pub const READ_ONLY: Scope = Scope {
-        calls: Access::Read,
-        knowledge: Access::Read,
+        calls: Level::READ,
+        knowledge: Level::READ,
     };
+
+    /// A scope with `level` on `resource` and nothing on the other.
+    fn alone(resource: Resource, level: Level) -> Scope {
+        match resource {
+            Resource::Calls => Scope {
+                calls: level,
+                knowledge: Level::NONE,
+            },
+            Resource::Knowledge => Scope {
+                calls: Level::NONE,
+                knowledge: level,
+            },
+        }
+    }
 
     /// Whether a request that needs `need` is allowed.
     pub fn allows(self, need: Need) -> bool {
-        self.access_to(need.resource) >= need.access
+        self.level_of(need.resource).allows(need.access)
     }
 
-    pub fn access_to(self, resource: Resource) -> Access {
+    pub fn level_of(self, resource: Resource) -> Level {
         match resource {
             Resource::Calls => self.calls,
             Resource::Knowledge => self.knowledge,
@@ -183,23 +291,26 @@ impl Scope {
             Scope::READ_ONLY => "Read only".to_owned(),
             Scope { calls, knowledge } => format!(
                 "Calls: {} · Knowledge: {}",
-                label_of(&CALLS_LABELS, calls).to_lowercase(),
-                label_of(&KNOWLEDGE_LABELS, knowledge).to_lowercase()
+                label_of(&CALLS_LEVELS, calls).to_lowercase(),
+                label_of(&KNOWLEDGE_LEVELS, knowledge).to_lowercase()
             ),
         }
     }
 
     /// The dashboard's Access field: `full`, `read` or `custom`, with the two custom selects
-    /// (`none|read|delete` for calls, `none|read|write` for knowledge).
+    /// (`none|read|delete|write|write_delete` for calls, `none|read|write` for knowledge).
     pub fn from_form(choice: &str, calls: &str, knowledge: &str) -> Result<Self, Invalid> {
         let scope = match choice.trim() {
             "" | "full" => return Ok(Scope::FULL),
             "read" => return Ok(Scope::READ_ONLY),
             "custom" => Scope {
-                calls: access_named(&CALLS_LABELS, calls.trim()).ok_or_else(|| {
-                    Invalid::new("Choose the calls access: none, read, or read and delete.")
+                calls: level_named(&CALLS_LEVELS, calls.trim()).ok_or_else(|| {
+                    Invalid::new(
+                        "Choose the calls access: none, read, read and delete, read and write, \
+                         or read, write and delete.",
+                    )
                 })?,
-                knowledge: access_named(&KNOWLEDGE_LABELS, knowledge.trim()).ok_or_else(|| {
+                knowledge: level_named(&KNOWLEDGE_LEVELS, knowledge.trim()).ok_or_else(|| {
                     Invalid::new("Choose the knowledge access: none, read, or read and write.")
                 })?,
             },
@@ -221,22 +332,22 @@ impl Scope {
         };
         (
             choice,
-            name_of(&CALLS_LABELS, self.calls),
-            name_of(&KNOWLEDGE_LABELS, self.knowledge),
+            name_of(&CALLS_LEVELS, self.calls),
+            name_of(&KNOWLEDGE_LEVELS, self.knowledge),
         )
     }
 
     /// The custom selects' options: (value, label) per level.
-    pub fn calls_options() -> [(&'static str, &'static str); 3] {
-        CALLS_LABELS.map(|(_, value, label)| (value, label))
+    pub fn calls_options() -> [(&'static str, &'static str); 5] {
+        CALLS_LEVELS.map(|(_, value, label)| (value, label))
     }
 
     pub fn knowledge_options() -> [(&'static str, &'static str); 3] {
-        KNOWLEDGE_LABELS.map(|(_, value, label)| (value, label))
+        KNOWLEDGE_LEVELS.map(|(_, value, label)| (value, label))
     }
 
     fn allowing_something(self) -> Result<Self, Invalid> {
-        if self.calls == Access::None && self.knowledge == Access::None {
+        if self.calls == Level::NONE && self.knowledge == Level::NONE {
             Err(Invalid::new(
                 "A custom scope must allow calls or knowledge (or both).",
             ))
@@ -259,7 +370,9 @@ impl fmt::Display for Scope {
 }
 
 /// `callem keys create --scope`: `full`, `read`, or a comma-separated list of `calls:read`,
-/// `calls:delete`, `knowledge:read`, `knowledge:write` (a resource left out gets none).
+/// `calls:write`, `calls:delete`, `knowledge:read`, `knowledge:write` (a resource left out
+/// gets none; each item adds to what its resource allows: `calls:write,calls:delete` is
+/// calls read, write and delete).
 impl FromStr for Scope {
     type Err = Invalid;
 
@@ -268,7 +381,7 @@ impl FromStr for Scope {
         let wrong = || {
             Invalid::new(format!(
                 "invalid scope '{v}': use full, read, or a list such as \
-                 calls:read,knowledge:write (calls:read|delete, knowledge:read|write)"
+                 calls:read,knowledge:write (calls:read|write|delete, knowledge:read|write)"
             ))
         };
         match v {
@@ -277,41 +390,44 @@ impl FromStr for Scope {
             _ => {}
         }
         let mut scope = Scope {
-            calls: Access::None,
-            knowledge: Access::None,
+            calls: Level::NONE,
+            knowledge: Level::NONE,
         };
         for part in v.split(',').map(str::trim) {
-            let (resource, level) = part.split_once(':').ok_or_else(wrong)?;
-            let (slot, labels) = match resource {
-                "calls" => (&mut scope.calls, &CALLS_LABELS),
-                "knowledge" => (&mut scope.knowledge, &KNOWLEDGE_LABELS),
+            let (resource, word) = part.split_once(':').ok_or_else(wrong)?;
+            let (slot, levels) = match resource {
+                "calls" => (&mut scope.calls, &CALLS_LEVELS[..]),
+                "knowledge" => (&mut scope.knowledge, &KNOWLEDGE_LEVELS[..]),
                 _ => return Err(wrong()),
             };
-            let access = access_named(labels, level).ok_or_else(wrong)?;
-            *slot = (*slot).max(access);
+            // One word a part: the two-word form value is spelled as two parts here.
+            let level = level_named(levels, word)
+                .filter(|_| !word.contains('_'))
+                .ok_or_else(wrong)?;
+            *slot = slot.union(level);
         }
         scope.allowing_something()
     }
 }
 
-fn access_named(labels: &[(Access, &str, &str); 3], name: &str) -> Option<Access> {
-    labels
+fn level_named(levels: &[(Level, &str, &str)], name: &str) -> Option<Level> {
+    levels
         .iter()
         .find(|(_, n, _)| *n == name)
-        .map(|(a, _, _)| *a)
+        .map(|(l, _, _)| *l)
 }
 
-fn name_of(labels: &[(Access, &'static str, &str); 3], access: Access) -> &'static str {
-    labels
+fn name_of(levels: &[(Level, &'static str, &str)], level: Level) -> &'static str {
+    levels
         .iter()
-        .find(|(a, _, _)| *a == access)
+        .find(|(l, _, _)| *l == level)
         .map_or("none", |(_, n, _)| n)
 }
 
-fn label_of(labels: &[(Access, &str, &'static str); 3], access: Access) -> &'static str {
-    labels
+fn label_of(levels: &[(Level, &str, &'static str)], level: Level) -> &'static str {
+    levels
         .iter()
-        .find(|(a, _, _)| *a == access)
+        .find(|(l, _, _)| *l == level)
         .map_or("None", |(_, _, l)| l)
 }
 
@@ -319,32 +435,98 @@ fn label_of(labels: &[(Access, &str, &'static str); 3], access: Access) -> &'sta
 mod tests {
     use super::*;
 
-    const ALL: [Access; 3] = [Access::None, Access::Read, Access::Write];
-
-    #[test]
-    fn every_scope_has_one_spelling_that_reads_back() {
-        for calls in ALL {
-            for knowledge in ALL {
-                let s = Scope { calls, knowledge };
-                if s.calls != Access::None || s.knowledge != Access::None {
-                    assert_eq!(s.as_str().parse::<Scope>().unwrap(), s, "{s}");
-                    let (choice, c, k) = s.form_values();
-                    assert_eq!(Scope::from_form(choice, c, k).unwrap(), s);
-                }
-            }
-        }
-        assert!("admin".parse::<Scope>().is_err());
+    fn every_scope() -> impl Iterator<Item = Scope> {
+        CALLS_LEVELS.into_iter().flat_map(|(calls, _, _)| {
+            KNOWLEDGE_LEVELS
+                .into_iter()
+                .map(move |(knowledge, _, _)| Scope { calls, knowledge })
+        })
     }
 
     #[test]
-    fn each_level_includes_the_ones_before_it() {
-        let s = "calls:delete,knowledge:read".parse::<Scope>().unwrap();
-        assert!(s.allows(Need::new(Resource::Calls, Access::Read)));
-        assert!(s.allows(Need::new(Resource::Calls, Access::Write)));
-        assert!(s.allows(Need::new(Resource::Knowledge, Access::Read)));
-        assert!(!s.allows(Need::new(Resource::Knowledge, Access::Write)));
+    fn every_scope_has_one_spelling_that_reads_back() {
+        let mut spellings = Vec::new();
+        for s in every_scope() {
+            if s.calls != Level::NONE || s.knowledge != Level::NONE {
+                assert_eq!(s.as_str().parse::<Scope>().unwrap(), s, "{s}");
+                let (choice, c, k) = s.form_values();
+                assert_eq!(Scope::from_form(choice, c, k).unwrap(), s);
+                spellings.push(s.as_str());
+            }
+        }
+        assert!(!spellings.contains(&"none"), "every scope is in SPELLINGS");
+        spellings.sort_unstable();
+        spellings.dedup();
+        assert_eq!(spellings.len(), 14, "each scope has its own spelling");
+        assert!("admin".parse::<Scope>().is_err());
+    }
+
+    /// What keys stored before calls could be written hold keeps its meaning, spelled the same.
+    #[test]
+    fn spellings_stored_before_calls_write_keep_their_meaning() {
+        let r = Need::new(Resource::Calls, Access::Read);
+        let w = Need::new(Resource::Calls, Access::Write);
+        let d = Need::new(Resource::Calls, Access::Delete);
+        let kr = Need::new(Resource::Knowledge, Access::Read);
+        let kw = Need::new(Resource::Knowledge, Access::Write);
+        // (stored, [calls read, calls write, calls delete, knowledge read, knowledge write])
+        let cases: [(&str, [bool; 5]); 9] = [
+            // Full access includes writing calls (the spec: "Full access includes it").
+            ("full", [true, true, true, true, true]),
+            ("read", [true, false, false, true, false]),
+            ("calls:read", [true, false, false, false, false]),
+            ("calls:delete", [true, false, true, false, false]),
+            ("knowledge:read", [false, false, false, true, false]),
+            ("knowledge:write", [false, false, false, true, true]),
+            (
+                "calls:read,knowledge:write",
+                [true, false, false, true, true],
+            ),
+            (
+                "calls:delete,knowledge:read",
+                [true, false, true, true, false],
+            ),
+            ("calls:read,calls:delete", [true, false, true, false, false]),
+        ];
+        for (stored, expected) in cases {
+            let s: Scope = stored.parse().unwrap();
+            assert_eq!(
+                [r, w, d, kr, kw].map(|need| s.allows(need)),
+                expected,
+                "{stored}"
+            );
+            if stored != "calls:read,calls:delete" {
+                assert_eq!(s.as_str(), stored, "spelled back as stored");
+            }
+        }
+        assert_eq!(
+            "calls:delete".parse::<Scope>().unwrap().label(),
+            "Calls: read and delete · Knowledge: none"
+        );
+    }
+
+    #[test]
+    fn calls_write_and_delete_are_independent_beyond_read() {
+        let write: Scope = "calls:write".parse().unwrap();
+        assert!(write.allows(Need::new(Resource::Calls, Access::Read)));
+        assert!(write.allows(Need::new(Resource::Calls, Access::Write)));
+        assert!(!write.allows(Need::new(Resource::Calls, Access::Delete)));
+        assert_eq!(write.label(), "Calls: read and write · Knowledge: none");
+        let both: Scope = "calls:delete, calls:write".parse().unwrap();
+        assert_eq!(both.as_str(), "calls:write,calls:delete");
+        assert_eq!(both.calls, Level::READ_WRITE_DELETE);
+        assert_eq!(
+            both.label(),
+            "Calls: read, write and delete · Knowledge: none"
+        );
         assert!(!Scope::READ_ONLY.allows(Need::new(Resource::Calls, Access::Write)));
-        assert!(Scope::FULL.allows(Need::new(Resource::Knowledge, Access::Write)));
+        assert!(Scope::FULL.allows(Need::new(Resource::Calls, Access::Write)));
+        assert_eq!(
+            "calls:write,calls:delete,knowledge:write"
+                .parse::<Scope>()
+                .unwrap(),
+            Scope::FULL
+        );
     }
 
     #[test]
@@ -357,15 +539,15 @@ mod tests {
         assert_eq!(
             "knowledge:write".parse::<Scope>().unwrap(),
             Scope {
-                calls: Access::None,
-                knowledge: Access::Write
+                calls: Level::NONE,
+                knowledge: Level::READ_WRITE_DELETE
             }
         );
         for bad in [
             "",
             "none",
             "calls",
-            "calls:write",
+            "calls:write_delete",
             "knowledge:delete",
             "users:read",
         ] {
@@ -380,8 +562,14 @@ mod tests {
             assert!(alone.allows(need), "{}", need.spelling());
         }
         assert_eq!(
-            Need::new(Resource::Calls, Access::Write).kind_label(),
-            "calls delete"
+            Need::ALL.map(Need::kind_label),
+            [
+                "calls read",
+                "calls write",
+                "calls delete",
+                "knowledge read",
+                "knowledge write"
+            ]
         );
     }
 
@@ -390,7 +578,17 @@ mod tests {
         assert_eq!(
             Need::new(Resource::Calls, Access::Read).describe(),
             "Needs calls read access: a key with Full access, Read only, or Custom with Calls: \
-             Read or Read and delete."
+             Read or Read and delete or Read and write or Read, write and delete."
+        );
+        assert_eq!(
+            Need::new(Resource::Calls, Access::Write).describe(),
+            "Needs calls read and write access: a key with Full access, or Custom with Calls: \
+             Read and write or Read, write and delete."
+        );
+        assert_eq!(
+            Need::new(Resource::Calls, Access::Delete).describe(),
+            "Needs calls read and delete access: a key with Full access, or Custom with Calls: \
+             Read and delete or Read, write and delete."
         );
         assert_eq!(
             Need::new(Resource::Knowledge, Access::Write).describe(),
@@ -400,19 +598,42 @@ mod tests {
     }
 
     #[test]
-    fn the_form_refuses_a_scope_that_allows_nothing() {
+    fn the_form_offers_five_calls_levels_and_refuses_a_scope_that_allows_nothing() {
+        assert_eq!(
+            Scope::calls_options().map(|(_, label)| label),
+            [
+                "None",
+                "Read",
+                "Read and delete",
+                "Read and write",
+                "Read, write and delete"
+            ]
+        );
         assert_eq!(Scope::from_form("", "", "").unwrap(), Scope::FULL);
         assert_eq!(
             Scope::from_form("custom", "none", "none").unwrap_err().0,
             "A custom scope must allow calls or knowledge (or both)."
         );
-        assert!(Scope::from_form("custom", "write", "read").is_err());
+        assert!(Scope::from_form("custom", "admin", "read").is_err());
+        assert!(Scope::from_form("custom", "read", "delete").is_err());
         assert!(Scope::from_form("owner", "", "").is_err());
         assert_eq!(
             Scope::from_form("custom", "delete", "none")
                 .unwrap()
                 .label(),
             "Calls: read and delete · Knowledge: none"
+        );
+        assert_eq!(
+            Scope::from_form("custom", "write", "none")
+                .unwrap()
+                .as_str(),
+            "calls:write"
+        );
+        assert_eq!(
+            Scope::from_form("custom", "write_delete", "read")
+                .unwrap()
+                .as_str(),
+            "calls:write,calls:delete,knowledge:read"
         );
     }
 }

@@ -1,15 +1,19 @@
-//! One line of `callem import calls`: a call in the API's shape, read into [`CallLine`] with
-//! serde (each field whatever JSON it holds) and converted into a domain [`CallRecord`] with
-//! `TryFrom`, the first refusal naming the field as the API does.
+//! A call in the API's shape, read from JSON: one line of `callem import calls`, the body of
+//! `POST /v1/calls`, and the fields a `PATCH /v1/calls/{id}` changes. A call is read into
+//! [`CallLine`] with serde (each field whatever JSON it holds) and converted into a domain
+//! [`CallRecord`] with `TryFrom`, the first refusal naming the field as the API does; a change
+//! is read field by field with the same rules (the functions below), so the three agree.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime};
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::domain::calls::{duration_refusal, is_speaker, parse_duration, CallRecord, CallStatus};
+use crate::domain::calls::{
+    duration_refusal, is_speaker, parse_duration, CallChange, CallRecord, CallStatus,
+};
 use crate::domain::ids::{self, CallId};
 use crate::domain::{without_nul, Invalid};
 use crate::json_field::Field;
@@ -49,6 +53,35 @@ pub struct CallLine {
     unknown: BTreeMap<String, IgnoredAny>,
 }
 
+/// The fields a call has, as JSON names them, in the order their refusals come.
+pub const FIELDS: [&str; 13] = [
+    "id",
+    "status",
+    "duration",
+    "summary",
+    "evaluation",
+    "endedReason",
+    "callerNumber",
+    "calledNumber",
+    "isEngaged",
+    "callAnalysis",
+    "transcript",
+    "createdAt",
+    "updatedAt",
+];
+
+/// The fields `PATCH /v1/calls/{id}` may change, in the order their refusals come.
+pub const CHANGEABLE: [&str; 8] = [
+    "status",
+    "duration",
+    "summary",
+    "evaluation",
+    "endedReason",
+    "isEngaged",
+    "callAnalysis",
+    "transcript",
+];
+
 /// A transcript turn.
 #[derive(Debug, Deserialize)]
 struct Turn {
@@ -69,6 +102,91 @@ pub fn parse(line: &str) -> Result<CallRecord, Invalid> {
     CallRecord::try_from(call)
 }
 
+/// Reads and validates a call given as a JSON object (a `POST /v1/calls` body): the rules of
+/// a line.
+pub fn from_object(object: Map<String, Value>) -> Result<CallRecord, Invalid> {
+    // Every field of a `CallLine` takes any JSON, so an object always reads.
+    let call: CallLine = serde_json::from_value(Value::Object(object))
+        .map_err(|_| Invalid::new("a call must be a JSON object"))?;
+    CallRecord::try_from(call)
+}
+
+/// Reads and validates a change to a call (a `PATCH /v1/calls/{id}` body): each field given is
+/// judged as a line's (same rules, same messages); `null` clears a text field and is refused
+/// for the others (they have no empty value); a field that cannot be changed, or no call has,
+/// is refused by name. The first refusal in [`CHANGEABLE`]'s order, after those by name.
+pub fn change(mut object: Map<String, Value>) -> Result<CallChange, Invalid> {
+    for name in object.keys() {
+        if !CHANGEABLE.contains(&name.as_str()) {
+            return Err(if FIELDS.contains(&name.as_str()) {
+                Invalid::new(format!("field '{name}' cannot be changed"))
+            } else {
+                Invalid::new(format!("unknown field '{name}'"))
+            });
+        }
+    }
+    // A field given (null included), read as a line reads it: `None` when absent.
+    fn given<T: DeserializeOwned>(object: &mut Map<String, Value>, name: &str) -> Option<Field<T>> {
+        object.remove(name).map(|v| {
+            if v.is_null() {
+                Field::Absent
+            } else {
+                serde_json::from_value(v).unwrap_or(Field::Wrong)
+            }
+        })
+    }
+    // A field that has no empty value: null is refused as a wrong type is.
+    fn required<T, U>(
+        object: &mut Map<String, Value>,
+        name: &str,
+        read: impl FnOnce(Field<T>) -> Result<Option<U>, Invalid>,
+        wrong: impl FnOnce() -> Invalid,
+    ) -> Result<Option<U>, Invalid>
+    where
+        T: DeserializeOwned,
+    {
+        match given::<T>(object, name) {
+            None => Ok(None),
+            Some(Field::Absent) => Err(wrong()),
+            Some(field) => read(field),
+        }
+    }
+    let status = required(
+        &mut object,
+        "status",
+        |f| status(f).map(Some),
+        CallStatus::refusal,
+    )?;
+    let duration = required(
+        &mut object,
+        "duration",
+        |f| duration(f).map(Some),
+        duration_refusal,
+    )?;
+    let summary = given(&mut object, "summary")
+        .map(|f| text(f, "summary"))
+        .transpose()?;
+    let evaluation = given(&mut object, "evaluation")
+        .map(|f| text(f, "evaluation"))
+        .transpose()?;
+    let ended_reason = given(&mut object, "endedReason")
+        .map(|f| text(f, "endedReason"))
+        .transpose()?;
+    let is_engaged = required(&mut object, "isEngaged", is_engaged, engaged_refusal)?;
+    let call_analysis = required(&mut object, "callAnalysis", call_analysis, analysis_refusal)?;
+    let transcript = required(&mut object, "transcript", transcript, transcript_refusal)?;
+    Ok(CallChange {
+        status,
+        duration,
+        summary,
+        evaluation,
+        ended_reason,
+        is_engaged,
+        call_analysis,
+        transcript,
+    })
+}
+
 impl TryFrom<CallLine> for CallRecord {
     type Error = Invalid;
 
@@ -81,34 +199,11 @@ impl TryFrom<CallLine> for CallRecord {
             c.id.optional(ids::refusal)?
                 .map(|id| CallId::parse(&id))
                 .transpose()?;
-        let status = match c.status {
-            Field::Given(s) => s.parse::<CallStatus>()?,
-            _ => return Err(CallStatus::refusal()),
-        };
-        let duration = match c.duration {
-            Field::Given(d) => parse_duration(d)?,
-            _ => return Err(duration_refusal()),
-        };
-        let is_engaged = c
-            .is_engaged
-            .optional(|| Invalid::new("isEngaged must be true or false"))?
-            .unwrap_or(false);
-        let call_analysis = c
-            .call_analysis
-            .optional(|| Invalid::new("callAnalysis must be an object"))?
-            .map_or_else(|| "{}".to_owned(), |o| Value::Object(o).to_string());
-        let transcript = match c
-            .transcript
-            .optional(|| Invalid::new("transcript must be an array"))?
-        {
-            None => "[]".to_owned(),
-            Some(turns) => {
-                for (i, t) in turns.iter().enumerate() {
-                    check_turn(t).map_err(|e| Invalid::new(format!("transcript[{i}]: {e}")))?;
-                }
-                Value::Array(turns).to_string()
-            }
-        };
+        let status = status(c.status)?;
+        let duration = duration(c.duration)?;
+        let is_engaged = is_engaged(c.is_engaged)?.unwrap_or(false);
+        let call_analysis = call_analysis(c.call_analysis)?.unwrap_or_else(|| "{}".to_owned());
+        let transcript = transcript(c.transcript)?.unwrap_or_else(|| "[]".to_owned());
         let created_at = timestamp(c.created_at, "createdAt")?;
         let updated_at = timestamp(c.updated_at, "updatedAt")?;
         Ok(CallRecord {
@@ -127,6 +222,56 @@ impl TryFrom<CallLine> for CallRecord {
             updated_at,
         })
     }
+}
+
+fn status(field: Field<String>) -> Result<CallStatus, Invalid> {
+    match field {
+        Field::Given(s) => s.parse::<CallStatus>(),
+        _ => Err(CallStatus::refusal()),
+    }
+}
+
+fn duration(field: Field<f64>) -> Result<f64, Invalid> {
+    match field {
+        Field::Given(d) => parse_duration(d),
+        _ => Err(duration_refusal()),
+    }
+}
+
+fn engaged_refusal() -> Invalid {
+    Invalid::new("isEngaged must be true or false")
+}
+
+fn is_engaged(field: Field<bool>) -> Result<Option<bool>, Invalid> {
+    field.optional(engaged_refusal)
+}
+
+fn analysis_refusal() -> Invalid {
+    Invalid::new("callAnalysis must be an object")
+}
+
+/// The analysis as stored: serialised JSON.
+fn call_analysis(field: Field<Map<String, Value>>) -> Result<Option<String>, Invalid> {
+    Ok(field
+        .optional(analysis_refusal)?
+        .map(|o| Value::Object(o).to_string()))
+}
+
+fn transcript_refusal() -> Invalid {
+    Invalid::new("transcript must be an array")
+}
+
+/// The transcript as stored: serialised JSON, each turn checked.
+fn transcript(field: Field<Vec<Value>>) -> Result<Option<String>, Invalid> {
+    field
+        .optional(transcript_refusal)?
+        .map(|turns| {
+            for (i, t) in turns.iter().enumerate() {
+                check_turn(t).map_err(|e| Invalid::new(format!("transcript[{i}]: {e}")))?;
+            }
+            Ok(Value::Array(turns).to_string())
+        })
+        .transpose()
 }
 
 fn check_turn(t: &Value) -> Result<(), String> {
@@ -175,21 +320,7 @@ mod tests {
     use crate::domain::ids::CallId;
 
     /// The fields a call has, as a line names them.
-    const KNOWN_FIELDS: [&str; 13] = [
-        "id",
-        "status",
-        "duration",
-        "summary",
-        "evaluation",
-        "endedReason",
-        "callerNumber",
-        "calledNumber",
-        "isEngaged",
-        "callAnalysis",
-        "transcript",
-        "createdAt",
-        "updatedAt",
-    ];
+    const KNOWN_FIELDS: [&str; 13] = FIELDS;
 
     fn from_json(v: &Value) -> Result<CallRecord, Invalid> {
         parse(&v.to_string())
@@ -307,6 +438,91 @@ mod tests {
         ];
         for (v, message) in cases {
             assert_eq!(from_json(&v).unwrap_err().0, message, "{v}");
+        }
+    }
+
+    fn change_of(v: Value) -> Result<CallChange, Invalid> {
+        match v {
+            Value::Object(o) => change(o),
+            _ => unreachable!("tests pass objects"),
+        }
+    }
+
+    #[test]
+    fn a_change_reads_each_field_as_a_line_does() {
+        let c = change_of(json!({
+            "status": "completed", "duration": 12.5, "summary": null, "evaluation": "success",
+            "endedReason": "user_hangup", "isEngaged": true, "callAnalysis": {"a": 1},
+            "transcript": [{"role": "user", "content": "Hi"}]
+        }))
+        .unwrap();
+        assert_eq!(c.status, Some(CallStatus::Completed));
+        assert_eq!(c.duration, Some(12.5));
+        assert_eq!(c.summary, Some(None), "null clears a text field");
+        assert_eq!(c.evaluation, Some(Some("success".to_owned())));
+        assert_eq!(c.is_engaged, Some(true));
+        assert_eq!(c.call_analysis.as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(
+            c.transcript.as_deref(),
+            Some(r#"[{"content":"Hi","role":"user"}]"#)
+        );
+        assert_eq!(change_of(json!({})).unwrap(), CallChange::default());
+    }
+
+    #[test]
+    fn a_bad_change_is_refused_with_the_lines_message() {
+        let cases = [
+            (
+                json!({"status": "done"}),
+                "status must be \"completed\" or \"live\"",
+            ),
+            (
+                json!({"status": null}),
+                "status must be \"completed\" or \"live\"",
+            ),
+            (
+                json!({"duration": -1}),
+                "duration must be a number of seconds, 0 or more",
+            ),
+            (
+                json!({"duration": "5"}),
+                "duration must be a number of seconds, 0 or more",
+            ),
+            (json!({"summary": 3}), "summary must be a string or null"),
+            (
+                json!({"endedReason": "a\u{0}"}),
+                "endedReason must not contain NUL characters",
+            ),
+            (
+                json!({"isEngaged": "yes"}),
+                "isEngaged must be true or false",
+            ),
+            (
+                json!({"isEngaged": null}),
+                "isEngaged must be true or false",
+            ),
+            (
+                json!({"callAnalysis": []}),
+                "callAnalysis must be an object",
+            ),
+            (json!({"transcript": {}}), "transcript must be an array"),
+            (
+                json!({"transcript": [{"role": "bot", "content": "x"}]}),
+                "transcript[0]: role must be \"assistant\" or \"user\"",
+            ),
+            (json!({"colour": "red"}), "unknown field 'colour'"),
+            (json!({"id": "x"}), "field 'id' cannot be changed"),
+            (
+                json!({"duration": 1, "createdAt": "2025-12-15T14:30:00.000Z"}),
+                "field 'createdAt' cannot be changed",
+            ),
+            (
+                json!({"callerNumber": "+33612345678"}),
+                "field 'callerNumber' cannot be changed",
+            ),
+        ];
+        for (v, message) in cases {
+            assert_eq!(change_of(v.clone()).unwrap_err().0, message, "{v}");
         }
     }
 

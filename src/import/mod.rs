@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use serde::de::IgnoredAny;
 
 use crate::db::models::Call;
-use crate::domain::ids::{CallId, ProjectId};
+use crate::domain::ids::ProjectId;
 
 /// A validated call and the line it came from.
 #[derive(Debug)]
@@ -67,30 +67,12 @@ pub fn read_calls(
             Ok(r) => r,
             Err(e) => bail!("line {n}: {e}; nothing was imported"),
         };
-        let id = record.id.clone().unwrap_or_else(CallId::generate);
-        if !seen.insert(id.clone()) {
+        let call = Call::from_record(record, project_id, now);
+        if !seen.insert(call.id.clone()) {
+            let id = &call.id;
             bail!("line {n}: id '{id}' appears twice in the file; nothing was imported");
         }
-        let created_at = record.created_at.unwrap_or(now);
-        out.push(ImportedCall {
-            line: n,
-            call: Call {
-                id,
-                project_id: project_id.clone(),
-                status: record.status,
-                duration: record.duration,
-                summary: record.summary,
-                evaluation: record.evaluation,
-                ended_reason: record.ended_reason,
-                caller_number: record.caller_number,
-                called_number: record.called_number,
-                is_engaged: record.is_engaged,
-                call_analysis: record.call_analysis,
-                transcript: record.transcript,
-                created_at,
-                updated_at: record.updated_at.unwrap_or(created_at),
-            },
-        });
+        out.push(ImportedCall { line: n, call });
     }
     Ok(out)
 }

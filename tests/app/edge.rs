@@ -571,7 +571,7 @@ async fn security_headers_are_on_every_response_and_data_is_never_cached(app: Te
     }
     assert_eq!(refused_csrf.status, 403);
     assert_eq!(method.status, 405);
-    assert_eq!(method.header("allow").as_deref(), Some("GET"));
+    assert_eq!(method.header("allow").as_deref(), Some("GET, POST"));
     assert_eq!(
         app.api("PUT", "/v1/knowledge/x", &key)
             .await

@@ -1196,16 +1196,18 @@ async fn a_narrower_access_warns_of_the_operations_of_the_last_7_days_it_would_r
             Ok(db::key_usage::allowed_by_operation_since(c, &k, since)?)
         })
         .await;
-    let [calls_read, calls_delete, knowledge_read, knowledge_write] = by_kind.by_need();
+    let [calls_read, calls_write, calls_delete, knowledge_read, knowledge_write] =
+        by_kind.by_need();
     assert_eq!(
         [
             calls_read.1,
+            calls_write.1,
             calls_delete.1,
             knowledge_read.1,
             knowledge_write.1,
             unknown
         ],
-        [4, 2, 0, 1, 0]
+        [4, 0, 2, 0, 1, 0]
     );
 }
 

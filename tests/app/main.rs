@@ -12,6 +12,7 @@ mod api;
 mod api_keys;
 mod audit_log;
 mod browser;
+mod calls_write;
 mod cli;
 mod dashboard_errors;
 mod data_pages;

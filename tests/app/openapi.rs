@@ -451,6 +451,99 @@ async fn every_operation_answers_as_the_document_says(app: TestApp) {
         c.check("DELETE", "/v1/calls/{id}", &r);
     }
 
+    // Calls arriving over HTTP (this server's addition): created (without and with an id),
+    // refused, taken, too large, not JSON; updated, refused, unknown, too large, not JSON; and
+    // with a key that expires, whose answers say so.
+    let send_call =
+        |method: &'static str, path: String, body: String, ct: &'static str, key: &str| {
+            let a = &a;
+            let auth = [("authorization", format!("Bearer {key}"))];
+            async move { a.send(method, &path, &auth, Some((body, ct))).await }
+        };
+    let calls = "/v1/calls".to_owned();
+    let r = send_call(
+        "POST",
+        calls.clone(),
+        json!({"status": "live", "duration": 0}).to_string(),
+        "application/json",
+        &key,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    c.check("POST", "/v1/calls", &r);
+    let posted = json!({
+        "id": "call_posted", "status": "live", "duration": 1.5, "summary": "s",
+        "evaluation": null, "isEngaged": true, "callAnalysis": {"k": [1, {"x": null}]},
+        "transcript": [{"role": "user", "content": "Hi"}],
+        "createdAt": "2025-12-18T09:00:00+02:00"
+    });
+    let r = send_call(
+        "POST",
+        calls.clone(),
+        posted.to_string(),
+        "application/json",
+        &expiring,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.header("callem-key-expiration").is_some());
+    c.check("POST", "/v1/calls", &r);
+    for (body, content_type) in [
+        (posted.to_string(), "application/json"),
+        (json!({"status": "live"}).to_string(), "application/json"),
+        ("{\"status\": ".to_owned(), "application/json"),
+        ("{}".to_owned(), "text/plain"),
+        (
+            json!({"status": "live", "duration": 1, "summary": "x".repeat(1024 * 1024)})
+                .to_string(),
+            "application/json",
+        ),
+    ] {
+        let r = send_call("POST", calls.clone(), body, content_type, &expiring).await;
+        assert!(r.status >= 400, "{}", r.body);
+        assert!(r.header("callem-key-expiration").is_some(), "{}", r.status);
+        c.check("POST", "/v1/calls", &r);
+    }
+    let one = |id: &str| format!("/v1/calls/{id}");
+    let r = send_call(
+        "PATCH",
+        one("call_posted"),
+        json!({"status": "completed", "transcript": [], "summary": null}).to_string(),
+        "application/json",
+        &expiring,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    c.check("PATCH", "/v1/calls/{id}", &r);
+    for (target, body, content_type) in [
+        (
+            "call_posted",
+            json!({"status": "live"}).to_string(),
+            "application/json",
+        ),
+        (
+            "call_posted",
+            json!({"colour": "red"}).to_string(),
+            "application/json",
+        ),
+        (
+            "nope",
+            json!({"duration": 1}).to_string(),
+            "application/json",
+        ),
+        ("call_posted", "{}".to_owned(), "text/plain"),
+        (
+            "call_posted",
+            json!({"summary": "x".repeat(1024 * 1024)}).to_string(),
+            "application/json",
+        ),
+    ] {
+        let r = send_call("PATCH", one(target), body, content_type, &expiring).await;
+        assert!(r.status >= 400, "{}", r.body);
+        assert!(r.header("callem-key-expiration").is_some(), "{}", r.status);
+        c.check("PATCH", "/v1/calls/{id}", &r);
+    }
+
     // Leak reports: received, and every kind of refusal, with or without a key.
     let (_, leaked) = app.issue_key(&pid, "", Expiry::Never).await;
     let report = |body: String, content_type: &'static str| {
@@ -643,6 +736,79 @@ async fn the_knowledge_input_schema_accepts_what_the_server_accepts(app: TestApp
     }
 }
 
+/// The body schema of `POST /v1/calls` accepts what the server accepts and refuses what it
+/// refuses: the import line's rules, written as a schema.
+async fn the_call_input_schema_accepts_what_the_server_accepts(app: TestApp) {
+    let c = Contract::new(serde_json::from_str(DOCUMENT).unwrap());
+    let schema = c.doc["paths"]["/v1/calls"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["$ref"]
+        .as_str()
+        .expect("a referenced body schema")
+        .trim_start_matches('#')
+        .to_owned();
+    let pid = app.other_project("Call bodies").await;
+    let (_, key) = app.issue_key(&pid, "", Expiry::Never).await;
+    let bearer = [("authorization", format!("Bearer {key}"))];
+    let live = |extra: Value| {
+        let mut body = json!({"status": "live", "duration": 1});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let bodies = [
+        json!({"status": "completed", "duration": 0}),
+        json!({"status": "live"}),
+        json!({"duration": 1}),
+        json!({"status": "done", "duration": 1}),
+        json!({"status": null, "duration": 1}),
+        live(json!({"duration": -1})),
+        live(json!({"duration": 0.25})),
+        live(json!({"duration": "1"})),
+        live(json!({"colour": "red"})),
+        live(json!({"id": "call_schema_1"})),
+        live(json!({"id": null})),
+        live(json!({"id": "a b"})),
+        live(json!({"id": "x".repeat(65)})),
+        live(json!({"id": 7})),
+        live(json!({"summary": null, "evaluation": "fail", "endedReason": "user_hangup"})),
+        live(json!({"summary": "a\u{0}"})),
+        live(json!({"callerNumber": 33612345678_u64})),
+        live(json!({"isEngaged": null})),
+        live(json!({"isEngaged": "yes"})),
+        live(json!({"callAnalysis": {"nested": {"deep": [1, null]}}})),
+        live(json!({"callAnalysis": []})),
+        live(json!({"callAnalysis": null})),
+        live(json!({"transcript": [{"role": "user", "content": "x", "extra": 1}]})),
+        live(json!({"transcript": [{"role": "bot", "content": "x"}]})),
+        live(json!({"transcript": [{"role": "user"}]})),
+        live(json!({"transcript": [{"role": "user", "content": "\u{0}"}]})),
+        live(json!({"transcript": {}})),
+        live(json!({"createdAt": "2025-12-15T14:30:00Z", "updatedAt": null})),
+        live(json!({"createdAt": "yesterday"})),
+        live(json!({"updatedAt": 1765809000})),
+    ];
+    for body in bodies {
+        let r = app
+            .agent()
+            .send(
+                "POST",
+                "/v1/calls",
+                &bearer,
+                Some((body.to_string(), "application/json")),
+            )
+            .await;
+        let errors = c.errors(&schema, &body);
+        assert_eq!(
+            r.status == 201,
+            errors.is_empty(),
+            "the server answered {} ({}) and the schema says {errors:?} for {body}",
+            r.status,
+            r.body
+        );
+    }
+}
+
 /// Every operation illustrates its parameters, its request body and each of its responses
 /// (its own and the shared error responses), each example valid against its schema: what
 /// client generators show and Schemathesis' example phase sends.
@@ -731,6 +897,11 @@ fn the_document_says_its_base_url_licence_contact_and_additions() {
         doc["paths"]["/v1/leaked-keys"]["post"]["x-callem-addition"],
         true
     );
+    assert_eq!(doc["paths"]["/v1/calls"]["post"]["x-callem-addition"], true);
+    assert_eq!(
+        doc["paths"]["/v1/calls/{id}"]["patch"]["x-callem-addition"],
+        true
+    );
     assert!(doc["paths"]["/v1/knowledge"]["post"]
         .get("x-callem-addition")
         .is_none());
@@ -798,5 +969,6 @@ async fn the_knowledge_patch_schema_accepts_what_the_server_accepts(app: TestApp
 crate::on_both_backends!(
     every_operation_answers_as_the_document_says,
     the_knowledge_input_schema_accepts_what_the_server_accepts,
-    the_knowledge_patch_schema_accepts_what_the_server_accepts
+    the_knowledge_patch_schema_accepts_what_the_server_accepts,
+    the_call_input_schema_accepts_what_the_server_accepts
 );

@@ -20,7 +20,7 @@ const MISSING_CALL: &str = "call_missing";
 const MISSING_KNOWLEDGE: &str = "000000000000000000000000";
 
 /// Every key-authenticated `/v1` operation, as (method, documented path, concrete path).
-const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 8] = [
+const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 10] = [
     ("GET", "/calls", "/v1/calls"),
     ("GET", "/calls/{id}", "/v1/calls/call_1"),
     ("DELETE", "/calls/{id}", "/v1/calls/call_missing"),
@@ -41,6 +41,8 @@ const OPERATIONS_WITH_A_KEY: [(&str, &str, &str); 8] = [
         "/knowledge/{id}",
         "/v1/knowledge/000000000000000000000000",
     ),
+    ("POST", "/calls", "/v1/calls"),
+    ("PATCH", "/calls/{id}", "/v1/calls/call_1"),
 ];
 
 /// The operations that need no key at all.
@@ -48,34 +50,75 @@ const KEYLESS: [(&str, &str); 2] = [("GET", "/openapi.json"), ("POST", "/leaked-
 
 /// What each scope may do, written out by hand (not derived from the code under test), in the
 /// order of [`OPERATIONS_WITH_A_KEY`]: list calls, get a call, delete a call, list knowledge,
-/// create knowledge, get knowledge, delete knowledge, edit knowledge.
-const EXPECTED: [(&str, [bool; 8]); 8] = [
-    ("full", [true, true, true, true, true, true, true, true]),
-    ("read", [true, true, false, true, false, true, false, false]),
+/// create knowledge, get knowledge, delete knowledge, edit knowledge, create a call, update a
+/// call. The first eight scopes are those keys could have before calls could be written.
+const EXPECTED: [(&str, [bool; 10]); 13] = [
+    ("full", [true; 10]),
+    (
+        "read",
+        [
+            true, true, false, true, false, true, false, false, false, false,
+        ],
+    ),
     (
         "calls:read",
-        [true, true, false, false, false, false, false, false],
+        [
+            true, true, false, false, false, false, false, false, false, false,
+        ],
     ),
     (
         "calls:delete",
-        [true, true, true, false, false, false, false, false],
+        [
+            true, true, true, false, false, false, false, false, false, false,
+        ],
     ),
     (
         "knowledge:read",
-        [false, false, false, true, false, true, false, false],
+        [
+            false, false, false, true, false, true, false, false, false, false,
+        ],
     ),
     (
         "knowledge:write",
-        [false, false, false, true, true, true, true, true],
+        [
+            false, false, false, true, true, true, true, true, false, false,
+        ],
     ),
     (
         "calls:read,knowledge:write",
-        [true, true, false, true, true, true, true, true],
+        [
+            true, true, false, true, true, true, true, true, false, false,
+        ],
     ),
     (
         "calls:delete,knowledge:read",
-        [true, true, true, true, false, true, false, false],
+        [
+            true, true, true, true, false, true, false, false, false, false,
+        ],
     ),
+    (
+        "calls:write",
+        [
+            true, true, false, false, false, false, false, false, true, true,
+        ],
+    ),
+    (
+        "calls:write,calls:delete",
+        [
+            true, true, true, false, false, false, false, false, true, true,
+        ],
+    ),
+    (
+        "calls:write,knowledge:read",
+        [
+            true, true, false, true, false, true, false, false, true, true,
+        ],
+    ),
+    (
+        "calls:delete,knowledge:write",
+        [true, true, true, true, true, true, true, true, false, false],
+    ),
+    ("calls:write,calls:delete,knowledge:write", [true; 10]),
 ];
 
 fn scope(spelling: &str) -> Scope {
@@ -84,12 +127,13 @@ fn scope(spelling: &str) -> Scope {
 
 async fn send(app: &TestApp, key: &str, method: &str, path: &str) -> Resp {
     let auth = [("authorization", format!("Bearer {key}"))];
-    let body = (method == "POST" || method == "PATCH").then(|| {
-        (
-            json!({"name": "FAQ", "text": "Opening hours"}).to_string(),
-            "application/json",
-        )
-    });
+    let body = match (method, path.starts_with("/v1/calls")) {
+        ("POST", true) => Some(json!({"status": "live", "duration": 0})),
+        ("PATCH", true) => Some(json!({"duration": 4})),
+        ("POST" | "PATCH", false) => Some(json!({"name": "FAQ", "text": "Opening hours"})),
+        _ => None,
+    }
+    .map(|b| (b.to_string(), "application/json"));
     app.agent().send(method, path, &auth, body).await
 }
 
@@ -111,7 +155,7 @@ fn the_table_covers_every_routed_operation() {
 }
 
 /// What the document says each operation needs, in the order of [`OPERATIONS_WITH_A_KEY`].
-const DOCUMENTED_NEEDS: [&str; 8] = [
+const DOCUMENTED_NEEDS: [&str; 10] = [
     "Needs calls read access",
     "Needs calls read access",
     "Needs calls read and delete access",
@@ -120,6 +164,8 @@ const DOCUMENTED_NEEDS: [&str; 8] = [
     "Needs knowledge read access",
     "Needs knowledge read and write access",
     "Needs knowledge read and write access",
+    "Needs calls read and write access",
+    "Needs calls read and write access",
 ];
 
 #[test]
@@ -150,7 +196,7 @@ async fn every_scope_is_allowed_exactly_its_operations(app: TestApp) {
         r#"{"id":"call_1","status":"completed","duration":3,"createdAt":"2025-12-15T14:30:00.000Z"}"#,
     )
     .await;
-    let mut created = 0;
+    let (mut knowledge_created, mut calls_created) = (0, 0);
     for (spelling, allowed) in EXPECTED {
         let (_, key) = app
             .issue_scoped_key(&pid, "", Expiry::Never, scope(spelling))
@@ -163,14 +209,21 @@ async fn every_scope_is_allowed_exactly_its_operations(app: TestApp) {
                     (200..300).contains(&r.status) || r.status == 404,
                     "allowed past authentication: {what}"
                 );
-                created += usize::from(*method == "POST");
+                if *method == "POST" {
+                    assert_eq!(r.status, 201, "{what}");
+                    match *path {
+                        "/v1/calls" => calls_created += 1,
+                        _ => knowledge_created += 1,
+                    }
+                }
             } else {
                 assert_eq!(api_error(&r), (403, REFUSED.to_owned()), "{what}");
             }
         }
     }
     // A refused create stored nothing; the call no scope could delete is still there.
-    assert_eq!(count_rows(&app, "knowledge_items").await, created as i64);
+    assert_eq!(count_rows(&app, "knowledge_items").await, knowledge_created);
+    assert_eq!(count_rows(&app, "calls").await, 1 + calls_created);
     let (_, full) = app.issue_key(&pid, "", Expiry::Never).await;
     assert_eq!(app.get_call(&full, "call_1").await.status, 200);
     let openapi = app.agent().get("/v1/openapi.json").await;
@@ -407,6 +460,141 @@ async fn a_custom_scope_chosen_in_the_dashboard_is_stored_and_shown(app: TestApp
         .contains(r#"title="What this key may do">Read only<"#));
 }
 
+/// The Custom picker offers calls' five levels; "Read and write" makes a `calls:write` key,
+/// which may create and update calls but not delete them, and is shown as such.
+async fn the_custom_picker_makes_a_calls_write_key(app: TestApp) {
+    let (owner, pid) = app.setup_owner().await;
+    let keys = format!("/projects/{pid}/settings/api-keys");
+    owner.get(&keys).await;
+    let modal = owner.get_htmx(&format!("{keys}/new")).await;
+    let options: Vec<&str> = modal
+        .body
+        .split(r#"<select name="calls_access">"#)
+        .nth(1)
+        .expect("the calls select")
+        .split("</select>")
+        .next()
+        .unwrap()
+        .split("<option ")
+        .skip(1)
+        .collect();
+    let labels: Vec<String> = options
+        .iter()
+        .map(|o| {
+            o.split('>')
+                .nth(1)
+                .unwrap()
+                .trim_end_matches("</option")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "None",
+            "Read",
+            "Read and delete",
+            "Read and write",
+            "Read, write and delete"
+        ]
+    );
+    let r = owner
+        .create_key(
+            &pid,
+            &[
+                ("name", "Telephony"),
+                ("expires", "never"),
+                ("access", "custom"),
+                ("calls_access", "write"),
+                ("knowledge_access", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let key = revealed_key(&r.body);
+    assert!(
+        r.body.contains(
+            r#"data-testid="key-scope" title="What this key may do">Calls: read and write · Knowledge: none<"#
+        ),
+        "{}",
+        r.body
+    );
+    let stored = app
+        .db({
+            let p = project(&pid);
+            move |c| Ok(db::api_keys::list_active(c, &p)?)
+        })
+        .await;
+    assert_eq!(stored[0].scope.as_str(), "calls:write");
+
+    let auth = [("authorization", format!("Bearer {key}"))];
+    let created = app
+        .agent()
+        .send(
+            "POST",
+            "/v1/calls",
+            &auth,
+            Some((
+                json!({"id": "call_tel", "status": "live", "duration": 0}).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let updated = app
+        .agent()
+        .send(
+            "PATCH",
+            "/v1/calls/call_tel",
+            &auth,
+            Some((
+                json!({"status": "completed"}).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(updated.json()["status"], "completed", "{}", updated.body);
+    let r = app.delete_call(&key, "call_tel").await;
+    assert_eq!(api_error(&r), (403, REFUSED.to_owned()));
+    assert_eq!(app.get_call(&key, "call_tel").await.status, 200);
+    assert_eq!(app.list_knowledge(&key, "").await.status, 403);
+
+    // Its usage is counted as calls write, apart from reads and deletes.
+    app.flush_usage().await;
+    let kid = stored[0].id.clone();
+    let (by_kind, _) = app
+        .db(move |c| {
+            let since = callem::time::now() - chrono::Duration::days(1);
+            Ok(db::key_usage::allowed_by_operation_since(c, &kid, since)?)
+        })
+        .await;
+    assert_eq!(
+        (
+            by_kind.calls_write,
+            by_kind.calls_read,
+            by_kind.calls_delete
+        ),
+        (2, 1, 0)
+    );
+
+    // Read, write and delete is everything on calls, shown in words.
+    let r = owner
+        .create_key(
+            &pid,
+            &[
+                ("name", "Everything on calls"),
+                ("expires", "never"),
+                ("access", "custom"),
+                ("calls_access", "write_delete"),
+                ("knowledge_access", "read"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains(
+        r#"title="What this key may do">Calls: read, write and delete · Knowledge: read<"#
+    ));
+}
+
 async fn a_bad_access_choice_comes_back_with_its_error_next_to_the_field(app: TestApp) {
     let (owner, pid) = app.setup_owner().await;
     owner
@@ -418,8 +606,9 @@ async fn a_bad_access_choice_comes_back_with_its_error_next_to_the_field(app: Te
             "A custom scope must allow calls or knowledge (or both).",
         ),
         (
-            ("custom", "write", "read"),
-            "Choose the calls access: none, read, or read and delete.",
+            ("custom", "admin", "read"),
+            "Choose the calls access: none, read, read and delete, read and write, or read, \
+             write and delete.",
         ),
         (
             ("custom", "read", "delete"),
@@ -524,6 +713,36 @@ async fn the_command_line_creates_a_scoped_key_and_lists_its_scope(app: TestApp)
             "--project",
             &pid,
             "--name",
+            "Ingest",
+            "--scope",
+            "calls:delete,calls:write",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let ingest = out.trim().to_owned();
+    let r = app
+        .agent()
+        .send(
+            "POST",
+            "/v1/calls",
+            &[("authorization", format!("Bearer {ingest}"))],
+            Some((
+                json!({"status": "live", "duration": 0}).to_string(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let (code, out, err) = run_callem(
+        &url,
+        &[
+            "keys",
+            "create",
+            "--project",
+            &pid,
+            "--name",
             "Bad",
             "--scope",
             "bogus",
@@ -557,7 +776,8 @@ async fn the_command_line_creates_a_scoped_key_and_lists_its_scope(app: TestApp)
     };
     assert_eq!(scope_of("Reader"), "read");
     assert_eq!(scope_of("Writer"), "calls:read,knowledge:write");
-    assert_eq!(lines.len(), 3, "the bad one was not made: {out}");
+    assert_eq!(scope_of("Ingest"), "calls:write,calls:delete");
+    assert_eq!(lines.len(), 4, "the bad one was not made: {out}");
 }
 
 crate::on_both_backends!(
@@ -567,6 +787,7 @@ crate::on_both_backends!(
     a_key_made_without_a_scope_has_full_access,
     the_migration_makes_existing_keys_full_access,
     a_custom_scope_chosen_in_the_dashboard_is_stored_and_shown,
+    the_custom_picker_makes_a_calls_write_key,
     a_bad_access_choice_comes_back_with_its_error_next_to_the_field,
     the_command_line_creates_a_scoped_key_and_lists_its_scope,
 );

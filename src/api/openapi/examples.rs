@@ -67,7 +67,8 @@ fn answer(operation: &str, status: &str) -> Option<Value> {
     let page = |item: Value| json!({"data": [item], "pagination": {"total": 1432, "limit": 100, "offset": 0}});
     Some(match (operation, status) {
         ("listCalls", "200") => page(call()),
-        ("getCall", "200") => call(),
+        ("getCall" | "updateCall", "200") | ("createCall", "201") => call(),
+        ("createCall", "409") => error(409, "Call already exists"),
         ("deleteCall", "200") => json!({"id": CALL_ID, "deleted": true}),
         ("listKnowledge", "200") => page(knowledge()),
         ("getKnowledge" | "updateKnowledge", "200") | ("createKnowledge", "201") => knowledge(),
@@ -91,6 +92,19 @@ fn request(operation: &str) -> Option<Value> {
             "name": "Refund policy",
             "description": "What customers get back, and when",
             "text": "## Refunds\nCustomers can ask for a refund within 30 days."
+        }),
+        "createCall" => {
+            let mut c = call();
+            if let Some(fields) = c.as_object_mut() {
+                fields.remove("updatedAt");
+            }
+            c
+        }
+        "updateCall" => json!({
+            "status": "completed",
+            "duration": 145,
+            "endedReason": "user_hangup",
+            "callAnalysis": {"sentiment": "positive", "leadQuality": "hot", "appointmentBooked": true}
         }),
         "updateKnowledge" => json!({
             "text": "## Refunds\nCustomers can ask for a refund within 60 days."
