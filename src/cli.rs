@@ -549,7 +549,12 @@ pub async fn import(url: &DatabaseUrl, cmd: ImportCommand) -> anyhow::Result<()>
     let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
     let mut progress = crate::import::Progress::new("importing calls", count);
     let imported = db::run(&pool, move |conn| {
-        db::calls::insert_all(conn, &calls, webhooks, |done| progress.update(done))
+        db::calls::insert_all(
+            conn,
+            &calls,
+            webhooks.then_some(crate::api::dto::call_json as db::webhook_outbox::CallJson),
+            |done| progress.update(done),
+        )
     })
     .await?;
     println!("imported {imported} calls");
@@ -658,7 +663,7 @@ pub async fn demo(url: &DatabaseUrl) -> anyhow::Result<()> {
             }
             let calls = demo::calls(&project_id, demo::CALLS, now, rand::random());
             // Demo calls never fire webhooks.
-            db::calls::insert_all(conn, &calls, false, |done| progress.update(done))?;
+            db::calls::insert_all(conn, &calls, None, |done| progress.update(done))?;
             for item in demo::knowledge(&project_id, now) {
                 db::knowledge::insert(conn, &item)?;
             }

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::{CallDto, CallList, CallPatchBody, Deleted, NewCallBody, PageQuery};
+use super::dto::{call_json, CallDto, CallList, CallPatchBody, Deleted, NewCallBody, PageQuery};
 use super::error::{self, ApiError, ErrorBody};
 use super::list::{self, Listing};
 use super::{authenticated, authenticated_fetch, delete_one, read_json};
@@ -121,12 +121,16 @@ pub async fn create(
     });
     let call = authenticated(credentials, &state, move |conn, who| {
         let record = parsed?;
-        db::calls::create(conn, &who.project_id, &record, time::now()).map_err(|e| match e {
-            db::calls::CreateError::Exists => ApiError::CALL_EXISTS,
-            db::calls::CreateError::Db(e) => e.into(),
+        db::calls::create(conn, &who.project_id, &record, call_json, time::now()).map_err(|e| {
+            match e {
+                db::calls::CreateError::Exists => ApiError::CALL_EXISTS,
+                db::calls::CreateError::Db(e) => e.into(),
+            }
         })
     })
     .await?;
+    // Its webhook events (if any) were written with it: this process sends them now.
+    state.jobs.wake_deliveries();
     Ok(HttpResponse::Created().json(CallDto::from(call)))
 }
 
@@ -183,7 +187,7 @@ pub async fn update(
                 }
             }
         };
-        match db::calls::update(conn, &who.project_id, &id, &change, time::now()) {
+        match db::calls::update(conn, &who.project_id, &id, &change, call_json, time::now()) {
             Ok(Some((_before, after))) => Ok(after),
             Ok(None) => Err(ApiError::CALL_NOT_FOUND),
             Err(db::calls::UpdateError::Refused(why)) => Err(why.into()),
@@ -191,6 +195,7 @@ pub async fn update(
         }
     })
     .await?;
+    state.jobs.wake_deliveries();
     Ok(HttpResponse::Ok().json(CallDto::from(call)))
 }
 

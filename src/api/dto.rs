@@ -235,6 +235,12 @@ fn seconds() -> Object {
         .build()
 }
 
+/// A call as the API answers it, as JSON: the `call` of a webhook event's body (the outbox
+/// is handed this function, so an event carries exactly what `GET /v1/calls/{id}` would).
+pub fn call_json(c: &Call) -> serde_json::Value {
+    serde_json::to_value(CallDto::from(c.clone())).unwrap_or_default()
+}
+
 /// A knowledge item, in a list or alone (the same object, text included).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -15,6 +15,7 @@ use crate::domain::Invalid;
 use super::audit::{self, Event};
 use super::models::Call;
 use super::schema::calls;
+use super::webhook_outbox::{self, CallJson, NewEvent};
 use super::{DbConnection, DbError};
 use crate::domain::call_filter::{CallFilter, EvaluationFilter};
 use crate::domain::phone::NumberPattern;
@@ -210,7 +211,7 @@ pub fn existing_ids(conn: &mut DbConnection, ids: &[CallId]) -> QueryResult<Vec<
 pub fn insert_all(
     conn: &mut DbConnection,
     rows: &[Call],
-    fire_webhooks: bool,
+    fire_webhooks: Option<CallJson>,
     mut progress: impl FnMut(usize),
 ) -> Result<usize, DbError> {
     crate::db::transaction::<_, DbError, _>(conn, |conn| {
@@ -234,8 +235,12 @@ pub fn insert_all(
                     }
                 }
             }
-            if fire_webhooks {
-                // outbox: events for these calls (each as `create` derives them for one call)
+            if let Some(render) = fire_webhooks {
+                let now = crate::time::now();
+                for row in chunk {
+                    let events = events_of(None, row, render, now);
+                    webhook_outbox::enqueue(conn, &row.project_id, &events, now)?;
+                }
             }
             done += chunk.len();
             progress(done);
@@ -269,6 +274,7 @@ pub fn create(
     conn: &mut DbConnection,
     project_id: &ProjectId,
     record: &CallRecord,
+    render: CallJson,
     now: NaiveDateTime,
 ) -> Result<Call, CreateError> {
     let row = Call::from_record(record.clone(), project_id, now);
@@ -284,7 +290,8 @@ pub fn create(
             .find(&row.id)
             .select(Call::as_select())
             .first(conn)?;
-        // outbox: events for this change (nothing before; `stored` after)
+        let events = events_of(None, &stored, render, now);
+        webhook_outbox::enqueue(conn, project_id, &events, now)?;
         Ok(stored)
     })
 }
@@ -317,6 +324,7 @@ pub fn update(
     project_id: &ProjectId,
     id: &CallId,
     change: &CallChange,
+    render: CallJson,
     now: NaiveDateTime,
 ) -> Result<Option<(Call, Call)>, UpdateError> {
     let the_call = || {
@@ -369,9 +377,23 @@ pub fn update(
             ))
             .execute(conn)?;
         let after: Call = the_call().select(Call::as_select()).first(conn)?;
-        // outbox: events for this change (derived from `before` and `after`)
+        let events = events_of(Some(&before), &after, render, now);
+        webhook_outbox::enqueue(conn, project_id, &events, now)?;
         Ok(Some((before, after)))
     })
+}
+
+/// The webhook events a change of a call causes, in order, with their bodies.
+fn events_of(
+    before: Option<&Call>,
+    after: &Call,
+    render: CallJson,
+    now: NaiveDateTime,
+) -> Vec<NewEvent> {
+    webhook_outbox::call_events(before, after)
+        .into_iter()
+        .map(|kind| NewEvent::call(kind, after, render, now))
+        .collect()
 }
 
 /// Deletes all of a project's calls; returns how many.

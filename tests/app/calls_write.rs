@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 const REFUSED: &str = "API key does not have permission for this request";
 
-async fn post_call(app: &TestApp, key: &str, body: &Value) -> Resp {
+pub async fn post_call(app: &TestApp, key: &str, body: &Value) -> Resp {
     post_raw(app, key, body.to_string()).await
 }
 
@@ -24,7 +24,7 @@ async fn post_raw(app: &TestApp, key: &str, body: String) -> Resp {
         .await
 }
 
-async fn patch_call(app: &TestApp, key: &str, id: &str, body: &Value) -> Resp {
+pub async fn patch_call(app: &TestApp, key: &str, id: &str, body: &Value) -> Resp {
     app.agent()
         .send(
             "PATCH",

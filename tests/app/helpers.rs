@@ -306,7 +306,7 @@ impl TestApp {
             callem::import::read_calls(jsonl.as_bytes(), &project(project_id), callem::time::now())
                 .expect("valid calls");
         let calls: Vec<_> = rows.into_iter().map(|r| r.call).collect();
-        self.db(move |conn| db::calls::insert_all(conn, &calls, false, |_| {}))
+        self.db(move |conn| db::calls::insert_all(conn, &calls, None, |_| {}))
             .await
     }
 

@@ -563,7 +563,7 @@ async fn fill(app: &TestApp, owner: &Agent, pid: &str) -> Data {
         items[0].id.as_str().to_owned(),
     );
     app.db(move |conn| {
-        db::calls::insert_all(conn, &calls, false, |_| {})?;
+        db::calls::insert_all(conn, &calls, None, |_| {})?;
         for item in &items {
             db::knowledge::insert(conn, item)?;
         }

@@ -907,8 +907,9 @@ async fn deliveries_pending_when_the_server_is_killed_are_delivered_after(backen
 
 crate::with_both_backends!(deliveries_pending_when_the_server_is_killed_are_delivered_after);
 
-/// Two replicas on one PostgreSQL share the deliveries: 200 events reach one receiver, none
-/// delivered twice while both are healthy, each key's two events in order.
+/// Two replicas on one PostgreSQL share the deliveries: 100 calls started then ended, each
+/// change sent to either replica, make 200 events; they reach one receiver with none delivered
+/// twice while both replicas are healthy, and each call's two events in order.
 #[actix_web::test]
 #[cfg_attr(not(callem_pg_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn two_replicas_deliver_200_events_once_each_in_order() {
@@ -920,58 +921,69 @@ async fn two_replicas_deliver_200_events_once_each_in_order() {
         })
         .await;
     let receiver = Receiver::ok().await;
-    let (webhook, _) = add_webhook(
-        &app,
-        &pid,
-        &receiver.url,
-        &["api_key_revoked", "api_key_leaked"],
-    )
-    .await;
-    let mut keys = Vec::new();
-    for _ in 0..100 {
-        keys.push(app.issue_key(&pid, "*", Expiry::Never).await.1);
-    }
+    let (webhook, _) =
+        add_webhook(&app, &pid, &receiver.url, &["call_started", "call_ended"]).await;
+    let (_, key) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let servers = [app.address.clone(), replica.clone()];
 
-    // Half the reports to each replica, in batches, at once.
-    let mut reports = Vec::new();
-    for (i, chunk) in keys.chunks(10).enumerate() {
-        let to = if i % 2 == 0 {
-            app.address.clone()
-        } else {
-            replica.clone()
-        };
-        let chunk = chunk.to_vec();
-        reports.push(async move { report_leaks(&to, &chunk).await });
-    }
-    futures_util::future::join_all(reports).await;
+    let changes = (0..100).map(|i| {
+        let (key, servers) = (key.clone(), servers.clone());
+        async move {
+            let send = |to: String, method: &'static str, path: String, body: Value| {
+                let key = key.clone();
+                async move {
+                    crate::helpers::Agent::new(&to)
+                        .send(
+                            method,
+                            &path,
+                            &[("authorization", format!("Bearer {key}"))],
+                            Some((body.to_string(), "application/json")),
+                        )
+                        .await
+                }
+            };
+            let id = format!("call-{i}");
+            let r = send(
+                servers[i % 2].clone(),
+                "POST",
+                "/v1/calls".to_owned(),
+                serde_json::json!({"id": id, "status": "live", "duration": 0}),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let r = send(
+                servers[(i + 1) % 2].clone(),
+                "PATCH",
+                format!("/v1/calls/{id}"),
+                serde_json::json!({"status": "completed", "duration": 30}),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    });
+    futures_util::future::join_all(changes).await;
 
-    let got = receiver.wait_for(200, Duration::from_secs(60)).await;
+    receiver.wait_for(200, Duration::from_secs(60)).await;
     let all = settled(&app, &webhook, WAIT).await;
     assert_eq!(all.len(), 200);
     assert!(all
         .iter()
         .all(|d| d.state == "delivered" && d.attempts == 1));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = {
-        let later = receiver.received();
-        assert_eq!(later.len(), got.len());
-        later
-    };
+    let got = receiver.received();
     let ids: std::collections::BTreeSet<&str> =
         got.iter().map(|r| r.header("webhook-id")).collect();
-    assert_eq!(
-        ids.len(),
-        200,
-        "no delivery sent twice: {} requests",
-        got.len()
-    );
+    assert_eq!((ids.len(), got.len()), (200, 200), "no delivery sent twice");
     let mut seen = std::collections::HashMap::<String, Vec<String>>::new();
-    for (_, event, key) in delivered(&got) {
-        seen.entry(key).or_default().push(event);
+    for r in &got {
+        let id = r.json()["call"]["id"].as_str().unwrap().to_owned();
+        seen.entry(id)
+            .or_default()
+            .push(r.header("x-callem-event").to_owned());
     }
     assert_eq!(seen.len(), 100);
-    for (key, events) in seen {
-        assert_eq!(events, ["api_key_revoked", "api_key_leaked"], "{key}");
+    for (call, events) in seen {
+        assert_eq!(events, ["call_started", "call_ended"], "{call}");
     }
 }
 
@@ -1258,3 +1270,184 @@ async fn a_receiver_with_a_trusted_certificate_gets_its_delivery_over_https() {
     }
     drop(server);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Call events: calls arriving over HTTP.
+
+async fn one_calls_events_reach_the_receiver_in_order_with_the_hosted_body(backend: Backend) {
+    use crate::calls_write::{patch_call, post_call};
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, secret) = add_webhook(
+        &app,
+        &pid,
+        &receiver.url,
+        &["call_started", "call_ended", "call_analyzed"],
+    )
+    .await;
+    let (_, key) = app.issue_key(&pid, "*", Expiry::Never).await;
+
+    let created = post_call(
+        &app,
+        &key,
+        &serde_json::json!({"id": "call-1", "status": "live", "duration": 0, "callerNumber": "+33612345678"}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let ended = patch_call(
+        &app,
+        &key,
+        "call-1",
+        &serde_json::json!({
+            "status": "completed",
+            "duration": 42,
+            "summary": "Booked a table.",
+            "callAnalysis": {"booked": true},
+            "transcript": [{"role": "user", "content": "A table for two."}],
+        }),
+    )
+    .await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+
+    let got = receiver.wait_for(3, WAIT).await;
+    settled(&app, &webhook, WAIT).await;
+    let events: Vec<&str> = got.iter().map(|r| r.header("x-callem-event")).collect();
+    assert_eq!(events, ["call_started", "call_ended", "call_analyzed"]);
+    for r in &got {
+        verify_signatures(r, &secret.to_whsec());
+        #[cfg(callem_webhook_verifier_tests)]
+        verify_with_standardwebhooks(r, &secret.to_whsec());
+        let body = r.json();
+        assert_eq!(body["event"], r.header("x-callem-event"));
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["call", "event", "timestamp"], "the hosted envelope");
+    }
+    // `call` is the API's call object as it was when the event happened.
+    assert_eq!(got[0].json()["call"], created.json());
+    assert_eq!(got[1].json()["call"], ended.json());
+    assert_eq!(got[2].json()["call"], ended.json());
+    assert_eq!(
+        app.api("GET", "/v1/calls/call-1", &key).await.json(),
+        ended.json()
+    );
+}
+
+async fn a_change_that_rolls_back_sends_nothing(backend: Backend) {
+    use crate::calls_write::{patch_call, post_call};
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, _) = add_webhook(
+        &app,
+        &pid,
+        &receiver.url,
+        &["call_started", "call_ended", "call_analyzed"],
+    )
+    .await;
+    let (_, key) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let created = post_call(
+        &app,
+        &key,
+        &serde_json::json!({"id": "c2", "status": "completed", "duration": 1}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    receiver.wait_for(1, WAIT).await;
+
+    // Refused inside the transaction (a completed call never goes back to live): had it
+    // committed, the analysis would have been a `call_analyzed`.
+    let refused = patch_call(
+        &app,
+        &key,
+        "c2",
+        &serde_json::json!({"status": "live", "callAnalysis": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    // Refused before it (a bad field).
+    let bad = patch_call(
+        &app,
+        &key,
+        "c2",
+        &serde_json::json!({"duration": -1, "callAnalysis": {"x": 1}}),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    assert_eq!(
+        deliveries(&app, &webhook).await.len(),
+        1,
+        "only the creation's call_ended"
+    );
+    let events: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("x-callem-event").to_owned())
+        .collect();
+    assert_eq!(events, ["call_ended"]);
+    let events_written = app
+        .db(|c| {
+            use callem::db::schema::webhook_events as e;
+            use diesel::prelude::*;
+            Ok(e::table.count().get_result::<i64>(c)?)
+        })
+        .await;
+    assert_eq!(events_written, 1);
+}
+
+async fn an_import_fires_webhooks_only_when_asked(backend: Backend) {
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    add_webhook(&app, &pid, &receiver.url, &["call_ended", "call_analyzed"]).await;
+    let url = app.db.url().to_owned();
+    let line = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","status":"completed","duration":3,"callAnalysis":{{"ok":true}},"createdAt":"2025-12-15T14:30:00.000Z"}}"#
+        )
+    };
+    let backfill = format!("{}\n{}\n", line("old-1"), line("old-2"));
+    let (code, _, err) = crate::helpers::run_callem(
+        &url,
+        &["import", "calls", "--project", &pid, "-"],
+        Some(&backfill),
+    );
+    assert_eq!(code, 0, "{err}");
+    let fresh = format!("{}\n", line("new-1"));
+    let (code, _, err) = crate::helpers::run_callem(
+        &url,
+        &["import", "calls", "--webhooks", "--project", &pid, "-"],
+        Some(&fresh),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let got = receiver.wait_for(2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), got.len());
+    let seen: Vec<(String, String)> = got_now
+        .iter()
+        .map(|r| {
+            (
+                r.header("x-callem-event").to_owned(),
+                r.json()["call"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("call_ended".to_owned(), "new-1".to_owned()),
+            ("call_analyzed".to_owned(), "new-1".to_owned())
+        ],
+        "the backfill fired nothing"
+    );
+}
+
+crate::with_both_backends!(
+    one_calls_events_reach_the_receiver_in_order_with_the_hosted_body,
+    a_change_that_rolls_back_sends_nothing,
+    an_import_fires_webhooks_only_when_asked,
+);
