@@ -1,6 +1,7 @@
 //! Webhook deliveries: every server runs this job. Each tick claims the due deliveries
 //! (`db::webhook_deliveries::claim`: on PostgreSQL `FOR UPDATE SKIP LOCKED` with a lease, so
-//! replicas share them), sends them at once, each signed and over the checked client
+//! replicas share them), up to [`IN_FLIGHT`] at once, each attempt on its own task, signed and
+//! sent over the checked client
 //! (`webhooks::client`), and records each attempt with what it decides: delivered (2xx), tried
 //! again after the schedule's next delay (any other status, a timeout, a network error;
 //! `Retry-After` on 429 or 503 honoured up to an hour), given up when no retry is left, or the
@@ -13,8 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::periodic::PeriodicJob;
 use crate::db::webhook_deliveries::{self as deliveries, AttemptRecord, Claimed, Outcome};
@@ -23,8 +26,12 @@ use crate::domain::webhook::schedule::MAX_RETRY_AFTER;
 use crate::webhooks::client::{Client, Response};
 use crate::webhooks::{signing, Config};
 
-/// How many deliveries one claim takes (and are sent at once).
+/// How many deliveries one claim takes at most.
 pub const BATCH: i64 = 32;
+/// Attempts in flight at once in one process: a tick claims only as many as are free, and
+/// never waits for a slow receiver (its attempts run on their own, 15 s at most), so other
+/// webhooks' deliveries keep going.
+pub const IN_FLIGHT: usize = 64;
 /// The longest a due delivery waits for a tick when nothing woke the job (an event written by
 /// another replica, a retry coming due).
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -36,11 +43,30 @@ const LIMITS: Limits = Limits {
 
 /// The job's inputs.
 pub struct WebhookDelivery {
+    pub sender: Arc<Sender>,
+    /// Notified after this process wrote an event, so it goes out at once.
+    pub wake: Arc<Notify>,
+    slots: Arc<Semaphore>,
+    /// A tick stopped for want of a free slot: the next attempt to end wakes the job.
+    starved: Arc<AtomicBool>,
+}
+
+/// What an attempt needs.
+pub struct Sender {
     pub pool: Pool,
     pub client: Client,
     pub config: Config,
-    /// Notified after this process wrote an event, so it goes out at once.
-    pub wake: Arc<Notify>,
+}
+
+impl WebhookDelivery {
+    pub fn new(sender: Sender, wake: Arc<Notify>) -> Self {
+        WebhookDelivery {
+            sender: Arc::new(sender),
+            wake,
+            slots: Arc::new(Semaphore::new(IN_FLIGHT)),
+            starved: Arc::default(),
+        }
+    }
 }
 
 impl PeriodicJob for WebhookDelivery {
@@ -65,15 +91,35 @@ impl PeriodicJob for WebhookDelivery {
 
     async fn run(&mut self) -> Result<(), DbError> {
         loop {
+            let free = self.slots.available_permits();
+            if free == 0 {
+                self.starved.store(true, Ordering::Release);
+                return Ok(());
+            }
+            let asked = BATCH.min(i64::try_from(free).unwrap_or(BATCH));
             let now = crate::time::now();
-            let claimed = db::run_background(&self.pool, LIMITS, move |conn| {
-                deliveries::claim(conn, now, BATCH)
+            let claimed = db::run_background(&self.sender.pool, LIMITS, move |conn| {
+                deliveries::claim(conn, now, asked)
             })
             .await?;
-            let full = claimed.len() as i64 == BATCH;
-            let attempts = claimed.into_iter().map(|c| self.attempt(c));
-            for result in futures_util::future::join_all(attempts).await {
-                result?;
+            let full = claimed.len() as i64 == asked;
+            for delivery in claimed {
+                let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                    // Cannot happen (one tick at a time claims only free slots); its lease
+                    // returns it to the queue if it ever does.
+                    continue;
+                };
+                let (sender, wake, starved) =
+                    (self.sender.clone(), self.wake.clone(), self.starved.clone());
+                actix_web::rt::spawn(async move {
+                    if let Err(e) = sender.attempt(delivery).await {
+                        tracing::warn!(error = %e, "a webhook attempt could not be recorded: it is tried again when its lease ends");
+                    }
+                    drop(slot);
+                    if starved.swap(false, Ordering::AcqRel) {
+                        wake.notify_one();
+                    }
+                });
             }
             if !full {
                 return Ok(());
@@ -82,7 +128,7 @@ impl PeriodicJob for WebhookDelivery {
     }
 }
 
-impl WebhookDelivery {
+impl Sender {
     /// One attempt of one claimed delivery, recorded.
     async fn attempt(&self, claimed: Claimed) -> Result<(), DbError> {
         let attempted_at = crate::time::now();

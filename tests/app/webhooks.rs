@@ -106,6 +106,11 @@ impl Receiver {
 
     /// A receiver on a given address (a port a webhook already points at).
     pub async fn on(addr: &str, answer: Arc<Answer>) -> Receiver {
+        Receiver::slow(addr, Duration::ZERO, answer).await
+    }
+
+    /// A receiver that takes `delay` before it answers each request.
+    pub async fn slow(addr: &str, delay: Duration, answer: Arc<Answer>) -> Receiver {
         use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = got.clone();
@@ -131,6 +136,7 @@ impl Receiver {
                         all.push(r.clone());
                         all.len() - 1
                     };
+                    actix_web::rt::time::sleep(delay).await;
                     let (status, headers) = answer(n, &r);
                     let mut res =
                         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
@@ -1451,3 +1457,37 @@ crate::with_both_backends!(
     a_change_that_rolls_back_sends_nothing,
     an_import_fires_webhooks_only_when_asked,
 );
+
+/// A receiver that stalls (each answer takes 10 s) holds up nobody else: another webhook's
+/// events arrive at once meanwhile.
+async fn a_stalled_receiver_does_not_hold_up_other_webhooks(backend: Backend) {
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let stalled = Receiver::slow(
+        "127.0.0.1:0",
+        Duration::from_secs(10),
+        Arc::new(|_, _| (200, vec![])),
+    )
+    .await;
+    let healthy = Receiver::ok().await;
+    add_webhook(&app, &pid, &stalled.url, &["api_key_revoked"]).await;
+    add_webhook(&app, &pid, &healthy.url, &["api_key_revoked"]).await;
+    let mut keys = Vec::new();
+    for _ in 0..5 {
+        keys.push(app.issue_key(&pid, "*", Expiry::Never).await.0);
+    }
+
+    let started = Instant::now();
+    for kid in &keys {
+        revoke_key(&app, &pid, kid).await;
+    }
+
+    healthy.wait_for(5, WAIT).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the healthy receiver waited {:?} for the stalled one",
+        started.elapsed()
+    );
+}
+
+crate::with_both_backends!(a_stalled_receiver_does_not_hold_up_other_webhooks);
