@@ -628,7 +628,7 @@ async fn expiry_reminders_go_out_once_each_at_14_7_and_1_days(backend: Backend) 
 crate::with_both_backends!(expiry_reminders_go_out_once_each_at_14_7_and_1_days);
 
 /// Owners and Admins are emailed (not Developers or Members) about a leak report, a webhook
-/// disabled and a key expiring, each once.
+/// disabled and a key expiring, each once although two replicas send email.
 #[actix_web::test]
 #[cfg_attr(
     not(callem_smtp_tests),
@@ -646,6 +646,14 @@ async fn owners_and_admins_are_emailed_about_leaks_disabled_webhooks_and_expirin
     })
     .await;
     let (_, pid) = app.setup_owner().await;
+    // A second replica with email: each notification is still sent once.
+    let smtp_url = sink.url();
+    app.replica_configured(move |s| {
+        s.webhook_allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
+        s.smtp = callem::email::SmtpConfig::parse(&smtp_url, "Callem Studio <callem@example.com>")
+            .unwrap();
+    })
+    .await;
     app.user_with_role(&pid, "admin@example.com", "admin").await;
     app.user_with_role(&pid, "dev@example.com", "developer")
         .await;
@@ -741,6 +749,10 @@ impl Server {
             .env("CALLEM_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8")
             .env("CALLEM_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s")
             .env("CALLEM_RATE_LIMIT_PER_MINUTE", "100000")
+            // Proxy variables are ignored: deliveries never go through one.
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("ALL_PROXY", "http://127.0.0.1:9")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -1491,3 +1503,56 @@ async fn a_stalled_receiver_does_not_hold_up_other_webhooks(backend: Backend) {
 }
 
 crate::with_both_backends!(a_stalled_receiver_does_not_hold_up_other_webhooks);
+
+/// Every attempt failed for 5 days: the next failure disables the webhook, as the server, and
+/// its pending deliveries are kept as failed.
+async fn five_days_of_failures_disable_the_webhook(backend: Backend) {
+    let app = app_delivering(backend, "1h").await;
+    let (owner, pid) = app.setup_owner().await;
+    let receiver = Receiver::answering(|_, _| (500, vec![])).await;
+    let (webhook, _) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let (first, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    let (second, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    revoke_key(&app, &pid, &first).await;
+    receiver.wait_for(1, WAIT).await;
+    // Failing for a while, not yet 5 days: still enabled, the delivery waits for its retry.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let row = webhook_row(&app, &webhook).await;
+    assert!(row.enabled && row.failing_since.is_some(), "{row:?}");
+    let id = webhook.id.clone();
+    app.db(move |c| {
+        use callem::db::schema::webhooks as w;
+        use diesel::prelude::*;
+        let since = callem::time::now() - chrono::Duration::days(5) - chrono::Duration::minutes(1);
+        Ok(diesel::update(w::table.find(&id))
+            .set(w::failing_since.eq(since))
+            .execute(c)?)
+    })
+    .await;
+
+    revoke_key(&app, &pid, &second).await;
+    receiver.wait_for(2, WAIT).await;
+    let started = Instant::now();
+    while webhook_row(&app, &webhook).await.enabled {
+        assert!(
+            started.elapsed() < WAIT,
+            "still enabled after 5 days of failures"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let row = webhook_row(&app, &webhook).await;
+    assert_eq!(row.disabled_reason.as_deref(), Some("failing"));
+    let all = deliveries(&app, &webhook).await;
+    assert!(
+        all.iter().all(|d| d.state == "failed"),
+        "pending ones kept as failed: {all:#?}"
+    );
+    let log = owner
+        .get(&format!("/projects/{pid}/settings/audit-log?kind=webhooks"))
+        .await;
+    assert!(log.body.contains("Callem (automatic)"), "{}", log.body);
+    assert!(log.body.contains("disabled the webhook"));
+}
+
+crate::with_both_backends!(five_days_of_failures_disable_the_webhook);
