@@ -81,6 +81,11 @@ pub fn remind_expiring(conn: &mut DbConnection, now: NaiveDateTime) -> Result<us
                     true,
                 )?;
             }
+            // The key's row first, as a revocation writes it: their events take their places
+            // in the key's order one after the other.
+            diesel::update(api_keys::table.find(&key.id))
+                .set(api_keys::id.eq(api_keys::id))
+                .execute(conn)?;
             let reason = format!("expires_in_{days}_day{}", if days == 1 { "" } else { "s" });
             let event = NewEvent::key(EventKind::ApiKeyExpiring, &key, Some(&reason), now);
             webhook_outbox::enqueue(conn, &key.project_id, &[event], now)?;

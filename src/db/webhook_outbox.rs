@@ -146,6 +146,10 @@ pub fn enqueue_test(
         }),
     };
     super::transaction(conn, |conn| {
+        // The webhook's row first: two test events at once take their places in turn.
+        diesel::update(webhooks::table.find(&webhook.id))
+            .set(webhooks::updated_at.eq(webhooks::updated_at))
+            .execute(conn)?;
         let row = insert_event(conn, &webhook.project_id, &event, now)?;
         insert_delivery(conn, &row, webhook.id.clone(), now)
     })
