@@ -11,9 +11,7 @@ use super::{DbConnection, DbError};
 use crate::domain::action::Action;
 use crate::domain::actor::Actor;
 use crate::domain::ids::{ProjectId, WebhookId};
-use crate::domain::webhook::{
-    DisabledReason, EventKinds, WebhookUrl, ROLL_OVERLAP_HOURS,
-};
+use crate::domain::webhook::{DisabledReason, EventKinds, WebhookUrl, ROLL_OVERLAP_HOURS};
 use crate::webhooks::secret::{Sealer, SigningSecret};
 
 /// A webhook about to be added, its fields parsed.
@@ -258,7 +256,12 @@ pub fn reveal(
     actor: &Actor,
     now: NaiveDateTime,
 ) -> Result<Option<String>, DbError> {
-    let event = Event::new(project_id, actor, Action::WebhookSecretRevealed, id.as_str());
+    let event = Event::new(
+        project_id,
+        actor,
+        Action::WebhookSecretRevealed,
+        id.as_str(),
+    );
     audit::audited(conn, &event, now, |conn| {
         Ok(match find(conn, project_id, id)? {
             Some(hook) => Change::Made(Some(hook.secret_sealed)),

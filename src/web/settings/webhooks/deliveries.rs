@@ -8,22 +8,19 @@ use serde::Deserialize;
 
 use crate::db::{self, models::Delivery};
 use crate::domain::ids::{DeliveryId, ProjectId, WebhookId};
-use crate::domain::webhook::{DeliveryState, EventKind};
+use crate::domain::webhook::{self, DeliveryState, EventKind};
 use crate::state::AppState;
 use crate::time;
 use crate::web::error::WebError;
 use crate::web::htmx;
 use crate::web::shell::{Section, Shell, WebhookManager};
 
-/// A delivery's status in the log: `Pending`, `Delivered`, `Retrying — next at …`, `Failed`.
+/// A delivery's status in the log ([`webhook::delivery_status`]).
 pub fn delivery_status(d: &Delivery) -> String {
     match d.state.parse::<DeliveryState>() {
-        Ok(DeliveryState::Pending) if d.attempts > 0 => {
-            format!("Retrying — next at {}", time::full_label(d.next_attempt_at))
+        Ok(state) => {
+            webhook::delivery_status(state, d.attempts, &time::full_label(d.next_attempt_at))
         }
-        Ok(DeliveryState::Pending) => "Pending".to_owned(),
-        Ok(DeliveryState::Delivered) => "Delivered".to_owned(),
-        Ok(DeliveryState::Failed) => "Failed".to_owned(),
         Err(_) => d.state.clone(),
     }
 }

@@ -122,7 +122,11 @@ fn parse(state: &AppState, f: &Fields) -> Result<Parsed, [Option<String>; 3]> {
             description,
             events,
         }),
-        (u, d, e) => Err([u.err().map(|e| e.0), d.err().map(|e| e.0), e.err().map(|e| e.0)]),
+        (u, d, e) => Err([
+            u.err().map(|e| e.0),
+            d.err().map(|e| e.0),
+            e.err().map(|e| e.0),
+        ]),
     }
 }
 

@@ -40,28 +40,26 @@ pub const TABLE: RouteTable = RouteTable {
 };
 
 use crate::db::models::Webhook;
-use crate::domain::webhook::DisabledReason;
+use crate::domain::webhook::{self, DisabledReason};
 use crate::web::shell::Shell;
 
-/// A webhook's status as the tab and its page show it: (`Active` or why it is disabled, the
-/// badge's tone).
+/// A webhook's status as the tab and its page show it, and its badge's tone.
 pub fn status(hook: &Webhook) -> (String, &'static str) {
-    if hook.enabled {
-        return ("Active".to_owned(), "success");
-    }
-    let reason = hook
+    let label = webhook::webhook_status(
+        hook.enabled,
+        hook.disabled_reason.as_deref(),
+        hook.disabled_by.as_deref(),
+    );
+    let tone = match hook
         .disabled_reason
         .as_deref()
         .and_then(DisabledReason::parse)
-        .unwrap_or(DisabledReason::ByUser);
-    (
-        reason.status_label(hook.disabled_by.as_deref()),
-        if reason == DisabledReason::ByUser {
-            "muted"
-        } else {
-            "danger"
-        },
-    )
+    {
+        _ if hook.enabled => "success",
+        Some(DisabledReason::Gone | DisabledReason::Failing) => "danger",
+        _ => "muted",
+    };
+    (label, tone)
 }
 
 /// `…/settings/webhooks` or, with a path, below it.
