@@ -35,3 +35,4 @@ mod sweep;
 mod team;
 mod usage;
 mod webhooks;
+mod webhooks_tab;
