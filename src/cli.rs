@@ -6,7 +6,9 @@ use std::io::BufRead;
 use anyhow::{anyhow, bail, Context};
 
 use crate::auth::password;
-use crate::config::{AuditCommand, ImportCommand, KeysCommand, ProjectCommand, UserCommand};
+use crate::config::{
+    AuditCommand, ImportCommand, KeysCommand, ProjectCommand, UserCommand, WebhooksCommand,
+};
 use crate::db::api_keys::{KeyChange, KeyRequest, Revoked};
 use crate::db::{self, DatabaseUrl, Pool};
 use crate::domain::account::{EmailAddress, ExistingAccount, Password, ProjectName};
@@ -599,6 +601,180 @@ pub async fn audit(url: &DatabaseUrl, cmd: AuditCommand) -> anyhow::Result<()> {
                     Err(ExitStatus(1).into())
                 }
             }
+        }
+    }
+}
+
+/// `callem webhooks …`, with the dashboard's validation and messages.
+pub async fn webhooks(url: &DatabaseUrl, cmd: WebhooksCommand) -> anyhow::Result<()> {
+    use crate::db::delivery_log::LogFilter;
+    use crate::db::webhooks::{NewWebhook, WebhookChange};
+    use crate::domain::ids::WebhookId;
+    use crate::domain::webhook::{self, AllowedRanges, EventKinds, WebhookUrl};
+    match cmd {
+        WebhooksCommand::Create {
+            project,
+            url: hook_url,
+            events,
+            description,
+            secret_key,
+            webhook_allow_cidrs,
+        } => {
+            let allowed = AllowedRanges::parse(&webhook_allow_cidrs)
+                .map_err(|e| anyhow!("CALLEM_WEBHOOK_ALLOW_CIDRS: {e}"))?;
+            let hook_url =
+                WebhookUrl::parse(&hook_url, &allowed).map_err(|e| anyhow!("--url: {e}"))?;
+            let events =
+                EventKinds::parse(events.split(',')).map_err(|e| anyhow!("--events: {e}"))?;
+            let description = webhook::parse_description(&description)
+                .map_err(|e| anyhow!("--description: {e}"))?;
+            // The same rule as the server's.
+            let secret_key = match secret_key.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(s) if s.len() < 32 => {
+                    bail!("CALLEM_SECRET_KEY must be at least 32 bytes long")
+                }
+                Some(s) => Some(crate::secret::Secret::new(s.to_owned())),
+            };
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            require_project(&pool, &project).await?;
+            let material = startup::key_material(secret_key.as_ref(), &pool).await?;
+            let sealer = crate::webhooks::secret::Sealer::from_material(&material);
+            let (hook, secret) = in_project(&pool, &project, move |conn, project| {
+                let new = NewWebhook {
+                    url: &hook_url,
+                    description: &description,
+                    events: &events,
+                };
+                db::webhooks::create(
+                    conn,
+                    &project,
+                    &new,
+                    &sealer,
+                    &Actor::command_line(),
+                    time::now(),
+                )
+            })
+            .await?;
+            // The id, then the secret, each alone on its line, for scripts.
+            println!("{}", hook.id);
+            println!("{}", secret.to_whsec());
+            Ok(())
+        }
+        WebhooksCommand::List { project } => {
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            let hooks = in_project(&pool, &project, move |conn, project| {
+                Ok(db::webhooks::list(conn, &project)?)
+            })
+            .await?;
+            let mut rows = vec![[
+                "ID".to_owned(),
+                "URL".to_owned(),
+                "EVENTS".to_owned(),
+                "STATUS".to_owned(),
+                "DESCRIPTION".to_owned(),
+            ]];
+            for h in hooks {
+                let status = webhook::webhook_status(
+                    h.enabled,
+                    h.disabled_reason.as_deref(),
+                    h.disabled_by.as_deref(),
+                );
+                rows.push([h.id.into_string(), h.url, h.events, status, h.description]);
+            }
+            print_table(&rows);
+            Ok(())
+        }
+        WebhooksCommand::Delete {
+            project,
+            webhook_id,
+        } => {
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            let wid = WebhookId::parse(&webhook_id).ok();
+            let outcome = in_project(&pool, &project, move |conn, project| match wid {
+                Some(wid) => {
+                    db::webhooks::delete(conn, &project, &wid, &Actor::command_line(), time::now())
+                }
+                None => Ok(WebhookChange::NotFound),
+            })
+            .await?;
+            match outcome {
+                WebhookChange::Done(hook_url) => {
+                    println!("deleted {webhook_id} ({hook_url})");
+                    Ok(())
+                }
+                _ => bail!("no webhook with id '{webhook_id}' in this project"),
+            }
+        }
+        WebhooksCommand::Deliveries {
+            project,
+            webhook_id,
+            failed,
+        } => {
+            let project = project_id(&project)?;
+            let pool = open(url).await?;
+            let wid = WebhookId::parse(&webhook_id).ok();
+            let now = time::now();
+            let found = in_project(&pool, &project, move |conn, project| {
+                let Some(wid) = wid else {
+                    return Ok(None);
+                };
+                if db::webhooks::find(conn, &project, &wid)?.is_none() {
+                    return Ok(None);
+                }
+                let filter = LogFilter {
+                    failed_only: failed,
+                };
+                let total = db::delivery_log::count(conn, &project, &wid, filter, now)?;
+                Ok(Some(db::delivery_log::page(
+                    conn, &project, &wid, filter, now, total, 0,
+                )?))
+            })
+            .await?;
+            let Some(deliveries) = found else {
+                bail!("no webhook with id '{webhook_id}' in this project");
+            };
+            let mut rows = vec![[
+                "ID".to_owned(),
+                "EVENT".to_owned(),
+                "CALL OR KEY".to_owned(),
+                "STATUS".to_owned(),
+                "ATTEMPTS".to_owned(),
+                "LAST RESPONSE".to_owned(),
+                "QUEUED".to_owned(),
+            ]];
+            for d in deliveries {
+                let status = d
+                    .state
+                    .parse()
+                    .map(|s| {
+                        webhook::delivery_status(
+                            s,
+                            d.attempts,
+                            &time::full_label(d.next_attempt_at),
+                        )
+                    })
+                    .unwrap_or_else(|_| d.state.clone());
+                let last = match (d.last_status, d.last_error.as_deref()) {
+                    (Some(s), _) => s.to_string(),
+                    (None, Some(e)) => e.to_owned(),
+                    (None, None) => "—".to_owned(),
+                };
+                rows.push([
+                    d.id.into_string(),
+                    d.kind,
+                    d.subject,
+                    status,
+                    d.attempts.to_string(),
+                    last,
+                    time::full_label(d.created_at),
+                ]);
+            }
+            print_table(&rows);
+            Ok(())
         }
     }
 }

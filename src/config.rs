@@ -47,6 +47,9 @@ pub enum Command {
     /// Check a project's audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Add, list and delete webhooks, and read a webhook's delivery log.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Create (or refresh) a project "Demo" with a few thousand realistic calls and about
     /// twenty knowledge items, and print how to sign in. Safe to run twice.
     Demo,
@@ -168,6 +171,62 @@ pub struct ServeArgs {
     /// most 14d; a session lasts 14 days from sign-in however active).
     #[arg(long, env = "CALLEM_SESSION_IDLE", default_value = "7d")]
     pub session_idle: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a webhook; prints its id, then its signing secret (whsec_…), each on its own line.
+    ///
+    /// The URL must be https: to a public address (http:, localhost and private, reserved or
+    /// internal addresses are refused, as in the dashboard) unless its address is in
+    /// CALLEM_WEBHOOK_ALLOW_CIDRS. The secret is stored encrypted under a key derived from
+    /// CALLEM_SECRET_KEY (or, when unset, the key the server generated and stored in the
+    /// database): run this with the same CALLEM_SECRET_KEY as `callem serve`.
+    Create {
+        #[arg(long)]
+        project: String,
+        /// The HTTPS endpoint that receives the events.
+        #[arg(long)]
+        url: String,
+        /// The events to send, comma-separated: call_started, call_ended, call_analyzed,
+        /// api_key_expiring, api_key_revoked, api_key_leaked.
+        #[arg(long)]
+        events: String,
+        /// What the webhook is for, e.g. "CRM sync".
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The server's secret key (as for `callem serve`), which the signing secret is
+        /// encrypted under.
+        #[arg(long, env = "CALLEM_SECRET_KEY", hide_env_values = true)]
+        secret_key: Option<String>,
+        /// Address ranges (CIDRs, comma-separated) a webhook may reach although private (as
+        /// for `callem serve`); for an address in them plain http: is accepted too.
+        #[arg(long, env = "CALLEM_WEBHOOK_ALLOW_CIDRS", default_value = "")]
+        webhook_allow_cidrs: String,
+    },
+    /// List a project's webhooks: id, URL, events, status, description.
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Delete a webhook: nothing more is sent to it, and its delivery log goes with it.
+    Delete {
+        #[arg(long)]
+        project: String,
+        /// The webhook's id (see `callem webhooks list`).
+        webhook_id: String,
+    },
+    /// A webhook's deliveries of the last 30 days, newest first: id (the webhook-id header),
+    /// event, call or key, status, attempts, last response, time.
+    Deliveries {
+        #[arg(long)]
+        project: String,
+        /// The webhook's id (see `callem webhooks list`).
+        webhook_id: String,
+        /// Only the failed deliveries.
+        #[arg(long)]
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -93,6 +93,7 @@ async fn command(cli: Cli, url: &DatabaseUrl) -> anyhow::Result<()> {
         Command::Keys(cmd) => cli::keys(&url, cmd).await,
         Command::Import(cmd) => cli::import(&url, cmd).await,
         Command::Audit(cmd) => cli::audit(&url, cmd).await,
+        Command::Webhooks(cmd) => cli::webhooks(&url, cmd).await,
         Command::Demo => cli::demo(&url).await,
     }
 }

@@ -114,7 +114,7 @@ pub fn key_label(name: &str, prefix: &str) -> String {
 }
 
 /// Who the actor is, in words, as of now.
-fn actor_label(conn: &mut DbConnection, actor: &Actor) -> QueryResult<String> {
+pub fn actor_label(conn: &mut DbConnection, actor: &Actor) -> QueryResult<String> {
     use super::schema::{api_keys, users};
     Ok(match &actor.who {
         Who::User(id) => users::table

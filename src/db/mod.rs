@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
+pub mod delivery_log;
 pub mod health;
 pub mod invitation_revocation;
 pub mod invitations;

@@ -148,6 +148,9 @@ fn field_label(field: &str) -> String {
         "replaced_by" => "Replaced by",
         "replaces" => "Replaces",
         "role" => "Role",
+        "url" => "URL",
+        "description" => "Description",
+        "events" => "Events",
         other => other,
     }
     .to_owned()

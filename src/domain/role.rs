@@ -48,6 +48,12 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 
+    /// Owner and Admin add, edit, disable, delete webhooks, reveal and roll their secrets and
+    /// resend deliveries; the others only read the tab.
+    pub fn can_manage_webhooks(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+
     /// Owner and Admin read the audit log; the others do not see it.
     pub fn can_read_audit_log(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)

@@ -97,6 +97,7 @@ pub const TABLES: &[RouteTable] = &[
     SETTINGS,
     settings::api_keys::TABLE,
     settings::audit_log::TABLE,
+    settings::webhooks::TABLE,
 ];
 
 /// Every dashboard route's method and full pattern.

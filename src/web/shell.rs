@@ -1,7 +1,7 @@
 //! The frame around every project page: sidebar, project selector, signed-in user, CSRF token.
 //! It is also the project context extractor: a handler that takes a [`Shell`] has a signed-in
 //! member of the project in its path (anyone else got a 404 before it ran), and one that takes
-//! a [`KeyManager`], a [`TeamManager`], an [`AuditReader`] or an [`Editor`] has one with that
+//! a [`KeyManager`], a [`WebhookManager`], a [`TeamManager`], an [`AuditReader`] or an [`Editor`] has one with that
 //! role (403 otherwise).
 
 use std::future::Future;
@@ -196,6 +196,11 @@ role_extractor!(
     /// A project page for Owners and Admins (API keys): 403 for the other roles.
     KeyManager,
     can_manage_keys
+);
+role_extractor!(
+    /// A webhook change for Owners and Admins (Settings → Webhooks): 403 for the other roles.
+    WebhookManager,
+    can_manage_webhooks
 );
 role_extractor!(
     /// A team change for Owners and Admins (inviting, changing roles, removing): 403 for the

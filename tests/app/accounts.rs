@@ -427,6 +427,8 @@ async fn every_dashboard_post_route_refuses_a_forged_request_and_changes_nothing
                 "{call_id}" => "c1",
                 "{item_id}" => item_id.as_str(),
                 "{invitation_id}" => invitation_id.as_str(),
+                "{webhook_id}" => "w1",
+                "{delivery_id}" => "msg_1",
                 "{user_id}" => dev_id.as_str(),
                 "{token}" => "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
                 p if p.starts_with('{') => panic!("no value for {p} in {pattern}: add one here"),

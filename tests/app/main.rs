@@ -36,3 +36,4 @@ mod sweep;
 mod team;
 mod usage;
 mod webhooks;
+mod webhooks_tab;

@@ -129,6 +129,9 @@ struct Data {
     keys: Vec<(&'static str, String)>,
     invitation: String,
     reset: String,
+    /// A webhook with deliveries in each state, and one delivery of it with attempts.
+    webhook: String,
+    delivery: String,
 }
 
 /// Every page the sweep opens, one line each.
@@ -167,6 +170,21 @@ fn pages(d: &Data) -> Vec<Page> {
         page("api-keys", format!("{p}/settings/api-keys"), SIGNED_IN),
         page("team", format!("{p}/settings/team"), SIGNED_IN),
         page("audit-log", format!("{p}/settings/audit-log"), SIGNED_IN),
+        page("webhooks", format!("{p}/settings/webhooks"), SIGNED_IN),
+        page(
+            "webhook",
+            format!("{p}/settings/webhooks/{}", d.webhook),
+            SIGNED_IN,
+        ),
+        page(
+            "webhook-delivery",
+            format!(
+                "{p}/settings/webhooks/{}/deliveries/{}",
+                d.webhook, d.delivery
+            ),
+            SIGNED_IN,
+        ),
+        page("empty-webhooks", format!("{e}/settings/webhooks"), OWNER),
         page("account", "/account".into(), SIGNED_IN),
         page("new-project", "/projects/new".into(), SIGNED_IN),
         page("api-docs", "/docs/api".into(), SIGNED_IN),
@@ -699,6 +717,7 @@ async fn fill(app: &TestApp, owner: &Agent, pid: &str) -> Data {
         .unwrap()
         .to_owned();
     let (_, reset) = crate::account_pages::reset_link(app, "developer@example.com");
+    let (webhook, delivery) = fill_webhooks(app, owner, pid).await;
 
     Data {
         project: pid.to_owned(),
@@ -716,7 +735,94 @@ async fn fill(app: &TestApp, owner: &Agent, pid: &str) -> Data {
         ],
         invitation,
         reset,
+        webhook,
+        delivery,
     }
+}
+
+/// A webhook added through the form (to a receiver that never resolves), with a delivery in
+/// each state; returns its id and that of a failed delivery with two attempts.
+async fn fill_webhooks(app: &TestApp, owner: &Agent, pid: &str) -> (String, String) {
+    use callem::db::models::{Attempt, Webhook};
+    use callem::db::schema::{webhook_attempts, webhook_deliveries};
+    owner
+        .get(&format!("/projects/{pid}/settings/webhooks"))
+        .await;
+    let r = owner
+        .post_htmx(
+            &format!("/projects/{pid}/settings/webhooks"),
+            &[
+                (
+                    "url",
+                    "https://crm.receiver.invalid/webhooks/callem/a-rather-long-path-to-wrap",
+                ),
+                ("description", "CRM sync (calls and keys)"),
+                ("events", "call_started"),
+                ("events", "call_ended"),
+                ("events", "call_analyzed"),
+                ("events", "api_key_revoked"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = project(pid);
+    let hook: Webhook = app
+        .db(move |c| Ok(db::webhooks::list(c, &p)?.remove(0)))
+        .await;
+    let webhook = hook.id.as_str().to_owned();
+    let delivery = app
+        .db(move |c| {
+            let now = callem::time::now();
+            let mut failed = None;
+            for (i, (state, attempts)) in [("delivered", 1), ("pending", 2), ("failed", 4), ("pending", 0)]
+                .into_iter()
+                .enumerate()
+            {
+                let id = db::webhook_outbox::enqueue_test(c, &hook, now)?;
+                diesel::update(webhook_deliveries::table.find(&id))
+                    .set((
+                        webhook_deliveries::state.eq(state),
+                        webhook_deliveries::attempts.eq(attempts),
+                        webhook_deliveries::created_at.eq(now - chrono::Duration::hours(i as i64)),
+                        webhook_deliveries::next_attempt_at.eq(now + chrono::Duration::days(1)),
+                    ))
+                    .execute(c)?;
+                if state == "failed" {
+                    failed = Some(id);
+                }
+            }
+            let id = failed.expect("a failed delivery");
+            for (n, (status, error, body)) in [
+                (Some(503), None, "<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>"),
+                (None, Some("connection refused (receiver.invalid:443)"), ""),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                diesel::insert_into(webhook_attempts::table)
+                    .values(Attempt {
+                        id: format!("att_{n}_{id}"),
+                        delivery_id: id.clone(),
+                        attempted_at: now - chrono::Duration::minutes(30 - n as i64),
+                        duration_ms: 15_000,
+                        status,
+                        error: error.map(str::to_owned),
+                        response_body: body.to_owned(),
+                        request_headers: serde_json::json!([
+                            ["content-type", "application/json"],
+                            ["user-agent", "Callem-Webhooks/0.1.0"],
+                            ["webhook-id", id.as_str()],
+                            ["webhook-signature", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="],
+                            ["x-callem-event", "test"]
+                        ])
+                        .to_string(),
+                    })
+                    .execute(c)?;
+            }
+            Ok(id.into_string())
+        })
+        .await;
+    (webhook, delivery)
 }
 
 async fn sweep(checks: Checks) {

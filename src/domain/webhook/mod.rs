@@ -108,6 +108,30 @@ impl DisabledReason {
     }
 }
 
+/// A webhook's status as the tab, its page and `callem webhooks list` show it: `Active`, or
+/// why it is disabled ([`DisabledReason::status_label`]); an unknown stored reason reads as
+/// disabled by someone.
+pub fn webhook_status(enabled: bool, reason: Option<&str>, by: Option<&str>) -> String {
+    if enabled {
+        return "Active".to_owned();
+    }
+    reason
+        .and_then(DisabledReason::parse)
+        .unwrap_or(DisabledReason::ByUser)
+        .status_label(by)
+}
+
+/// A delivery's status in the log: `Pending`, `Delivered`, `Retrying — next at …` (pending
+/// after a failed attempt; `next_at` as people read it), `Failed`.
+pub fn delivery_status(state: DeliveryState, attempts: i32, next_at: &str) -> String {
+    match state {
+        DeliveryState::Pending if attempts > 0 => format!("Retrying — next at {next_at}"),
+        DeliveryState::Pending => "Pending".to_owned(),
+        DeliveryState::Delivered => "Delivered".to_owned(),
+        DeliveryState::Failed => "Failed".to_owned(),
+    }
+}
+
 /// A webhook's description: optional, one paragraph at most.
 pub fn parse_description(s: &str) -> Result<String, Invalid> {
     let s = s.trim();
@@ -146,6 +170,34 @@ mod tests {
             DisabledReason::ByUser.status_label(Some("ada@example.com")),
             "Disabled by ada@example.com"
         );
+    }
+
+    #[test]
+    fn statuses_read_as_the_spec_writes_them() {
+        assert_eq!(webhook_status(true, None, None), "Active");
+        assert_eq!(
+            webhook_status(false, Some("gone"), None),
+            "Disabled — 410 from the receiver"
+        );
+        assert_eq!(
+            webhook_status(false, Some("failing"), None),
+            "Disabled after 5 days of failures"
+        );
+        assert_eq!(
+            webhook_status(false, Some("user"), Some("ada@example.com")),
+            "Disabled by ada@example.com"
+        );
+        let at = "Mar 1, 2027, 14:30:00 UTC";
+        assert_eq!(delivery_status(DeliveryState::Pending, 0, at), "Pending");
+        assert_eq!(
+            delivery_status(DeliveryState::Pending, 2, at),
+            format!("Retrying — next at {at}")
+        );
+        assert_eq!(
+            delivery_status(DeliveryState::Delivered, 1, at),
+            "Delivered"
+        );
+        assert_eq!(delivery_status(DeliveryState::Failed, 4, at), "Failed");
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod key_changes;
 pub mod team;
+pub mod webhooks;
