@@ -3,6 +3,9 @@
 //! returns when its lease ends), recording each attempt and what it decides (delivered, retried
 //! later, given up, the webhook disabled), and pruning the log after 30 days.
 //!
+//! A disabled webhook's deliveries (a Resend or a Recover while it is disabled) wait until it is
+//! enabled again; a test event, which someone asked for, goes to it anyway.
+//!
 //! Order: a delivery is claimable only while no earlier delivery of the same subject (call or
 //! key) to the same webhook is still pending, so one call's events reach a webhook in the order
 //! they happened, and a later one waits while an earlier one is retried. Other subjects never
@@ -39,6 +42,8 @@ const DUE: &str = "\
     SELECT d.id FROM webhook_deliveries d \
     WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
       AND (d.lease_until IS NULL OR d.lease_until < $1) \
+      AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id \
+          AND (w.enabled OR d.kind = 'test')) \
       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
           WHERE e.webhook_id = d.webhook_id AND e.subject = d.subject \
             AND e.seq < d.seq AND e.state = 'pending') \
