@@ -1556,3 +1556,59 @@ async fn five_days_of_failures_disable_the_webhook(backend: Backend) {
 }
 
 crate::with_both_backends!(five_days_of_failures_disable_the_webhook);
+
+/// After a roll, both secrets sign for 24 hours: each signature header holds two values, one
+/// verifying with the old secret and one with the new; after the 24 hours, only the new.
+async fn after_a_roll_both_secrets_sign_for_24_hours(backend: Backend) {
+    let app = app_delivering(backend, "").await;
+    let (_, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, old) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let sealer = sealer(&app).await;
+    let (p, id, s) = (
+        webhook.project_id.clone(),
+        webhook.id.clone(),
+        sealer.clone(),
+    );
+    app.db(move |c| {
+        db::webhooks::roll(c, &p, &id, &s, &Actor::command_line(), callem::time::now())
+    })
+    .await
+    .expect("rolled");
+    let new = sealer
+        .open(&webhook_row(&app, &webhook).await.secret_sealed)
+        .unwrap();
+    assert_ne!(new, old);
+    let (first, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    revoke_key(&app, &pid, &first).await;
+
+    let r = receiver.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(r.header("x-callem-signature").split(' ').count(), 2);
+    assert_eq!(r.header("webhook-signature").split(' ').count(), 2);
+    verify_signatures(&r, &new.to_whsec());
+    verify_signatures(&r, &old.to_whsec());
+    #[cfg(callem_webhook_verifier_tests)]
+    {
+        verify_with_standardwebhooks(&r, &new.to_whsec());
+        verify_with_standardwebhooks(&r, &old.to_whsec());
+    }
+
+    // The 24 hours are over: the old secret no longer signs.
+    let id = webhook.id.clone();
+    app.db(move |c| {
+        use callem::db::schema::webhooks as w;
+        use diesel::prelude::*;
+        let ended = callem::time::now() - chrono::Duration::seconds(1);
+        Ok(diesel::update(w::table.find(&id))
+            .set(w::previous_secret_until.eq(ended))
+            .execute(c)?)
+    })
+    .await;
+    let (second, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    revoke_key(&app, &pid, &second).await;
+    let r = receiver.wait_for(2, WAIT).await.remove(1);
+    assert_eq!(r.header("x-callem-signature").split(' ').count(), 1);
+    verify_signatures(&r, &new.to_whsec());
+}
+
+crate::with_both_backends!(after_a_roll_both_secrets_sign_for_24_hours);
