@@ -38,8 +38,8 @@ use error::ApiError;
 pub const KEY_EXPIRATION: header::HeaderName =
     header::HeaderName::from_static("callem-key-expiration");
 
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest accepted request body: 1 MiB, the limit of one call as an import line too.
+pub const MAX_BODY_BYTES: usize = crate::import::MAX_LINE_BYTES;
 
 /// A `/v1` operation as it is routed: method, path (under `/v1`, in the `{param}` syntax that
 /// routes and the OpenAPI document share), what it needs of the key's scope (`None`: no key

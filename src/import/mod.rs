@@ -21,8 +21,9 @@ pub struct ImportedCall {
     pub call: Call,
 }
 
-/// The longest line accepted: the API's body limit, for each call.
-pub const MAX_LINE_BYTES: usize = crate::api::MAX_BODY_BYTES;
+/// The longest line accepted: 1 MiB, a call's limit wherever it comes from (the API's request
+/// bodies are held to the same, `api::MAX_BODY_BYTES` is this).
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// Parses and validates the whole input. Blank lines are skipped. A line is read into memory
 /// only up to [`MAX_LINE_BYTES`] (and its line break): a longer one is refused, not buffered.
