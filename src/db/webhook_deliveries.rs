@@ -27,7 +27,7 @@ use crate::domain::webhook::{
 
 /// How long a claim holds a delivery: longer than an attempt's deadline, so a live worker
 /// never loses its claim; a killed one's returns after it.
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A claimed delivery with what its attempt needs.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, DbError> {
     use diesel::sql_types::{BigInt, Timestamp};
-    let until = now + Span::from_std(LEASE).unwrap_or_else(|_| Span::seconds(60));
+    let until = now + Span::from_std(LEASE).unwrap_or_else(|_| Span::seconds(30));
     let claimed: Vec<Delivery> = match conn {
         DbConnection::Pg(pg) => diesel::sql_query(format!(
             "UPDATE webhook_deliveries SET lease_until = $3, updated_at = $1 \

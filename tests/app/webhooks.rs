@@ -729,6 +729,65 @@ async fn on_db<T: Send + 'static>(
     callem::db::run(&pool, f).await.unwrap()
 }
 
+/// A project with `n` keys (their full values), made with no server running.
+async fn project_with_keys(url: &str, n: usize) -> (ProjectId, Vec<String>) {
+    on_db(url, move |c| {
+        let now = callem::time::now();
+        let pid = callem::db::projects::create(c, "Processes", &Actor::command_line(), now)?;
+        let mut keys = Vec::new();
+        for _ in 0..n {
+            let name = callem::domain::api_key::ApiKeyName::parse("k").unwrap();
+            let (_, secret) = callem::db::api_keys::issue(
+                c,
+                &callem::db::api_keys::KeyRequest {
+                    project_id: &pid,
+                    name: &name,
+                    rules: &callem::domain::ip_rules::IpRules::parse("*").unwrap(),
+                    expiry: Expiry::Never,
+                    scope: Default::default(),
+                    actor: &Actor::command_line(),
+                },
+                now,
+            )?;
+            keys.push(secret.expose_secret().to_owned());
+        }
+        Ok((pid, keys))
+    })
+    .await
+}
+
+/// A webhook added with no server running, sealed with the key the servers will derive.
+async fn webhook_without_server(url: &str, pid: &ProjectId, to: &str, events: &[&str]) {
+    let material = on_db(url, |c| {
+        Ok(callem::db::settings::get_or_insert(
+            c,
+            callem::db::settings::SESSION_KEY,
+            &callem::domain::ids::new_id(),
+        )?)
+    })
+    .await;
+    let sealer = Sealer::from_material(&material);
+    let to = WebhookUrl::parse(to, &AllowedRanges::parse("127.0.0.0/8").unwrap()).unwrap();
+    let events = EventKinds::parse(events.iter().copied()).unwrap();
+    let pid = pid.clone();
+    on_db(url, move |c| {
+        let new = db::webhooks::NewWebhook {
+            url: &to,
+            description: "",
+            events: &events,
+        };
+        db::webhooks::create(
+            c,
+            &pid,
+            &new,
+            &sealer,
+            &Actor::command_line(),
+            callem::time::now(),
+        )
+    })
+    .await;
+}
+
 /// `callem serve` as a process of its own; killed with SIGKILL when dropped.
 struct Server {
     child: std::process::Child,
@@ -814,29 +873,7 @@ async fn deliveries_pending_when_the_server_is_killed_are_delivered_after(backen
     let db = crate::helpers::TestDb::create(backend);
     let url = db.url().to_owned();
     crate::helpers::migrate(&url).await;
-    let (pid, keys) = on_db(&url, |c| {
-        let now = callem::time::now();
-        let pid = callem::db::projects::create(c, "Kill", &Actor::command_line(), now)?;
-        let mut keys = Vec::new();
-        for _ in 0..10 {
-            let name = callem::domain::api_key::ApiKeyName::parse("k").unwrap();
-            let (_, secret) = callem::db::api_keys::issue(
-                c,
-                &callem::db::api_keys::KeyRequest {
-                    project_id: &pid,
-                    name: &name,
-                    rules: &callem::domain::ip_rules::IpRules::parse("*").unwrap(),
-                    expiry: Expiry::Never,
-                    scope: Default::default(),
-                    actor: &Actor::command_line(),
-                },
-                now,
-            )?;
-            keys.push(secret.expose_secret().to_owned());
-        }
-        Ok((pid, keys))
-    })
-    .await;
+    let (pid, keys) = project_with_keys(&url, 10).await;
     // The receiver is down: its port is reserved, then closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -845,42 +882,14 @@ async fn deliveries_pending_when_the_server_is_killed_are_delivered_after(backen
         .port();
     let hook_url = format!("http://127.0.0.1:{port}/hook");
     let other = Receiver::ok().await;
-    let sealer = {
-        let material = on_db(&url, |c| {
-            Ok(callem::db::settings::get_or_insert(
-                c,
-                callem::db::settings::SESSION_KEY,
-                &callem::domain::ids::new_id(),
-            )?)
-        })
-        .await;
-        Sealer::from_material(&material)
-    };
-    let allowed = AllowedRanges::parse("127.0.0.0/8").unwrap();
-    for (to, events) in [
-        (hook_url.clone(), vec!["api_key_revoked", "api_key_leaked"]),
-        (other.url.clone(), vec!["call_ended"]),
-    ] {
-        let (pid, sealer) = (pid.clone(), sealer.clone());
-        let to = WebhookUrl::parse(&to, &allowed).unwrap();
-        let events = EventKinds::parse(events).unwrap();
-        on_db(&url, move |c| {
-            let new = db::webhooks::NewWebhook {
-                url: &to,
-                description: "",
-                events: &events,
-            };
-            db::webhooks::create(
-                c,
-                &pid,
-                &new,
-                &sealer,
-                &Actor::command_line(),
-                callem::time::now(),
-            )
-        })
-        .await;
-    }
+    webhook_without_server(
+        &url,
+        &pid,
+        &hook_url,
+        &["api_key_revoked", "api_key_leaked"],
+    )
+    .await;
+    webhook_without_server(&url, &pid, &other.url, &["call_ended"]).await;
 
     let mut first = Server::start(&url);
     // On PostgreSQL a second replica runs all along: it takes over the killed one's work.
@@ -1228,58 +1237,10 @@ async fn a_receiver_with_a_trusted_certificate_gets_its_delivery_over_https() {
     let url = db.url().to_owned();
     crate::helpers::migrate(&url).await;
     let server = Server::start_with(&url, &[("SSL_CERT_FILE", receiver.cert.to_str().unwrap())]);
-    let (pid, key) = on_db(&url, |c| {
-        let now = callem::time::now();
-        let pid = callem::db::projects::create(c, "Tls", &Actor::command_line(), now)?;
-        let name = callem::domain::api_key::ApiKeyName::parse("k").unwrap();
-        let (_, secret) = callem::db::api_keys::issue(
-            c,
-            &callem::db::api_keys::KeyRequest {
-                project_id: &pid,
-                name: &name,
-                rules: &callem::domain::ip_rules::IpRules::parse("*").unwrap(),
-                expiry: Expiry::Never,
-                scope: Default::default(),
-                actor: &Actor::command_line(),
-            },
-            now,
-        )?;
-        Ok((pid, secret.expose_secret().to_owned()))
-    })
-    .await;
-    let hook = WebhookUrl::parse(
-        &receiver.url(),
-        &AllowedRanges::parse("127.0.0.0/8").unwrap(),
-    )
-    .unwrap();
-    let material = on_db(&url, |c| {
-        Ok(callem::db::settings::get_or_insert(
-            c,
-            callem::db::settings::SESSION_KEY,
-            &callem::domain::ids::new_id(),
-        )?)
-    })
-    .await;
-    let sealer = Sealer::from_material(&material);
-    let events = EventKinds::parse(["api_key_revoked"]).unwrap();
-    on_db(&url, move |c| {
-        let new = db::webhooks::NewWebhook {
-            url: &hook,
-            description: "",
-            events: &events,
-        };
-        db::webhooks::create(
-            c,
-            &pid,
-            &new,
-            &sealer,
-            &Actor::command_line(),
-            callem::time::now(),
-        )
-    })
-    .await;
+    let (pid, keys) = project_with_keys(&url, 1).await;
+    webhook_without_server(&url, &pid, &receiver.url(), &["api_key_revoked"]).await;
 
-    report_leaks(&server.url, &[key]).await;
+    report_leaks(&server.url, &keys).await;
 
     let started = Instant::now();
     while receiver.posts() == 0 {
