@@ -58,7 +58,7 @@ for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && 
 cat > "$OUT/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"status":"completed","duration":42,"summary":"Booked a table for two.","evaluation":"success","endedReason":"user_hangup","isEngaged":true,"transcript":[{"role":"agent","content":"Hello, how can I help?"},{"role":"user","content":"A table for two at eight, please."}]}'
+wrk.body = '{"status":"completed","duration":42,"summary":"Booked a table for two.","evaluation":"success","endedReason":"user_hangup","isEngaged":true,"transcript":[{"role":"assistant","content":"Hello, how can I help?"},{"role":"user","content":"A table for two at eight, please."}]}'
 LUA
 post() { # name key
   wrk -t2 -c"$CONNS" -d2s -s "$OUT/post.lua" -H "Authorization: Bearer $2" "http://127.0.0.1:$PORT/v1/calls" >/dev/null
@@ -123,6 +123,8 @@ def parse(name):
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
     return rps, pct(50), pct(99), int(bad.group(1)) if bad else 0
 none, one = parse("post_none"), parse("post_one")
+if none[3] or one[3]:
+    sys.exit(f"POST /v1/calls was refused ({none[3]} and {one[3]} non-2xx): see {out}/post_*.txt")
 lines = (out / "arrivals.txt").read_text().split("\n")
 rows = [l.split() for l in lines if l.strip()]
 ids = [r[2] for r in rows]

@@ -47,6 +47,7 @@ pub const FLUSH_BATCH_ROWS: usize = 500;
 pub const FLUSH_LIMITS: db::Limits = db::Limits {
     lock_wait: Duration::from_secs(2),
     statement: Duration::from_secs(10),
+    relaxed_commit: false,
 };
 /// The time a flush's caller grants each batch.
 pub const FLUSH_TIME_PER_BATCH: Duration = Duration::from_secs(5);

@@ -548,6 +548,12 @@ pub struct Limits {
     pub lock_wait: Duration,
     /// How long one statement may run (PostgreSQL's `statement_timeout`).
     pub statement: Duration,
+    /// PostgreSQL: commit without waiting for the WAL to reach the disk
+    /// (`synchronous_commit = off`), for work whose last instant may be lost in a crash of
+    /// the database server without breaking a promise (a delivery marked done or a lease,
+    /// lost, means one more attempt: deliveries are at-least-once). Never for a change a
+    /// client was told is made.
+    pub relaxed_commit: bool,
 }
 
 /// Runs background work on the blocking pool with a pooled connection, waiting for it to end
@@ -583,12 +589,17 @@ where
             ),
             DbConnection::Pg(_) => (
                 format!(
-                    "SET lock_timeout = {}; SET statement_timeout = {};",
+                    "SET lock_timeout = {}; SET statement_timeout = {};{}",
                     limits.lock_wait.as_millis().max(1),
-                    limits.statement.as_millis().max(1)
+                    limits.statement.as_millis().max(1),
+                    if limits.relaxed_commit {
+                        " SET synchronous_commit = off;"
+                    } else {
+                        ""
+                    }
                 ),
                 // Back to the connection's own settings (those of its URL).
-                "RESET lock_timeout; RESET statement_timeout;".to_owned(),
+                "RESET lock_timeout; RESET statement_timeout; RESET synchronous_commit;".to_owned(),
             ),
         };
         conn.batch_execute(&bound)?;

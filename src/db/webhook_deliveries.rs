@@ -90,24 +90,36 @@ pub fn claim(
                 .load(conn)
         })?,
     };
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Their webhooks and bodies in two queries, whatever the batch's size.
+    let hook_ids: Vec<&WebhookId> = claimed.iter().map(|d| &d.webhook_id).collect();
+    let hooks: std::collections::HashMap<WebhookId, Webhook> = webhooks::table
+        .filter(webhooks::id.eq_any(hook_ids))
+        .select(Webhook::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|w| (w.id.clone(), w))
+        .collect();
+    let event_ids: Vec<&String> = claimed.iter().map(|d| &d.event_id).collect();
+    let payloads: std::collections::HashMap<String, String> = webhook_events::table
+        .filter(webhook_events::id.eq_any(event_ids))
+        .select((webhook_events::id, webhook_events::payload))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(claimed.len());
     for delivery in claimed {
-        let webhook: Option<Webhook> = webhooks::table
-            .find(&delivery.webhook_id)
-            .select(Webhook::as_select())
-            .first(conn)
-            .optional()?;
-        let payload: Option<String> = webhook_events::table
-            .find(&delivery.event_id)
-            .select(webhook_events::payload)
-            .first(conn)
-            .optional()?;
         // A webhook deleted meanwhile took its deliveries with it (the cascade).
-        if let (Some(webhook), Some(payload)) = (webhook, payload) {
+        if let (Some(webhook), Some(payload)) = (
+            hooks.get(&delivery.webhook_id),
+            payloads.get(&delivery.event_id),
+        ) {
             out.push(Claimed {
+                webhook: webhook.clone(),
+                payload: payload.clone(),
                 delivery,
-                webhook,
-                payload,
             });
         }
     }
@@ -165,9 +177,38 @@ pub fn record(
     outcome: Outcome,
     now: NaiveDateTime,
 ) -> Result<Recorded, DbError> {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        record_in(conn, claimed, attempt, outcome, now)
+    })
+}
+
+/// One attempt, as [`record`] writes it, for each of several, all in one transaction (the
+/// job's attempts that ended together: one commit, one connection, for all of them).
+pub fn record_all(
+    conn: &mut DbConnection,
+    attempts: Vec<(Claimed, AttemptRecord, Outcome)>,
+    now: NaiveDateTime,
+) -> Result<Vec<(WebhookId, Recorded)>, DbError> {
+    super::write_transaction::<_, DbError, _>(conn, |conn| {
+        let mut out = Vec::with_capacity(attempts.len());
+        for (claimed, attempt, outcome) in attempts {
+            let recorded = record_in(conn, &claimed, attempt, outcome, now)?;
+            out.push((claimed.webhook.id, recorded));
+        }
+        Ok(out)
+    })
+}
+
+fn record_in(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    attempt: AttemptRecord,
+    outcome: Outcome,
+    now: NaiveDateTime,
+) -> Result<Recorded, DbError> {
     let delivery = &claimed.delivery;
     let webhook_id = &claimed.webhook.id;
-    super::write_transaction::<_, DbError, _>(conn, |conn| {
+    {
         diesel::insert_into(webhook_attempts::table)
             .values(&Attempt {
                 id: new_id(),
@@ -198,6 +239,8 @@ pub fn record(
             ))
             .execute(conn)?;
         if matches!(outcome, Outcome::Delivered) {
+            // A success ends the failure clock (read now, not as claimed: another attempt
+            // may have failed meanwhile).
             diesel::update(webhooks::table.find(webhook_id))
                 .filter(webhooks::failing_since.is_not_null())
                 .set(webhooks::failing_since.eq(None::<NaiveDateTime>))
@@ -229,7 +272,7 @@ pub fn record(
             }
             _ => Ok(Recorded::Delivery),
         }
-    })
+    }
 }
 
 /// Disables a webhook for a receiver's reason (audited as the server): its pending deliveries

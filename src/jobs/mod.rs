@@ -87,11 +87,7 @@ impl Jobs {
         let deliveries = Arc::new(tokio::sync::Notify::new());
         match crate::webhooks::client::Client::new(setup.webhooks.allowed.clone()) {
             Ok(client) => runner.every(webhook_delivery::WebhookDelivery::new(
-                webhook_delivery::Sender {
-                    pool: setup.pool.clone(),
-                    client,
-                    config: setup.webhooks.clone(),
-                },
+                webhook_delivery::Sender::new(setup.pool.clone(), client, setup.webhooks.clone()),
                 deliveries.clone(),
             )),
             Err(e) => tracing::error!("webhooks will not be delivered: {e}"),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use super::periodic::PeriodicJob;
 use crate::db::webhook_deliveries::{self as deliveries, AttemptRecord, Claimed, Outcome};
@@ -35,10 +35,14 @@ pub const IN_FLIGHT: usize = 64;
 /// The longest a due delivery waits for a tick when nothing woke the job (an event written by
 /// another replica, a retry coming due).
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
-/// The database bounds of the job's work.
+/// The database bounds of the job's work. Its commits (claims, attempts) do not wait for the
+/// disk: if the database server crashed and lost the last of them, a delivery would only be
+/// attempted once more (a lost "delivered" or a lost lease), which at-least-once allows; the
+/// events themselves are written with their change, durably.
 const LIMITS: Limits = Limits {
     lock_wait: Duration::from_secs(5),
     statement: Duration::from_secs(10),
+    relaxed_commit: true,
 };
 
 /// The job's inputs.
@@ -56,6 +60,59 @@ pub struct Sender {
     pub pool: Pool,
     pub client: Client,
     pub config: Config,
+    /// Where ended attempts go to be recorded.
+    results: mpsc::Sender<Ended>,
+}
+
+/// An attempt that ended, to record.
+type Ended = (Claimed, AttemptRecord, Outcome);
+
+impl Sender {
+    pub fn new(pool: Pool, client: Client, config: Config) -> Self {
+        let (results, ended) = mpsc::channel(IN_FLIGHT * 2);
+        actix_web::rt::spawn(record_ended(pool.clone(), ended));
+        Sender {
+            pool,
+            client,
+            config,
+            results,
+        }
+    }
+}
+
+/// Records ended attempts: whatever has ended by the time the last write is done goes in the
+/// next one (one transaction, on one connection), so under load the attempts cost a commit a
+/// batch instead of one each, and at rest each is written at once. An attempt ended but not
+/// recorded when the process stops is attempted again when its lease ends.
+async fn record_ended(pool: Pool, mut ended: mpsc::Receiver<Ended>) {
+    while let Some(first) = ended.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < IN_FLIGHT {
+            match ended.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len();
+        let recorded = db::run_background(&pool, LIMITS, move |conn| {
+            deliveries::record_all(conn, batch, crate::time::now())
+        })
+        .await;
+        match recorded {
+            Ok(all) => {
+                for (id, recorded) in all {
+                    if let deliveries::Recorded::Disabled(reason) = recorded {
+                        tracing::warn!(webhook = %id, reason = reason.as_str(), "webhook disabled");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                attempts = n,
+                "webhook attempts could not be recorded: they are tried again when their leases end"
+            ),
+        }
+    }
 }
 
 impl WebhookDelivery {
@@ -112,9 +169,7 @@ impl PeriodicJob for WebhookDelivery {
                 let (sender, wake, starved) =
                     (self.sender.clone(), self.wake.clone(), self.starved.clone());
                 actix_web::rt::spawn(async move {
-                    if let Err(e) = sender.attempt(delivery).await {
-                        tracing::warn!(error = %e, "a webhook attempt could not be recorded: it is tried again when its lease ends");
-                    }
+                    sender.attempt(delivery).await;
                     drop(slot);
                     if starved.swap(false, Ordering::AcqRel) {
                         wake.notify_one();
@@ -129,8 +184,8 @@ impl PeriodicJob for WebhookDelivery {
 }
 
 impl Sender {
-    /// One attempt of one claimed delivery, recorded.
-    async fn attempt(&self, claimed: Claimed) -> Result<(), DbError> {
+    /// One attempt of one claimed delivery, handed on to be recorded.
+    async fn attempt(&self, claimed: Claimed) {
         let attempted_at = crate::time::now();
         let timestamp = attempted_at.and_utc().timestamp();
         let body = claimed.payload.clone().into_bytes();
@@ -215,15 +270,8 @@ impl Sender {
             response_body,
             request_headers: serde_json::to_string(&headers).unwrap_or_default(),
         };
-        let recorded = db::run_background(&self.pool, LIMITS, move |conn| {
-            deliveries::record(conn, &claimed, record, outcome, crate::time::now())
-                .map(|r| (r, claimed.webhook.id))
-        })
-        .await?;
-        if let (deliveries::Recorded::Disabled(reason), id) = recorded {
-            tracing::warn!(webhook = %id, reason = reason.as_str(), "webhook disabled");
-        }
-        Ok(())
+        // A closed channel means the server is stopping: the lease brings the delivery back.
+        let _ = self.results.send((claimed, record, outcome)).await;
     }
 
     /// The secrets that sign now: the current one, and during a roll's 24 hours the previous.
