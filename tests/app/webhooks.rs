@@ -1573,3 +1573,50 @@ async fn after_a_roll_both_secrets_sign_for_24_hours(backend: Backend) {
 }
 
 crate::with_both_backends!(after_a_roll_both_secrets_sign_for_24_hours);
+
+/// **Send test event** on the webhook's page reaches the receiver at once, signed; a Resend
+/// while the webhook is disabled waits until it is enabled, and goes with the same webhook-id.
+async fn the_test_button_and_resend_reach_the_receiver(backend: Backend) {
+    let app = app_delivering(backend, "").await;
+    let (owner, pid) = app.setup_owner().await;
+    let receiver = Receiver::ok().await;
+    let (webhook, secret) = add_webhook(&app, &pid, &receiver.url, &["api_key_revoked"]).await;
+    let page = format!("/projects/{pid}/settings/webhooks/{}", webhook.id);
+    owner.get(&page).await;
+
+    let r = owner.post_htmx(&format!("{page}/test"), &[]).await;
+    assert!(r.status < 400, "{}", r.body);
+    let got = receiver.wait_for(1, Duration::from_secs(3)).await;
+    assert_eq!(got[0].header("x-callem-event"), "test");
+    assert_eq!(got[0].json()["webhook"]["id"], webhook.id.as_str());
+    verify_signatures(&got[0], &secret.to_whsec());
+
+    let (kid, _) = app.issue_key(&pid, "*", Expiry::Never).await;
+    revoke_key(&app, &pid, &kid).await;
+    receiver.wait_for(2, WAIT).await;
+    let delivered = settled(&app, &webhook, WAIT)
+        .await
+        .into_iter()
+        .find(|d| d.kind == "api_key_revoked")
+        .unwrap();
+    let r = owner.post_htmx(&format!("{page}/disable"), &[]).await;
+    assert!(r.status < 400, "{}", r.body);
+    owner
+        .post_htmx(&format!("{page}/deliveries/{}/resend", delivered.id), &[])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "a resend waits while the webhook is disabled"
+    );
+    owner.post_htmx(&format!("{page}/enable"), &[]).await;
+    let got = receiver.wait_for(3, WAIT).await;
+    assert_eq!(
+        got[2].header("webhook-id"),
+        delivered.id.as_str(),
+        "the same webhook-id"
+    );
+}
+
+crate::with_both_backends!(the_test_button_and_resend_reach_the_receiver);

@@ -62,6 +62,38 @@ pub async fn delete(
     ))
 }
 
+/// A switch of a webhook's state, as the db layer makes it.
+type Switch = fn(
+    &mut crate::db::DbConnection,
+    &ProjectId,
+    &WebhookId,
+    &crate::domain::actor::Actor,
+    chrono::NaiveDateTime,
+) -> Result<WebhookChange<()>, crate::db::DbError>;
+
+/// Enable or Disable: the change, then the page with what it did (`already`, `done`).
+async fn switch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(ProjectId, WebhookId)>,
+    shell: Shell,
+    change: Switch,
+    (already, done): (&str, &str),
+) -> Result<HttpResponse, WebError> {
+    let (_, id) = path.into_inner();
+    let (pid, actor, wid) = (shell.project_id.clone(), shell.actor.clone(), id.clone());
+    let outcome = db::run(&state.pool, move |conn| {
+        change(conn, &pid, &wid, &actor, time::now())
+    })
+    .await?;
+    let toast = match outcome {
+        WebhookChange::NotFound => return Err(WebError::NotFound),
+        WebhookChange::Unchanged => already,
+        WebhookChange::Done(()) => done,
+    };
+    Ok(to_page(&req, &shell, &id, toast))
+}
+
 /// POST enable.
 pub async fn enable(
     req: HttpRequest,
@@ -69,18 +101,11 @@ pub async fn enable(
     path: web::Path<(ProjectId, WebhookId)>,
     WebhookManager(shell): WebhookManager,
 ) -> Result<HttpResponse, WebError> {
-    let (_, id) = path.into_inner();
-    let (pid, actor, wid) = (shell.project_id.clone(), shell.actor.clone(), id.clone());
-    let outcome = db::run(&state.pool, move |conn| {
-        db::webhooks::enable(conn, &pid, &wid, &actor, time::now())
-    })
-    .await?;
-    let toast = match outcome {
-        WebhookChange::NotFound => return Err(WebError::NotFound),
-        WebhookChange::Unchanged => "The webhook was already enabled.",
-        WebhookChange::Done(()) => "Webhook enabled: new events are sent to it again.",
-    };
-    Ok(to_page(&req, &shell, &id, toast))
+    let toasts = (
+        "The webhook was already enabled.",
+        "Webhook enabled: new events are sent to it again.",
+    );
+    switch(req, state, path, shell, db::webhooks::enable, toasts).await
 }
 
 /// POST disable: its pending deliveries are kept as failed (Recover sends them later).
@@ -90,20 +115,11 @@ pub async fn disable(
     path: web::Path<(ProjectId, WebhookId)>,
     WebhookManager(shell): WebhookManager,
 ) -> Result<HttpResponse, WebError> {
-    let (_, id) = path.into_inner();
-    let (pid, actor, wid) = (shell.project_id.clone(), shell.actor.clone(), id.clone());
-    let outcome = db::run(&state.pool, move |conn| {
-        db::webhooks::disable(conn, &pid, &wid, &actor, time::now())
-    })
-    .await?;
-    let toast = match outcome {
-        WebhookChange::NotFound => return Err(WebError::NotFound),
-        WebhookChange::Unchanged => "The webhook was already disabled.",
-        WebhookChange::Done(()) => {
-            "Webhook disabled: nothing is sent to it; its pending deliveries are kept as failed."
-        }
-    };
-    Ok(to_page(&req, &shell, &id, toast))
+    let toasts = (
+        "The webhook was already disabled.",
+        "Webhook disabled: nothing is sent to it; its pending deliveries are kept as failed.",
+    );
+    switch(req, state, path, shell, db::webhooks::disable, toasts).await
 }
 
 /// POST **Send test event**: a `test` delivery to this webhook, queued now.
@@ -119,6 +135,7 @@ pub async fn send_test(
         Ok(db::webhook_outbox::enqueue_test(conn, &hook, time::now())?)
     })
     .await?;
+    state.jobs.wake_deliveries();
     Ok(to_page(
         &req,
         &shell,

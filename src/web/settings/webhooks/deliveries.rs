@@ -197,6 +197,7 @@ pub async fn resend(
         Ok(db::delivery_log::resend(conn, &pid, &w, &d, time::now())?)
     })
     .await?;
+    state.jobs.wake_deliveries();
     if !found {
         return Err(WebError::NotFound);
     }
@@ -257,6 +258,7 @@ pub async fn recover(
         )?)
     })
     .await?;
+    state.jobs.wake_deliveries();
     let toast = match n {
         0 => format!(
             "No failed delivery since {}: nothing to recover.",
