@@ -569,8 +569,9 @@ async fn resend_and_recover_put_failed_deliveries_back_in_the_queue(app: TestApp
         d.state, "pending",
         "the same delivery (same webhook-id), queued again"
     );
+    // The job is woken by the resend and may hold it already (a lease, an attempt in flight
+    // to the unresolvable fixture address): its count started afresh either way.
     assert!(d.attempts <= 1, "its attempts count afresh: {}", d.attempts);
-    assert!(d.lease_until.is_none() || d.attempts == 1);
 
     // Recover: the failed ones since then, not those before, not the delivered ones.
     let recent = [
